@@ -62,14 +62,18 @@ def masked_stat(values: np.ndarray, owner: np.ndarray, num_cells: int, stat: str
     if not stat.startswith("p"):
         raise ValueError(f"stat must be 'mean' or 'pNN', got {stat!r}")
     q = float(stat[1:])
-    order = np.argsort(owner[valid], kind="stable")
-    own_sorted = owner[valid][order]
-    val_sorted = values[valid][order]
-    bounds = np.searchsorted(own_sorted, np.arange(num_cells + 1))
-    for c in range(num_cells):
-        lo, hi = bounds[c], bounds[c + 1]
-        if hi > lo:
-            out[c] = np.percentile(val_sorted[lo:hi], q)
+    own, val = owner[valid], values[valid]
+    order = np.lexsort((val, own))
+    own_sorted, val_sorted = own[order], val[order]
+    counts = np.bincount(own_sorted, minlength=num_cells)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    pos = q / 100.0 * (counts[has] - 1)  # numpy's default 'linear' percentile definition
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, counts[has] - 1)
+    v_lo = val_sorted[starts[has] + lo]
+    v_hi = val_sorted[starts[has] + hi]
+    out[has] = v_lo + (pos - lo) * (v_hi - v_lo)
     return out
 
 

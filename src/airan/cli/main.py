@@ -1,0 +1,20 @@
+"""The ``airan`` command line: one module per command, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from airan.cli.calibrate import calibrate
+from airan.cli.demo import demo
+from airan.cli.scenarios import scenarios
+from airan.cli.simulate import simulate
+
+app = typer.Typer(help="airan: AI-native 6G RAN platform (network digital twin on TR 38.901 / Sionna).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app.command("scenarios")(scenarios)
+app.command("simulate")(simulate)
+app.command("calibrate")(calibrate)
+app.command("demo")(demo)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,402 @@
+"""The network digital twin, large-scale tier: a Gymnasium-shaped multi-cell RAN stepped per ROP.
+
+``reset(seed=, options=)`` draws a TR 38.901 drop with Sionna (cached per scenario and seed); ``step(actions)``
+advances one reporting period: mobility, faults, A3 handover, traffic, PF scheduling, link abstraction,
+backhaul, energy and per-cell KPIs. ``evaluate()`` re-evaluates the current ROP after a knob change without
+advancing time or drawing randomness; ``clone()`` gives an independent copy for what-if runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from airan.core.errors import FaultError
+from airan.core.rng import spawn_rngs
+from airan.core.units import db_to_lin, thermal_noise_dbm
+from airan.twin import backhaul, energy, handover, mobility, radio, scheduler, traffic
+from airan.twin.actions import (ACTION_KINDS, SLEEP_MODES, TTT_VALUES_MS, Action, ActionRecord, CellKnobs,
+                                apply_action)
+from airan.twin.adapter.channel import PL_SLOPE_DB_PER_DECADE, SF_DECORR_M, LargeScaleDrop, draw_drop
+from airan.twin.events import Event
+from airan.twin.faults import SOFTWARE_FAULTS, Fault, cell_modifiers
+from airan.twin.kpis import KPI_NAMES, masked_stat
+from airan.twin.link import default_link_table, ue_throughput_mbps
+from airan.twin.scenarios import ScenarioConfig, get_scenario
+
+ALARMS = ("CELL_DOWN", "CELL_RESTARTING", "BH_LINK_DOWN", "BH_CONGESTION", "PA_DEGRADED", "UL_INTERFERENCE")
+MIN_LOAD = 0.1  # reference signals / control channels keep an on-air cell radiating at least this share
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_drop(cfg: ScenarioConfig, seed: int) -> LargeScaleDrop:
+    return draw_drop(cfg, spawn_rngs(seed, ("drop",))["drop"])
+
+
+@dataclass
+class _State:
+    """Everything that changes during an episode (deep-copied by ``clone``)."""
+
+    rop: int
+    ue_xyz: np.ndarray
+    heading: np.ndarray
+    pathloss_db: np.ndarray
+    sf_db: np.ndarray
+    geom: mobility.LinkGeometry
+    knobs: CellKnobs
+    ho: handover.HoState
+    load: np.ndarray
+    active: np.ndarray
+    rsrp_dbm: np.ndarray
+    rngs: dict[str, np.random.Generator]
+    faults: list[Fault] = field(default_factory=list)
+    cured: set[int] = field(default_factory=set)
+    alarms: set[tuple[str, int]] = field(default_factory=set)
+    applied: list[ActionRecord] = field(default_factory=list)
+    gain_cache: dict | None = None
+
+
+class NetworkTwin(gym.Env):
+    """Multi-cell RAN twin. Observation: [num_cells, len(KPI_NAMES)] float32 KPIs (NaN -> 0; the raw KPIs
+    with NaN are in ``info['kpis']``). Action: a list of ``Action`` (or one Gymnasium ``action_space``
+    sample, mapped onto the catalogue). Reward: mean log(1 + UE DL throughput [Mbit/s]) (PF utility)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: ScenarioConfig | str) -> None:
+        self.cfg = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        c = self.cfg.num_cells
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(c, len(KPI_NAMES)), dtype=np.float32)
+        self.action_space = gym.spaces.Dict({
+            "kind": gym.spaces.Discrete(len(ACTION_KINDS) + 1),  # 0 = no-op
+            "cell": gym.spaces.Discrete(c),
+            "value": gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32),
+        })
+        self._link = default_link_table()
+        self._noise_mw = float(db_to_lin(thermal_noise_dbm(self.cfg.subcarrier_spacing_hz, self.cfg.ue_noise_figure_db)))
+        self.drop: LargeScaleDrop | None = None
+        self._s: _State | None = None
+        self.seed_value: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if seed is None:
+            seed = int(self.np_random.integers(0, 2**31 - 1))
+        self.seed_value = int(seed)
+        cfg = self.cfg
+        d = self.drop = _cached_drop(cfg, self.seed_value)
+        rngs = spawn_rngs(self.seed_value, ("mobility", "traffic", "handover", "ue"))
+        u = d.ue_xyz.shape[0]
+        geom = mobility.link_geometry(d.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+        rng = rngs["ue"]
+        vehicle = (~d.indoor) & (rng.random(u) < cfg.vehicle_fraction)
+        self._speed = np.where(vehicle, cfg.vehicle_speed, np.where(d.indoor, 0.3, cfg.pedestrian_speed))
+        crowd = np.arange(u) >= u - cfg.crowd_ues
+        self._speed = np.where(crowd, 0.2, self._speed)
+        self._rate_dl = traffic.draw_session_rates(u, cfg.traffic.mean_dl_demand_mbps, cfg.traffic.demand_sigma, rng)
+        self._rate_dl = np.where(crowd, self._rate_dl * cfg.crowd_demand_factor, self._rate_dl)
+        self._rate_ul = traffic.draw_session_rates(u, cfg.traffic.mean_ul_demand_mbps, cfg.traffic.demand_sigma, rng)
+        n = cfg.num_cells
+        ho = cfg.handover
+        knobs = CellKnobs(tilt_deg=np.full(n, cfg.antenna.tilt_deg), power_offset_db=np.zeros(n),
+                          admin_on=np.ones(n), sleep_mode=np.zeros(n), cio_db=np.full(n, ho.cio_db),
+                          ttt_ms=np.full(n, ho.ttt_ms), hysteresis_db=np.full(n, ho.hysteresis_db),
+                          restart_rops=np.zeros(n))
+        wrap = len(d.wrap_xy) > 1
+        self._bound_m = (cfg.num_rings + 0.5) * cfg.isd_m * (0.95 if wrap else 1.0)
+        self._s = _State(rop=0, ue_xyz=d.ue_xyz.copy(), heading=rng.uniform(0, 2 * np.pi, u),
+                         pathloss_db=d.pathloss_db.copy(), sf_db=d.sf_db.copy(), geom=geom, knobs=knobs,
+                         ho=handover.HoState.initial(np.zeros(u, np.int64)), load=np.full(n, 0.5),
+                         active=rng.random(u) < cfg.traffic.active_probability, rsrp_dbm=np.zeros((u, n)),
+                         rngs=rngs)
+        for f in (options or {}).get("faults", ()):
+            self.inject(f)
+        r = self._radio(self._mods())
+        self._s.rsrp_dbm = r["rsrp_dbm"]
+        self._s.ho.serving[:] = np.argmax(np.where(r["on_air"][None, :], r["rsrp_dbm"], -np.inf), axis=1)
+        kpis, _ = self._serve(r, self._mods(), counters=None)
+        return self._obs(kpis), {"kpis": kpis, "rop": 0}
+
+    def inject(self, fault: Fault) -> None:
+        """Add a fault (ground truth recorded); it takes effect from ``fault.onset_rop``."""
+        self._require()
+        if not isinstance(fault, Fault):
+            raise FaultError(f"inject() takes a Fault, got {type(fault).__name__}")
+        fault.validate_for(self.cfg.num_cells)
+        self._s.faults.append(fault)
+
+    def clone(self) -> NetworkTwin:
+        """An independent copy (shares the immutable drop): stepping it never changes this twin."""
+        self._require()
+        new = copy.copy(self)
+        new._s = copy.deepcopy(self._s)
+        return new
+
+    @property
+    def rop(self) -> int:
+        """Index of the next ROP that ``step`` will simulate (ROPs count from 0)."""
+        self._require()
+        return self._s.rop
+
+    @property
+    def faults(self) -> list[Fault]:
+        self._require()
+        return list(self._s.faults)
+
+    @property
+    def knobs(self) -> CellKnobs:
+        self._require()
+        return self._s.knobs
+
+    @property
+    def ue_xy(self) -> np.ndarray:
+        """[num_ues, 2] float64 UE positions [m]."""
+        self._require()
+        return self._s.ue_xyz[:, :2].copy()
+
+    @property
+    def cell_xy(self) -> np.ndarray:
+        """[num_cells, 2] float64 sector (site) positions [m]."""
+        self._require()
+        return self.drop.site_xy[self.drop.cell_site]
+
+    @property
+    def serving(self) -> np.ndarray:
+        """[num_ues] int64 serving cell of each UE (-1 = none)."""
+        self._require()
+        return self._s.ho.serving.copy()
+
+    def _require(self) -> None:
+        if self._s is None:
+            raise RuntimeError("call reset(seed=...) before using the twin")
+
+    # ------------------------------------------------------------------ actions
+    def apply(self, action: Action) -> ActionRecord:
+        """Apply one typed action now (bounded; raises ``ActionError`` naming the bad value)."""
+        self._require()
+        a = self.cfg.antenna
+        rec = apply_action(self._s.knobs, action, (a.min_tilt_deg, a.max_tilt_deg))
+        if action.kind == "restart":
+            for i, f in enumerate(self._s.faults):
+                if f.kind in SOFTWARE_FAULTS and action.cell in f.cells and f.level(self._s.rop) > 0:
+                    self._s.cured.add(i)
+        self._s.applied.append(rec)
+        return rec
+
+    def _from_space(self, sample: dict) -> list[Action]:
+        k = int(sample["kind"])
+        if k == 0:
+            return []
+        kind, cell, v = ACTION_KINDS[k - 1], int(sample["cell"]), float(np.asarray(sample["value"]).ravel()[0])
+        kn = self._s.knobs
+        a = self.cfg.antenna
+        if kind == "tilt":
+            v = float(np.clip(kn.tilt_deg[cell] + 2 * v, a.min_tilt_deg, a.max_tilt_deg) - kn.tilt_deg[cell])
+        elif kind == "power":
+            v = float(np.clip(kn.power_offset_db[cell] + 3 * v, -10, 3) - kn.power_offset_db[cell])
+        elif kind == "cio":
+            v = 10 * v
+        elif kind == "hysteresis":
+            v = 5 * (v + 1)
+        elif kind == "ttt":
+            v = TTT_VALUES_MS[int(round((v + 1) / 2 * (len(TTT_VALUES_MS) - 1)))]
+        mode = list(SLEEP_MODES)[int(round((v + 1)))] if kind == "sleep" else ""
+        return [Action(kind, cell, v if kind != "sleep" else 0.0, mode)]
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, actions: Sequence[Action] | Action | dict | None = None):
+        """Advance one ROP after applying ``actions``. Returns (obs, reward, terminated, truncated, info);
+        ``info`` holds ``kpis`` (name -> [num_cells]), ``events``, ``ue_sinr_db``, ``ue_thp_mbps``."""
+        self._require()
+        s, cfg = self._s, self.cfg
+        if isinstance(actions, dict):
+            actions = self._from_space(actions)
+        elif isinstance(actions, Action):
+            actions = [actions]
+        events: list[Event] = []
+        for act in actions or ():
+            rec = self.apply(act)
+            events.append(Event(s.rop, "action", act.kind, act.cell,
+                                {"knob": rec.knob, "pre": rec.pre, "post": rec.post, "mode": act.mode}))
+        for f in s.faults:
+            if f.onset_rop == s.rop:
+                events.append(Event(s.rop, "fault", f.kind, f.cells[0], f.truth()))
+        d = self.drop
+        new_xy, s.heading, moved = mobility.move_ues(s.ue_xyz[:, :2], s.heading, self._speed, cfg.rop_s,
+                                                     self._bound_m, s.rngs["mobility"])
+        s.ue_xyz = np.concatenate([new_xy, s.ue_xyz[:, 2:]], axis=1)
+        s.geom = mobility.link_geometry(s.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+        s.pathloss_db = mobility.evolve_large_scale(d.pathloss_db, d.d3d_m, s.geom.d3d_m, d.los,
+                                                    PL_SLOPE_DB_PER_DECADE[cfg.channel_model])
+        s.sf_db = mobility.evolve_shadowing(s.sf_db, d.sf_std_db, moved, d.los, SF_DECORR_M[cfg.channel_model],
+                                            d.cell_site, len(d.site_xy), s.rngs["mobility"])
+        s.active = traffic.session_activity(s.active, cfg.traffic.active_probability, s.rngs["traffic"])
+        mods = self._mods()
+        r = self._radio(mods)
+        kn = s.knobs
+        cio = np.where(np.isnan(mods.cio_override_db), kn.cio_db, mods.cio_override_db)
+        hys = np.where(np.isnan(mods.hys_override_db), kn.hysteresis_db, mods.hys_override_db)
+        ttt = np.where(np.isnan(mods.ttt_override_ms), kn.ttt_ms, mods.ttt_override_ms)
+        counters = handover.run_handover(s.ho, s.rsrp_dbm, r["rsrp_dbm"], r["on_air"], cio, hys, ttt,
+                                         np.maximum(s.load, MIN_LOAD) * r["on_air"], self._noise_mw,
+                                         r["extra_mw"], cfg.handover, s.rop * cfg.rop_s, cfg.rop_s,
+                                         s.rngs["handover"])
+        s.rsrp_dbm = r["rsrp_dbm"]
+        kpis, ue = self._serve(r, mods, counters)
+        s.load = kpis["RRU.PrbUsedDl"] / 100.0
+        s.load = np.where(np.isfinite(s.load), s.load, 0.0)
+        kn.restart_rops = np.maximum(kn.restart_rops - 1, 0)
+        events += self._alarm_events(r, mods, kpis)
+        kpis["Alarm.Count"] = np.array([sum(1 for (_, c) in s.alarms if c == i) for i in range(cfg.num_cells)], float)
+        thp = ue["thp_mbps"]
+        reward = float(np.mean(np.log1p(np.nan_to_num(thp))))
+        info = {"kpis": kpis, "events": events, "rop": s.rop, "ue_sinr_db": ue["sinr_db"], "ue_thp_mbps": thp}
+        s.rop += 1
+        return self._obs(kpis), reward, False, False, info
+
+    def evaluate(self) -> dict[str, np.ndarray]:
+        """KPIs of the current ROP under the current knobs, without advancing time, moving UEs, handing over
+        or drawing randomness (used to score an action in milliseconds)."""
+        self._require()
+        mods = self._mods(max(self._s.rop - 1, 0))
+        kpis, _ = self._serve(self._radio(mods), mods, counters=None)
+        return kpis
+
+    # ------------------------------------------------------------------ internals
+    def _mods(self, rop: int | None = None):
+        s, d = self._s, self.drop
+        rop = s.rop if rop is None else rop
+        return cell_modifiers(s.faults, rop, self.cfg.num_cells, d.cell_site, len(d.site_xy), s.cured)
+
+    def _radio(self, mods) -> dict[str, np.ndarray]:
+        cfg, s = self.cfg, self._s
+        kn = s.knobs
+        tilt = np.clip(kn.tilt_deg + mods.tilt_delta_deg, -30.0, 45.0)
+        ant = self._antenna_gain(tilt)
+        tx_dbm = cfg.tx_power_dbm + kn.power_offset_db + mods.power_delta_db
+        tx_re = tx_dbm - 10 * np.log10(cfg.num_prbs * 12)
+        rsrp = radio.rx_power_dbm(tx_re, -(s.pathloss_db + s.sf_db), ant)
+        powered = (kn.admin_on > 0) & ~mods.outage
+        on_air = powered & (kn.sleep_mode < 2) & (kn.restart_rops == 0)
+        rx_mw = np.power(10.0, rsrp / 10.0) * on_air[None, :]
+        inside = radio.in_sector(s.geom.azimuth_rel_deg, s.geom.d2d_m, 0.7 * cfg.isd_m)
+        ext_db = np.where(inside, mods.ext_interference_db[None, :], -np.inf).max(axis=1)
+        extra_mw = self._noise_mw * np.power(10.0, ext_db / 10.0)
+        return {"rsrp_dbm": rsrp, "rx_mw": rx_mw, "on_air": on_air, "powered": powered, "tx_dbm": tx_dbm,
+                "extra_mw": extra_mw, "ext_db": ext_db, "ant": ant}
+
+    def _antenna_gain(self, tilt: np.ndarray) -> np.ndarray:
+        """BS gain [dBi] [U, C], cached per geometry; after a tilt change only the changed columns are redone."""
+        s, a = self._s, self.cfg.antenna
+        cache = s.gain_cache
+        if cache is None or cache["geom"] is not s.geom:
+            h, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt, a.num_vertical_elements,
+                                                    a.element_spacing_wavelengths)
+            cache = s.gain_cache = {"geom": s.geom, "tilt": tilt.copy(), "h": h, "v": v, "af": af,
+                                    "gain": radio.combine_factors(h, v, af)}
+        changed = np.nonzero(cache["tilt"] != tilt)[0]
+        if changed.size:
+            _, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt, a.num_vertical_elements,
+                                                    a.element_spacing_wavelengths, cells=changed)
+            cache["v"][:, changed], cache["af"][:, changed] = v, af
+            cache["gain"][:, changed] = radio.combine_factors(cache["h"][:, changed], v, af)
+            cache["tilt"][changed] = tilt[changed]
+        return cache["gain"]
+
+    def _serve(self, r, mods, counters):
+        cfg, s, d = self.cfg, self._s, self.drop
+        n, u = cfg.num_cells, s.ue_xyz.shape[0]
+        serving = s.ho.serving.copy()
+        serving[(serving >= 0) & ~r["on_air"][np.maximum(serving, 0)]] = -1
+        load_i = np.maximum(s.load, MIN_LOAD) * r["on_air"]
+        sinr = handover.sinr_db_of(r["rx_mw"], serving, load_i, self._noise_mw, r["extra_mw"])
+        peak = np.nan_to_num(ue_throughput_mbps(np.nan_to_num(sinr, nan=-50.0), np.ones(u), cfg.num_prbs,
+                                                cfg.subcarrier_spacing_hz, self._link))
+        sc = np.maximum(serving, 0)
+        peak = np.where((serving >= 0) & ~mods.sleeping[sc], peak, 0.0)
+        day = traffic.diurnal_factor(s.rop, cfg.traffic)
+        demand = traffic.demand_mbps(s.active, self._rate_dl, day * mods.demand_factor[sc])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.where(demand > 0, np.where(peak > 0, demand / peak, np.inf), 0.0)
+        share, used = scheduler.pf_time_shares(need, serving, n)
+        thp = share * peak
+        # Backhaul per site
+        site = d.cell_site[sc]
+        offered = np.bincount(site[serving >= 0], weights=thp[serving >= 0], minlength=len(d.site_xy)) * 1e6
+        cap = cfg.backhaul.capacity * mods.site_capacity_factor
+        carried, latency, loss = backhaul.backhaul_state(offered, cap, cfg.backhaul, mods.site_extra_latency_ms)
+        thp = np.where(serving >= 0, thp * carried[site], 0.0)
+        # Uplink: equal PRB split among the cell's active UEs, IoT from neighbour load and external interference
+        owner_act = np.where(s.active & (serving >= 0), serving, -1)
+        n_act = np.bincount(owner_act[owner_act >= 0], minlength=n)
+        ul_share = np.where(owner_act >= 0, 1.0 / np.maximum(n_act[sc], 1), 0.0)
+        gain_db = -(s.pathloss_db + s.sf_db)[np.arange(u), sc] + r["ant"][np.arange(u), sc]
+        bw_ul = np.maximum(ul_share * cfg.num_prbs * 12 * cfg.subcarrier_spacing_hz, 1.0)
+        noise_ul = -174.0 + 10 * np.log10(bw_ul) + cfg.bs_noise_figure_db
+        iot_db = 10 * np.log10(1.0 + 2.0 * float(np.mean(load_i)) + np.power(10.0, mods.ext_interference_db[sc] / 10))
+        ul_sinr = cfg.ue_tx_power_dbm + gain_db - noise_ul - iot_db
+        ul_peak = ue_throughput_mbps(ul_sinr, ul_share, cfg.num_prbs, cfg.subcarrier_spacing_hz, self._link)
+        ul_dem = traffic.demand_mbps(s.active, self._rate_ul, day)
+        thp_ul = np.where(owner_act >= 0, np.minimum(ul_dem, ul_peak) * carried[site] * ~mods.sleeping[sc], 0.0)
+        # Energy
+        used = np.where(r["on_air"] & ~mods.sleeping, used, 0.0)
+        p_w = energy.cell_power_w(used, r["tx_dbm"], r["on_air"], s.knobs.sleep_mode.astype(int), r["powered"],
+                                  cfg.energy)
+        # KPIs
+        camped = np.where(serving >= 0, serving, -1)
+        rsrp_srv = r["rsrp_dbm"][np.arange(u), sc]
+        k: dict[str, np.ndarray] = {}
+        k["DRB.UEThpDl"] = masked_stat(thp, owner_act, n, "mean")
+        for p in (5, 50, 95):
+            k[f"DRB.UEThpDl.p{p}"] = masked_stat(thp, owner_act, n, f"p{p}")
+        k["DRB.UEThpUl"] = masked_stat(thp_ul, owner_act, n, "mean")
+        k["DRB.CellThpDl"] = np.bincount(sc, weights=np.where(serving >= 0, thp, 0.0), minlength=n)
+        k["RRU.PrbUsedDl"] = 100.0 * used
+        k["RRC.ConnMean"] = n_act.astype(float)
+        k["L1M.RSRP"] = masked_stat(rsrp_srv, camped, n, "mean")
+        k["L1M.RSRP.p5"] = masked_stat(rsrp_srv, camped, n, "p5")
+        k["L1M.SINR"] = masked_stat(np.nan_to_num(sinr, nan=-50), camped, n, "mean")
+        k["L1M.SINR.p5"] = masked_stat(np.nan_to_num(sinr, nan=-50), camped, n, "p5")
+        zeros = np.zeros(n)
+        k["HO.AttOut"] = counters.attempts.astype(float) if counters else zeros.copy()
+        k["HO.SuccOut"] = counters.successes.astype(float) if counters else zeros.copy()
+        k["HO.PingPong"] = counters.ping_pongs.astype(float) if counters else zeros.copy()
+        k["RLF.Count"] = counters.rlfs.astype(float) if counters else zeros.copy()
+        k["PEE.Energy"] = energy.energy_kwh(p_w, cfg.rop_s)
+        k["BH.LatencyMs"] = latency[d.cell_site]
+        k["BH.LossRate"] = loss[d.cell_site]
+        k["Cell.Available"] = r["on_air"].astype(float)
+        k["DRB.DemandDl"] = np.bincount(sc, weights=np.where(serving >= 0, demand, 0.0), minlength=n)
+        k["Alarm.Count"] = zeros.copy()
+        return k, {"sinr_db": sinr, "thp_mbps": np.where(s.active, thp, np.nan)}
+
+    def _alarm_events(self, r, mods, kpis) -> list[Event]:
+        s, d = self._s, self.drop
+        kn = s.knobs
+        now: set[tuple[str, int]] = set()
+        for c in np.nonzero(mods.outage)[0]:
+            now.add(("CELL_DOWN", int(c)))
+        for c in np.nonzero(kn.restart_rops > 0)[0]:
+            now.add(("CELL_RESTARTING", int(c)))
+        for c in np.nonzero(mods.site_capacity_factor[d.cell_site] == 0)[0]:
+            now.add(("BH_LINK_DOWN", int(c)))
+        bh_bad = (kpis["BH.LatencyMs"] > 30) | (kpis["BH.LossRate"] > 0.01)
+        for c in np.nonzero(bh_bad & (mods.site_capacity_factor[d.cell_site] > 0))[0]:
+            now.add(("BH_CONGESTION", int(c)))
+        for c in np.nonzero(mods.power_delta_db <= -3.0)[0]:
+            now.add(("PA_DEGRADED", int(c)))
+        for c in np.nonzero(mods.ext_interference_db >= 6.0)[0]:
+            now.add(("UL_INTERFERENCE", int(c)))
+        ev = [Event(s.rop, "alarm", n, c, {"state": "raised"}) for (n, c) in sorted(now - s.alarms)]
+        ev += [Event(s.rop, "alarm", n, c, {"state": "cleared"}) for (n, c) in sorted(s.alarms - now)]
+        s.alarms = now
+        return ev
+
+    def _obs(self, kpis: dict[str, np.ndarray]) -> np.ndarray:
+        return np.nan_to_num(np.stack([kpis[k] for k in KPI_NAMES], axis=1).astype(np.float32), nan=0.0)
