@@ -31,7 +31,8 @@ class LargeScaleDrop:
     ue_xyz         : [num_ues, 3] float64, UE positions [m]
     indoor         : [num_ues] bool
     pathloss_db    : [num_ues, num_cells] float64, TR 38.901 path loss incl. O2I penetration [dB]
-    sf_db          : [num_ues, num_cells] float64, shadow fading [dB] (co-sited sectors share it)
+    sf_db          : [num_ues, num_cells] float64, shadow-fading loss [dB] (co-sited sectors share it);
+                     the link's total loss is pathloss_db + sf_db
     los            : [num_ues, num_cells] bool, LoS state of each link
     d3d_m          : [num_ues, num_cells] float64, 3D distance to the nearest wraparound image [m]
     sf_std_db      : [num_ues, num_cells] float64, TR 38.901 shadow-fading std of each link's state [dB]
@@ -136,7 +137,9 @@ def draw_drop(cfg: ScenarioConfig, rng: np.random.Generator, *, num_vertical: in
     lsp = channel._lsp  # the LSP realisation the channel caches for this topology (not a fresh sample)
     scen = channel._scenario
     pathloss = lsp.pathloss[0].T.double().numpy()  # [num_bs, num_ut] -> [num_ues, num_cells]
-    sf_db = 10.0 * np.log10(lsp.sf[0].T.double().numpy())
+    # Sionna's LSP ``sf`` is a linear power *gain* (the channel is scaled by sqrt(sf)); we store it as a loss
+    # so that total loss = pathloss_db + sf_db.
+    sf_db = -10.0 * np.log10(lsp.sf[0].T.double().numpy())
     los = scen.los[0].T.numpy().astype(bool)
     d3d = scen.distance_3d[0].T.double().numpy()
     bs_loc = topo[1][0].double().numpy()
