@@ -125,7 +125,7 @@ def cell_modifiers(faults: list[Fault], rop: int, num_cells: int, cell_site: np.
         elif k == "pa_degradation":
             m.power_delta_db[cells] -= 12.0 * sev
         elif k == "external_interference":
-            m.ext_interference_db[cells] = np.maximum(m.ext_interference_db[cells], 25.0 * sev)
+            m.ext_interference_db[cells] = np.maximum(m.ext_interference_db[cells], 35.0 * sev)
         elif k in ("overload_hotspot", "benign_surge"):
             gain = 4.0 if k == "overload_hotspot" else 1.6
             m.demand_factor[cells] *= 1.0 + (gain - 1.0) * sev

@@ -12,6 +12,10 @@ from typing import Any
 from airan.core.errors import ConfigError, UnknownScenarioError
 
 CHANNEL_MODELS = ("uma", "umi", "rma")
+# TS 38.101-1 Table 5.3.2-1 / 38.101-2 Table 5.3.2-1: N_RB for (bandwidth [MHz], SCS [kHz])
+_NRB = {(5, 15): 25, (10, 15): 52, (15, 15): 79, (20, 15): 106, (40, 15): 216, (50, 15): 270,
+        (10, 30): 24, (20, 30): 51, (40, 30): 106, (50, 30): 133, (60, 30): 162, (80, 30): 217, (100, 30): 273,
+        (50, 60): 66, (100, 60): 135, (200, 60): 264, (100, 120): 66, (200, 120): 132, (400, 120): 264}
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -178,8 +182,12 @@ class ScenarioConfig:
 
     @property
     def num_prbs(self) -> int:
-        """PRBs in the carrier (12 subcarriers each, ~90% spectrum occupancy as in TS 38.101 tables)."""
-        return int(math.floor(0.9 * self.bandwidth_hz / (12 * self.subcarrier_spacing_hz)))
+        """PRBs in the carrier: TS 38.101-1/-2 maximum transmission bandwidth configuration where listed,
+        else 95% spectrum occupancy."""
+        listed = _NRB.get((round(self.bandwidth_hz / 1e6), round(self.subcarrier_spacing_hz / 1e3)))
+        if listed is not None:
+            return listed
+        return int(math.floor(0.95 * self.bandwidth_hz / (12 * self.subcarrier_spacing_hz)))
 
     @property
     def wavelength(self) -> float:

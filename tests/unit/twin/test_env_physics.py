@@ -1,0 +1,141 @@
+"""Physical sanity of the twin's large-scale tier (the checks the twin issue asks for), on ci-tiny."""
+
+import numpy as np
+import pytest
+
+from airan.twin.actions import Action
+from airan.twin.env import NetworkTwin
+from airan.twin.faults import Fault
+
+
+def _run(env, rops):
+    infos = [env.step()[4] for _ in range(rops)]
+    return {k: np.stack([i["kpis"][k] for i in infos]) for k in infos[0]["kpis"]}, infos
+
+
+def _busiest_cell(env):
+    return int(np.bincount(env.serving[env.serving >= 0], minlength=env.cfg.num_cells).argmax())
+
+
+def test_same_seed_same_kpis():
+    a, b = NetworkTwin("ci-tiny"), NetworkTwin("ci-tiny")
+    a.reset(seed=11)
+    b.reset(seed=11)
+    ka, _ = _run(a, 4)
+    kb, _ = _run(b, 4)
+    for name in ka:
+        assert np.array_equal(ka[name], kb[name], equal_nan=True), name
+    c = NetworkTwin("ci-tiny")
+    c.reset(seed=12)
+    kc, _ = _run(c, 4)
+    assert not np.array_equal(ka["L1M.RSRP"], kc["L1M.RSRP"], equal_nan=True)
+
+
+def test_outage_removes_traffic_and_loads_neighbours(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    base, fault = tiny_twin.clone(), tiny_twin.clone()
+    fault.inject(Fault("cell_outage", (cell,), onset_rop=fault.rop))
+    kb, _ = _run(base, 4)
+    kf, infos = _run(fault, 4)
+    assert np.all(kf["DRB.CellThpDl"][:, cell] == 0) and np.all(kf["Cell.Available"][:, cell] == 0)
+    others = np.arange(tiny_twin.cfg.num_cells) != cell
+    assert kf["RRC.ConnMean"][-1, others].sum() > kb["RRC.ConnMean"][-1, others].sum()
+    assert np.nansum(kf["RRU.PrbUsedDl"][-1, others]) > np.nansum(kb["RRU.PrbUsedDl"][-1, others])
+    alarms = [e for i in infos for e in i["events"] if e.kind == "alarm" and e.cell == cell]
+    assert any(e.name == "CELL_DOWN" for e in alarms)
+
+
+def test_more_downtilt_shrinks_served_area(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    base, tilted = tiny_twin.clone(), tiny_twin.clone()
+    tilted.apply(Action("tilt", cell, 10.0))
+    _run(base, 3)
+    _run(tilted, 3)
+
+    def served_area(env):
+        mine = env.serving == cell
+        d = np.hypot(*(env.ue_xy[mine] - env.cell_xy[cell]).T)
+        return mine.sum(), d.max() if d.size else 0.0
+
+    (n_b, d_b), (n_t, d_t) = served_area(base), served_area(tilted)
+    assert n_t < n_b and d_t < d_b
+
+
+def test_external_interferer_lowers_sinr_in_its_sector(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    base, jam = tiny_twin.clone(), tiny_twin.clone()
+    jam.inject(Fault("external_interference", (cell,), severity=0.8, onset_rop=jam.rop))
+    kb, _ = _run(base, 2)
+    kj, infos = _run(jam, 2)
+    assert kj["L1M.SINR"][-1, cell] < kb["L1M.SINR"][-1, cell] - 3.0
+    assert kj["DRB.UEThpUl"][-1, cell] < kb["DRB.UEThpUl"][-1, cell]
+    assert any(e.name == "UL_INTERFERENCE" for i in infos for e in i["events"])
+
+
+def test_backhaul_failure_zeroes_throughput_not_rsrp(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    site_cells = np.nonzero(tiny_twin.drop.cell_site == tiny_twin.drop.cell_site[cell])[0]
+    base, bh = tiny_twin.clone(), tiny_twin.clone()
+    bh.inject(Fault("backhaul_failure", (cell,), onset_rop=bh.rop))
+    kb, _ = _run(base, 2)
+    kf, _ = _run(bh, 2)
+    assert np.all(kf["DRB.CellThpDl"][:, site_cells] == 0)
+    assert np.all(kf["BH.LossRate"][:, site_cells] == 1.0)
+    assert np.all(kf["Cell.Available"][:, site_cells] == 1.0)
+    assert np.nanmax(np.abs(kf["L1M.RSRP"][0, site_cells] - kb["L1M.RSRP"][0, site_cells])) < 1.0
+    assert np.nansum(kb["DRB.CellThpDl"][:, site_cells]) > 0
+
+
+def test_sleeping_cell_is_silent_and_restart_cures_it(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    env = tiny_twin.clone()
+    env.inject(Fault("sleeping_cell", (cell,), onset_rop=env.rop))
+    k, infos = _run(env, 2)
+    assert np.all(k["DRB.CellThpDl"][:, cell] == 0) and np.all(k["Cell.Available"][:, cell] == 1)
+    assert k["RRC.ConnMean"][-1, cell] > 0 or np.any(env.serving == cell)
+    assert not any(e.kind == "alarm" and e.cell == cell for i in infos for e in i["events"])
+    env.apply(Action("restart", cell))
+    k2, _ = _run(env, 3)
+    assert k2["Cell.Available"][0, cell] == 0  # down while restarting
+    assert k2["DRB.CellThpDl"][-1, cell] > 0
+
+
+def test_pingpong_misconfiguration_raises_pingpongs(tiny_twin):
+    cells = tuple(range(tiny_twin.cfg.num_cells))
+    base, bad = tiny_twin.clone(), tiny_twin.clone()
+    bad.inject(Fault("ho_misconfig", cells, mode="pingpong", onset_rop=bad.rop))
+    kb, _ = _run(base, 8)
+    kf, _ = _run(bad, 8)
+    assert kf["HO.PingPong"].sum() > kb["HO.PingPong"].sum() + 5
+    assert kf["HO.AttOut"].sum() > kb["HO.AttOut"].sum()
+
+
+def test_evaluate_reflects_knobs_without_advancing(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    env = tiny_twin.clone()
+    rop = env.rop
+    before = env.evaluate()
+    rec = env.apply(Action("power", cell, -8.0))
+    after = env.evaluate()
+    assert env.rop == rop
+    assert after["L1M.RSRP"][cell] < before["L1M.RSRP"][cell] - 7.0
+    env._s.knobs.power_offset_db[cell] = rec.pre
+    assert np.allclose(env.evaluate()["L1M.RSRP"], before["L1M.RSRP"], equal_nan=True)
+
+
+def test_energy_falls_in_deep_sleep(tiny_twin):
+    cell = _busiest_cell(tiny_twin)
+    env = tiny_twin.clone()
+    e0 = env.evaluate()["PEE.Energy"][cell]
+    env.apply(Action("sleep", cell, mode="deep"))
+    k, _ = _run(env, 1)
+    assert k["PEE.Energy"][0, cell] < e0
+    assert k["Cell.Available"][0, cell] == 0
+
+
+@pytest.mark.parametrize("spec", ["ho_misconfig", "meteor"])
+def test_inject_rejects_bad_faults(tiny_twin, spec):
+    from airan.core.errors import FaultError
+
+    with pytest.raises(FaultError):
+        tiny_twin.inject(Fault("cell_outage", (999,)) if spec == "ho_misconfig" else spec)
