@@ -1,0 +1,68 @@
+"""The command-line contract other checks rely on."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from airan.cli.main import app
+
+runner = CliRunner()
+
+
+def _json(result):
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_scenarios_json():
+    rows = _json(runner.invoke(app, ["scenarios", "--format", "json"]))
+    names = {r["name"] for r in rows}
+    assert {"uma-19", "umi-19", "rma-7", "stadium", "ci-tiny"} <= names
+    uma = next(r for r in rows if r["name"] == "uma-19")
+    assert uma["num_cells"] == 57 and uma["num_ues"] == 570 and uma["isd_m"] == 500.0
+    assert uma["carrier_frequency_hz"] == 3.5e9
+
+
+def test_simulate_json_contract(tmp_path):
+    db = tmp_path / "t.duckdb"
+    args = ["simulate", "--scenario", "ci-tiny", "--rops", "6", "--seed", "2", "--fault",
+            "cell_outage:cell=4,start=3", "--action", "tilt:cell=5,delta_deg=2,at=4", "--db", str(db),
+            "--format", "json"]
+    out = _json(runner.invoke(app, args))
+    assert {"run_id", "scenario", "seed", "rops", "kpi_summary", "per_cell"} <= set(out)
+    assert out["scenario"] == "ci-tiny" and out["seed"] == 2 and out["rops"] == 6
+    assert set(out["kpi_summary"]["DRB.UEThpDl"]) >= {"mean", "p5", "p50", "p95"}
+    assert len(out["per_cell"]) == 21 and len(out["per_cell"]["4"]["Cell.Available"]) == 6
+    assert out["per_cell"]["4"]["Cell.Available"][:3] == [1.0, 1.0, 1.0]
+    assert out["per_cell"]["4"]["Cell.Available"][3:] == [0.0, 0.0, 0.0]
+    assert out["faults"][0]["kind"] == "cell_outage" and out["faults"][0]["onset_rop"] == 3
+    assert any(e["kind"] == "action" and e["rop"] == 4 for e in out["events"])
+    # the telemetry file has the run, and re-running the same run does not duplicate rows
+    from airan.data.telemetry import TelemetryStore
+
+    again = _json(runner.invoke(app, args))
+    assert again["run_id"] == out["run_id"]
+    with TelemetryStore(db, read_only=True) as store:
+        assert [r["run_id"] for r in store.runs()] == [out["run_id"]]
+        k = store.kpis(out["run_id"])
+        assert k["DRB.UEThpDl"].shape == (6, 21)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--scenario", "atlantis"], "atlantis"),
+    (["--scenario", "ci-tiny", "--fault", "meteor:cell=1"], "meteor"),
+    (["--scenario", "ci-tiny", "--fault", "cell_outage:cell=99"], "99"),
+    (["--scenario", "ci-tiny", "--action", "tilt:cell=1,delta_deg=oops"], "oops"),
+])
+def test_simulate_errors_name_the_bad_value(args, needle):
+    result = runner.invoke(app, ["simulate", *args, "--rops", "2", "--format", "json"])
+    assert result.exit_code != 0
+    assert needle in result.output
+
+
+def test_simulate_table_and_report(tmp_path):
+    result = runner.invoke(app, ["simulate", "--scenario", "ci-tiny", "--rops", "3", "--report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "DRB.UEThpDl" in result.stdout
+    assert (tmp_path / "report.html").exists()
