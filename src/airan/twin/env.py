@@ -323,7 +323,8 @@ class NetworkTwin(gym.Env):
         day = traffic.diurnal_factor(s.rop, cfg.traffic)
         demand = traffic.demand_mbps(s.active, self._rate_dl, day * mods.demand_factor[sc])
         with np.errstate(divide="ignore", invalid="ignore"):
-            need = np.where(demand > 0, np.where(peak > 0, demand / peak, np.inf), 0.0)
+            # a UE that cannot decode even the most robust MCS is not scheduled (it is out of sync)
+            need = np.where((demand > 0) & (peak > 0), demand / peak, 0.0)
         share, used = scheduler.pf_time_shares(need, serving, n)
         thp = share * peak
         # Backhaul per site

@@ -18,7 +18,8 @@ from airan.twin.scenarios import HandoverConfig
 @dataclass
 class HoState:
     """Per-UE mobility state [num_ues]: serving cell, previous cell, time of the last HO [s], A3 candidate
-    and how long it has held [ms], time below Qout [ms]."""
+    and how long it has held [ms], time below Qout [ms], and whether the UE is out of sync after an RLF
+    (it counts no further RLF until its SINR recovers above Qin = Qout + 2 dB)."""
 
     serving: np.ndarray
     prev_serving: np.ndarray
@@ -26,11 +27,13 @@ class HoState:
     candidate: np.ndarray
     ttt_elapsed_ms: np.ndarray
     below_qout_ms: np.ndarray
+    out_of_sync: np.ndarray
 
     @classmethod
     def initial(cls, serving: np.ndarray) -> HoState:
         u = serving.shape[0]
-        return cls(serving.copy(), np.full(u, -1), np.full(u, -1e9), np.full(u, -1), np.zeros(u), np.zeros(u))
+        return cls(serving.copy(), np.full(u, -1), np.full(u, -1e9), np.full(u, -1), np.zeros(u), np.zeros(u),
+                   np.zeros(u, bool))
 
     def copy(self) -> HoState:
         return HoState(**{k: v.copy() for k, v in self.__dict__.items()})
@@ -116,12 +119,14 @@ def run_handover(state: HoState, rsrp0_dbm: np.ndarray, rsrp1_dbm: np.ndarray, o
         # Radio link monitoring on the (possibly new) serving cell.
         sinr = sinr_db_of(lin, state.serving, load, noise_mw, extra_mw)
         bad = (state.serving >= 0) & (sinr < cfg.qout_sinr_db)
-        state.below_qout_ms = np.where(bad, state.below_qout_ms + dt_ms, 0.0)
+        state.out_of_sync &= ~(sinr > cfg.qout_sinr_db + 2.0)
+        state.below_qout_ms = np.where(bad & ~state.out_of_sync, state.below_qout_ms + dt_ms, 0.0)
         rlf = state.below_qout_ms >= cfg.t310_ms
         if rlf.any():
             np.add.at(cnt.rlfs, state.serving[rlf], 1)
             state.serving[rlf] = best[rlf]
             state.below_qout_ms[rlf] = 0.0
+            state.out_of_sync[rlf] = True
             state.candidate[rlf] = -1
             state.ttt_elapsed_ms[rlf] = 0.0
     return cnt

@@ -50,9 +50,26 @@ def build_link_table(mcs_table_index: int = 1, bler_target: float = 0.1) -> Link
     from airan.twin.adapter.phy import sionna_bler_table
 
     bler, qm, rate = sionna_bler_table(mcs_table_index, SINR_GRID_DB)
+    bler = _fill_missing_low_mcs(bler, qm * rate, SINR_GRID_DB)
     keep = np.isfinite(bler).all(axis=1)
     return LinkTable(SINR_GRID_DB, bler[keep], (qm * rate)[keep], np.nonzero(keep)[0], mcs_table_index,
                      bler_target)
+
+
+def _fill_missing_low_mcs(bler: np.ndarray, se: np.ndarray, grid_db: np.ndarray) -> np.ndarray:
+    """Sionna 2.2 ships no BLER table for MCS 0-2 (the most robust QPSK rates). We derive each missing row
+    from the lowest tabulated MCS by shifting its curve along SINR by the difference in the capacity-limited
+    SINR requirement, 10 log10((2^se_missing - 1) / (2^se_ref - 1)) dB (about -3.6 dB for MCS 0 vs MCS 3).
+    Without them, links between about -6 and -3 dB would carry nothing. Returns a new [M, G] array."""
+    out = bler.copy()
+    have = np.nonzero(np.isfinite(bler).all(axis=1))[0]
+    if have.size == 0:
+        return out
+    ref = have[0]
+    for m in range(ref):
+        shift_db = 10 * np.log10((2 ** se[m] - 1) / (2 ** se[ref] - 1))
+        out[m] = np.interp(grid_db - shift_db, grid_db, bler[ref], left=1.0, right=bler[ref, -1])
+    return out
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,7 +79,7 @@ def default_link_table(mcs_table_index: int = 1, bler_target: float = 0.1) -> Li
     from airan.twin.adapter.channel import SIONNA_VERSION
 
     cache = Path(os.environ.get("AIRAN_CACHE", Path.home() / ".cache" / "airan"))
-    path = cache / f"link_table_sionna{SIONNA_VERSION}_t{mcs_table_index}_b{bler_target}_g{SINR_GRID_DB.size}.npz"
+    path = cache / f"link_table_v2_sionna{SIONNA_VERSION}_t{mcs_table_index}_b{bler_target}_g{SINR_GRID_DB.size}.npz"
     if path.exists():
         try:
             z = np.load(path)

@@ -71,7 +71,8 @@ def _plots(result: EpisodeResult, out: Path) -> list[tuple[str, str]]:
         ax.set_xlabel("time [s]")
         ax.set_ylabel("cell DL throughput [Mbit/s]")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
+        if faulted or windows:
+            ax.legend(loc="upper right", fontsize=8)
         figs.append(("cell_throughput.png", "Per-cell DL throughput (grey: other cells)", fig))
     # network KPI timeline
     panels = [(k, how) for k, how in (("DRB.UEThpDl", "mean"), ("RRU.PrbUsedDl", "mean"), ("L1M.SINR", "mean"),

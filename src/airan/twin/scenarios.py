@@ -76,7 +76,7 @@ class HandoverConfig:
     ping_pong_window_s: float = 5.0
     qout_sinr_db: float = -8.0
     t310_ms: float = 1000.0
-    measurement_noise_db: float = 1.5
+    measurement_noise_db: float = 1.0
     substeps_per_rop: int = 5
 
     def __post_init__(self) -> None:
