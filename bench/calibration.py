@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine_info, peak_rss_mib  # noqa: E402
+from machine import machine_info, peak_rss_mib
 
-from airan.twin.calibration import calibrate, plot_cdfs  # noqa: E402
-from airan.twin.scenarios import get_scenario  # noqa: E402
+from airan.twin.calibration import calibrate, plot_cdfs
+from airan.twin.scenarios import get_scenario
 
 RESULTS = Path(__file__).parent / "results"
 

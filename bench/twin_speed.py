@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine_info, peak_rss_mib  # noqa: E402
+from machine import machine_info, peak_rss_mib
 
-from airan.twin.actions import Action  # noqa: E402
-from airan.twin.env import NetworkTwin  # noqa: E402
-from airan.twin.scenarios import get_scenario  # noqa: E402
+from airan.twin.actions import Action
+from airan.twin.env import NetworkTwin
+from airan.twin.scenarios import get_scenario
 
 OUT = Path(__file__).parent / "results" / "twin_speed.json"
 
@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller scaling table")
     args = ap.parse_args()
     reps = 10 if args.quick else 40
-    res: dict = {"machine": machine_info(), "command": "python bench/twin_speed.py" + (" --quick" if args.quick else "")}
+    command = "python bench/twin_speed.py" + (" --quick" if args.quick else "")
+    res: dict = {"machine": machine_info(), "command": command}
 
     cfg = get_scenario("uma-19")
     env = NetworkTwin(cfg)

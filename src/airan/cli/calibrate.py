@@ -21,7 +21,8 @@ def calibrate(
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
     """Compare percentiles (5/50/95) of coupling loss and geometry SINR: twin vs Sionna, same drop."""
-    from airan.twin.calibration import calibrate as run, plot_cdfs
+    from airan.twin.calibration import calibrate as run
+    from airan.twin.calibration import plot_cdfs
 
     try:
         cfg = get_scenario(scenario)

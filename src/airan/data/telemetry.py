@@ -12,8 +12,9 @@ leaves every completed ROP readable and never half a ROP, and re-writing a run n
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import duckdb
 import numpy as np

@@ -82,7 +82,8 @@ def plot_cdfs(result: dict[str, Any], path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, (a, b, label) in zip(axes, (("cl_twin", "cl_sionna", "Coupling loss [dB]"),
                                         ("sinr_twin", "sinr_sionna", "Geometry SINR [dB]"))):
-        for key, name, style in ((a, "airan twin (spread-averaged 38.901 gain)", "-"), (b, "Sionna full channel", "--")):
+        curves = ((a, "airan twin (spread-averaged 38.901 gain)", "-"), (b, "Sionna full channel", "--"))
+        for key, name, style in curves:
             x = np.sort(s[key])
             ax.plot(x, np.arange(1, x.size + 1) / x.size, style, label=name)
         ax.set_xlabel(label)

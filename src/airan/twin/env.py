@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -20,8 +21,15 @@ from airan.core.errors import FaultError
 from airan.core.rng import spawn_rngs
 from airan.core.units import db_to_lin, thermal_noise_dbm
 from airan.twin import backhaul, energy, handover, mobility, radio, scheduler, traffic
-from airan.twin.actions import (ACTION_KINDS, SLEEP_MODES, TTT_VALUES_MS, Action, ActionRecord, CellKnobs,
-                                apply_action)
+from airan.twin.actions import (
+    ACTION_KINDS,
+    SLEEP_MODES,
+    TTT_VALUES_MS,
+    Action,
+    ActionRecord,
+    CellKnobs,
+    apply_action,
+)
 from airan.twin.adapter.channel import PL_SLOPE_DB_PER_DECADE, SF_DECORR_M, LargeScaleDrop, draw_drop
 from airan.twin.events import Event
 from airan.twin.faults import SOFTWARE_FAULTS, Fault, cell_modifiers
@@ -78,7 +86,8 @@ class NetworkTwin(gym.Env):
             "value": gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32),
         })
         self._link = default_link_table()
-        self._noise_mw = float(db_to_lin(thermal_noise_dbm(self.cfg.subcarrier_spacing_hz, self.cfg.ue_noise_figure_db)))
+        noise_dbm = thermal_noise_dbm(self.cfg.subcarrier_spacing_hz, self.cfg.ue_noise_figure_db)  # per RE
+        self._noise_mw = float(db_to_lin(noise_dbm))
         self.drop: LargeScaleDrop | None = None
         self._s: _State | None = None
         self.seed_value: int | None = None
@@ -206,7 +215,7 @@ class NetworkTwin(gym.Env):
             v = 5 * (v + 1)
         elif kind == "ttt":
             v = TTT_VALUES_MS[int(round((v + 1) / 2 * (len(TTT_VALUES_MS) - 1)))]
-        mode = list(SLEEP_MODES)[int(round((v + 1)))] if kind == "sleep" else ""
+        mode = list(SLEEP_MODES)[int(round(v + 1))] if kind == "sleep" else ""
         return [Action(kind, cell, v if kind != "sleep" else 0.0, mode)]
 
     # ------------------------------------------------------------------ stepping

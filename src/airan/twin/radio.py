@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from airan.twin.antenna import (bs_gain_dbi, effective_gain_dbi, horizontal_factor_fast,
-                                vertical_factor_fast)
+from airan.twin.antenna import bs_gain_dbi, effective_gain_dbi, horizontal_factor_fast, vertical_factor_fast
 
 SECTOR_HALF_WIDTH_DEG = 60.0
 

@@ -61,7 +61,8 @@ class TrafficConfig:
     def __post_init__(self) -> None:
         _check(self.mean_dl_demand_mbps > 0, f"mean_dl_demand_mbps must be > 0, got {self.mean_dl_demand_mbps!r}")
         _check(self.mean_ul_demand_mbps > 0, f"mean_ul_demand_mbps must be > 0, got {self.mean_ul_demand_mbps!r}")
-        _check(0 < self.active_probability <= 1, f"active_probability must be in (0,1], got {self.active_probability!r}")
+        _check(0 < self.active_probability <= 1,
+               f"active_probability must be in (0,1], got {self.active_probability!r}")
         _check(0 <= self.diurnal_amplitude < 1, f"diurnal_amplitude must be in [0,1), got {self.diurnal_amplitude!r}")
         _check(self.day_length_rops >= 1, f"day_length_rops must be >= 1, got {self.day_length_rops!r}")
 
@@ -161,7 +162,8 @@ class ScenarioConfig:
         _check(0 <= self.tx_power_dbm <= 60, f"tx_power_dbm must be in [0, 60], got {self.tx_power_dbm!r}")
         _check(self.bs_height_m > 1.5, f"bs_height_m must be > 1.5 m, got {self.bs_height_m!r}")
         _check(1 <= self.ues_per_cell <= 1000, f"ues_per_cell must be in [1, 1000], got {self.ues_per_cell!r}")
-        _check(0 <= self.indoor_probability <= 1, f"indoor_probability must be in [0,1], got {self.indoor_probability!r}")
+        _check(0 <= self.indoor_probability <= 1,
+               f"indoor_probability must be in [0,1], got {self.indoor_probability!r}")
         _check(0 <= self.vehicle_fraction <= 1, f"vehicle_fraction must be in [0,1], got {self.vehicle_fraction!r}")
         _check(self.rop_s > 0, f"rop_s must be > 0 s, got {self.rop_s!r}")
         _check(self.o2i_model in ("low", "high"), f"o2i_model must be 'low' or 'high', got {self.o2i_model!r}")

@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from airan.twin.antenna import (array_gain_db, bs_gain_dbi, effective_gain_dbi, element_gain_dbi,
-                                horizontal_factor, horizontal_factor_fast, vertical_factor, vertical_factor_fast)
+from airan.twin.antenna import (
+    array_gain_db,
+    bs_gain_dbi,
+    effective_gain_dbi,
+    element_gain_dbi,
+    horizontal_factor,
+    horizontal_factor_fast,
+    vertical_factor,
+    vertical_factor_fast,
+)
 
 
 def test_element_pattern_tr38901_table_7_3_1():
