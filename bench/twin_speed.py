@@ -69,6 +69,7 @@ def main() -> None:
         evals.append((time.perf_counter() - t) * 1e3)
     res["action_eval_ms"] = {"median": float(np.median(evals)), "p95": float(np.percentile(evals, 95))}
 
+    res["peak_rss_mib_uma19"] = peak_rss_mib()  # before the scaling runs (the 1140-UE Sionna drop needs ~12 GB)
     scaling = []
     grid = [(1, 4), (1, 10), (1, 20), (2, 5), (2, 10)] if args.quick else \
         [(1, 4), (1, 10), (1, 20), (1, 40), (2, 5), (2, 10), (2, 20)]
@@ -83,7 +84,7 @@ def main() -> None:
                         "rop_steps_per_s": sps, "step_ms": 1e3 / sps, "reset_s": reset_s})
         print(f"  {c.num_cells:3d} cells x {c.num_ues:5d} UEs: {sps:6.1f} steps/s, reset {reset_s:5.1f} s", flush=True)
     res["scaling"] = scaling
-    res["peak_rss_mib"] = peak_rss_mib()
+    res["peak_rss_mib_all"] = peak_rss_mib()
     res["targets"] = {"rop_steps_per_s": ">= 20", "what_if_ms": "<= 50", "action_eval_ms": "<= 10"}
     res["meets_targets"] = {"rop_steps_per_s": res["rop_steps_per_s"] >= 20,
                             "what_if_ms": res["what_if_ms"]["median"] <= 50,
@@ -92,7 +93,7 @@ def main() -> None:
                        "available to this run, so the largest real-time network on a GPU is not measured.")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps({k: res[k] for k in ("rop_steps_per_s", "what_if_ms", "action_eval_ms", "peak_rss_mib",
+    print(json.dumps({k: res[k] for k in ("rop_steps_per_s", "what_if_ms", "action_eval_ms", "peak_rss_mib_uma19",
                                           "meets_targets")}, indent=2))
 
 
