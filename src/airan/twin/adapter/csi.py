@@ -60,8 +60,12 @@ def _model(model: str, carrier_hz: float, rows: int, cols: int, dual_pol: bool):
 def generate_csi(model: str, carrier_hz: float, bs_rows: int, bs_cols: int, dual_pol: bool, num_slots: int,
                  slot_s: float, num_subcarriers: int, subcarrier_spacing_hz: float, num_samples: int,
                  speed_kmh: tuple[float, float], distance_m: tuple[float, float], los: str,
-                 indoor_probability: float, rng: np.random.Generator, chunk: int = 64) -> CsiBatch:
-    """Generate ``num_samples`` serving-link channels. ``los`` is "random", "los" or "nlos"."""
+                 indoor_probability: float, rng: np.random.Generator, chunk: int = 64,
+                 pos_rng: np.random.Generator | None = None) -> CsiBatch:
+    """Generate ``num_samples`` serving-link channels. ``los`` is "random", "los" or "nlos". UE positions,
+    indoor states and velocities come from ``pos_rng`` (default ``rng``), so configurations that share it see
+    co-located UEs (e.g. sub-6 GHz and mmWave links of the same users)."""
+    pos_rng = rng if pos_rng is None else pos_rng
     from sionna.phy import config as sn_config
     from sionna.phy.channel import cir_to_ofdm_channel, subcarrier_frequencies
 
@@ -71,14 +75,14 @@ def generate_csi(model: str, carrier_hz: float, bs_rows: int, bs_cols: int, dual
     outs: list[CsiBatch] = []
     for start in range(0, num_samples, chunk):
         b = min(chunk, num_samples - start)
-        d = np.sqrt(rng.uniform(distance_m[0] ** 2, distance_m[1] ** 2, b))  # uniform over the sector area
-        phi = rng.uniform(-np.pi / 3, np.pi / 3, b)
-        indoor = rng.random(b) < indoor_probability if model != "inh" else np.ones(b, bool)
+        d = np.sqrt(pos_rng.uniform(distance_m[0] ** 2, distance_m[1] ** 2, b))  # uniform over the sector area
+        phi = pos_rng.uniform(-np.pi / 3, np.pi / 3, b)
+        indoor = pos_rng.random(b) < indoor_probability if model != "inh" else np.ones(b, bool)
         upper_floor = indoor & (model in ("uma", "umi"))
-        h_ut = np.where(upper_floor, 1.5 + 3.0 * rng.integers(0, 4, b), 1.5)
+        h_ut = np.where(upper_floor, 1.5 + 3.0 * pos_rng.integers(0, 4, b), 1.5)
         ut_loc = np.stack([d * np.cos(phi), d * np.sin(phi), h_ut], -1)
-        speed = rng.uniform(*speed_kmh, b) / 3.6
-        head = rng.uniform(0, 2 * np.pi, b)
+        speed = pos_rng.uniform(*speed_kmh, b) / 3.6
+        head = pos_rng.uniform(0, 2 * np.pi, b)
         vel = np.stack([speed * np.cos(head), speed * np.sin(head), np.zeros(b)], -1)
         t = lambda x: torch.tensor(x, dtype=torch.float32)  # noqa: E731
         channel = _model(model, carrier_hz, bs_rows, bs_cols, dual_pol)
