@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from airan.cli.calibrate import calibrate
+from airan.cli.data import app as data_app
+from airan.cli.datagen import datagen
 from airan.cli.demo import demo
 from airan.cli.scenarios import scenarios
 from airan.cli.simulate import simulate
@@ -15,6 +17,8 @@ app.command("scenarios")(scenarios)
 app.command("simulate")(simulate)
 app.command("calibrate")(calibrate)
 app.command("demo")(demo)
+app.command("datagen")(datagen)
+app.add_typer(data_app, name="data")
 
 if __name__ == "__main__":
     app()
