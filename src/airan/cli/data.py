@@ -44,10 +44,12 @@ def quality(path: Path = typer.Argument(..., help="dataset directory"),
     if fmt is Format.json:
         emit_json(report)
         return
+    div = report["diversity"]["mean_pairwise_mmd2"]
     console.print(f"{report['family']}: {report['samples']} samples, {report['nonfinite_values']} non-finite, "
-                  f"LoS {report['los_ratio']:.2f}, diversity (mean MMD^2) {report['diversity']['mean_pairwise_mmd2']:.3f}")
+                  f"LoS {report['los_ratio']:.2f}, diversity (mean MMD^2) {div:.3f}")
     for name, c in report["configs"].items():
-        console.print(f"  {name}: {c['samples']} samples, gain {c['path_gain_db_mean']:.1f}+-{c['path_gain_db_std']:.1f}"
+        gain = f"{c['path_gain_db_mean']:.1f}+-{c['path_gain_db_std']:.1f}"
+        console.print(f"  {name}: {c['samples']} samples, gain {gain}"
                       f" dB, LoS {c['los_ratio']:.2f}, DS {c['delay_spread_ns_median']:.0f} ns")
     if "similarity" in report:
         console.print(f"similarity to {report['similarity']['to']}: {report['similarity']['similarity']:.3f}")
