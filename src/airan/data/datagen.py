@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -77,14 +78,15 @@ def run_job(job: Job, out: str) -> dict[str, Any]:
     return write_shard(Path(out), job.config, job.shard, arrays, job.seed, {"bs_id": bs_id})
 
 
-class Executor:
+class Executor(ABC):
     """Runs jobs and yields their results as they finish."""
 
+    @abstractmethod
     def map(self, fn: Callable[[Job, str], dict], jobs: list[Job], out: str) -> Iterator[dict]:
-        raise NotImplementedError
+        """Yield ``fn(job, out)`` for every job, in completion order."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release workers (pools, Ray)."""
 
 
 class InlineExecutor(Executor):

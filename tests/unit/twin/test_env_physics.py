@@ -133,9 +133,9 @@ def test_energy_falls_in_deep_sleep(tiny_twin):
     assert k["Cell.Available"][0, cell] == 0
 
 
-@pytest.mark.parametrize("spec", ["ho_misconfig", "meteor"])
-def test_inject_rejects_bad_faults(tiny_twin, spec):
+@pytest.mark.parametrize("case", ["cell-out-of-range", "not-a-fault"])
+def test_inject_rejects_bad_faults(tiny_twin, case):
     from airan.core.errors import FaultError
 
-    with pytest.raises(FaultError):
-        tiny_twin.inject(Fault("cell_outage", (999,)) if spec == "ho_misconfig" else spec)
+    with pytest.raises(FaultError, match="999" if case == "cell-out-of-range" else "str"):
+        tiny_twin.inject(Fault("cell_outage", (999,)) if case == "cell-out-of-range" else "meteor")
