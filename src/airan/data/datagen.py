@@ -65,12 +65,17 @@ def run_job(job: Job, out: str) -> dict[str, Any]:
     rng, pos_rng = _rngs(job, cfg)
     b = generate_csi(cfg.model, cfg.carrier_hz, cfg.bs_rows, cfg.bs_cols, cfg.dual_pol, cfg.num_slots, cfg.slot_s,
                      cfg.num_subcarriers, cfg.subcarrier_spacing_hz, job.n, cfg.speed_kmh, cfg.distance_m, cfg.los,
-                     cfg.indoor_probability, rng, pos_rng=pos_rng)
+                     cfg.indoor_probability, rng, pos_rng=pos_rng, window_slots=cfg.window_slots,
+                     num_neighbors=cfg.num_neighbors, fdd_gap_hz=cfg.fdd_gap_hz)
     bs_id = job.shard % cfg.num_bs
     arrays: dict[str, np.ndarray] = {
         "h": b.h, "ue_xyz": b.ue_xyz, "velocity": b.velocity, "los": b.los, "path_gain_db": b.path_gain_db,
         "delay_spread_s": b.delay_spread_s, "bs_id": np.full(job.n, bs_id, np.int32),
         "serving_cell": np.full(job.n, 3 * bs_id, np.int32)}
+    if b.h_nb is not None:
+        arrays.update(h_nb=b.h_nb, nb_id=b.nb_id, nb_gain_db=b.nb_gain_db)
+    if b.h_ul is not None:
+        arrays["h_ul"] = b.h_ul
     for nb in cfg.beams:
         arrays[f"best_beam_{nb}"] = best_beam(b.h, cfg.bs_rows, cfg.bs_cols, nb)
     if cfg.ad_taps:

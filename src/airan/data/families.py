@@ -27,7 +27,10 @@ class CsiConfig:
     carrier_hz [Hz], subcarrier_spacing_hz [Hz] (spacing of the stored frequency samples), slot_s [s],
     speed_kmh [km/h] (uniform range), distance_m [m] (BS-UE 2D range), bs_rows x bs_cols UPA (x2 if dual_pol),
     los in random|los|nlos, beams: DFT codebook sizes for beam labels, ad_taps: angular-delay truncation
-    (0 = none), ul_subcarriers / dl_subcarriers: [start, stop) bands for FDD families (empty = TDD)."""
+    (0 = none), ul_subcarriers / dl_subcarriers: [start, stop) bands of one carrier (LLM4CP-style FDD split;
+    empty = TDD), window_slots: stitch long tracks from windows of this many slots (0 = one window),
+    num_neighbors: also store the K strongest of 6 neighbour sectors, fdd_gap_hz: also store an uplink band
+    this far [Hz] from the downlink band (separate-carrier FDD from the same rays)."""
 
     name: str
     model: str
@@ -50,6 +53,9 @@ class CsiConfig:
     dl_subcarriers: tuple[int, ...] = ()
     position_group: str = ""
     num_bs: int = 4
+    window_slots: int = 0
+    num_neighbors: int = 0
+    fdd_gap_hz: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.model in MODELS, f"{self.name}: model must be one of {MODELS}, got {self.model!r}")
@@ -67,6 +73,10 @@ class CsiConfig:
         _check(all(b % (self.bs_rows * self.bs_cols) == 0 for b in self.beams),
                f"{self.name}: beams {self.beams!r} must be multiples of {self.bs_rows * self.bs_cols}")
         _check(0 <= self.ad_taps <= self.num_subcarriers, f"{self.name}: ad_taps {self.ad_taps!r}")
+        _check(self.window_slots >= 0, f"{self.name}: window_slots {self.window_slots!r} must be >= 0")
+        _check(0 <= self.num_neighbors <= 6, f"{self.name}: num_neighbors {self.num_neighbors!r} must be in 0..6")
+        _check(0 <= self.fdd_gap_hz <= 0.5 * self.carrier_hz,
+               f"{self.name}: fdd_gap_hz {self.fdd_gap_hz!r} must be in [0, carrier/2] Hz")
         for band in (self.ul_subcarriers, self.dl_subcarriers):
             _check(len(band) in (0, 2) and (not band or 0 <= band[0] < band[1] <= self.num_subcarriers),
                    f"{self.name}: band {band!r} must be [start, stop) within {self.num_subcarriers} subcarriers")

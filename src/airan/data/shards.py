@@ -8,7 +8,9 @@ listed in the manifest, so a partial shard is never read.
 Datasets in a shard (N samples): ``h`` [N, T, A, S] complex64 (unit-less channel incl. path loss);
 ``ue_xyz`` [N, 3] float32 m; ``velocity`` [N, 3] float32 m/s; ``los`` [N] bool; ``path_gain_db`` [N] float32 dB;
 ``delay_spread_s`` [N] float32 s; ``bs_id`` [N] int32; ``serving_cell`` [N] int32 (sector of that BS);
-``best_beam_<B>`` [N] int64 per DFT codebook size B; ``ad`` [N, A, taps] complex64 angular-delay form.
+``best_beam_<B>`` [N] int64 per DFT codebook size B; ``ad`` [N, A, taps] complex64 angular-delay form;
+optionally ``h_nb`` [N, K, T, A, S] complex64 + ``nb_id`` [N, K] int32 + ``nb_gain_db`` [N, K] float32
+(strongest neighbour sectors) and ``h_ul`` [N, T, A, S] complex64 (separate-carrier FDD uplink).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from airan.core.errors import StoreError
 
 UNITS = {"h": "1 (complex baseband gain, path loss included)", "ue_xyz": "m", "velocity": "m/s", "los": "bool",
          "path_gain_db": "dB", "delay_spread_s": "s", "bs_id": "index", "serving_cell": "index",
-         "best_beam_*": "index into the DFT codebook", "ad": "1 (angular-delay domain)"}
+         "best_beam_*": "index into the DFT codebook", "ad": "1 (angular-delay domain)",
+         "h_nb": "1 (neighbour-sector links)", "nb_id": "index of the neighbour sector (1..6)", "nb_gain_db": "dB",
+         "h_ul": "1 (FDD uplink band)"}
 
 
 def shard_paths(out: Path, config: str, index: int) -> tuple[Path, Path]:

@@ -50,7 +50,8 @@ def test_bad_configs_name_the_value(tmp_path):
 def test_generation_shards_manifest_and_labels(tiny_ds):
     out, summary = tiny_ds
     assert summary["samples"] == 48 and summary["samples_generated"] == 48
-    assert {c["name"]: c["samples"] for c in summary["configs"]} == {"tiny-a": 16, "tiny-b": 16, "tiny-held": 16}
+    assert {c["name"]: c["samples"] for c in summary["configs"]} == {"tiny-a": 12, "tiny-b": 12, "tiny-held": 12,
+                                                                    "tiny-track": 12}
     ds = CsiDataset(out)
     s = ds.sample(0)
     assert s["h"].shape == (8, 4, 16) and s["h"].dtype == np.complex64
@@ -58,12 +59,15 @@ def test_generation_shards_manifest_and_labels(tiny_ds):
     assert s["ad"].shape == (4, 8)
     meta = json.loads(shard_paths(out, "tiny-a", 0)[1].read_text())
     assert meta["config"]["name"] == "tiny-a" and meta["seed"] == 3 and meta["shapes"]["h"] == [8, 8, 4, 16]
+    track = ds.shard("tiny-track/shard-00000.h5")
+    assert track["h"].shape == (8, 12, 2, 8) and track["h_ul"].shape == (8, 12, 2, 8)
+    assert track["h_nb"].shape == (8, 2, 12, 2, 8) and track["nb_id"].shape == (8, 2)
 
 
 def test_resume_skips_complete_shards_and_ignores_partial(tiny_ds, tmp_path):
     out, _ = tiny_ds
     again = generate_dataset(load_family("ci-tiny"), 48, out, seed=3, shard_size=8)
-    assert again["samples_generated"] == 0 and again["resumed_shards"] == 6
+    assert again["samples_generated"] == 0 and again["resumed_shards"] == 8
     # a partial shard (h5 without meta) is not complete and is regenerated
     d2 = tmp_path / "d2"
     generate_dataset(load_family("ci-tiny"), 48, d2, seed=3, shard_size=8)
@@ -72,7 +76,7 @@ def test_resume_skips_complete_shards_and_ignores_partial(tiny_ds, tmp_path):
     h5.write_bytes(b"partial")
     assert complete_shard(d2, "tiny-b", 1) is None
     third = generate_dataset(load_family("ci-tiny"), 48, d2, seed=3, shard_size=8)
-    assert third["resumed_shards"] == 5 and third["samples_generated"] == 8
+    assert third["resumed_shards"] == 7 and third["samples_generated"] == 4
     a = CsiDataset(out).shard("tiny-b/shard-00001.h5")["h"]
     b = CsiDataset(d2).shard("tiny-b/shard-00001.h5")["h"]
     assert np.array_equal(a, b)  # same seed -> same data, wherever it was generated
@@ -93,7 +97,7 @@ def test_splits_and_bucketed_batches(tiny_ds):
     by_cfg = ds.split("config")
     assert {ds.refs[i].config for i in by_cfg["test"]} >= {"tiny-held"}
     clients = ds.split("bs")
-    assert len(clients) >= 2 and sum(map(len, clients.values())) == 32
+    assert len(clients) >= 2 and sum(map(len, clients.values())) == 36
     shapes = set()
     for batch in ds.batches(sp["train"] + sp["val"] + sp["test"], batch_size=5, snr_db=20.0, labels=("los",)):
         shapes.add(tuple(batch["h"].shape[1:]))
@@ -101,7 +105,7 @@ def test_splits_and_bucketed_batches(tiny_ds):
         p = batch["h_clean"].abs().pow(2).mean(dim=(1, 2, 3))
         assert np.allclose(p.numpy(), 1.0, atol=1e-4)
         assert batch["los"].shape[0] == batch["h"].shape[0]
-    assert shapes == {(8, 4, 16), (6, 4, 8)}
+    assert shapes == {(8, 4, 16), (6, 4, 8), (12, 2, 8)}
 
 
 def test_plan_rejects_too_few_samples():
@@ -120,7 +124,7 @@ def test_cli_datagen_info_quality(tmp_path):
     info = json.loads(runner.invoke(app, ["data", "info", str(tmp_path / "d"), "--format", "json"]).stdout)
     assert info["samples"] == 12 and info["configs"] == s["configs"]
     q = json.loads(runner.invoke(app, ["data", "quality", str(tmp_path / "d"), "--format", "json"]).stdout)
-    assert q["nonfinite_values"] == 0 and q["completeness"]["shards_present"] == 3
+    assert q["nonfinite_values"] == 0 and q["completeness"]["shards_present"] == 4
     assert 0.0 <= q["los_ratio"] <= 1.0 and (tmp_path / "d" / "quality.png").exists()
     bad = runner.invoke(app, ["datagen", "--family", "nope", "--samples", "3", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "nope" in bad.output

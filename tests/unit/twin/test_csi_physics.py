@@ -79,3 +79,39 @@ def test_noise_is_added_at_the_requested_snr():
     assert snr == pytest.approx(10.0, abs=0.2)
     m = pilot_mask(4, 12, slot_every=2, sc_every=4)
     assert m.sum() == 2 * 3 and m[0, 0] and not m[1, 0]
+
+
+def test_long_tracks_are_stitched_with_consistent_large_scale():
+    b = generate_csi("umi", 3.5e9, 2, 2, False, 40, 0.5e-3, 16, 30e3, 48, (30, 30), (20, 200), "nlos", 0.0,
+                     make_rng(4), window_slots=8)
+    assert b.h.shape == (48, 40, 4, 16)
+    per_window = 10 * np.log10((np.abs(b.h) ** 2).mean(axis=(2, 3)).reshape(48, 5, 8).mean(-1))
+    jumps = np.abs(np.diff(per_window, axis=1))
+    # a redrawn drop jumps by the shadowing std (~8 dB); a stitched track moves ~0.1 m per window
+    independent = np.abs(np.diff(b.path_gain_db))
+    assert np.median(jumps) < 2.0 < np.median(independent)
+
+
+def test_neighbour_links_and_fdd_uplink():
+    b = generate_csi("uma", 3.5e9, 2, 2, False, 4, 0.5e-3, 16, 30e3, 64, (3, 30), (35, 250), "random", 0.0,
+                     make_rng(5), num_neighbors=3, fdd_gap_hz=190e6)
+    assert b.h_nb.shape == (64, 3, 4, 4, 16) and b.nb_id.shape == (64, 3)
+    assert np.all(np.diff(b.nb_gain_db, axis=1) <= 1e-4)  # sorted strongest first
+    assert np.all((b.nb_id >= 1) & (b.nb_id <= 6))
+    # UEs dropped in the serving sector hear it best more often than not; the weakest kept neighbour is weaker
+    assert np.mean(b.path_gain_db > b.nb_gain_db[:, 0]) > 0.5
+    assert np.median(b.path_gain_db - b.nb_gain_db[:, -1]) > 3.0
+    # the uplink band shares the large-scale channel (same rays) but its phases rotate with delay x gap
+    p_dl = 10 * np.log10(np.mean(np.abs(b.h) ** 2, axis=(1, 2, 3)))
+    p_ul = 10 * np.log10(np.mean(np.abs(b.h_ul) ** 2, axis=(1, 2, 3)))
+    assert np.median(np.abs(p_dl - p_ul)) < 3.0
+
+    def corr(gap):
+        c = generate_csi("uma", 3.5e9, 2, 2, False, 2, 0.5e-3, 16, 30e3, 64, (3, 30), (35, 250), "nlos", 0.0,
+                         make_rng(6), fdd_gap_hz=gap)
+        num = np.abs(np.sum(c.h * c.h_ul.conj(), axis=(1, 2, 3)))
+        den = np.sqrt(np.sum(np.abs(c.h) ** 2, axis=(1, 2, 3)) * np.sum(np.abs(c.h_ul) ** 2, axis=(1, 2, 3)))
+        return np.median(num / den)
+
+    assert corr(30e3) > 0.97  # one subcarrier apart: nearly the same channel
+    assert corr(190e6) < corr(30e3) - 0.1  # a wide duplex gap decorrelates the NLoS multipath
