@@ -83,6 +83,15 @@ def _model(model: str, carrier_hz: float, rows: int, cols: int, dual_pol: bool, 
     raise ValueError(f"unknown channel model {model!r}; choose uma, umi, rma or inh")
 
 
+def _stitched_ofdm(to_ofdm, freqs: torch.Tensor, a: torch.Tensor, tau: torch.Tensor, num_slots: int) -> torch.Tensor:
+    """OFDM responses of every window, concatenated along time: a [b, W, 1, nbs, A, P, win], tau [b, W, nbs, P]
+    -> [b, nbs, T, A, S] (T = num_slots <= W * win)."""
+    b, num_win, _, nbs, _, _, win = a.shape
+    hf = to_ofdm(freqs, a, tau, normalize=False)  # [b, W, 1, nbs, A, win, S]
+    hf = hf[:, :, 0].permute(0, 2, 1, 4, 3, 5)  # [b, nbs, W, win, A, S]
+    return hf.reshape(b, nbs, num_win * win, *hf.shape[-2:])[:, :, :num_slots].contiguous()
+
+
 def generate_csi(model: str, carrier_hz: float, bs_rows: int, bs_cols: int, dual_pol: bool, num_slots: int,
                  slot_s: float, num_subcarriers: int, subcarrier_spacing_hz: float, num_samples: int,
                  speed_kmh: tuple[float, float], distance_m: tuple[float, float], los: str,
@@ -104,7 +113,6 @@ def generate_csi(model: str, carrier_hz: float, bs_rows: int, bs_cols: int, dual
 
     pos_rng = rng if pos_rng is None else pos_rng
     sn_config.seed = torch_seed_from(rng)
-    h_bs = BS_HEIGHT_M[model]
     win = num_slots if window_slots <= 0 or window_slots >= num_slots else window_slots
     num_win = -(-num_slots // win)
     bs_xyz, bs_yaw = _bs_layout(model, num_neighbors > 0)
@@ -140,13 +148,7 @@ def generate_csi(model: str, carrier_hz: float, bs_rows: int, bs_cols: int, dual
                              ut_velocities=t(np.repeat(vel[:, None], num_win, 1)),
                              in_state=torch.tensor(np.repeat(indoor[:, None], num_win, 1)), **kwargs)
         a, tau = channel(win, 1.0 / slot_s)  # a: [b, W, 1, nbs, A, P, win]; tau: [b, W, nbs, P]
-
-        def ofdm(f):
-            hf = cir_to_ofdm_channel(f, a, tau, normalize=False)  # [b, W, 1, nbs, A, win, S]
-            hf = hf[:, :, 0].permute(0, 2, 1, 4, 3, 5)  # [b, nbs, W, win, A, S]
-            return hf.reshape(b, nbs, num_win * win, *hf.shape[-2:])[:, :, :num_slots].contiguous()
-
-        h_all = ofdm(freqs)  # [b, nbs, T, A, S]
+        h_all = _stitched_ofdm(cir_to_ofdm_channel, freqs, a, tau, num_slots)  # [b, nbs, T, A, S]
         h = h_all[:, 0]
         p = (a[:, 0, 0, 0].abs() ** 2).mean(dim=(1, 3))  # [b, A, P, win] -> [b, P] first-window path powers
         tau_b = tau[:, 0, 0]
@@ -166,7 +168,8 @@ def generate_csi(model: str, carrier_hz: float, bs_rows: int, bs_cols: int, dual
             out.nb_id = order.numpy().astype(np.int32)
             out.nb_gain_db = torch.gather(gain_all, 1, order).numpy().astype(np.float32)
         if fdd_gap_hz > 0:
-            out.h_ul = ofdm(freqs + fdd_gap_hz)[:, 0].numpy().astype(np.complex64)
+            h_ul = _stitched_ofdm(cir_to_ofdm_channel, freqs + fdd_gap_hz, a[:, :, :, :1], tau[:, :, :1], num_slots)
+            out.h_ul = h_ul[:, 0].numpy().astype(np.complex64)
         outs.append(out)
     fields = CsiBatch.__dataclass_fields__
     return CsiBatch(**{f: None if getattr(outs[0], f) is None else np.concatenate([getattr(o, f) for o in outs])
