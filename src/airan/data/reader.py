@@ -15,7 +15,7 @@ import torch
 from airan.core.errors import ConfigError
 from airan.data.families import CsiConfig
 from airan.data.shards import read_manifest, read_shard
-from airan.twin.csi import add_noise
+from airan.twin.csi import add_noise, pilot_mask
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,13 @@ class CsiDataset:
 
     def batches(self, indices: list[int] | None = None, batch_size: int = 32, *, shuffle: bool = True,
                 seed: int = 0, snr_db: float | None = None, normalize: bool = True,
-                labels: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+                labels: tuple[str, ...] = (), pilots: tuple[int, int] | None = None) -> Iterator[dict[str, Any]]:
         """Yield batches bucketed by sample shape: {"config", "h": [B, T, A, S] complex64 tensor, labels...}.
 
         ``normalize`` scales each sample to unit mean power (path loss removed); ``snr_db`` adds noise at read
-        time (the stored data stays clean); the clean target is returned as ``h_clean`` when noise is added."""
+        time (the stored data stays clean); the clean target is returned as ``h_clean`` when noise is added.
+        ``pilots=(slot_every, sc_every)`` adds ``pilot_mask`` [T, S] bool and ``y_pilot`` [B, T, A, S] (the
+        received channel on pilot REs, zero elsewhere) for channel-estimation tasks."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size!r}")
         rng = np.random.default_rng(seed)
@@ -121,6 +123,10 @@ class CsiDataset:
                 batch["h_clean"] = torch.from_numpy(h.astype(np.complex64))
                 h = add_noise(h, snr_db, rng)
             batch["h"] = torch.from_numpy(h.astype(np.complex64))
+            if pilots is not None:
+                mask = pilot_mask(h.shape[1], h.shape[3], slot_every=pilots[0], sc_every=pilots[1])
+                batch["pilot_mask"] = torch.from_numpy(mask)
+                batch["y_pilot"] = batch["h"] * torch.from_numpy(mask)[None, :, None, :]
             for k in labels:
                 batch[k] = torch.from_numpy(np.stack([s[k] for s in samples]))
             yield batch

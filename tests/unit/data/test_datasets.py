@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from airan.cli.main import app
@@ -99,7 +100,10 @@ def test_splits_and_bucketed_batches(tiny_ds):
     clients = ds.split("bs")
     assert len(clients) >= 2 and sum(map(len, clients.values())) == 36
     shapes = set()
-    for batch in ds.batches(sp["train"] + sp["val"] + sp["test"], batch_size=5, snr_db=20.0, labels=("los",)):
+    for batch in ds.batches(sp["train"] + sp["val"] + sp["test"], batch_size=5, snr_db=20.0, labels=("los",),
+                            pilots=(2, 4)):
+        assert batch["pilot_mask"].shape == (batch["h"].shape[1], batch["h"].shape[3])
+        assert torch.count_nonzero(batch["y_pilot"][:, 1]) == 0  # odd slots carry no pilots
         shapes.add(tuple(batch["h"].shape[1:]))
         assert len({ds.configs[c].shape for c in batch["config"]}) == 1  # one shape per batch, no padding
         p = batch["h_clean"].abs().pow(2).mean(dim=(1, 2, 3))
