@@ -8,6 +8,7 @@ from airan.cli.calibrate import calibrate
 from airan.cli.data import app as data_app
 from airan.cli.datagen import datagen
 from airan.cli.demo import demo
+from airan.cli.pretrain import pretrain
 from airan.cli.scenarios import scenarios
 from airan.cli.simulate import simulate
 
@@ -19,6 +20,7 @@ app.command("calibrate")(calibrate)
 app.command("demo")(demo)
 app.command("datagen")(datagen)
 app.add_typer(data_app, name="data")
+app.command("pretrain")(pretrain)
 
 if __name__ == "__main__":
     app()

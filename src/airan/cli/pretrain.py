@@ -1,0 +1,51 @@
+"""``airan pretrain``: self-supervised pretraining of the CSI foundation model on a generated dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from airan.cli.output import Format, console, emit_json, err_console, fail
+from airan.core.errors import AiranError
+
+
+def pretrain(
+    data: Path = typer.Option(..., "--data", help="dataset directory from `airan datagen`"),
+    size: str = typer.Option("tiny", "--size", help="tiny | small | base"),
+    out: Path = typer.Option(..., "--out", help="checkpoint directory"),
+    steps: int = typer.Option(200, "--steps", min=1),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    lr: float = typer.Option(1e-3, "--lr"),
+    grad_accum: int = typer.Option(1, "--grad-accum", min=1),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda:0"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in --out"),
+    fmt: Format = typer.Option(Format.table, "--format"),
+) -> None:
+    """Pretrain the masked-autoencoder backbone (random, temporal and frequency masking)."""
+    from airan.fm.pretrain import PretrainConfig
+    from airan.fm.pretrain import pretrain as run
+
+    try:
+        cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
+                             device=device, seed=seed)
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=err_console, transient=True)
+        with progress:
+            task = progress.add_task("pretraining", total=steps)
+
+            def on_step(step: int, loss: float) -> None:
+                progress.update(task, completed=step + 1, description=f"pretraining (NMSE {loss:.3f})")
+
+            summary = run(data, out, cfg, resume=resume, on_step=on_step)
+    except AiranError as e:
+        fail(str(e))
+    summary.pop("history")
+    if fmt is Format.json:
+        emit_json(summary)
+    else:
+        console.print(f"{summary['params']:,} parameters; masked NMSE {summary['loss_first']:.3f} -> "
+                      f"{summary['loss_last']:.3f} over steps {summary['start_step']}..{summary['steps']}; "
+                      f"{summary['samples_per_s']:.0f} samples/s; checkpoint {summary['checkpoint']}")

@@ -1,0 +1,143 @@
+"""Self-supervised pretraining: a plain loop over bucketed CSI batches with AdamW, warmup + cosine schedule,
+gradient accumulation, AMP (bf16) on CUDA, periodic checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from airan.core.errors import ConfigError
+from airan.data.reader import CsiDataset
+from airan.fm import checkpoint
+from airan.fm.masking import MASKINGS, make_mask
+from airan.fm.model import CsiMAE, fm_config, masked_nmse
+from airan.fm.tokenizer import tokenize
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    size: str = "tiny"
+    steps: int = 200
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup_steps: int = 20
+    weight_decay: float = 0.05
+    grad_accum: int = 1
+    maskings: tuple[str, ...] = ("random", "temporal", "frequency")
+    mask_ratio: float = 0.5
+    seed: int = 0
+    device: str = "cpu"
+    ckpt_every: int = 100
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.maskings if m not in MASKINGS]
+        if bad:
+            raise ConfigError(f"unknown masking(s) {bad}; choose from {MASKINGS}")
+        if self.steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
+            raise ConfigError(f"steps/batch_size/grad_accum must be >= 1, got {self.steps}/{self.batch_size}/"
+                              f"{self.grad_accum}")
+        if not 0 < self.mask_ratio < 1:
+            raise ConfigError(f"mask_ratio must be in (0, 1), got {self.mask_ratio!r}")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {self.device!r} asked for but CUDA is not available")
+
+
+def _lr(step: int, cfg: PretrainConfig) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    p = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+def _stream(ds: CsiDataset, idx: list[int], cfg: PretrainConfig, epoch0: int) -> Iterator[torch.Tensor]:
+    epoch = epoch0
+    while True:
+        for batch in ds.batches(idx, cfg.batch_size, shuffle=True, seed=cfg.seed + epoch):
+            yield batch["h"]
+        epoch += 1
+
+
+def step_loss(model: CsiMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
+              device: str) -> torch.Tensor:
+    tok = tokenize(h, model.cfg.patch)
+    masked = make_mask(kind, h.shape[0], tok.pos, g, ratio)
+    pred = model(tok.x.to(device), tok.pos.to(device), masked.to(device))
+    return masked_nmse(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
+
+
+def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, resume: bool = False,
+             on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Train; write checkpoints to ``out_dir``; return the summary (losses, samples/s, params)."""
+    out = Path(out_dir)
+    ds = CsiDataset(data_dir)
+    train = ds.split("sample", seed=cfg.seed)["train"]
+    if not train:
+        raise ConfigError(f"dataset {str(data_dir)!r} has no training samples (all configs held out?)")
+    torch.manual_seed(cfg.seed)
+    model = CsiMAE(fm_config(cfg.size)).to(cfg.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, history = 0, []
+    g = torch.Generator().manual_seed(cfg.seed)
+    if resume and (out / "ckpt.pt").exists():
+        model, state, meta = checkpoint.load(out, cfg.device)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt.load_state_dict(state["opt"])
+        start, history = state["step"], meta.get("history", [])
+        g.set_state(state["gen"])
+    stream = _stream(ds, train, cfg, epoch0=start)
+    use_amp = cfg.device.startswith("cuda")
+    model.train()
+    t0, samples = time.perf_counter(), 0
+    rng = np.random.default_rng(cfg.seed + start)
+    for step in range(start, cfg.steps):
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, cfg)
+        opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for _ in range(cfg.grad_accum):
+            h = next(stream)
+            kind = cfg.maskings[int(rng.integers(len(cfg.maskings)))]
+            if kind == "temporal" and h.shape[1] <= model.cfg.pt:
+                kind = "random"
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                loss = step_loss(model, h, kind, cfg.mask_ratio, g, cfg.device) / cfg.grad_accum
+            loss.backward()
+            total += float(loss.detach())
+            samples += h.shape[0]
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        history.append(total)
+        if on_step is not None:
+            on_step(step, total)
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+            checkpoint.save(out, model, {"opt": opt.state_dict(), "step": step + 1, "gen": g.get_state()},
+                            {"train_config": asdict(cfg), "data": str(data_dir), "step": step + 1,
+                             "history": history})
+    seconds = time.perf_counter() - t0
+    return {"steps": cfg.steps, "start_step": start, "loss_first": history[0] if history else None,
+            "loss_last": float(np.mean(history[-10:])) if history else None, "history": history,
+            "samples_per_s": samples / seconds if seconds > 0 else 0.0, "seconds": seconds,
+            "params": sum(p.numel() for p in model.parameters()), "checkpoint": str(out)}
+
+
+@torch.no_grad()
+def reconstruct(model: CsiMAE, h: torch.Tensor, kind: str = "temporal", ratio: float = 0.25,
+                seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Zero-shot inference on any-shaped CSI: returns (prediction [B, T, A, S] complex, mask [B, N], NMSE dB
+    over the hidden part)."""
+    from airan.fm.tokenizer import detokenize
+
+    model.eval()
+    tok = tokenize(h, model.cfg.patch)
+    masked = make_mask(kind, h.shape[0], tok.pos, torch.Generator().manual_seed(seed), ratio)
+    dev = next(model.parameters()).device
+    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev)).cpu()
+    nmse = float(masked_nmse(pred, tok.x, masked, tok.valid))
+    return detokenize(pred, tok, model.cfg.patch), masked, 10 * math.log10(max(nmse, 1e-12))
