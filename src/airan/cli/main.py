@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from airan.cli.bench import app as bench_app
 from airan.cli.calibrate import calibrate
 from airan.cli.data import app as data_app
 from airan.cli.datagen import datagen
@@ -21,6 +22,7 @@ app.command("demo")(demo)
 app.command("datagen")(datagen)
 app.add_typer(data_app, name="data")
 app.command("pretrain")(pretrain)
+app.add_typer(bench_app, name="bench")
 
 if __name__ == "__main__":
     app()

@@ -79,3 +79,38 @@ def test_cli_pretrain(data, tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["steps"] == 5 and s["params"] > 0 and (tmp_path / "c" / "ckpt.pt").exists()
+
+
+def test_bench_harness_rows_and_baselines(data, tmp_path):
+    from airan.fm.baselines import ar1, last_slot
+    from airan.fm.bench import run_bench
+
+    # the AR(1) predictor is exact on a pure Doppler rotation, the last-slot predictor is not
+    t = torch.arange(8, dtype=torch.float32)
+    h = torch.exp(1j * 0.4 * t)[None, :, None, None].expand(1, 8, 2, 3).to(torch.complex64)
+    known = torch.ones(8, 3, dtype=torch.bool)
+    known[6:] = False
+    assert torch.allclose(ar1(h, known), h, atol=1e-4)
+    assert not torch.allclose(last_slot(h, known), h, atol=1e-2)
+    out = tmp_path / "ck"
+    pretrain(data, out, PretrainConfig(steps=3, batch_size=8, seed=2))
+    model = checkpoint.load(out)[0]
+    rows = run_bench(data, "time", model=model, snr_db=10.0, split="test")
+    names = {r["model"] for r in rows}
+    assert {"airan-fm", "no-prediction (last slot)", "AR(1) least squares"} <= names
+    for r in rows:
+        assert {"model", "task", "family", "config", "shots", "nmse_db_clean", "nmse_db_noisy", "params", "gflops",
+                "latency_ms_p50"} <= set(r)
+        assert np.isfinite(r["nmse_db_clean"]) and r["latency_ms_p50"] > 0
+    fm_row = next(r for r in rows if r["model"] == "airan-fm")
+    assert fm_row["params"] > 0 and fm_row["gflops"] > 0
+
+
+def test_cli_bench_fm_on_a_family(tmp_path):
+    r = CliRunner().invoke(app, ["bench", "fm", "--family", "ci-tiny", "--samples", "8", "--task", "freq",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["rows"]
+    assert rows and all(row["task"] == "freq" for row in rows)
+    bad = CliRunner().invoke(app, ["bench", "fm", "--family", "ci-tiny", "--shots", "10pct"])
+    assert bad.exit_code != 0 and "10pct" in bad.output

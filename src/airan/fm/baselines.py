@@ -1,0 +1,52 @@
+"""Classical baselines in the same harness as the foundation model. All take noisy observations and return a
+full [B, T, A, S] complex estimate; ``known`` [T, S] bool marks the (slot, subcarrier) REs that were observed.
+
+- ``last_slot``: channel prediction without prediction: repeat the last observed slot.
+- ``ar1``: per (antenna, subcarrier) AR(1) predictor h[t+1] = rho h[t], rho fitted by least squares on the
+  observed slots (a one-tap Kalman-style predictor).
+- ``linear_interp``: linear interpolation (and edge hold) over subcarriers from the observed ones, per slot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def last_slot(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    t_obs = int(known.any(dim=1).nonzero().max()) + 1
+    out = y.clone()
+    out[:, t_obs:] = y[:, t_obs - 1 : t_obs]
+    return out
+
+
+def ar1(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    t_obs = int(known.any(dim=1).nonzero().max()) + 1
+    out = y.clone()
+    if t_obs < 2:
+        return last_slot(y, known)
+    prev, nxt = y[:, : t_obs - 1], y[:, 1:t_obs]
+    rho = (nxt * prev.conj()).sum(1) / (prev.abs() ** 2).sum(1).clamp_min(1e-30)  # [B, A, S]
+    cur = y[:, t_obs - 1]
+    for t in range(t_obs, y.shape[1]):
+        cur = rho * cur
+        out[:, t] = cur
+    return out
+
+
+def linear_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    cols = known.any(dim=0).nonzero().squeeze(1).numpy()
+    s = y.shape[-1]
+    yn = y.numpy()
+    out = np.empty_like(yn)
+    grid = np.arange(s)
+    flat = yn[..., cols].reshape(-1, len(cols))
+    res = np.empty((flat.shape[0], s), dtype=yn.dtype)
+    for i in range(flat.shape[0]):
+        res[i] = np.interp(grid, cols, flat[i].real) + 1j * np.interp(grid, cols, flat[i].imag)
+    out[:] = res.reshape(*yn.shape[:-1], s)
+    return torch.from_numpy(out)
+
+
+BASELINES = {"time": {"no-prediction (last slot)": last_slot, "AR(1) least squares": ar1},
+             "freq": {"linear interpolation": linear_interp}}
