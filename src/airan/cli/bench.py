@@ -20,7 +20,7 @@ def fm(
     data: Path | None = typer.Option(None, "--data", help="an existing dataset directory"),
     family: str | None = typer.Option(None, "--family", help="or a family name / JSON file to generate now"),
     samples: int = typer.Option(64, "--samples", min=1, help="samples to generate with --family"),
-    task: str = typer.Option("time", "--task", help="time | freq"),
+    task: str = typer.Option("time", "--task", help="time | freq | estimation"),
     shots: str = typer.Option("zero", "--shots", help="zero (fine-tuned shots are not implemented yet)"),
     snr_db: float = typer.Option(20.0, "--snr-db"),
     seed: int = typer.Option(0, "--seed", min=0),
@@ -34,8 +34,8 @@ def fm(
 
     if shots != "zero":
         fail(f"--shots {shots!r} is not implemented yet (fine-tuning lands with the task heads); use zero")
-    if task not in ("time", "freq"):
-        fail(f"--task {task!r}: choose time or freq (estimation lands with the task heads)")
+    if task not in ("time", "freq", "estimation"):
+        fail(f"--task {task!r}: choose time, freq or estimation")
     if (data is None) == (family is None):
         fail("give exactly one of --data DIR or --family NAME|FILE")
     try:

@@ -5,6 +5,8 @@ full [B, T, A, S] complex estimate; ``known`` [T, S] bool marks the (slot, subca
 - ``ar1``: per (antenna, subcarrier) AR(1) predictor h[t+1] = rho h[t], rho fitted by least squares on the
   observed slots (a one-tap Kalman-style predictor).
 - ``linear_interp``: linear interpolation (and edge hold) over subcarriers from the observed ones, per slot.
+- ``lmmse``: frequency-domain LMMSE from pilot subcarriers with the sample covariance R [S, S] of training
+  channels: h = R[:, p] (R[p, p] + sigma^2 I)^-1 y_p per slot and antenna.
 """
 
 from __future__ import annotations
@@ -46,6 +48,19 @@ def linear_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         res[i] = np.interp(grid, cols, flat[i].real) + 1j * np.interp(grid, cols, flat[i].imag)
     out[:] = res.reshape(*yn.shape[:-1], s)
     return torch.from_numpy(out)
+
+
+def sample_covariance(h: torch.Tensor) -> torch.Tensor:
+    """Frequency covariance [S, S] complex of unit-power channels h [B, T, A, S] (averaged over B, T, A)."""
+    v = h.reshape(-1, h.shape[-1])
+    return (v.T @ v.conj()) / v.shape[0]
+
+
+def lmmse(y: torch.Tensor, known: torch.Tensor, cov: torch.Tensor, noise_var: float) -> torch.Tensor:
+    p = known.any(dim=0).nonzero().squeeze(1)
+    r_pp = cov[p][:, p] + noise_var * torch.eye(len(p), dtype=cov.dtype)
+    w = cov[:, p] @ torch.linalg.inv(r_pp)  # [S, P]
+    return torch.einsum("sp,btap->btas", w, y[..., p])
 
 
 BASELINES = {"time": {"no-prediction (last slot)": last_slot, "AR(1) least squares": ar1},

@@ -1,7 +1,8 @@
 """Benchmark harness: the foundation model and the baselines on the same dataset split, masks and noise.
 
 Tasks (on unit-power samples): ``time`` predicts the last quarter of the slots (rounded to whole patches)
-from the earlier ones; ``freq`` reconstructs every other subcarrier patch from the rest. Inputs are noisy at
+from the earlier ones; ``freq`` reconstructs every other subcarrier patch from the rest; ``estimation``
+recovers the whole channel from noisy comb pilots (every 4th subcarrier; baselines only for now). Inputs are noisy at
 ``snr_db``; NMSE [dB] is reported against the clean target and against the noisy target (WiFo's protocol),
 over the hidden REs only. Cost: parameters, GFLOPs per sample (torch's FLOP counter), CPU latency at batch 1.
 """
@@ -30,12 +31,15 @@ def _known_mask(task: str, t: int, s: int, pt: int, ps: int) -> torch.Tensor:
         nt = -(-t // pt)
         n_out = max(1, round(0.25 * nt))
         known[(nt - n_out) * pt:] = False
+    elif task == "estimation":
+        known = torch.zeros(t, s, dtype=torch.bool)
+        known[:, ::4] = True  # comb pilots on every 4th subcarrier of every slot
     elif task == "freq":
         for k in range(-(-s // ps)):
             if k % 2 == 1:
                 known[:, k * ps:(k + 1) * ps] = False
     else:
-        raise ValueError(f"unknown task {task!r}; choose time or freq")
+        raise ValueError(f"unknown task {task!r}; choose time, freq or estimation")
     return known
 
 
@@ -88,10 +92,20 @@ def run_bench(dataset: str | Path, task: str, *, model: CsiMAE | None = None, mo
         known = _known_mask(task, t, s, pt, ps)
         if known.all() or not known.any():
             continue
-        hidden = ~known
-        preds = {k: (lambda v, f=f, kn=known: f(v, kn)) for k, f in BASELINES[task].items()}
+        hidden = ~known if task != "estimation" else torch.ones_like(known)
+        if task == "estimation":
+            from airan.fm.baselines import lmmse, sample_covariance
+
+            train = [i for i in ds.split("sample", seed=seed)["train"] if ds.refs[i].config == cfg_name]
+            ref_idx = train or members
+            cov = sample_covariance(next(ds.batches(ref_idx[:256], batch_size=256, shuffle=False))["h"])
+            noise_var = 10 ** (-snr_db / 10)
+            preds = {"linear interpolation": lambda v, kn=known: BASELINES["freq"]["linear interpolation"](v, kn),
+                     "LMMSE (sample covariance)": lambda v, kn=known, c=cov, nv=noise_var: lmmse(v, kn, c, nv)}
+        else:
+            preds = {k: (lambda v, f=f, kn=known: f(v, kn)) for k, f in BASELINES[task].items()}
         params = {k: 0 for k in preds}
-        if model is not None:
+        if model is not None and task != "estimation":
             model.eval()
             preds[model_name] = lambda v, kn=known: _model_predict(model, v, kn)
             params[model_name] = sum(p.numel() for p in model.parameters())
