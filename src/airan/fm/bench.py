@@ -76,8 +76,11 @@ def _cost(fn, y: torch.Tensor) -> tuple[float, float]:
 
 
 def run_bench(dataset: str | Path, task: str, *, model: CsiMAE | None = None, model_name: str = "airan-fm",
-              snr_db: float = 20.0, split: str = "test", max_samples: int = 256, seed: int = 0) -> list[dict[str, Any]]:
-    """One row per (predictor, config) of the dataset's ``split`` (``test``, ``zero_shot`` or ``all``)."""
+              snr_db: float = 20.0, split: str = "test", max_samples: int = 256, seed: int = 0,
+              learned_steps: int = 150) -> list[dict[str, Any]]:
+    """One row per (predictor, config) of the dataset's ``split`` (``test``, ``zero_shot`` or ``all``).
+    For ``time``, GRU/LSTM/Transformer/MLP predictors are trained for ``learned_steps`` on the same config's
+    training split (skipped when it has none, e.g. held-out configs; 0 disables them)."""
     ds = CsiDataset(dataset)
     idx = (list(range(len(ds))) if split == "all" else ds.split("sample", seed=seed)[split])[:max_samples]
     by_cfg: dict[str, list[int]] = {}
@@ -105,6 +108,17 @@ def run_bench(dataset: str | Path, task: str, *, model: CsiMAE | None = None, mo
         else:
             preds = {k: (lambda v, f=f, kn=known: f(v, kn)) for k, f in BASELINES[task].items()}
         params = {k: 0 for k in preds}
+        if task == "time" and learned_steps > 0:
+            from airan.fm.predictors import KINDS, train_predictor
+
+            train = [i for i in ds.split("sample", seed=seed)["train"] if ds.refs[i].config == cfg_name]
+            if train:
+                h_train = next(ds.batches(train[:1024], batch_size=1024, shuffle=False))["h"]
+                t_in = int(known.any(dim=1).nonzero().max()) + 1
+                for kind in KINDS:
+                    p = train_predictor(kind, h_train, t_in, steps=learned_steps, seed=seed)
+                    preds[kind] = lambda v, p=p, ti=t_in: p.predict(v, ti)
+                    params[kind] = sum(x.numel() for x in p.parameters())
         if model is not None and task != "estimation":
             model.eval()
             preds[model_name] = lambda v, kn=known: _model_predict(model, v, kn)

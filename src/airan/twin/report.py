@@ -166,7 +166,7 @@ def _plot_map(result: EpisodeResult, faulted: list[int], ax: Axes) -> None:
     ax.scatter(result.cell_xy[ok, 0], result.cell_xy[ok, 1], marker="^", s=70, color="k", label="cells")
     if faulted:
         ax.scatter(result.cell_xy[faulted, 0], result.cell_xy[faulted, 1], marker="^", s=180, color="tab:red",
-                   edgecolor="k", label="faulted cells")
+                   edgecolor="k", label=f"faulted cells: {', '.join(map(str, faulted))}")
     sites: dict[tuple[float, float], list[int]] = {}  # co-sited sectors share one label
     for c, (x, y) in enumerate(result.cell_xy):
         sites.setdefault((round(float(x), 1), round(float(y), 1)), []).append(c)
@@ -229,7 +229,7 @@ def write_report(result: EpisodeResult, out_dir: str | Path, *, title: str | Non
              f"{result.num_cells} cells &middot; {result.ue_sinr_db.shape[1]} UEs</p>", "<h2>Fault ground truth</h2>"]
     if result.faults:
         rows = [[e(str(f.get("kind", "?"))), e(str(f.get("mode") or "")), e(", ".join(map(str, f.get("cells", [])))),
-                 _fmt(float(f.get("severity", np.nan))), e(str(f.get("onset_rop", ""))),
+                 f"{float(f.get('severity', np.nan)):.2f}", e(str(f.get("onset_rop", ""))),
                  e(str(f.get("ramp_rops", 0))), "end" if f.get("end_rop") is None else e(str(f["end_rop"]))]
                 for f in result.faults]
         parts.append(_table(["kind", "mode", "cells", "severity", "onset ROP", "ramp ROPs", "end ROP"], rows))

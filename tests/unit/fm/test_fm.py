@@ -95,9 +95,10 @@ def test_bench_harness_rows_and_baselines(data, tmp_path):
     out = tmp_path / "ck"
     pretrain(data, out, PretrainConfig(steps=3, batch_size=8, seed=2))
     model = checkpoint.load(out)[0]
-    rows = run_bench(data, "time", model=model, snr_db=10.0, split="test")
+    rows = run_bench(data, "time", model=model, snr_db=10.0, split="test", learned_steps=20)
     names = {r["model"] for r in rows}
-    assert {"airan-fm", "no-prediction (last slot)", "AR(1) least squares"} <= names
+    assert {"airan-fm", "no-prediction (last slot)", "AR(1) least squares", "GRU", "LSTM", "Transformer",
+            "MLP"} <= names
     for r in rows:
         assert {"model", "task", "family", "config", "shots", "nmse_db_clean", "nmse_db_noisy", "params", "gflops",
                 "latency_ms_p50"} <= set(r)
