@@ -3,6 +3,7 @@ import re
 import numpy as np
 import pytest
 
+import airan.twin.report as report_mod
 from airan.twin.events import Event
 from airan.twin.kpis import KPI_NAMES
 from airan.twin.report import MAX_EVENT_ROWS, write_report
@@ -27,6 +28,12 @@ def _result(rops=10, faults=True, run_id="run-1", num_cells=6, num_ues=30, event
                          ue_sinr_db=sinr_db, ue_thp_mbps=rng.random((rops, num_ues)),
                          cell_xy=rng.random((num_cells, 2)) * 500, ue_xy=rng.random((num_ues, 2)) * 500,
                          events=[Event(3, "fault", "cell_outage", 2)] if events is None else events, faults=f)
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Skip matplotlib (about 2 s a report) in tests that only look at the HTML."""
+    monkeypatch.setattr(report_mod, "_plots", lambda result, out: [])
 
 
 def _referenced_pngs(text):
@@ -85,7 +92,7 @@ def test_missing_optional_kpis_skip_plots(tmp_path):
     assert sorted(_referenced_pngs(text)) == ["map.png", "sinr_cdf.png"]
 
 
-def test_text_is_escaped(tmp_path):
+def test_text_is_escaped(tmp_path, no_plots):
     bad = "<script>alert(1)</script>"
     res = _result(run_id=bad, events=[Event(1, "alarm", bad, None, {"why": bad})])
     res.faults[0]["kind"] = bad
@@ -95,7 +102,7 @@ def test_text_is_escaped(tmp_path):
     assert "<script>" not in text and "&lt;script&gt;" in text
 
 
-def test_events_are_capped_with_a_note(tmp_path):
+def test_events_are_capped_with_a_note(tmp_path, no_plots):
     n = MAX_EVENT_ROWS + 37
     res = _result(events=[Event(i % 10, "action", "tilt", i % 6, {"tilt_deg": 2}) for i in range(n)])
 
