@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,48 +16,75 @@ from airan.core.errors import AiranError
 app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 
 
+def _machine() -> str:
+    import os
+
+    import torch
+
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()} {os.cpu_count()} CPUs, {dev}, torch {torch.__version__}"
+
+
 @app.command("fm")
 def fm(
-    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="checkpoint dir (omit: baselines only)"),
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help="our pretrained checkpoint (omit: baselines)"),
+    wifo_checkpoint: Path | None = typer.Option(None, "--wifo-checkpoint",
+                                                help="a WiFo-style MAE replica checkpoint to compare against"),
     data: Path | None = typer.Option(None, "--data", help="an existing dataset directory"),
     family: str | None = typer.Option(None, "--family", help="or a family name / JSON file to generate now"),
     samples: int = typer.Option(64, "--samples", min=1, help="samples to generate with --family"),
+    split: str = typer.Option("", "--split", help="test | zero_shot | all (default: test with --data, all with "
+                                                  "--family)"),
     task: str = typer.Option("time", "--task", help="time | freq | estimation"),
-    shots: str = typer.Option("zero", "--shots", help="zero (fine-tuned shots are not implemented yet)"),
+    shots: str = typer.Option("zero", "--shots", help="zero | 1pct | 10pct | full"),
+    finetune_mode: str = typer.Option("lora", "--finetune-mode", help="full | head | lora (with --shots)"),
+    finetune_steps: int = typer.Option(300, "--finetune-steps", min=1),
+    learned_steps: int = typer.Option(150, "--learned-steps", min=1, help="training steps of learned baselines"),
+    llm4cp_width: str = typer.Option("small", "--llm4cp-width", help="small (CPU) | paper (GPT-2 6x768)"),
+    max_samples: int = typer.Option(256, "--max-samples", min=1, help="evaluated samples per config"),
     snr_db: float = typer.Option(20.0, "--snr-db"),
     seed: int = typer.Option(0, "--seed", min=0),
     fmt: Format = typer.Option(Format.table, "--format"),
 ) -> None:
-    """NMSE (clean and noisy target), parameters, GFLOPs and CPU latency per model and config."""
+    """NMSE (clean and noisy target), SE, parameters, GFLOPs and CPU latency per model and config."""
     from airan.data.datagen import generate_dataset
     from airan.data.families import load_family
     from airan.fm import checkpoint as ckpt
-    from airan.fm.bench import run_bench
+    from airan.fm.bench import SHOTS, TASKS, run_bench
 
-    if shots != "zero":
-        fail(f"--shots {shots!r} is not implemented yet (fine-tuning lands with the task heads); use zero")
-    if task not in ("time", "freq", "estimation"):
-        fail(f"--task {task!r}: choose time, freq or estimation")
+    if shots not in SHOTS:
+        fail(f"--shots {shots!r}: choose one of {', '.join(SHOTS)}")
+    if task not in TASKS:
+        fail(f"--task {task!r}: choose one of {', '.join(TASKS)}")
     if (data is None) == (family is None):
         fail("give exactly one of --data DIR or --family NAME|FILE")
     try:
         model = ckpt.load(checkpoint)[0] if checkpoint is not None else None
-        split = "test"
+        extra = {"WiFo-style MAE": ckpt.load(wifo_checkpoint)[0]} if wifo_checkpoint is not None else {}
         if family is not None:
             data = Path(tempfile.mkdtemp(prefix="airan-bench-"))
             with err_console.status(f"generating {samples} samples of {family} ..."):
                 generate_dataset(load_family(family), samples, data, seed=seed + 1000, shard_size=64)
-            split = "all"
-        rows = run_bench(data, task, model=model, snr_db=snr_db, split=split, seed=seed)
+        with err_console.status("benchmarking ...") as status:
+            rows = run_bench(data, task, model=model, extra_models=extra, snr_db=snr_db,
+                             split=split or ("all" if family is not None else "test"), shots=shots,
+                             finetune_mode=finetune_mode, finetune_steps=finetune_steps, max_samples=max_samples,
+                             seed=seed, learned_steps=learned_steps, llm4cp_width=llm4cp_width,
+                             on_progress=lambda m: status.update(f"benchmarking: {m}"))
     except AiranError as e:
         fail(str(e))
+    command = "airan " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("airan") else "airan bench fm"
+    for r in rows:
+        r["machine"], r["command"] = _machine(), command
+        r["checkpoint"] = str(checkpoint) if checkpoint is not None else None
     if fmt is Format.json:
         emit_json({"rows": rows})
         return
-    t = Table(title=f"task {task}, SNR {snr_db:g} dB")
-    for col in ("model", "config", "NMSE clean [dB]", "NMSE noisy [dB]", "params", "GFLOPs", "ms p50"):
+    t = Table(title=f"task {task}, shots {shots}, SNR {snr_db:g} dB")
+    for col in ("model", "config", "NMSE clean [dB]", "NMSE noisy [dB]", "SE", "params", "GFLOPs", "ms p50"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["model"], r["config"], f"{r['nmse_db_clean']:.2f}", f"{r['nmse_db_noisy']:.2f}",
+        se = f"{r['se']:.2f}" if "se" in r else "-"
+        t.add_row(r["model"], r["config"], f"{r['nmse_db_clean']:.2f}", f"{r['nmse_db_noisy']:.2f}", se,
                   f"{r['params']:,}", f"{r['gflops']:.4f}", f"{r['latency_ms_p50']:.2f}")
     console.print(t)
