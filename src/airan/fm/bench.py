@@ -95,6 +95,19 @@ def mae_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Tenso
 _model_predict = mae_predict
 
 
+@torch.no_grad()
+def pilot_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Zero-shot estimation with a masked autoencoder pretrained with ``pilot`` masking: every token is
+    visible, REs outside ``known`` [T, S] are zeroed, the whole channel is reconstructed. y: [B, T, A, S]."""
+    spec = model.cfg.patch
+    y_in = y * known[None, :, None, :]
+    tok = tokenize(y_in, spec, normalize=False)
+    masked = torch.zeros(y.shape[0], tok.pos.shape[0], dtype=torch.bool)
+    dev = next(model.parameters()).device
+    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev)).float().cpu()
+    return detokenize(pred, tok, spec, rescale=False)
+
+
 def nmse_db(est: torch.Tensor, ref: torch.Tensor, hidden: torch.Tensor) -> float:
     """NMSE [dB] of est vs ref [B, T, A, S] over the REs where ``hidden`` [T, S] is True."""
     w = hidden[None, :, None, :]
@@ -245,8 +258,9 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
                 ft = tuned[name]
                 contenders.append(Contender(f"{name} ({finetune_mode})", lambda v, ft=ft, kn=known: ft.predict(v, kn),
                                             ft.params, ft.trainable_params, shots))
-            elif task != "estimation":
-                contenders.append(Contender(name, lambda v, m=m, kn=known: mae_predict(m, v, kn), n, 0, "zero"))
+            else:
+                fn = pilot_predict if task == "estimation" else mae_predict
+                contenders.append(Contender(name, lambda v, m=m, kn=known, fn=fn: fn(m, v, kn), n, 0, "zero"))
         for c in contenders:
             with torch.no_grad():
                 est = c.fn(y)

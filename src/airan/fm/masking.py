@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-MASKINGS = ("random", "temporal", "frequency", "antenna")
+MASKINGS = ("random", "temporal", "frequency", "antenna", "pilot")  # pilot: see pretrain.step_loss
 
 
 def random_mask(b: int, pos: torch.Tensor, ratio: float, g: torch.Generator) -> torch.Tensor:

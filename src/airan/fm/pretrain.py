@@ -30,8 +30,9 @@ class PretrainConfig:
     warmup_steps: int = 20
     weight_decay: float = 0.05
     grad_accum: int = 1
-    maskings: tuple[str, ...] = ("random", "temporal", "frequency")
+    maskings: tuple[str, ...] = ("random", "temporal", "frequency", "pilot")
     mask_ratio: float = 0.5
+    noise_snr_db: tuple[float, float] | None = (0.0, 30.0)  # denoising: inputs noisy at U(lo, hi) dB, targets clean
     seed: int = 0
     device: str = "cpu"
     ckpt_every: int = 100
@@ -43,6 +44,9 @@ class PretrainConfig:
         if self.steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise ConfigError(f"steps/batch_size/grad_accum must be >= 1, got {self.steps}/{self.batch_size}/"
                               f"{self.grad_accum}")
+        if self.noise_snr_db is not None and (len(self.noise_snr_db) != 2
+                                              or self.noise_snr_db[0] > self.noise_snr_db[1]):
+            raise ConfigError(f"noise_snr_db must be (lo, hi) with lo <= hi, got {self.noise_snr_db!r}")
         if not 0 < self.mask_ratio < 1:
             raise ConfigError(f"mask_ratio must be in (0, 1), got {self.mask_ratio!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -65,11 +69,43 @@ def _stream(ds: CsiDataset, idx: list[int], cfg: PretrainConfig, epoch0: int) ->
 
 
 def step_loss(model: CsiMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
-              device: str) -> torch.Tensor:
+              device: str, noise_snr_db: tuple[float, float] | None = None) -> torch.Tensor:
+    """Masked-reconstruction NMSE of one batch h [B, T, A, S] complex (clean, any power).
+
+    Token maskings hide whole patches and score the hidden ones; ``pilot`` keeps every token but zeroes all
+    REs except a comb of pilot subcarriers (spacing 2, 4 or 8, random offset) and scores every RE. With
+    ``noise_snr_db`` the visible input is noisy at a per-sample SNR drawn uniformly in that range [dB] while
+    the target stays clean (a denoising objective: real inputs are noisy)."""
     tok = tokenize(h, model.cfg.patch)
+    x_in = tok.x
+    if noise_snr_db is not None:
+        lo, hi = noise_snr_db
+        snr = lo + (hi - lo) * torch.rand(h.shape[0], generator=g)
+        sigma = torch.sqrt(10 ** (-snr / 10) / 2)[:, None, None]  # tokens are unit power per complex RE
+        x_in = x_in + sigma * torch.randn(x_in.shape, generator=g) * tok.valid
+    if kind == "pilot":
+        keep = pilot_keep(tok, model.cfg.patch, h.shape[3], g)  # [N, D] bool
+        x_in = x_in * keep
+        masked = torch.zeros(h.shape[0], tok.pos.shape[0], dtype=torch.bool)
+        pred = model(x_in.to(device), tok.pos.to(device), masked.to(device))
+        score = (tok.valid & ~keep[None]).to(device)
+        return masked_nmse(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)
     masked = make_mask(kind, h.shape[0], tok.pos, g, ratio)
-    pred = model(tok.x.to(device), tok.pos.to(device), masked.to(device))
+    pred = model(x_in.to(device), tok.pos.to(device), masked.to(device))
     return masked_nmse(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
+
+
+def pilot_keep(tok, spec, s: int, g: torch.Generator) -> torch.Tensor:
+    """[N, D] bool: the token entries that fall on pilot subcarriers of a random comb (spacing 2/4/8)."""
+    every = int((2, 4, 8)[int(torch.randint(3, (1,), generator=g))])
+    offset = int(torch.randint(every, (1,), generator=g))
+    sc = torch.zeros(tok.grid[2] * spec.ps, dtype=torch.bool)
+    sc[offset:s:every] = True
+    # entry layout of a token: [2, pt, pa, ps] flattened; its subcarrier index is pos_s * ps + k
+    k = torch.arange(spec.ps)
+    sc_of = tok.pos[:, 2:3] * spec.ps + k[None]  # [N, ps]
+    on = sc[sc_of]  # [N, ps]
+    return on[:, None, None, None, :].expand(-1, 2, spec.pt, spec.pa, -1).reshape(tok.pos.shape[0], -1)
 
 
 def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, resume: bool = False,
@@ -107,7 +143,7 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
             if kind == "temporal" and h.shape[1] <= model.cfg.pt:
                 kind = "random"
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                loss = step_loss(model, h, kind, cfg.mask_ratio, g, cfg.device) / cfg.grad_accum
+                loss = step_loss(model, h, kind, cfg.mask_ratio, g, cfg.device, cfg.noise_snr_db) / cfg.grad_accum
             loss.backward()
             total += float(loss.detach())
             samples += h.shape[0]

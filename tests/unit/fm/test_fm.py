@@ -64,9 +64,30 @@ def test_pretraining_loss_falls_resumes_and_runs_zero_shot(data, tmp_path):
     assert pred.shape == h.shape and masked.any() and np.isfinite(nmse_db)
 
 
+def test_pilot_masking_hides_only_non_pilot_res_and_learns(data, tmp_path):
+    from airan.fm.model import CsiMAE, fm_config
+    from airan.fm.pretrain import pilot_keep, step_loss
+
+    spec = PatchSpec(2, 2, 4)
+    tok = tokenize(torch.randn(1, 4, 2, 16, dtype=torch.complex64), spec)
+    keep = pilot_keep(tok, spec, 16, torch.Generator().manual_seed(0))
+    # a comb keeps whole subcarriers: the same share of entries in every token, never all of them
+    assert keep.shape == tok.x.shape[1:] and 0 < keep.float().mean() <= 0.5
+    model = CsiMAE(fm_config("tiny"))
+    loss = step_loss(model, torch.randn(4, 4, 2, 16, dtype=torch.complex64), "pilot", 0.5,
+                     torch.Generator().manual_seed(1), "cpu", noise_snr_db=(10.0, 10.0))
+    loss.backward()
+    assert torch.isfinite(loss) and model.embed.weight.grad.abs().sum() > 0
+    cfg = PretrainConfig(steps=30, batch_size=16, maskings=("pilot",), seed=3)
+    hist = pretrain(data, tmp_path / "p", cfg)["history"]
+    assert np.mean(hist[-5:]) < 0.8 * np.mean(hist[:3]), hist
+
+
 def test_bad_pretrain_config_names_the_value():
     with pytest.raises(ConfigError, match="'blur'"):
         PretrainConfig(maskings=("blur",))
+    with pytest.raises(ConfigError, match="30"):
+        PretrainConfig(noise_snr_db=(30.0, 0.0))
     with pytest.raises(ConfigError, match="huge"):
         from airan.fm.model import fm_config
 
