@@ -65,6 +65,8 @@ class EpisodeContext:
                  ``make_twin(seed) -> NetworkTwin`` (perturbed propagation, +-2 dB / +-1 deg calibration error)
     truth      : ground-truth faults (``oracle`` only; None for every other policy)
     true_twin  : callable returning a clone of the true twin at the current ROP (``oracle`` only)
+    preauthorized: action kinds the operator has pre-authorised for this run (a high-risk action of such a
+                 kind may go without an approval id; set by the runner)
     """
 
     episode_id: str
@@ -77,6 +79,7 @@ class EpisodeContext:
     make_twin: Callable[[int], Any]
     truth: tuple[Fault, ...] | None = None
     true_twin: Callable[[], Any] | None = None
+    preauthorized: frozenset[str] = frozenset()
 
     @property
     def num_cells(self) -> int:

@@ -14,6 +14,7 @@ from airan.core.errors import AiranError
 def pretrain(
     data: Path = typer.Option(..., "--data", help="dataset directory from `airan datagen`"),
     size: str = typer.Option("tiny", "--size", help="tiny | small | base"),
+    arch: str = typer.Option("airan", "--arch", help="airan (our backbone) | wifo (WiFo-style MAE baseline)"),
     out: Path = typer.Option(..., "--out", help="checkpoint directory"),
     steps: int = typer.Option(200, "--steps", min=1),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -30,7 +31,7 @@ def pretrain(
 
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
-                             device=device, seed=seed)
+                             device=device, seed=seed, arch=arch)
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=err_console, transient=True)
         with progress:

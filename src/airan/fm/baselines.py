@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from airan.fm.pad import kalman_predict, pad_predict
+
 
 def last_slot(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     t_obs = int(known.any(dim=1).nonzero().max()) + 1
@@ -63,5 +65,6 @@ def lmmse(y: torch.Tensor, known: torch.Tensor, cov: torch.Tensor, noise_var: fl
     return torch.einsum("sp,btap->btas", w, y[..., p])
 
 
-BASELINES = {"time": {"no-prediction (last slot)": last_slot, "AR(1) least squares": ar1},
+BASELINES = {"time": {"no-prediction (last slot)": last_slot, "AR(1) least squares": ar1,
+                      "PAD (Prony, angular-delay)": pad_predict, "Kalman (AR(1), angular-delay)": kalman_predict},
              "freq": {"linear interpolation": linear_interp}}

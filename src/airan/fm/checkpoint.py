@@ -1,6 +1,7 @@
-"""Checkpoints: ``ckpt.pt`` (model, optimiser, scheduler, step, RNG) + ``meta.json`` (model config, training
-config, data, code version, step, loss history), both written atomically so an interrupted save never
-leaves a half file."""
+"""Checkpoints: ``ckpt.pt`` (model, optimiser, scheduler, step, RNG) + ``meta.json`` (model config, architecture,
+training config, data, code version, step, loss history), both written atomically so an interrupted save never
+leaves a half file. ``meta["arch"]`` (``airan`` or ``wifo``; missing in older checkpoints = ``airan``) picks the
+class ``load`` rebuilds."""
 
 from __future__ import annotations
 
@@ -15,27 +16,40 @@ import torch
 from airan import __version__
 from airan.core.errors import StoreError
 from airan.fm.model import CsiMAE, FMConfig
+from airan.fm.wifo import WifoMAE
+
+ARCH_CLASSES: dict[str, type[CsiMAE] | type[WifoMAE]] = {"airan": CsiMAE, "wifo": WifoMAE}
 
 
-def save(out: Path, model: CsiMAE, state: dict[str, Any], meta: dict[str, Any]) -> None:
+def arch_of(model: torch.nn.Module) -> str:
+    """The architecture name recorded for ``model`` (``wifo`` for the WiFo replica, else ``airan``)."""
+    return "wifo" if isinstance(model, WifoMAE) else "airan"
+
+
+def save(out: Path, model: CsiMAE | WifoMAE, state: dict[str, Any], meta: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f"ckpt.{os.getpid()}.tmp"
     torch.save({"model": model.state_dict(), **state}, tmp)
     os.replace(tmp, out / "ckpt.pt")
-    meta = {**meta, "model_config": model.cfg.to_dict(), "code_version": __version__, "saved": time.time(),
+    meta = {**meta, "arch": arch_of(model), "model_config": model.cfg.to_dict(), "code_version": __version__,
+            "saved": time.time(),
             "params": sum(p.numel() for p in model.parameters()), "bytes": (out / "ckpt.pt").stat().st_size}
     tmp_meta = out / f"meta.{os.getpid()}.tmp"
     tmp_meta.write_text(json.dumps(meta, indent=1))
     os.replace(tmp_meta, out / "meta.json")
 
 
-def load(out: str | Path, device: str = "cpu") -> tuple[CsiMAE, dict[str, Any], dict[str, Any]]:
+def load(out: str | Path, device: str = "cpu") -> tuple[CsiMAE | WifoMAE, dict[str, Any], dict[str, Any]]:
     """(model, saved state, meta) from a checkpoint directory."""
     out = Path(out)
     if not (out / "ckpt.pt").exists() or not (out / "meta.json").exists():
         raise StoreError(f"no checkpoint (ckpt.pt + meta.json) in {str(out)!r}")
     meta = json.loads((out / "meta.json").read_text())
-    model = CsiMAE(FMConfig(**meta["model_config"])).to(device)
+    arch = meta.get("arch", "airan")
+    if arch not in ARCH_CLASSES:
+        raise StoreError(f"checkpoint in {str(out)!r} has unknown arch {arch!r}; "
+                         f"expected one of {sorted(ARCH_CLASSES)}")
+    model = ARCH_CLASSES[arch](FMConfig(**meta["model_config"])).to(device)
     state = torch.load(out / "ckpt.pt", map_location=device, weights_only=False)
     model.load_state_dict(state.pop("model"))
     return model, state, meta

@@ -1,5 +1,9 @@
 """Self-supervised pretraining: a plain loop over bucketed CSI batches with AdamW, warmup + cosine schedule,
-gradient accumulation, AMP (bf16) on CUDA, periodic checkpoints and resume."""
+gradient accumulation, AMP (bf16) on CUDA, periodic checkpoints and resume.
+
+``PretrainConfig.arch`` picks the backbone: ``airan`` (``CsiMAE``, our masking families) or ``wifo`` (the
+WiFo-style replica ``WifoMAE`` of matched parameter count with WiFo's fixed random/temporal/frequency masking
+mix; ``maskings`` and ``mask_ratio`` are then not used). Both see the same data through the same loop."""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from airan.fm import checkpoint
 from airan.fm.masking import MASKINGS, make_mask
 from airan.fm.model import CsiMAE, fm_config, masked_nmse
 from airan.fm.tokenizer import tokenize
+from airan.fm.wifo import WIFO_MASKINGS, WifoMAE, wifo_config, wifo_mask
+
+ARCHS = ("airan", "wifo")
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,11 @@ class PretrainConfig:
     seed: int = 0
     device: str = "cpu"
     ckpt_every: int = 100
+    arch: str = "airan"
 
     def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"unknown arch {self.arch!r}; choose one of {ARCHS}")
         bad = [m for m in self.maskings if m not in MASKINGS]
         if bad:
             raise ConfigError(f"unknown masking(s) {bad}; choose from {MASKINGS}")
@@ -68,14 +78,21 @@ def _stream(ds: CsiDataset, idx: list[int], cfg: PretrainConfig, epoch0: int) ->
         epoch += 1
 
 
-def step_loss(model: CsiMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
-              device: str, noise_snr_db: tuple[float, float] | None = None) -> torch.Tensor:
+def build_model(cfg: PretrainConfig) -> CsiMAE | WifoMAE:
+    """A fresh backbone of ``cfg.arch`` at ``cfg.size``."""
+    return WifoMAE(wifo_config(cfg.size)) if cfg.arch == "wifo" else CsiMAE(fm_config(cfg.size))
+
+
+def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
+              device: str, noise_snr_db: tuple[float, float] | None = None,
+              mask_fn: Callable[..., torch.Tensor] = make_mask) -> torch.Tensor:
     """Masked-reconstruction NMSE of one batch h [B, T, A, S] complex (clean, any power).
 
     Token maskings hide whole patches and score the hidden ones; ``pilot`` keeps every token but zeroes all
     REs except a comb of pilot subcarriers (spacing 2, 4 or 8, random offset) and scores every RE. With
     ``noise_snr_db`` the visible input is noisy at a per-sample SNR drawn uniformly in that range [dB] while
-    the target stays clean (a denoising objective: real inputs are noisy)."""
+    the target stays clean (a denoising objective: real inputs are noisy). ``mask_fn(kind, b, pos, g, ratio)``
+    makes the token masks (``make_mask``; ``wifo.wifo_mask`` for the WiFo replica)."""
     tok = tokenize(h, model.cfg.patch)
     x_in = tok.x
     if noise_snr_db is not None:
@@ -90,7 +107,7 @@ def step_loss(model: CsiMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.
         pred = model(x_in.to(device), tok.pos.to(device), masked.to(device))
         score = (tok.valid & ~keep[None]).to(device)
         return masked_nmse(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)
-    masked = make_mask(kind, h.shape[0], tok.pos, g, ratio)
+    masked = mask_fn(kind, h.shape[0], tok.pos, g, ratio)
     pred = model(x_in.to(device), tok.pos.to(device), masked.to(device))
     return masked_nmse(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
 
@@ -117,12 +134,15 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
     if not train:
         raise ConfigError(f"dataset {str(data_dir)!r} has no training samples (all configs held out?)")
     torch.manual_seed(cfg.seed)
-    model = CsiMAE(fm_config(cfg.size)).to(cfg.device)
+    model = build_model(cfg).to(cfg.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, history = 0, []
     g = torch.Generator().manual_seed(cfg.seed)
     if resume and (out / "ckpt.pt").exists():
         model, state, meta = checkpoint.load(out, cfg.device)
+        if meta.get("arch", "airan") != cfg.arch:
+            raise ConfigError(f"cannot resume arch {cfg.arch!r} from a {meta.get('arch', 'airan')!r} checkpoint "
+                              f"in {str(out)!r}")
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         opt.load_state_dict(state["opt"])
         start, history = state["step"], meta.get("history", [])
@@ -132,6 +152,8 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
     model.train()
     t0, samples = time.perf_counter(), 0
     rng = np.random.default_rng(cfg.seed + start)
+    wifo = cfg.arch == "wifo"
+    kinds = tuple(WIFO_MASKINGS) if wifo else cfg.maskings
     for step in range(start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
@@ -139,11 +161,15 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
         total = 0.0
         for _ in range(cfg.grad_accum):
             h = next(stream)
-            kind = cfg.maskings[int(rng.integers(len(cfg.maskings)))]
+            kind = kinds[int(rng.integers(len(kinds)))]
             if kind == "temporal" and h.shape[1] <= model.cfg.pt:
                 kind = "random"
+            if wifo and kind == "frequency" and h.shape[3] <= model.cfg.ps:
+                kind = "random"
+            ratio = WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio
+            mask_fn = wifo_mask if wifo else make_mask
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                loss = step_loss(model, h, kind, cfg.mask_ratio, g, cfg.device, cfg.noise_snr_db) / cfg.grad_accum
+                loss = step_loss(model, h, kind, ratio, g, cfg.device, cfg.noise_snr_db, mask_fn) / cfg.grad_accum
             loss.backward()
             total += float(loss.detach())
             samples += h.shape[0]
@@ -154,13 +180,13 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
             on_step(step, total)
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             checkpoint.save(out, model, {"opt": opt.state_dict(), "step": step + 1, "gen": g.get_state()},
-                            {"train_config": asdict(cfg), "data": str(data_dir), "step": step + 1,
+                            {"train_config": asdict(cfg), "arch": cfg.arch, "data": str(data_dir), "step": step + 1,
                              "history": history})
     seconds = time.perf_counter() - t0
     return {"steps": cfg.steps, "start_step": start, "loss_first": history[0] if history else None,
             "loss_last": float(np.mean(history[-10:])) if history else None, "history": history,
             "samples_per_s": samples / seconds if seconds > 0 else 0.0, "seconds": seconds,
-            "params": sum(p.numel() for p in model.parameters()), "checkpoint": str(out)}
+            "params": sum(p.numel() for p in model.parameters()), "arch": cfg.arch, "checkpoint": str(out)}
 
 
 @torch.no_grad()

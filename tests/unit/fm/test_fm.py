@@ -117,7 +117,8 @@ def test_bench_harness_rows_and_baselines(data, tmp_path):
     pretrain(data, out, PretrainConfig(steps=3, batch_size=8, seed=2))
     model = checkpoint.load(out)[0]
     rows = run_bench(data, "time", model=model, snr_db=10.0, split="test")
-    assert {r["model"] for r in rows} == {"airan-fm", "no-prediction (last slot)", "AR(1) least squares"}
+    assert {r["model"] for r in rows} == {"airan-fm", "no-prediction (last slot)", "AR(1) least squares",
+                                          "PAD (Prony, angular-delay)", "Kalman (AR(1), angular-delay)"}
     for r in rows:
         assert {"model", "task", "family", "config", "shots", "nmse_db_clean", "nmse_db_noisy", "params", "gflops",
                 "latency_ms_p50", "latency_ms_p99", "se", "se_perfect_csi", "trainable_params"} <= set(r)

@@ -1,0 +1,151 @@
+"""Healing benchmark on the dev suite -> bench/results/heal_dev.json + bench/results/HEAL_DEV.md.
+
+Makes (or loads) the dev suite, runs every policy (airan, none, rules, son, oracle; a policy whose module is
+missing is skipped with a note), scores each with ``airan.agents.scorer.score`` and writes all scores, the
+machine, the command and wall times, plus a markdown table per headline metric with 95 % intervals, the
+issue-5 targets, pass/fail and the gap to the oracle.
+
+    .venv/bin/python bench/heal_dev.py                      # 300 episodes, all policies (the lead's run)
+    .venv/bin/python bench/heal_dev.py --episodes 10 --tag smoke --policies none,oracle   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine_info, peak_rss_mib
+
+from airan.agents.policies import POLICIES, policy_class
+from airan.agents.runner import run_suite
+from airan.agents.scorer import plot_confusion, score
+from airan.agents.suite import load_suite, make_suite, save_suite, suite_summary
+from airan.core.errors import ConfigError
+
+RESULTS = Path(__file__).parent / "results"
+# metric -> (comparison, target); "mttr" is checked against son separately
+TARGETS: dict[str, tuple[str, float]] = {
+    "detection_recall": (">=", 0.97), "hard_fault_recall": (">=", 1.0), "detection_precision": (">=", 0.95),
+    "control_alarm_rate": ("<=", 0.05), "rca_top1": (">=", 0.90), "localization_top1": (">=", 0.95),
+    "fkr_median": (">=", 0.90), "full_recovery_rate": (">=", 0.60), "harmful_action_rate": ("<=", 0.01),
+    "rollback_within_2_rops": (">=", 1.0), "unapproved_high_risk_actions": ("<=", 0),
+}
+TABLE = ("detection_recall", "hard_fault_recall", "detection_precision", "control_alarm_rate", "control_action_rate",
+         "ttd_rops_median", "rca_top1", "rca_top3", "localization_top1", "fkr_median", "full_recovery_rate",
+         "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops", "approvals_held",
+         "unapproved_high_risk_actions")
+
+
+def value(m: Any) -> float | None:
+    return m.get("value") if isinstance(m, dict) else m
+
+
+def check(metric: str, m: Any, son_mttr: float | None) -> str:
+    """'pass' / 'FAIL' / 'n/a' of one metric against its target (point estimate)."""
+    v = value(m)
+    if metric == "mttr_rops_median":
+        if v is None or son_mttr is None:
+            return "n/a"
+        return "pass" if v <= son_mttr / 2 else "FAIL"
+    if metric not in TARGETS:
+        return ""
+    if v is None:
+        return "pass" if metric == "rollback_within_2_rops" else "n/a"  # no regression to roll back
+    op, t = TARGETS[metric]
+    return "pass" if (v >= t if op == ">=" else v <= t) else "FAIL"
+
+
+def fmt(m: Any) -> str:
+    v = value(m)
+    if v is None:
+        return "-"
+    s = f"{v:.3f}" if isinstance(v, float) else str(v)
+    if isinstance(m, dict) and m.get("ci95") and m["ci95"][0] is not None:
+        s += f" [{m['ci95'][0]:.2f}, {m['ci95'][1]:.2f}]"
+    return s
+
+
+def markdown(result: dict[str, Any]) -> str:
+    scores = result["policies"]
+    son = value(scores["son"]["metrics"]["mttr_rops_median"]) if "son" in scores else None
+    oracle = scores.get("oracle")
+    lines = [f"# Healing on the dev suite ({result['suite']['episodes']} episodes)", "",
+             f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores). Command: "
+             f"`{result['command']}`. Wall time {result['wall_s']:.0f} s.", "",
+             f"Suite: {json.dumps(result['suite']['per_cause'])}; controls {result['suite']['controls']}, "
+             f"undetectable {result['suite']['undetectable']} (scored apart), look-alike episodes "
+             f"{result['suite']['lookalike_episodes']}.", ""]
+    if result["skipped"]:
+        lines += [f"Skipped: {', '.join(f'{k} ({v})' for k, v in result['skipped'].items())}", ""]
+    for metric in TABLE:
+        target = TARGETS.get(metric)
+        tgt = f"{target[0]} {target[1]}" if target else ("<= son / 2" if metric == "mttr_rops_median" else "-")
+        lines += [f"## {metric} (target {tgt})", "", "| policy | value [95% CI] | n | target | gap to oracle |",
+                  "|---|---|---|---|---|"]
+        for name, sc in scores.items():
+            m = sc["metrics"][metric]
+            gap = "-"
+            ov = value(oracle["metrics"][metric]) if oracle else None
+            if value(m) is not None and ov is not None and name != "oracle":
+                gap = f"{value(m) - ov:+.3f}"
+            n = m.get("n", "") if isinstance(m, dict) else ""
+            lines.append(f"| {name} | {fmt(m)} | {n} | {check(metric, m, son)} | {gap} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--episodes", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--suite", type=Path, default=None, help="load this suite instead of making one")
+    ap.add_argument("--policies", default=",".join(POLICIES))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tag", default="", help="suffix of the output files (e.g. smoke)")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    suffix = f"_{args.tag}" if args.tag else ""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suite_path = args.suite or RESULTS / f"heal_dev_suite{suffix}.json"
+    if suite_path.is_file():
+        suite = load_suite(suite_path)
+        if args.suite is None and (len(suite.episodes) != args.episodes or suite.seed != args.seed):
+            suite = None
+    else:
+        suite = None
+    if suite is None:
+        print(f"making the dev suite ({args.episodes} episodes, seed {args.seed}) ...", file=sys.stderr)
+        suite = make_suite("dev", args.episodes, args.seed)
+        save_suite(suite, suite_path)
+    suite_s = time.perf_counter() - t0
+    scores, skipped, walls = {}, {}, {}
+    for name in [p.strip() for p in args.policies.split(",") if p.strip()]:
+        try:
+            policy_class(name)
+        except ConfigError as e:
+            skipped[name] = str(e)
+            print(f"skipping {name}: {e}", file=sys.stderr)
+            continue
+        t1 = time.perf_counter()
+        logs = run_suite(suite, name, workers=args.workers, show_progress=True)
+        walls[name] = time.perf_counter() - t1
+        scores[name] = score(suite, logs)
+        plot_confusion(scores[name]["confusion"], RESULTS / f"heal_dev{suffix}_confusion_{name}.png",
+                       title=f"{name} on {suite.name}")
+    result = {"machine": machine_info(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+              "suite_file": str(suite_path), "suite": suite_summary(suite) | {"rops": suite.rops},
+              "suite_s": suite_s, "wall_s": time.perf_counter() - t0, "policy_wall_s": walls,
+              "peak_rss_mib": peak_rss_mib(), "targets": {k: list(v) for k, v in TARGETS.items()},
+              "skipped": skipped, "policies": scores}
+    (RESULTS / f"heal_dev{suffix}.json").write_text(json.dumps(result, indent=1, default=str))
+    (RESULTS / f"HEAL_DEV{suffix.upper()}.md").write_text(markdown(result))
+    print(json.dumps({k: {m: value(v["metrics"][m]) for m in TABLE} for k, v in scores.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

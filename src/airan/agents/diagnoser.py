@@ -1,0 +1,181 @@
+"""Diagnoser: ranks root causes over the fault catalogue and localizes the faulty cell(s).
+
+A multinomial logistic regression (softmax over ``("none",) + CAUSES``) on the monitor's per-cell features
+(robust z-scores vs the cell's own pre-incident baseline, relative to its neighbours, the neighbours' own
+shift, alarm states, signatures such as "on air, demand, nothing carried"). It is trained on twin episodes of
+the suite's ``train`` split (``bench/train_diagnoser.py`` regenerates ``models/diagnoser.npz``) and calibrated
+by temperature scaling on held-out training episodes. Per incident the diagnoser sums per-cell log-probabilities
+over the ROPs since detection; cells are ranked by their accumulated fault probability and the cause is the
+arg-max of the top cell's cause probabilities (renormalised over ``CAUSES``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from airan.agents.base import CAUSES, Diagnosis
+from airan.agents.monitor import DERIVED, DERIVED_SOURCE, FEATURE_NAMES
+from airan.core.errors import ConfigError, ShapeError, StoreError
+
+CLASSES: tuple[str, ...] = ("none",) + CAUSES
+MODEL_PATH = Path(__file__).parent / "models" / "diagnoser.npz"
+
+
+@dataclass
+class SoftmaxModel:
+    """Standardised softmax regression. weight [F, K] float64, bias [K], mean/std [F] feature normalisation,
+    temperature > 0 (calibration). ``features``: the feature names in column order."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    temperature: float = 1.0
+    features: tuple[str, ...] = FEATURE_NAMES
+    classes: tuple[str, ...] = CLASSES
+    meta: dict | None = None
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """x [N, F] -> [N, K] logits (before temperature)."""
+        x = np.asarray(x, float)
+        if x.ndim != 2 or x.shape[1] != self.weight.shape[0]:
+            raise ShapeError(f"features must be [N, {self.weight.shape[0]}], got {x.shape}")
+        return ((x - self.mean) / self.std) @ self.weight + self.bias
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        """x [N, F] -> [N, K] calibrated class probabilities."""
+        return softmax(self.logits(x) / self.temperature)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, weight=self.weight, bias=self.bias, mean=self.mean, std=self.std,
+                 temperature=np.array(self.temperature), features=np.array(self.features),
+                 classes=np.array(self.classes), meta=np.array(json.dumps(self.meta or {})))
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> SoftmaxModel:
+        if not Path(path).exists():
+            raise StoreError(f"diagnoser model {str(path)!r} not found; run bench/train_diagnoser.py")
+        z = np.load(path, allow_pickle=False)
+        feats = tuple(str(f) for f in z["features"])
+        if feats != FEATURE_NAMES:
+            raise StoreError(f"diagnoser model {str(path)!r} was trained on other features; retrain it")
+        return cls(z["weight"], z["bias"], z["mean"], z["std"], float(z["temperature"]), feats,
+                   tuple(str(c) for c in z["classes"]), json.loads(str(z["meta"])))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of [N, K] logits."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def train_softmax(x: np.ndarray, y: np.ndarray, *, num_classes: int = len(CLASSES), l2: float = 1e-3,
+                  steps: int = 600, lr: float = 0.1, sample_weight: np.ndarray | None = None) -> SoftmaxModel:
+    """Fit by full-batch Adam on the weighted cross-entropy + L2. x [N, F] float, y [N] int class index."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, np.int64)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ShapeError(f"x must be [N, F] and y [N], got {x.shape} and {y.shape}")
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0)
+    xs = (x - mean) / std
+    n, f = xs.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    w = w / w.sum()
+    onehot = np.eye(num_classes)[y]
+    params = [np.zeros((f, num_classes)), np.zeros(num_classes)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for t in range(1, steps + 1):
+        p = softmax(xs @ params[0] + params[1])
+        g = (p - onehot) * w[:, None]
+        grads = [xs.T @ g + l2 * params[0], g.sum(axis=0)]
+        for i in range(2):
+            m[i] = 0.9 * m[i] + 0.1 * grads[i]
+            v[i] = 0.999 * v[i] + 0.001 * grads[i] ** 2
+            params[i] -= lr * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+    return SoftmaxModel(params[0], params[1], mean, std)
+
+
+def fit_temperature(model: SoftmaxModel, x: np.ndarray, y: np.ndarray) -> float:
+    """Temperature minimising the held-out negative log-likelihood (grid over [0.25, 8]); sets and returns it."""
+    logits = model.logits(x)
+    best, best_t = np.inf, 1.0
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 60)):
+        p = softmax(logits / t)
+        nll = -np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)))
+        if nll < best:
+            best, best_t = nll, float(t)
+    model.temperature = best_t
+    return best_t
+
+
+class ModelScorer:
+    """``AnomalyScorer`` from the trained model: the probability that a cell is faulty (1 - P(none))."""
+
+    def __init__(self, model: SoftmaxModel) -> None:
+        self.model = model
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 - self.model.proba(features)[:, 0]
+
+
+class Diagnoser:
+    """Accumulates evidence over an incident and ranks causes and cells."""
+
+    def __init__(self, model: SoftmaxModel, num_cells: int, cell_site: np.ndarray | None = None) -> None:
+        if num_cells < 1:
+            raise ConfigError(f"num_cells must be >= 1, got {num_cells!r}")
+        self.model = model
+        self.num_cells = num_cells
+        self.cell_site = None if cell_site is None else np.asarray(cell_site, np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new incident."""
+        self.logp = np.zeros((self.num_cells, len(CLASSES)))
+        self.rops = 0
+
+    def observe(self, features: np.ndarray) -> None:
+        """Add one ROP of features [num_cells, F]."""
+        p = self.model.proba(features)
+        self.logp += np.log(np.maximum(p, 1e-9))
+        self.rops += 1
+
+    def posterior(self) -> np.ndarray:
+        """[num_cells, K] per-cell class posterior from the accumulated evidence (ROP-averaged log-probs)."""
+        if self.rops == 0:
+            raise ConfigError("diagnose() before any observe(): no evidence yet")
+        return _softmax_logp(self.logp / self.rops)
+
+    def diagnose(self, features_now: np.ndarray | None = None, derived_now: dict[str, np.ndarray] | None = None,
+                 rop: int | None = None) -> Diagnosis:
+        """The ranked causes and cells so far; ``derived_now``/``rop`` add the evidence values cited."""
+        post = self.posterior()
+        fault_p = 1.0 - post[:, 0]
+        order = np.argsort(-fault_p, kind="stable")
+        top = int(order[0])
+        cause_p = post[top, 1:] / max(post[top, 1:].sum(), 1e-12)
+        causes = {c: float(p) for c, p in zip(CAUSES, cause_p)}
+        cause = CAUSES[int(np.argmax(cause_p))]
+        cells = [int(c) for c in order if fault_p[c] >= 0.5 * fault_p[top]][:3] or [top]
+        if cause in ("backhaul_congestion", "backhaul_failure") and self.cell_site is not None:
+            same = [int(c) for c in order if self.cell_site[c] == self.cell_site[top] and int(c) not in cells]
+            cells += same
+        evidence: dict[str, float] = {"fault_probability": float(fault_p[top])}
+        if features_now is not None:
+            for k in DERIVED:
+                z = float(features_now[top, FEATURE_NAMES.index(f"z.{k}")])
+                if abs(z) >= 2.0:
+                    evidence[f"z.{DERIVED_SOURCE[k]}"] = round(z, 2)
+        return Diagnosis(causes=causes, cells=tuple(cells), evidence=evidence)
+
+
+def _softmax_logp(logp: np.ndarray) -> np.ndarray:
+    return softmax(logp)

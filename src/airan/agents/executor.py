@@ -1,0 +1,134 @@
+"""Executor: applies the chosen candidate, holds high-risk sets for approval, watches a verification window
+and rolls back automatically when the guarded objective of the affected neighbourhood regresses.
+
+Timeline (the runner applies a Decision's actions at the start of the next ROP): actions decided at ROP r
+act in ROP r+1; the window is ROPs r+1 .. r+``window_rops``; a regression seen at any of them (beyond
+``margin`` below the pre-action level) triggers the rollback at once, so it acts within 2 ROPs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from airan.agents.base import ApprovalRequest, PlannedAction, is_high_risk
+from airan.agents.planner import Candidate, KnobView
+from airan.agents.verifier import objective
+from airan.core.errors import ConfigError
+from airan.twin.actions import Action
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """window_rops: ROPs watched after an action; margin: regression tolerance of the carried/offered ratio
+    (``margin_ho`` handover failures for a handover fault); preauthorized: policy names that cover high-risk
+    sets without a request (e.g. {"restart"}: any set whose high-risk part is a restart)."""
+
+    window_rops: int = 2
+    margin: float = 0.05
+    margin_ho: float = 3.0
+    preauthorized: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.window_rops < 1 or self.window_rops > 2:
+            raise ConfigError(f"window_rops must be 1 or 2 (rollback within 2 ROPs), got {self.window_rops!r}")
+        if self.margin < 0 or self.margin_ho < 0:
+            raise ConfigError(f"margins must be >= 0, got {self.margin!r}/{self.margin_ho!r}")
+
+
+@dataclass
+class Trial:
+    """An applied candidate under watch."""
+
+    candidate: Candidate
+    rop: int
+    pre: float
+    scope: np.ndarray
+    inverse: list[Action]
+    seen: list[float] = field(default_factory=list)
+
+
+class Executor:
+    """State: at most one pending approval and one trial at a time."""
+
+    def __init__(self, knobs: KnobView, cfg: ExecutorConfig | None = None, episode_id: str = "") -> None:
+        self.knobs = knobs
+        self.cfg = cfg or ExecutorConfig()
+        self.episode_id = episode_id
+        self.pending: tuple[ApprovalRequest, Candidate, np.ndarray] | None = None
+        self.trial: Trial | None = None
+        self.history: list[dict] = []
+        self._n_req = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.pending is not None or self.trial is not None
+
+    def covering_policy(self, actions: tuple[Action, ...]) -> str:
+        kinds = {a.kind for a in actions if is_high_risk([a])}
+        if kinds and kinds <= set(self.cfg.preauthorized) and len({a.cell for a in actions}) <= 3:
+            return "+".join(sorted(kinds))
+        return ""
+
+    def submit(self, cand: Candidate, scope: np.ndarray, rop: int, history: dict[str, np.ndarray],
+               reason: str) -> tuple[list[PlannedAction], list[ApprovalRequest]]:
+        """Apply ``cand`` now, or request approval when it is high-risk and no pre-authorised policy covers it."""
+        if self.busy:
+            raise ConfigError("executor is busy: one pending approval or trial at a time")
+        pre_auth = self.covering_policy(cand.actions)
+        if is_high_risk(list(cand.actions)) and not pre_auth:
+            self._n_req += 1
+            req = ApprovalRequest(id=f"{self.episode_id}-req{self._n_req}", actions=cand.actions, reason=reason)
+            self.pending = (req, cand, scope)
+            return [], [req]
+        return self._apply(cand, scope, rop, history, reason, approval="", preauthorized=pre_auth), []
+
+    def _apply(self, cand: Candidate, scope: np.ndarray, rop: int, history: dict[str, np.ndarray], reason: str,
+               approval: str, preauthorized: str) -> list[PlannedAction]:
+        inverse = []
+        for a in cand.actions:
+            inv = self.knobs.inverse(a)
+            if inv is not None:
+                inverse.append(inv)
+            self.knobs.apply(a)
+        pre = float(np.mean([objective({k: v[r] for k, v in history.items()}, scope, cand.cause)
+                             for r in range(max(rop - 1, 0), rop + 1)]))
+        self.trial = Trial(cand, rop, pre, scope, inverse)
+        self.history.append({"rop": rop, "candidate": cand.name, "pre": pre})
+        return [PlannedAction(a, reason=reason, approval=approval, preauthorized=preauthorized)
+                for a in cand.actions]
+
+    def on_rop(self, rop: int, kpis: dict[str, np.ndarray], history: dict[str, np.ndarray],
+               approvals: frozenset[str]) -> tuple[list[PlannedAction], str]:
+        """Advance the state machine one ROP. Returns actions to apply now and an outcome word: ''
+        (nothing), 'approved' (a granted set applied), 'rollback', 'kept' (window passed without regression)."""
+        if self.pending is not None:
+            req, cand, scope = self.pending
+            if req.id in approvals:
+                self.pending = None
+                return self._apply(cand, scope, rop, history, f"approved: {req.reason}", approval=req.id,
+                                   preauthorized=""), "approved"
+            return [], ""
+        if self.trial is None:
+            return [], ""
+        t = self.trial
+        if rop <= t.rop:
+            return [], ""
+        now = objective(kpis, t.scope, t.candidate.cause)
+        t.seen.append(now)
+        restarting = any(a.kind == "restart" for a in t.candidate.actions) and len(t.seen) == 1
+        margin = self.cfg.margin_ho if t.candidate.cause == "ho_misconfig" else self.cfg.margin
+        if not restarting and now < t.pre - margin:
+            self.trial = None
+            for inv in t.inverse:
+                self.knobs.apply(inv)
+            self.history[-1].update(outcome="rollback", post=now)
+            reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:g} "
+                      f"after '{t.candidate.name}'")
+            return [PlannedAction(a, reason=reason, rollback_of=t.rop + 1) for a in t.inverse], "rollback"
+        if len(t.seen) >= self.cfg.window_rops:
+            self.trial = None
+            self.history[-1].update(outcome="kept", post=now)
+            return [], "kept"
+        return [], ""

@@ -1,0 +1,286 @@
+"""Monitor: per-cell anomaly detection from KPI telemetry.
+
+Each ROP the monitor turns the KPI history into per-cell *features*: robust z-scores of derived KPIs against
+the cell's own trailing baseline (median / MAD over ``baseline_rops`` ROPs ending ``gap_rops`` before now, so a
+fresh anomaly does not leak into its own baseline), the same z-scores relative to the median of the cell's
+neighbours (a network-wide benign surge moves every cell and cancels), and the alarm states. An
+``AnomalyScorer`` maps features to a score in [0, 1] per cell; a detection needs ``persistence`` consecutive
+ROPs above the threshold, except for a twin alarm, which is strong evidence and detects at once.
+
+The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
+diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from airan.agents.base import Detection, Observation
+from airan.core.errors import ConfigError, ShapeError
+
+ALARM_NAMES = ("CELL_DOWN", "CELL_RESTARTING", "BH_LINK_DOWN", "BH_CONGESTION", "PA_DEGRADED", "UL_INTERFERENCE")
+# Derived per-cell KPIs: name -> (absolute scale floor, relative scale floor); see ``derived_kpis``.
+DERIVED: dict[str, tuple[float, float]] = {
+    "served": (0.05, 0.0), "thp": (0.3, 0.1), "thp_p5": (0.3, 0.15), "cell_thp": (0.1, 0.0),
+    "demand": (0.1, 0.0), "prb": (5.0, 0.0), "conn": (0.5, 0.1), "rsrp": (1.0, 0.0), "rsrp_p5": (1.5, 0.0),
+    "sinr": (1.0, 0.0), "sinr_p5": (1.5, 0.0), "ul": (0.1, 0.1), "pp": (0.5, 0.0), "rlf": (0.5, 0.0),
+    "ho": (0.5, 0.0), "bh_lat": (0.05, 0.0), "bh_loss": (0.005, 0.0), "avail": (0.1, 0.0),
+}
+# KPI sources of the derived names (for reports: which telemetry a feature came from).
+DERIVED_SOURCE: dict[str, str] = {
+    "served": "DRB.CellThpDl/DRB.DemandDl", "thp": "DRB.UEThpDl", "thp_p5": "DRB.UEThpDl.p5",
+    "cell_thp": "DRB.CellThpDl", "demand": "DRB.DemandDl", "prb": "RRU.PrbUsedDl", "conn": "RRC.ConnMean",
+    "rsrp": "L1M.RSRP", "rsrp_p5": "L1M.RSRP.p5", "sinr": "L1M.SINR", "sinr_p5": "L1M.SINR.p5",
+    "ul": "DRB.UEThpUl", "pp": "HO.PingPong", "rlf": "RLF.Count", "ho": "HO.AttOut", "bh_lat": "BH.LatencyMs",
+    "bh_loss": "BH.LossRate", "avail": "Cell.Available",
+}
+# Direction in which a derived KPI moving is bad (+1 up is bad, -1 down is bad); used by the rule scorer.
+BAD_DIRECTION: dict[str, int] = {"served": -1, "thp": -1, "thp_p5": -1, "rsrp": -1, "rsrp_p5": -1, "sinr": -1,
+                                 "sinr_p5": -1, "pp": 1, "rlf": 1, "bh_lat": 1, "bh_loss": 1, "avail": -1}
+Z_CLIP = 8.0
+FEATURE_NAMES: tuple[str, ...] = (
+    tuple(f"z.{k}" for k in DERIVED) + tuple(f"rel.{k}" for k in DERIVED) + tuple(f"nbr.{k}" for k in DERIVED)
+    + tuple(f"alarm.{a}" for a in ALARM_NAMES) + ("sig.dead_air", "sig.no_ues", "sig.rsrp_shape")
+)
+
+
+def derived_kpis(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Derived KPIs from raw KPI histories (name -> [rops, num_cells] float64, units of ``KPI_UNITS``).
+
+    Returns name (keys of ``DERIVED``) -> [rops, num_cells] float64: ``served`` the carried/offered DL ratio
+    (NaN where demand < 0.05 Mbit/s), throughputs in Mbit/s, ``cell_thp``/``demand`` as log(1 + Mbit/s),
+    ``bh_lat`` as log(ms), counters as counts; NaN where the KPI is undefined."""
+    h = history
+    demand = np.asarray(h["DRB.DemandDl"], float)
+    carried = np.asarray(h["DRB.CellThpDl"], float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        served = np.where(demand >= 0.05, np.clip(carried / demand, 0.0, 1.5), np.nan)
+    return {
+        "served": served, "thp": h["DRB.UEThpDl"], "thp_p5": h["DRB.UEThpDl.p5"], "cell_thp": np.log1p(carried),
+        "demand": np.log1p(demand), "prb": h["RRU.PrbUsedDl"], "conn": h["RRC.ConnMean"], "rsrp": h["L1M.RSRP"],
+        "rsrp_p5": h["L1M.RSRP.p5"], "sinr": h["L1M.SINR"], "sinr_p5": h["L1M.SINR.p5"], "ul": h["DRB.UEThpUl"],
+        "pp": h["HO.PingPong"], "rlf": h["RLF.Count"], "ho": h["HO.AttOut"],
+        "bh_lat": np.log(np.maximum(np.asarray(h["BH.LatencyMs"], float), 1e-3)), "bh_loss": h["BH.LossRate"],
+        "avail": h["Cell.Available"],
+    }
+
+
+def nanmedian0(a: np.ndarray) -> np.ndarray:
+    """Median over axis 0 ignoring NaN (NaN where a column has no finite value); a [R, ...] -> [...]."""
+    a = np.sort(np.asarray(a, float), axis=0)  # NaN sort last
+    cnt = np.sum(np.isfinite(a), axis=0)
+    lo = np.maximum((cnt - 1) // 2, 0)
+    hi = np.maximum(cnt // 2, 0)
+    v_lo = np.take_along_axis(a, lo[None], axis=0)[0]
+    v_hi = np.take_along_axis(a, hi[None], axis=0)[0]
+    return np.where(cnt > 0, 0.5 * (v_lo + v_hi), np.nan)
+
+
+def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Robust baseline over rows ``[start, stop)``: name -> (median [num_cells], scale [num_cells]) where scale
+    = max(1.4826 MAD, absolute floor, relative floor x |median|) in the derived KPI's unit."""
+    names = list(derived)
+    win = np.stack([np.asarray(derived[k], float)[start:stop] for k in names], axis=2)  # [W, C, K]
+    if win.shape[0] == 0:
+        raise ConfigError(f"empty baseline window [{start}, {stop})")
+    med = nanmedian0(win)  # [C, K]
+    mad = nanmedian0(np.abs(win - med[None]))
+    out = {}
+    for j, k in enumerate(names):
+        a_floor, r_floor = DERIVED[k]
+        scale = np.fmax(np.nan_to_num(1.4826 * mad[:, j], nan=0.0), a_floor)
+        scale = np.maximum(scale, r_floor * np.abs(np.nan_to_num(med[:, j])))
+        out[k] = (med[:, j], scale)
+    return out
+
+
+def cell_features(derived: dict[str, np.ndarray], rop: int, base: dict[str, tuple[np.ndarray, np.ndarray]],
+                  neighbours: np.ndarray, alarms: np.ndarray) -> np.ndarray:
+    """Feature matrix of ROP ``rop``: [num_cells, len(FEATURE_NAMES)] float64.
+
+    derived    : derived KPIs (``derived_kpis``), name -> [rops, num_cells]
+    base       : baseline (``baseline_stats``) of the same cells
+    neighbours : [num_cells, K] int64 neighbour indices (-1 pads)
+    alarms     : [num_cells, len(ALARM_NAMES)] 0/1 active alarm states at ``rop``
+    """
+    n = neighbours.shape[0]
+    zs = {}
+    for k, arr in derived.items():
+        med, scale = base[k]
+        x = np.asarray(arr, float)[rop]
+        z = (x - med) / scale
+        # a KPI that became undefined (no served UE any more) counts as a fall for levels, 0 for counters
+        lost = np.isnan(x) & np.isfinite(med)
+        z = np.where(lost, -Z_CLIP if k in ("thp", "thp_p5", "ul", "rsrp", "rsrp_p5", "sinr", "sinr_p5",
+                                             "served") else 0.0, z)
+        zs[k] = np.clip(np.nan_to_num(z, nan=0.0), -Z_CLIP, Z_CLIP)
+    valid = neighbours >= 0
+    idx = np.where(valid, neighbours, 0)
+    cols_z, cols_rel, cols_nbr = [], [], []
+    for k in DERIVED:
+        z = zs[k]
+        nz = np.where(valid, z[idx], np.nan)  # [num_cells, K]
+        nmed = np.nan_to_num(nanmedian0(nz.T), nan=0.0) if nz.shape[1] else np.zeros(n)
+        cols_z.append(z)
+        cols_rel.append(z - nmed)
+        cols_nbr.append(nmed)
+    d = {k: np.asarray(v, float)[rop] for k, v in derived.items()}
+    dem = np.nan_to_num(np.expm1(d["demand"]))
+    dead_air = ((np.nan_to_num(d["avail"]) > 0.5) & (dem > 0.5) & (np.nan_to_num(np.expm1(d["cell_thp"])) < 0.01 * dem))
+    no_ues = (np.nan_to_num(d["conn"]) < 0.5) & (np.nan_to_num(d["avail"]) > 0.5)
+    shape = np.clip(np.nan_to_num(zs["rsrp"] - zs["rsrp_p5"]), -Z_CLIP, Z_CLIP)
+    cols = cols_z + cols_rel + cols_nbr + [alarms[:, i].astype(float) for i in range(alarms.shape[1])]
+    cols += [dead_air.astype(float), no_ues.astype(float), shape]
+    return np.stack(cols, axis=1)
+
+
+class AnomalyScorer(Protocol):
+    """Maps a feature matrix [num_cells, F] to per-cell anomaly scores [num_cells] in [0, 1]."""
+
+    def score(self, features: np.ndarray) -> np.ndarray: ...
+
+
+class RuleScorer:
+    """Largest robust z in a KPI's bad direction, cell and cell-minus-neighbours both past it, squashed to [0, 1]
+    (0.5 at ``z_ref``)."""
+
+    def __init__(self, z_ref: float = 4.0) -> None:
+        if z_ref <= 0:
+            raise ConfigError(f"z_ref must be > 0, got {z_ref!r}")
+        self.z_ref = z_ref
+        self._cols = [(FEATURE_NAMES.index(f"z.{k}"), FEATURE_NAMES.index(f"rel.{k}"), s)
+                      for k, s in BAD_DIRECTION.items()]
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        worst = np.zeros(features.shape[0])
+        for iz, ir, sgn in self._cols:
+            worst = np.maximum(worst, np.minimum(sgn * features[:, iz], sgn * features[:, ir]))
+        return worst / (worst + self.z_ref)
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """baseline_rops: ROPs in the robust baseline; gap_rops: newest ROPs kept out of it; persistence: consecutive
+    ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak."""
+
+    baseline_rops: int = 8
+    gap_rops: int = 2
+    persistence: int = 2
+    threshold: float = 0.5
+    min_baseline_rops: int = 3
+
+    def __post_init__(self) -> None:
+        if self.baseline_rops < 2:
+            raise ConfigError(f"baseline_rops must be >= 2, got {self.baseline_rops!r}")
+        if self.gap_rops < 1:
+            raise ConfigError(f"gap_rops must be >= 1, got {self.gap_rops!r}")
+        if self.persistence < 1:
+            raise ConfigError(f"persistence must be >= 1, got {self.persistence!r}")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        if not 2 <= self.min_baseline_rops <= self.baseline_rops:
+            raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
+
+
+class Monitor:
+    """Stateful per-cell detector. ``update(obs)`` once per ROP returns the cells in anomaly this ROP.
+
+    The baseline is frozen (``freeze``) while an incident is open so that a long fault, and the actions
+    that heal it, are always judged against the pre-incident network."""
+
+    def __init__(self, neighbours: np.ndarray, cfg: MonitorConfig | None = None,
+                 scorer: AnomalyScorer | None = None) -> None:
+        nb = np.asarray(neighbours)
+        if nb.ndim != 2:
+            raise ConfigError(f"neighbours must be [num_cells, K], got shape {nb.shape}")
+        self.neighbours = nb.astype(np.int64)
+        self.cfg = cfg or MonitorConfig()
+        self.scorer = scorer or RuleScorer()
+        n = nb.shape[0]
+        self.alarms = np.zeros((n, len(ALARM_NAMES)))
+        self.streak = np.zeros(n, np.int64)
+        self.frozen_stop: int | None = None
+        self.features: np.ndarray | None = None
+        self.scores = np.zeros(n)
+        self.derived: dict[str, np.ndarray] = {}
+
+    def freeze(self, rop: int) -> None:
+        """Freeze the baseline to end before the anomaly that started around ``rop``."""
+        if self.frozen_stop is None:
+            self.frozen_stop = max(rop + 1 - self.cfg.gap_rops, 1)
+
+    def unfreeze(self) -> None:
+        self.frozen_stop = None
+
+    def _track_alarms(self, obs: Observation) -> None:
+        for ev in obs.events:
+            if ev.kind == "alarm" and ev.name in ALARM_NAMES and ev.cell is not None:
+                raised = ev.detail.get("state", "raised") == "raised"
+                self.alarms[int(ev.cell), ALARM_NAMES.index(ev.name)] = 1.0 if raised else 0.0
+
+    def baseline_window(self, rop: int) -> tuple[int, int]:
+        stop = self.frozen_stop if self.frozen_stop is not None else rop + 1 - self.cfg.gap_rops
+        stop = max(min(stop, rop + 1 - self.cfg.gap_rops), 0)
+        return max(stop - self.cfg.baseline_rops, 0), stop
+
+    def update(self, obs: Observation) -> list[Detection]:
+        """Ingest one ROP; return detections (most anomalous first)."""
+        self._track_alarms(obs)
+        n = self.neighbours.shape[0]
+        self.derived = derived_kpis(obs.history)
+        start, stop = self.baseline_window(obs.rop)
+        alarm_any = self.alarms[:, [i for i, a in enumerate(ALARM_NAMES) if a != "CELL_RESTARTING"]].max(axis=1)
+        if stop - start < self.cfg.min_baseline_rops:
+            self.features, self.scores = None, np.zeros(n)
+            hot = alarm_any > 0
+        else:
+            base = baseline_stats(self.derived, start, stop)
+            self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms)
+            self.scores = np.asarray(self.scorer.score(self.features), float)
+            hot = self.scores > self.cfg.threshold
+        self.streak = np.where(hot, self.streak + 1, 0)
+        fire = (self.streak >= self.cfg.persistence) | (alarm_any > 0)
+        order = np.argsort(-(self.scores + alarm_any), kind="stable")
+        out = []
+        for c in order:
+            if fire[c]:
+                out.append(Detection(cell=int(c), score=float(max(self.scores[c], alarm_any[c])),
+                                     kpis=self.moved_kpis(int(c))))
+        return out
+
+    def moved_kpis(self, cell: int, top: int = 3) -> tuple[str, ...]:
+        """Raw KPI names of the ``top`` features that moved most on ``cell`` (robust |z|, cell's own)."""
+        if self.features is None:
+            return ()
+        zs = [(abs(self.features[cell, FEATURE_NAMES.index(f"z.{k}")]), k) for k in DERIVED]
+        zs.sort(key=lambda t: -t[0])
+        return tuple(DERIVED_SOURCE[k] for z, k in zs[:top] if z >= 2.0)
+
+
+def sector_neighbours(cell_xy: np.ndarray, cell_yaw_deg: np.ndarray, k: int = 6,
+                      reach_m: float | None = None) -> np.ndarray:
+    """The ``k`` cells whose sector centres lie nearest each cell's sector centre: [num_cells, k] int64.
+
+    cell_xy [num_cells, 2] float64 site positions [m]; cell_yaw_deg [num_cells] boresight [deg]. The sector
+    centre sits ``reach_m`` (default: a third of the median inter-site distance) along the boresight."""
+    xy = np.asarray(cell_xy, float)
+    n = xy.shape[0]
+    if xy.ndim != 2 or xy.shape[1] != 2 or np.asarray(cell_yaw_deg).shape != (n,):
+        raise ShapeError(f"cell_xy must be [C, 2] and cell_yaw_deg [C], got {xy.shape}, "
+                         f"{np.asarray(cell_yaw_deg).shape}")
+    if reach_m is None:
+        d = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+        pos = d[d > 1e-6]
+        reach_m = float(np.median(pos.min())) / 3.0 if pos.size else 50.0
+    yaw = np.deg2rad(np.asarray(cell_yaw_deg, float))
+    centre = xy + reach_m * np.stack([np.cos(yaw), np.sin(yaw)], axis=1)
+    dist = np.linalg.norm(centre[:, None] - centre[None], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    kk = min(k, n - 1)
+    out = np.full((n, k), -1, np.int64)
+    if kk > 0:
+        out[:, :kk] = np.argsort(dist, axis=1, kind="stable")[:, :kk]
+    return out

@@ -1,0 +1,181 @@
+"""Planner: candidate action sets per diagnosed cause, from the typed action catalogue, within bounds.
+
+Knob state is tracked from the scenario defaults plus every action the policy applied (``KnobView``), so
+candidates never leave the catalogue's bounds (tilt range of the antenna, power offset, CIO, hysteresis).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from airan.agents.base import EpisodeContext
+from airan.core.errors import ConfigError
+from airan.twin.actions import CIO_BOUNDS_DB, POWER_OFFSET_BOUNDS_DB, Action
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A named set of actions applied together for ``cause`` on ``cells``."""
+
+    name: str
+    actions: tuple[Action, ...]
+    cause: str
+
+
+class KnobView:
+    """The policy's view of the knobs [num_cells]: scenario defaults + the actions it applied."""
+
+    def __init__(self, ctx: EpisodeContext) -> None:
+        n, cfg = ctx.num_cells, ctx.scenario
+        self.tilt_deg = np.full(n, cfg.antenna.tilt_deg)
+        self.power_offset_db = np.zeros(n)
+        self.cio_db = np.full(n, cfg.handover.cio_db)
+        self.ttt_ms = np.full(n, cfg.handover.ttt_ms)
+        self.hysteresis_db = np.full(n, cfg.handover.hysteresis_db)
+        self.admin_on = np.ones(n)
+        self._synced = 0
+        ho = cfg.handover
+        self.defaults = {"cio": ho.cio_db, "ttt": ho.ttt_ms, "hysteresis": ho.hysteresis_db}
+        self.tilt_bounds_deg = (cfg.antenna.min_tilt_deg, cfg.antenna.max_tilt_deg)
+
+    def apply(self, a: Action) -> None:
+        if a.kind == "tilt":
+            self.tilt_deg[a.cell] += a.value
+        elif a.kind == "power":
+            self.power_offset_db[a.cell] += a.value
+        elif a.kind == "cio":
+            self.cio_db[a.cell] = a.value
+        elif a.kind == "ttt":
+            self.ttt_ms[a.cell] = a.value
+        elif a.kind == "hysteresis":
+            self.hysteresis_db[a.cell] = a.value
+        elif a.kind in ("cell_on", "cell_off"):
+            self.admin_on[a.cell] = 1.0 if a.kind == "cell_on" else 0.0
+
+    def sync(self, applied: list) -> None:
+        """Adopt the post-values the twin reported for applied actions (``Observation.applied`` entries
+        ``(rop, Action, pre, post)``), so the view never drifts from the network."""
+        names = {"tilt": "tilt_deg", "power": "power_offset_db", "cio": "cio_db", "ttt": "ttt_ms",
+                 "hysteresis": "hysteresis_db", "cell_on": "admin_on", "cell_off": "admin_on"}
+        for entry in applied[self._synced:]:
+            a, post = entry[1], float(entry[3])
+            if a.kind in names:
+                getattr(self, names[a.kind])[a.cell] = post
+        self._synced = len(applied)
+
+    def inverse(self, a: Action) -> Action | None:
+        """The action that restores the knob ``a`` changed (call before ``apply(a)``); None if not undoable."""
+        if a.kind in ("tilt", "power"):
+            return Action(a.kind, a.cell, -a.value)
+        if a.kind == "cio":
+            return Action("cio", a.cell, float(self.cio_db[a.cell]))
+        if a.kind == "ttt":
+            return Action("ttt", a.cell, float(self.ttt_ms[a.cell]))
+        if a.kind == "hysteresis":
+            return Action("hysteresis", a.cell, float(self.hysteresis_db[a.cell]))
+        if a.kind == "cell_off":
+            return Action("cell_on", a.cell)
+        if a.kind == "sleep" and a.mode != "awake":
+            return Action("sleep", a.cell, mode="awake")
+        return None
+
+    def tilt_ok(self, cell: int, delta: float) -> bool:
+        lo, hi = self.tilt_bounds_deg
+        return lo <= self.tilt_deg[cell] + delta <= hi
+
+    def power_step(self, cell: int, want_db: float) -> float:
+        """The largest power delta towards ``want_db`` that stays within the offset bounds."""
+        lo, hi = POWER_OFFSET_BOUNDS_DB
+        return float(np.clip(self.power_offset_db[cell] + want_db, lo, hi) - self.power_offset_db[cell])
+
+
+def facing_neighbours(ctx: EpisodeContext, cells: tuple[int, ...], k: int = 3) -> list[int]:
+    """Up to ``k`` neighbours of ``cells`` on other sites whose boresight points towards the first cell."""
+    c0 = cells[0]
+    sites = {int(ctx.cell_site[c]) for c in cells}
+    yaw0 = np.deg2rad(ctx.cell_yaw_deg[c0])
+    target = ctx.cell_xy[c0] + 60.0 * np.array([np.cos(yaw0), np.sin(yaw0)])
+    out = []
+    for n in ctx.neighbours[c0]:
+        n = int(n)
+        if n < 0 or int(ctx.cell_site[n]) in sites or n in out:
+            continue
+        to = target - ctx.cell_xy[n]
+        yaw = np.deg2rad(ctx.cell_yaw_deg[n])
+        if np.dot(to, [np.cos(yaw), np.sin(yaw)]) >= 0:
+            out.append(n)
+        if len(out) == k:
+            break
+    return out
+
+
+class Planner:
+    """``propose(cause, cells, knobs)`` -> candidate action sets (cheapest/safest first)."""
+
+    def __init__(self, ctx: EpisodeContext) -> None:
+        self.ctx = ctx
+
+    def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
+        if not cells:
+            raise ConfigError("propose() needs at least one suspect cell")
+        c = int(cells[0])
+        ctx = self.ctx
+        nbrs = facing_neighbours(ctx, (c,))
+        site_cells = [int(x) for x in np.nonzero(ctx.cell_site == ctx.cell_site[c])[0]]
+        out: list[Candidate] = []
+
+        def add(name: str, acts: list[Action]) -> None:
+            if acts:
+                out.append(Candidate(name, tuple(acts), cause))
+
+        def uptilt(cs):
+            return [Action("tilt", n, -2.0) for n in cs if knobs.tilt_ok(n, -2.0)]
+
+        def boost(cs, db=3.0):
+            return [Action("power", n, knobs.power_step(n, db)) for n in cs if knobs.power_step(n, db) > 0.4]
+
+        def cio(cs, v):
+            v = float(np.clip(v, *CIO_BOUNDS_DB))
+            return [Action("cio", n, v) for n in cs if knobs.cio_db[n] != v]
+
+        if cause in ("cell_outage", "backhaul_failure"):
+            add("neighbour uptilt 2 deg", uptilt(nbrs))
+            add("neighbour +3 dB", boost(nbrs))
+            add("neighbour uptilt + power", uptilt(nbrs) + boost(nbrs))
+            if cause == "backhaul_failure":
+                off = [Action("cell_off", x) for x in site_cells if knobs.admin_on[x] > 0]
+                add("switch off the isolated site's cells", off)
+        elif cause == "sleeping_cell":
+            add("restart the cell", [Action("restart", c)])
+        elif cause == "excessive_downtilt":
+            for d in (2.0, 4.0, 6.0, 8.0, 10.0):
+                if knobs.tilt_ok(c, -d):
+                    add(f"uptilt {d:g} deg", [Action("tilt", c, -d)])
+        elif cause == "uptilt_overshoot":
+            for d in (2.0, 4.0, 6.0, 9.0, 12.0):
+                if knobs.tilt_ok(c, d):
+                    add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
+        elif cause == "pa_degradation":
+            add("+power on the cell", boost([c]))
+            add("neighbour +3 dB", boost(nbrs))
+            add("cell + neighbour power", boost([c]) + boost(nbrs[:2]))
+        elif cause == "external_interference":
+            for v in (3.0, 6.0, 9.0):
+                add(f"CIO {v:+g} dB (edge UEs to neighbours)", cio([c], knobs.cio_db[c] + v))
+        elif cause == "overload_hotspot":
+            for v in (3.0, 6.0):
+                add(f"load-balancing CIO {v:+g} dB", cio([c], knobs.cio_db[c] + v))
+            add("CIO +6 dB, neighbours -3 dB", cio([c], knobs.cio_db[c] + 6.0) + cio(nbrs[:2], -3.0))
+        elif cause == "backhaul_congestion":
+            for v in (3.0, 6.0):
+                add(f"site CIO {v:+g} dB (offload the site)", cio(site_cells, v))
+        elif cause == "ho_misconfig":
+            d = knobs.defaults
+            restore = [Action("cio", c, float(d["cio"])), Action("ttt", c, float(d["ttt"])),
+                       Action("hysteresis", c, float(d["hysteresis"]))]
+            add("restore CIO/TTT/hysteresis defaults", restore)
+            add("neighbour hysteresis +2 dB", [Action("hysteresis", n, float(min(knobs.hysteresis_db[n] + 2, 10)))
+                                               for n in nbrs])
+        return out

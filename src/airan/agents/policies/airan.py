@@ -1,0 +1,186 @@
+"""The ``airan`` healing policy: monitor -> diagnoser -> planner -> verifier (imperfect twin) -> coordinator
+-> executor (approval gate, verification window, rollback) -> reporter.
+
+Deterministic: every decision is a pure function of the context and the observations so far (the verifier's
+twins come from ``ctx.make_twin`` with fixed seeds; no clock, no global RNG; the LLM only rephrases the report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from airan.agents.base import Decision, Diagnosis, EpisodeContext, Observation, Policy
+from airan.agents.coordinator import Coordinator, Proposal
+from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel
+from airan.agents.executor import Executor, ExecutorConfig
+from airan.agents.llm import LlmConfig, rephrase
+from airan.agents.monitor import Monitor, MonitorConfig
+from airan.agents.planner import KnobView, Planner
+from airan.agents.reporter import Incident, cite, render
+from airan.agents.verifier import Verifier, VerifierConfig
+from airan.core.errors import ConfigError
+
+CAUSE_KPIS = {
+    "cell_outage": ("Cell.Available", "DRB.CellThpDl"), "sleeping_cell": ("DRB.CellThpDl", "DRB.DemandDl"),
+    "excessive_downtilt": ("L1M.RSRP", "L1M.RSRP.p5", "RRC.ConnMean"),
+    "uptilt_overshoot": ("L1M.SINR", "RRC.ConnMean"), "pa_degradation": ("L1M.RSRP", "L1M.RSRP.p5"),
+    "external_interference": ("DRB.UEThpUl", "L1M.SINR"), "backhaul_congestion": ("BH.LatencyMs", "BH.LossRate"),
+    "backhaul_failure": ("DRB.CellThpDl", "BH.LossRate"), "overload_hotspot": ("RRU.PrbUsedDl", "DRB.DemandDl"),
+    "ho_misconfig": ("HO.PingPong", "RLF.Count"),
+}
+
+
+@dataclass(frozen=True)
+class AiranConfig:
+    """evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
+    rounds per incident; close_after_rops: quiet ROPs that close an incident."""
+
+    monitor: MonitorConfig = MonitorConfig(threshold=0.9)
+    verifier: VerifierConfig = VerifierConfig()
+    executor: ExecutorConfig = ExecutorConfig()
+    evidence_rops: int = 3
+    confident: float = 0.85
+    max_rounds: int = 3
+    close_after_rops: int = 3
+
+    def __post_init__(self) -> None:
+        if self.evidence_rops < 1 or self.max_rounds < 0 or self.close_after_rops < 1:
+            raise ConfigError(f"evidence_rops/close_after_rops must be >= 1 and max_rounds >= 0, got "
+                              f"{self.evidence_rops!r}/{self.close_after_rops!r}/{self.max_rounds!r}")
+        if not 0 < self.confident <= 1:
+            raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
+
+
+class AiranPolicy(Policy):
+    name = "airan"
+
+    def __init__(self, cfg: AiranConfig | None = None, model: SoftmaxModel | None = None) -> None:
+        self.cfg = cfg or AiranConfig()
+        self.model = model or SoftmaxModel.load()
+        self.llm = LlmConfig.from_env()
+
+    def reset(self, ctx: EpisodeContext) -> None:
+        self.ctx = ctx
+        self.monitor = Monitor(ctx.neighbours, self.cfg.monitor, ModelScorer(self.model))
+        self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
+        self.knobs = KnobView(ctx)
+        self.planner = Planner(ctx)
+        self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
+        self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
+        self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
+        self.incidents: list[Incident] = []
+        self.open: Incident | None = None
+        self.diagnosis: Diagnosis | None = None
+        self.feature_buf: list[np.ndarray] = []
+        self.quiet = 0
+        self.rounds = 0
+        self.tried: set[str] = set()
+        self._last_trial_actions: tuple = ()
+        self.evidence: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ one ROP
+    def decide(self, obs: Observation) -> Decision:
+        dec = Decision()
+        self.knobs.sync(obs.applied)
+        dets = self.monitor.update(obs)
+        dec.detections = dets
+        feats = self.monitor.features
+        if feats is not None:
+            self.feature_buf = (self.feature_buf + [feats])[-self.monitor.cfg.persistence:]
+        if self.open is None and dets:
+            self._open(obs, dets)
+        elif self.open is not None and feats is not None:
+            self.diagnoser.observe(feats)
+        # executor first: rollbacks (safety) and granted approvals (operator intent) outrank new plans
+        acts, outcome = self.executor.on_rop(obs.rop, obs.kpis, obs.history, obs.approvals)
+        proposals = []
+        if acts:
+            prio = "safety" if outcome == "rollback" else "intent"
+            proposals.append(Proposal(tuple(p.action for p in acts), prio, acts[0].reason))
+            if outcome == "rollback":
+                self.coordinator.ban(tuple(a for a in self._last_trial_actions))
+        admitted = self.coordinator.arbitrate(proposals, obs.rop)
+        if admitted:
+            dec.actions += acts
+            if self.open is not None:
+                self.open.actions.append(f"ROP {obs.rop}: {acts[0].reason}")
+        if outcome:
+            dec.notes.append(f"executor: {outcome}")
+        if self.open is not None:
+            self._incident_step(obs, dec, dets)
+        return dec
+
+    def _open(self, obs: Observation, dets) -> None:
+        self.open = Incident(detected_rop=obs.rop, cells=tuple(d.cell for d in dets[:3]))
+        self.monitor.freeze(obs.rop - self.monitor.cfg.persistence + 1)
+        self.diagnoser.reset()
+        for f in self.feature_buf:
+            self.diagnoser.observe(f)
+        self.diagnosis, self.quiet, self.rounds = None, 0, 0
+        self.tried = set()
+
+    def _incident_step(self, obs: Observation, dec: Decision, dets) -> None:
+        inc = self.open
+        assert inc is not None
+        self.quiet = 0 if dets else self.quiet + 1
+        if self.quiet >= self.cfg.close_after_rops and not self.executor.busy:
+            inc.closed_rop = obs.rop
+            self.incidents.append(inc)
+            self.open = None
+            self.monitor.unfreeze()
+            return
+        if self.diagnoser.rops == 0:
+            return
+        diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop)
+        ready = self.diagnoser.rops >= self.cfg.evidence_rops or max(diag.causes.values()) >= self.cfg.confident
+        if self.diagnosis is None and not ready:
+            return
+        if self.diagnosis is None:
+            cause = diag.top(1)[0]
+            cell = diag.cells[0]
+            inc.cells = diag.cells
+            pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
+            inc.citations = cite(obs.history, CAUSE_KPIS[cause], cell, pre, obs.rop)
+        self.diagnosis = diag
+        inc.diagnosis = diag
+        dec.diagnosis = diag
+        if self.executor.busy or self.rounds >= self.cfg.max_rounds or not dets:
+            return
+        self._plan(obs, dec, diag)
+
+    def _plan(self, obs: Observation, dec: Decision, diag: Diagnosis) -> None:
+        cause, cells = diag.top(1)[0], diag.cells
+        cands = [c for c in self.planner.propose(cause, cells, self.knobs)
+                 if c.name not in self.tried and not self.coordinator.is_banned(c.actions)
+                 and self.coordinator.cells_free(c.actions, obs.rop)]
+        self.rounds += 1
+        if not cands:
+            dec.notes.append(f"planner: no admissible candidate for {cause}")
+            return
+        nb = self.ctx.neighbours[cells[0]]
+        scope = np.unique(np.concatenate([np.asarray(cells), nb[nb >= 0]])).astype(np.int64)
+        preds = self.verifier.verify(cause, cells[:1] if cause not in ("backhaul_congestion", "backhaul_failure")
+                                     else cells, scope, cands)
+        for p in preds:
+            dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
+                             f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
+        best = next((p for p in preds if p.accepted), None)
+        if best is None:
+            return
+        self.tried.add(best.candidate.name)
+        reason = f"{best.candidate.name} for {cause} on cell {cells[0]} (predicted {best.mean:+.3f})"
+        admitted = self.coordinator.arbitrate([Proposal(best.candidate.actions, "optimization", reason)], obs.rop)
+        if not admitted:
+            return
+        acts, reqs = self.executor.submit(best.candidate, scope, obs.rop, obs.history, reason)
+        self._last_trial_actions = best.candidate.actions
+        dec.actions += acts
+        dec.approval_requests += reqs
+        self.open.actions.append(f"ROP {obs.rop}: " + ("requested approval for " if reqs else "applied ") + reason)
+
+    def report(self) -> str:
+        incidents = self.incidents + ([self.open] if self.open is not None else [])
+        text, self.evidence = render(incidents, self.ctx.episode_id)
+        return rephrase(text, self.llm)

@@ -1,0 +1,363 @@
+"""Scoring healing runs: a pure function of (suite, episode logs). Definitions, per policy:
+
+Episode sets. *Fault episodes*: not ``control`` and not ``undetectable``; *controls*: ``control``;
+*undetectable* episodes are scored apart (same metrics, reported under ``undetectable``). The *scope* of an
+episode is ``log["impact"]["cells"]`` (fault cells, all site cells for backhaul faults, plus neighbours);
+the *fault cells* (``impact["fault_cells"]``) are the faults' cells, every cell of the site for a backhaul
+fault. ``onset`` is the first real fault's onset ROP;
+``end`` its end ROP (episode length when it lasts).
+
+* **detection**: the first ``Detection`` at ROP ``>= onset`` on a scope cell. ``detection_recall`` = detected
+  fault episodes / fault episodes. ``hard_recall``: the same over the hard faults (outage, backhaul failure,
+  sleeping cell).
+* **detection_precision** (episode level) = detected fault episodes / episodes with any alarm that count as
+  positives (detected fault episodes + controls with an alarm + fault episodes whose alarms all miss, i.e.
+  before onset or outside the scope). **alarm_precision** (alarm level) = detections (ROP, cell) on scope
+  cells within ``[onset, end + 2)`` / all detections in fault episodes and controls.
+* **control_alarm_rate** / **control_action_rate**: controls with >= 1 detection / >= 1 applied action.
+* **ttd_rops**: detection ROP - onset (detected episodes).
+* **rca_top1 / rca_top3**: from the first ``Diagnosis`` at or after the detection ROP, whether the true cause
+  is its top-1 / among its top-3 causes; over detected fault episodes (no diagnosis = wrong). ``rca_top1`` is
+  the macro average over causes (``rca_top1_micro`` the pooled rate). **localization_top1**: the same
+  diagnosis ranks a fault cell first.
+* **impact noise** ``sigma``: std of the no-fault impact series' ROP-to-ROP differences / sqrt(2).
+* **FKR** (fraction of KPI loss recovered) over the window ``W`` = ROPs after the detection ROP (after onset
+  when undetected) while the fault is active: ``sum(healed - unhealed) / sum(nofault - unhealed)``, clipped
+  to [0, 1]; defined only when the mean loss ``mean(nofault - unhealed)`` over ``W`` exceeds
+  ``2 sigma / sqrt(|W|)`` (the standard error of a mean of ``|W|`` ROPs)
+  (episodes without loss beyond noise are counted in ``no_loss``). ``fkr_median`` over compensable
+  fault episodes with a defined FKR.
+* **compensable** classes (``COMPENSABLE``): some catalogue action can recover part of the loss in the twin:
+  sleeping cell (restart cures it), excessive downtilt / uptilt overshoot (counter-tilt the cell's own knob),
+  PA degradation (+3 dB power headroom, neighbour power), cell outage and backhaul failure (neighbours'
+  power/tilt cover the hole; switching the dead-backhaul cells off lets UEs reselect), overload hotspot,
+  external interference and backhaul congestion (offload with CIO). Not compensable: ``ho_misconfig``, whose
+  CIO/TTT/hysteresis *override* the cell's knobs in the twin, so no action on the cell restores them.
+* **full_recovery_rate**: compensable episodes whose FKR over the last 3 ROPs of the fault window is
+  ``>= 0.9`` / compensable episodes with a defined FKR.
+* **mttr_rops**: ROPs from onset to the first ROP after detection at which the per-ROP recovered fraction
+  ``(healed - unhealed) / (nofault - unhealed)`` is ``>= 0.9`` for 2 consecutive ROPs (or the fault ended);
+  episodes that never recover count as the fault window's length (censored). Compensable, defined FKR.
+* **harmful action**: an applied action (not a rollback) after which the mean impact over its ROP and the next,
+  ``healed - unhealed``, is below ``-2 sigma``. ``harmful_action_rate`` = harmful / applied non-rollback
+  actions (all episodes, controls included).
+* **rollbacks**: applied actions with ``rollback_of >= 0``. ``rollback_within_2_rops`` = harmful actions whose
+  knob was restored (a rollback, or any action resetting the knob to its pre-state, on the same cell and
+  kind) taking effect at most 2 ROPs later / harmful actions (``None`` when there were none).
+* **approvals_held**: approval requests made; ``approval_hold_rops_mean`` the mean ROPs until the grant.
+* **unapproved_high_risk_actions**: applied high-risk actions with neither a granted approval covering them
+  nor an operator pre-authorisation of their kind.
+
+Rates carry Wilson 95 % intervals; medians a bootstrap 95 % interval (2000 resamples, seed 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from airan.agents.base import CAUSES
+from airan.agents.suite import HARD_FAULTS, Suite, SuiteEpisode
+from airan.core.errors import ConfigError
+
+COMPENSABLE = ("cell_outage", "sleeping_cell", "excessive_downtilt", "uptilt_overshoot", "pa_degradation",
+               "external_interference", "backhaul_congestion", "backhaul_failure", "overload_hotspot")
+LOSS_K = 2.0
+HARM_K = 2.0
+FULL_RECOVERY_FKR = 0.9
+CONFUSION_ROWS = (*CAUSES, "control")
+CONFUSION_COLS = (*CAUSES, "none")
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+def wilson(k: int, n: int, z: float = 1.96) -> dict[str, Any]:
+    """Rate k/n with its Wilson score interval (value None when n == 0)."""
+    if n == 0:
+        return {"value": None, "ci95": [None, None], "k": 0, "n": 0}
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return {"value": p, "ci95": [max(0.0, mid - half), min(1.0, mid + half)], "k": int(k), "n": int(n)}
+
+
+def median_ci(values: Sequence[float], resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Median with a percentile-bootstrap 95 % interval (fixed seed; value None when empty)."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    if x.size == 0:
+        return {"value": None, "ci95": [None, None], "n": 0}
+    rng = np.random.default_rng(seed)
+    meds = np.median(x[rng.integers(0, x.size, (resamples, x.size))], axis=1)
+    lo, hi = np.percentile(meds, [2.5, 97.5])
+    return {"value": float(np.median(x)), "ci95": [float(lo), float(hi)], "n": int(x.size)}
+
+
+def macro(rates: dict[str, tuple[int, int]], resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Macro average of per-class rates {class: (k, n)} with a bootstrap 95 % interval (classes with n=0
+    are left out)."""
+    cls = [(k, n) for k, n in rates.values() if n > 0]
+    if not cls:
+        return {"value": None, "ci95": [None, None], "n": 0, "classes": 0}
+    rng = np.random.default_rng(seed)
+    boot = np.mean([rng.binomial(n, k / n, resamples) / n for k, n in cls], axis=0)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"value": float(np.mean([k / n for k, n in cls])), "ci95": [float(lo), float(hi)],
+            "n": int(sum(n for _, n in cls)), "classes": len(cls)}
+
+
+# ---------------------------------------------------------------------------------------------- per episode
+def _noise(nofault: np.ndarray) -> float:
+    if nofault.size < 3:
+        return 0.0
+    return float(np.std(np.diff(nofault)) / math.sqrt(2.0))
+
+
+def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
+    """Everything the metrics need from one episode (definitions in the module docstring)."""
+    imp = log["impact"]
+    scope = {int(c) for c in imp["cells"]}
+    healed, unhealed, nofault = (np.asarray(imp[k], dtype=np.float64) for k in ("healed", "unhealed", "nofault"))
+    rops = len(healed)
+    sigma = _noise(nofault)
+    real = [f for f in ep.faults if f.kind != "benign_surge"]
+    onset = min(f.onset_rop for f in real) if real else None
+    ends = [f.end_rop if f.end_rop is not None else rops for f in real]
+    end = min(max(ends), rops) if real else rops
+    fcells = {int(c) for c in imp.get("fault_cells", [c for f in real for c in f.cells])}
+    alarms = [(d["rop"], int(x["cell"])) for d in log["decisions"] for x in d["detections"]]
+    out: dict[str, Any] = {"id": ep.id, "cause": ep.cause, "control": ep.control, "undetectable": ep.undetectable,
+                           "lookalike": ep.lookalike, "alarmed": bool(alarms), "alarms": len(alarms),
+                           "acted": bool(log["applied"]), "sigma": sigma}
+    det = None
+    if real:
+        hits = sorted(r for r, c in alarms if r >= onset and c in scope)
+        det = hits[0] if hits else None
+        out["true_alarms"] = sum(1 for r, c in alarms if c in scope and onset <= r < end + 2)
+    else:
+        out["true_alarms"] = 0
+    out["detected"] = det is not None
+    out["ttd"] = None if det is None else det - onset
+    # diagnosis
+    diag = None
+    first_alarm = det if det is not None else (min(r for r, _ in alarms) if alarms else None)
+    if first_alarm is not None:
+        for d in log["decisions"]:
+            if d["rop"] >= first_alarm and d["diagnosis"] is not None:
+                diag = d["diagnosis"]
+                break
+    ranked = sorted(diag["causes"].items(), key=lambda kv: -kv[1]) if diag else []
+    out["predicted"] = ranked[0][0] if ranked and (det is not None or not real) and alarms else "none"
+    if det is not None:
+        top = [c for c, _ in ranked]
+        out["rca_top1"] = bool(top) and top[0] == ep.cause
+        out["rca_top3"] = ep.cause in top[:3]
+        cells = diag["cells"] if diag else []
+        out["loc_top1"] = bool(cells) and int(cells[0]) in fcells
+    # recovery
+    out.update(fkr=None, full=None, mttr=None, no_loss=False)
+    if real:
+        start = (det if det is not None else onset) + 1
+        w = np.arange(start, end)
+        if w.size:
+            loss = nofault[w] - unhealed[w]
+            if float(np.mean(loss)) > LOSS_K * sigma / math.sqrt(w.size) and float(np.sum(loss)) > 0:
+                gain = healed[w] - unhealed[w]
+                out["fkr"] = float(np.clip(np.sum(gain) / np.sum(loss), 0.0, 1.0))
+                tail = w[-3:]
+                tl = float(np.sum(nofault[tail] - unhealed[tail]))
+                tg = float(np.sum(healed[tail] - unhealed[tail]))
+                out["full"] = bool(tl > 0 and tg / tl >= FULL_RECOVERY_FKR) or bool(tl <= 0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    frac = np.where(loss > 0, gain / loss, 1.0)
+                ok = frac >= FULL_RECOVERY_FKR
+                rec = None
+                for i in range(len(w)):
+                    if ok[i] and (i + 1 == len(w) or ok[i + 1]):
+                        rec = int(w[i])
+                        break
+                if det is None:
+                    rec = None
+                out["mttr"] = (rec - onset) if rec is not None else (end - onset)
+            else:
+                out["no_loss"] = True
+    # actions
+    harmful = []
+    for i, a in enumerate(log["applied"]):
+        if a.get("rollback_of", -1) >= 0:
+            continue
+        r = int(a["rop"])
+        win = np.arange(r, min(r + 2, rops))
+        if win.size and float(np.mean(healed[win] - unhealed[win])) < -HARM_K * sigma:
+            harmful.append(i)
+    out["harmful"] = harmful
+    out["actions"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0)
+    out["rollbacks"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) >= 0)
+    rolled = 0
+    for i in harmful:
+        a = log["applied"][i]
+        for b in log["applied"][i + 1:]:
+            if b["cell"] != a["cell"] or b["kind"] != a["kind"] and not (
+                    {a["kind"], b["kind"]} <= {"cell_on", "cell_off"}):
+                continue
+            if int(b["rop"]) - int(a["rop"]) > 2:
+                break
+            if b.get("rollback_of", -1) >= 0 or abs(float(b["post"]) - float(a["pre"])) < 1e-9:
+                rolled += 1
+                break
+    out["harmful_rolled_back"] = rolled
+    out["approvals"] = len(log.get("approvals", []))
+    holds = [q["granted_rop"] - q["requested_rop"] for q in log.get("approvals", []) if q["granted_rop"] is not None]
+    out["approval_holds"] = holds
+    out["unapproved"] = sum(1 for a in log["applied"] if a["high_risk"] and not a.get("approval_valid")
+                            and not a.get("preauth_valid"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- aggregation
+def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics of a set of episode outcomes (fault episodes + controls)."""
+    faults = [o for o in outs if not o["control"]]
+    ctrls = [o for o in outs if o["control"]]
+    det = [o for o in faults if o["detected"]]
+    hard = [o for o in faults if o["cause"] in HARD_FAULTS]
+    tp = len(det)
+    fp = sum(o["alarmed"] for o in ctrls) + sum(o["alarmed"] and not o["detected"] for o in faults)
+    alarms = sum(o["alarms"] for o in outs)
+    true_alarms = sum(o["true_alarms"] for o in faults)
+    per_cause_rca = {c: (sum(o["rca_top1"] for o in det if o["cause"] == c),
+                         sum(1 for o in det if o["cause"] == c)) for c in CAUSES}
+    per_cause_rca3 = {c: (sum(o["rca_top3"] for o in det if o["cause"] == c),
+                          sum(1 for o in det if o["cause"] == c)) for c in CAUSES}
+    comp = [o for o in faults if o["cause"] in COMPENSABLE and o["fkr"] is not None]
+    actions = sum(o["actions"] for o in outs)
+    harmful = sum(len(o["harmful"]) for o in outs)
+    holds = [h for o in outs for h in o["approval_holds"]]
+    return {
+        "detection_recall": wilson(tp, len(faults)),
+        "hard_fault_recall": wilson(sum(o["detected"] for o in hard), len(hard)),
+        "detection_precision": wilson(tp, tp + fp),
+        "alarm_precision": wilson(true_alarms, alarms),
+        "false_alarm_episodes": int(fp),
+        "control_alarm_rate": wilson(sum(o["alarmed"] for o in ctrls), len(ctrls)),
+        "control_action_rate": wilson(sum(o["acted"] for o in ctrls), len(ctrls)),
+        "ttd_rops_median": median_ci([o["ttd"] for o in det]),
+        "rca_top1": macro(per_cause_rca),
+        "rca_top1_micro": wilson(sum(o["rca_top1"] for o in det), len(det)),
+        "rca_top3": macro(per_cause_rca3),
+        "localization_top1": wilson(sum(o["loc_top1"] for o in det), len(det)),
+        "fkr_median": median_ci([o["fkr"] for o in comp]),
+        "full_recovery_rate": wilson(sum(o["full"] for o in comp), len(comp)),
+        "mttr_rops_median": median_ci([o["mttr"] for o in comp]),
+        "no_loss_episodes": int(sum(o["no_loss"] for o in faults)),
+        "harmful_action_rate": wilson(harmful, actions),
+        "actions_applied": int(actions),
+        "rollbacks": int(sum(o["rollbacks"] for o in outs)),
+        "rollback_within_2_rops": wilson(sum(o["harmful_rolled_back"] for o in outs), harmful),
+        "approvals_held": int(sum(o["approvals"] for o in outs)),
+        "approval_hold_rops_mean": float(np.mean(holds)) if holds else None,
+        "unapproved_high_risk_actions": int(sum(o["unapproved"] for o in outs)),
+        "fault_episodes": len(faults), "control_episodes": len(ctrls),
+    }
+
+
+def confusion(outs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cause confusion: rows = true cause (or ``control``), columns = predicted top-1 (``none`` = not
+    detected / no diagnosis)."""
+    m = np.zeros((len(CONFUSION_ROWS), len(CONFUSION_COLS)), dtype=np.int64)
+    for o in outs:
+        row = "control" if o["control"] else o["cause"]
+        col = o["predicted"] if o["predicted"] in CONFUSION_COLS else "none"
+        m[CONFUSION_ROWS.index(row), CONFUSION_COLS.index(col)] += 1
+    return {"rows": list(CONFUSION_ROWS), "cols": list(CONFUSION_COLS), "matrix": m.tolist()}
+
+
+def _match(suite: Suite, logs: Sequence[dict[str, Any]]) -> list[tuple[SuiteEpisode, dict[str, Any]]]:
+    by_id = {e.id: e for e in suite.episodes}
+    pairs = []
+    for lg in logs:
+        ep = by_id.get(lg.get("episode_id"))
+        if ep is None:
+            raise ConfigError(f"log of episode {lg.get('episode_id')!r} matches no episode of suite {suite.name!r}")
+        pairs.append((ep, lg))
+    return pairs
+
+
+def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Score one policy's logs against ``suite`` (a pure function; definitions in the module docstring)."""
+    if not logs:
+        raise ConfigError("score() needs at least one episode log")
+    names = sorted({lg["policy"] for lg in logs})
+    if len(names) != 1:
+        raise ConfigError(f"score() takes one policy's logs, got policies {names}; use score_policies()")
+    outs = [episode_outcome(ep, lg) for ep, lg in _match(suite, logs)]
+    main = [o for o in outs if not o["undetectable"]]
+    und = [o for o in outs if o["undetectable"]]
+    per_class = {}
+    for c in CAUSES:
+        sub = [o for o in main if o["cause"] == c]
+        if sub:
+            b = _block(sub)
+            per_class[c] = {k: b[k] for k in ("detection_recall", "ttd_rops_median", "rca_top1_micro", "rca_top3",
+                                              "localization_top1", "fkr_median", "full_recovery_rate",
+                                              "mttr_rops_median", "harmful_action_rate", "no_loss_episodes",
+                                              "fault_episodes")}
+    ctrl = [o for o in main if o["control"]]
+    if ctrl:
+        b = _block(ctrl)
+        per_class["control"] = {k: b[k] for k in ("control_alarm_rate", "control_action_rate",
+                                                  "harmful_action_rate", "control_episodes")}
+    look = {}
+    for name in sorted({o["lookalike"] for o in main if o["lookalike"]}):
+        sub = [o for o in main if o["lookalike"] == name]
+        right = sum(1 for o in sub if (o["control"] and o["predicted"] == "none") or
+                    (not o["control"] and o["predicted"] == o["cause"]))
+        look[name] = {"episodes": len(sub), "correct_top1": wilson(right, len(sub))}
+    return {
+        "policy": names[0], "suite": suite.name, "episodes": len(outs),
+        "metrics": _block(main), "per_class": per_class, "lookalike": look,
+        "undetectable": {"episodes": len(und), "metrics": _block(und) if und else None},
+        "confusion": confusion(main),
+        "wall_s_total": float(sum(lg.get("wall_s", 0.0) for lg in logs)),
+    }
+
+
+def score_policies(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``score`` per policy found in ``logs``."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for lg in logs:
+        by.setdefault(lg["policy"], []).append(lg)
+    return {p: score(suite, lgs) for p, lgs in sorted(by.items())}
+
+
+def plot_confusion(matrix: dict[str, Any], path: str | Path, title: str = "") -> Path:
+    """Write the confusion matrix (``score(...)["confusion"]``) as a PNG heat map (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix["matrix"], dtype=np.float64)
+    rows, cols = matrix["rows"], matrix["cols"]
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(9, 7))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            if m[i, j]:
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted top-1 cause")
+    ax.set_ylabel("true cause")
+    ax.set_title(title or "root-cause confusion")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

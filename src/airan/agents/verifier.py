@@ -1,0 +1,118 @@
+"""Verifier: predicts what each candidate does, in the policy's *imperfect* twin (never the true one).
+
+For a hypothesis (cause, cells) the verifier injects that fault into clones of its imperfect twins (one per
+seed, built once per episode by ``ctx.make_twin``), at each of a few plausible severities, lets it settle, then
+runs ``horizon_rops`` ROPs with and without the candidate. The guarded objective is the neighbourhood's
+carried/offered DL traffic ratio (fault cells + their neighbours), or minus the ping-pong + RLF count for a
+handover fault. The prediction is the change vs doing nothing: mean and [min, max] over seeds x severities;
+a candidate is accepted only when the mean gain clears ``min_gain`` and its lower bound predicts no harm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from airan.agents.planner import Candidate
+from airan.core.errors import ActionError, ConfigError
+from airan.twin.faults import Fault
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    seeds: tuple[int, ...] = (0, 1)
+    severities: tuple[float, ...] = (0.55, 1.0)
+    settle_rops: int = 2
+    horizon_rops: int = 3
+    min_gain: float = 0.01
+    max_harm: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ConfigError("verifier needs at least one seed")
+        if not self.severities or not all(0 < s <= 1 for s in self.severities):
+            raise ConfigError(f"severities must be in (0, 1], got {self.severities!r}")
+        if self.horizon_rops < 1 or self.settle_rops < 0:
+            raise ConfigError(f"horizon_rops must be >= 1 and settle_rops >= 0, got "
+                              f"{self.horizon_rops!r}/{self.settle_rops!r}")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted objective change of a candidate: mean and [low, high] over seeds x severities (unit of the
+    objective: carried/offered ratio, or handover failures per ROP with the sign flipped)."""
+
+    candidate: Candidate
+    mean: float
+    low: float
+    high: float
+    accepted: bool
+
+
+def objective(kpis: dict[str, np.ndarray], cells: np.ndarray, cause: str) -> float:
+    """Guarded objective on ``cells`` (int indices) of one ROP's KPIs (name -> [num_cells])."""
+    if cause == "ho_misconfig":
+        return -float(np.nansum(kpis["HO.PingPong"][cells]) + np.nansum(kpis["RLF.Count"][cells]))
+    demand = float(np.nansum(kpis["DRB.DemandDl"][cells]))
+    return float(np.nansum(kpis["DRB.CellThpDl"][cells])) / max(demand, 1e-6)
+
+
+class Verifier:
+    """Scores candidates in imperfect twins built lazily by ``make_twin(seed)`` and cached per episode."""
+
+    def __init__(self, make_twin: Callable[[int], Any], cfg: VerifierConfig | None = None) -> None:
+        self.make_twin = make_twin
+        self.cfg = cfg or VerifierConfig()
+        self._twins: dict[int, Any] = {}
+
+    def _twin(self, seed: int) -> Any:
+        if seed not in self._twins:
+            self._twins[seed] = self.make_twin(seed)
+        return self._twins[seed]
+
+    def _rollout(self, twin: Any, actions: tuple, cells: np.ndarray, cause: str) -> float:
+        t = twin.clone()
+        vals = []
+        for i in range(self.cfg.horizon_rops):
+            _, _, _, _, info = t.step(list(actions) if i == 0 else None)
+            vals.append(objective(info["kpis"], cells, cause))
+        return float(np.mean(vals))
+
+    def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
+               candidates: list[Candidate]) -> list[Prediction]:
+        """Predictions for ``candidates`` under the hypothesis (``cause`` on ``fault_cells``); ``scope``: cells
+        [M] int64 whose objective is guarded. Sorted best first."""
+        if not candidates:
+            return []
+        deltas: list[list[float]] = [[] for _ in candidates]
+        mode = "pingpong"
+        for seed in self.cfg.seeds:
+            base = self._twin(seed)
+            for sev in self.cfg.severities:
+                modes = ("pingpong", "too_late") if cause == "ho_misconfig" else ("",)
+                for mode in modes:
+                    t = base.clone()
+                    t.inject(Fault(cause, tuple(int(c) for c in fault_cells), severity=sev, onset_rop=t.rop,
+                                   mode=mode))
+                    for _ in range(self.cfg.settle_rops):
+                        t.step()
+                    ref = self._rollout(t, (), scope, cause)
+                    for j, cand in enumerate(candidates):
+                        try:
+                            deltas[j].append(self._rollout(t, cand.actions, scope, cause) - ref)
+                        except ActionError:
+                            deltas[j].append(-np.inf)
+        del mode
+        out = []
+        for cand, d in zip(candidates, deltas):
+            arr = np.asarray(d)
+            mean = float(np.mean(arr)) if np.all(np.isfinite(arr)) else -np.inf
+            low, high = float(np.min(arr)), float(np.max(arr))
+            gain_needed = self.cfg.min_gain if cause != "ho_misconfig" else 0.5
+            ok = bool(mean >= gain_needed and low >= -self.cfg.max_harm * (1 if cause != "ho_misconfig" else 20))
+            out.append(Prediction(cand, mean, low, high, ok))
+        out.sort(key=lambda p: (-p.accepted, -p.mean))
+        return out

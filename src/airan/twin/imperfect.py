@@ -1,0 +1,103 @@
+"""The imperfect twin: the network model an operator (and every healing policy's verifier) actually has.
+
+It shares the true network's scenario and layout (site positions, sector azimuths, the UE drop's geometry),
+but never its state, and it is wrong in the ways a real digital twin is wrong:
+
+* **calibration errors**: each cell's transmit power and electrical tilt are off by a hidden error drawn
+  uniformly in ``[-power_err_db, +power_err_db]`` dB and ``[-tilt_err_deg, +tilt_err_deg]`` deg; the twin's
+  knobs still read the nominal values, so a policy cannot see the error, only its consequences;
+* **perturbed propagation**: the shadow fading of every UE-site link gets an independent zero-mean Gaussian
+  error of ``sf_err_db`` dB std (co-sited sectors share it, as in TR 38.901);
+* **different randomness**: its own mobility, traffic, handover and UE-activity streams, and per-UE demand
+  re-drawn, so its future never replays the true network's.
+
+The true twin's drop is cached and immutable; every array this twin changes is its own copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from airan.core.errors import ConfigError
+from airan.core.rng import spawn_rngs
+from airan.twin import traffic
+from airan.twin.env import NetworkTwin
+from airan.twin.scenarios import ScenarioConfig, get_scenario
+
+DEFAULT_POWER_ERR_DB = 2.0
+DEFAULT_TILT_ERR_DEG = 1.0
+DEFAULT_SF_ERR_DB = 3.0
+
+
+class ImperfectTwin(NetworkTwin):
+    """A ``NetworkTwin`` whose radio carries hidden per-cell calibration errors.
+
+    power_err_db : [num_cells] float64 hidden transmit-power error [dB] (added to the true radiated power)
+    tilt_err_deg : [num_cells] float64 hidden electrical-tilt error [deg] (added to the effective tilt)
+    """
+
+    def __init__(self, scenario: ScenarioConfig | str, power_err_db: np.ndarray, tilt_err_deg: np.ndarray) -> None:
+        super().__init__(scenario)
+        n = self.cfg.num_cells
+        power_err_db = np.asarray(power_err_db, dtype=np.float64)
+        tilt_err_deg = np.asarray(tilt_err_deg, dtype=np.float64)
+        if power_err_db.shape != (n,) or tilt_err_deg.shape != (n,):
+            raise ConfigError(f"calibration errors must be [{n}] arrays, got {power_err_db.shape} and "
+                              f"{tilt_err_deg.shape}")
+        self.power_err_db = power_err_db
+        self.tilt_err_deg = tilt_err_deg
+
+    def _radio(self, mods) -> dict[str, np.ndarray]:
+        # The hidden errors act like fault modifiers the operator does not know about.
+        mods.power_delta_db = mods.power_delta_db + self.power_err_db
+        mods.tilt_delta_deg = mods.tilt_delta_deg + self.tilt_err_deg
+        return super()._radio(mods)
+
+
+def _check(name: str, value: float) -> None:
+    if not np.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a finite value >= 0, got {value!r}")
+
+
+def imperfect_twin(scenario: ScenarioConfig | str, seed: int, rng: np.random.Generator, *,
+                   power_err_db: float = DEFAULT_POWER_ERR_DB, tilt_err_deg: float = DEFAULT_TILT_ERR_DEG,
+                   sf_err_db: float = DEFAULT_SF_ERR_DB,
+                   calibration_rng: np.random.Generator | None = None,
+                   options: dict[str, Any] | None = None) -> ImperfectTwin:
+    """Build and reset an imperfect twin of ``scenario`` for the network drawn with ``seed``.
+
+    ``rng`` draws the propagation perturbation and the twin's own random streams; ``calibration_rng`` (default:
+    ``rng``) draws the per-cell calibration errors, so a caller can keep one set of errors per network while
+    varying the propagation between what-if twins. ``options`` is passed to ``reset`` (e.g. faults)."""
+    cfg = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    _check("power_err_db", power_err_db)
+    _check("tilt_err_deg", tilt_err_deg)
+    _check("sf_err_db", sf_err_db)
+    crng = calibration_rng if calibration_rng is not None else rng
+    n = cfg.num_cells
+    p_err = crng.uniform(-power_err_db, power_err_db, n)
+    t_err = crng.uniform(-tilt_err_deg, tilt_err_deg, n)
+    twin = ImperfectTwin(cfg, p_err, t_err)
+    twin.reset(seed=int(seed), options=options)
+    s, d = twin._s, twin.drop
+    # own random streams (never the true network's): mobility, traffic, handover, UE activity and demand
+    own = int(rng.integers(0, 2**31 - 1))
+    s.rngs = spawn_rngs(own, ("mobility", "traffic", "handover", "ue"))
+    u = s.ue_xyz.shape[0]
+    s.active = s.rngs["ue"].random(u) < cfg.traffic.active_probability
+    s.heading = s.rngs["ue"].uniform(0, 2 * np.pi, u)
+    rate = traffic.draw_session_rates(u, cfg.traffic.mean_dl_demand_mbps, cfg.traffic.demand_sigma, s.rngs["ue"])
+    crowd = np.arange(u) >= u - cfg.crowd_ues
+    twin._rate_dl = np.where(crowd, rate * cfg.crowd_demand_factor, rate)
+    # perturbed shadow fading: one error per (UE, site), shared by the site's sectors
+    if sf_err_db > 0:
+        err = rng.normal(0.0, sf_err_db, (u, len(d.site_xy)))  # [num_ues, num_sites] dB
+        s.sf_db = s.sf_db + err[:, d.cell_site]  # [num_ues, num_cells]
+    s.gain_cache = None
+    return twin

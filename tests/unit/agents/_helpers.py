@@ -1,0 +1,38 @@
+"""Shared test helpers for the airan agents: a ci-tiny context and a tiny rollout loop (no runner needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from airan.agents.base import EpisodeContext, Observation
+from airan.agents.monitor import sector_neighbours
+from airan.twin.env import NetworkTwin
+from airan.twin.faults import Fault
+from airan.twin.scenarios import get_scenario
+
+SEED = 3
+
+
+def tiny_ctx(twin: NetworkTwin, episode_id: str = "t") -> EpisodeContext:
+    d = twin.drop
+    xy = d.site_xy[d.cell_site]
+
+    def make_twin(seed: int) -> NetworkTwin:
+        t = NetworkTwin("ci-tiny")
+        t.reset(seed=SEED + 1 + seed)
+        return t
+
+    return EpisodeContext(episode_id, get_scenario("ci-tiny"), 16, xy, d.cell_yaw_deg, d.cell_site,
+                          sector_neighbours(xy, d.cell_yaw_deg), make_twin)
+
+
+def observations(faults: list[Fault], rops: int, seed: int = SEED):
+    """Yield (twin, Observation) for ``rops`` ROPs of a ci-tiny episode without healing."""
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=seed, options={"faults": faults})
+    hist: dict[str, list[np.ndarray]] = {}
+    for r in range(rops):
+        _, _, _, _, info = twin.step()
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        yield twin, Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"])

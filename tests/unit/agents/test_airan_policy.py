@@ -1,0 +1,55 @@
+import json
+
+import numpy as np
+import pytest
+
+from airan.agents.base import Observation, is_high_risk
+from airan.agents.diagnoser import MODEL_PATH
+from airan.agents.policies.airan import AiranPolicy
+from airan.twin.env import NetworkTwin
+from airan.twin.faults import Fault
+
+from ._helpers import SEED, tiny_ctx
+
+pytestmark = pytest.mark.skipif(not MODEL_PATH.exists(), reason="diagnoser artefact not generated")
+
+
+def _run(faults, rops=13):
+    """A minimal runner: approvals granted one ROP after the request, actions applied at the next step."""
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=SEED, options={"faults": faults})
+    pol = AiranPolicy()
+    pol.reset(tiny_ctx(twin, "ep"))
+    hist, pending, requested, granted, log = {}, [], {}, set(), []
+    for r in range(rops):
+        granted |= {i for i, when in requested.items() if r - when >= 1}
+        _, _, _, _, info = twin.step([p.action for p in pending])
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
+                          frozenset(granted))
+        dec = pol.decide(obs)
+        requested.update({q.id: r for q in dec.approval_requests})
+        for p in dec.actions:  # the approval gate holds
+            assert not is_high_risk([p.action]) or p.approval in granted or p.preauthorized
+        pending = dec.actions
+        log.append(dec.to_dict())
+    return log, pol.report()
+
+
+def test_sleeping_cell_detected_diagnosed_and_deterministic():
+    faults = [Fault("sleeping_cell", (4,), onset_rop=6)]
+    log, report = _run(faults)
+    log2, report2 = _run(faults)
+    assert json.dumps(log) == json.dumps(log2) and report == report2  # replay bit for bit
+    first = next(r for r, d in enumerate(log) if any(x["cell"] == 4 for x in d["detections"]))
+    assert 6 <= first <= 8
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4
+    assert "cell 4" in report
+
+
+def test_quiet_network_takes_no_action():
+    log, report = _run([], rops=10)
+    assert all(not d["actions"] and not d["approval_requests"] for d in log)
+    assert "no anomaly" in report or "incident" in report

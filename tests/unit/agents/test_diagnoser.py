@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from airan.agents.base import CAUSES
+from airan.agents.diagnoser import CLASSES, MODEL_PATH, Diagnoser, SoftmaxModel, fit_temperature, softmax, train_softmax
+from airan.agents.monitor import FEATURE_NAMES
+from airan.core.errors import ShapeError, StoreError
+
+
+def _synthetic(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(CLASSES), n)
+    x = rng.normal(size=(n, len(FEATURE_NAMES)))
+    x[np.arange(n), y] += 4.0  # class k shifts feature k
+    return x, y
+
+
+def test_train_learns_separable_classes_and_calibrates():
+    x, y = _synthetic()
+    m = train_softmax(x, y, steps=300)
+    xt, yt = _synthetic(seed=1)
+    assert np.mean(m.proba(xt).argmax(1) == yt) > 0.9
+    t = fit_temperature(m, xt, yt)
+    assert 0.25 <= t <= 8
+    np.testing.assert_allclose(m.proba(xt).sum(1), 1.0)
+
+
+def test_save_load_roundtrip(tmp_path):
+    x, y = _synthetic(200)
+    m = train_softmax(x, y, steps=50)
+    m.meta = {"note": "test"}
+    m.save(tmp_path / "m.npz")
+    m2 = SoftmaxModel.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(m.proba(x), m2.proba(x))
+    with pytest.raises(StoreError, match="nope"):
+        SoftmaxModel.load(tmp_path / "nope.npz")
+    with pytest.raises(ShapeError):
+        m.proba(np.zeros((2, 3)))
+
+
+def test_diagnoser_ranks_cell_and_cause():
+    x, y = _synthetic()
+    m = train_softmax(x, y, steps=300)
+    d = Diagnoser(m, num_cells=4)
+    k = CLASSES.index("pa_degradation")
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        f = rng.normal(size=(4, len(FEATURE_NAMES)))
+        f[:, 0] += 4.0  # cells look healthy ("none")
+        f[2, 0] -= 4.0
+        f[2, k] += 4.0
+        d.observe(f)
+    diag = d.diagnose()
+    assert diag.cells[0] == 2
+    assert diag.top(1) == ["pa_degradation"]
+    assert set(diag.causes) == set(CAUSES)
+    assert abs(sum(diag.causes.values()) - 1) < 1e-9
+    assert softmax(np.zeros((1, 3))).shape == (1, 3)
+
+
+@pytest.mark.skipif(not MODEL_PATH.exists(), reason="trained artefact not generated")
+def test_shipped_model_loads_with_meta():
+    m = SoftmaxModel.load()
+    assert m.classes == CLASSES
+    assert m.meta and m.meta["episodes"] > 0

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from airan.agents.executor import Executor, ExecutorConfig
+from airan.agents.planner import Candidate, KnobView
+from airan.core.errors import ConfigError
+from airan.twin.actions import Action
+from airan.twin.env import NetworkTwin
+
+from ._helpers import SEED, tiny_ctx
+
+
+def _hist(served):
+    """History where cells 0-1 carry ``served`` x demand in each ROP."""
+    n = len(served)
+    dem = np.full((n, 2), 10.0)
+    return {"DRB.DemandDl": dem, "DRB.CellThpDl": dem * np.asarray(served)[:, None],
+            "HO.PingPong": np.zeros((n, 2)), "RLF.Count": np.zeros((n, 2))}
+
+
+@pytest.fixture(scope="module")
+def knobs():
+    t = NetworkTwin("ci-tiny")
+    t.reset(seed=SEED)
+    return tiny_ctx(t)
+
+
+def test_high_risk_waits_for_approval(knobs):
+    ex = Executor(KnobView(knobs), episode_id="e")
+    cand = Candidate("restart", (Action("restart", 0),), "sleeping_cell")
+    acts, reqs = ex.submit(cand, np.array([0, 1]), 4, _hist([0.5] * 5), "why")
+    assert acts == [] and len(reqs) == 1
+    assert ex.on_rop(5, {}, _hist([0.5] * 6), frozenset())[0] == []
+    acts, outcome = ex.on_rop(6, {}, _hist([0.5] * 7), frozenset({reqs[0].id}))
+    assert outcome == "approved" and acts[0].approval == reqs[0].id
+
+
+def test_preauthorized_policy_covers(knobs):
+    ex = Executor(KnobView(knobs), ExecutorConfig(preauthorized=frozenset({"restart"})))
+    acts, reqs = ex.submit(Candidate("r", (Action("restart", 0),), "sleeping_cell"), np.array([0]), 4,
+                           _hist([0.5] * 5), "")
+    assert reqs == [] and acts[0].preauthorized == "restart"
+
+
+def test_regression_rolls_back_within_window(knobs):
+    ex = Executor(KnobView(knobs))
+    cand = Candidate("cio", (Action("cio", 1, 6.0),), "overload_hotspot")
+    acts, _ = ex.submit(cand, np.array([0, 1]), 4, _hist([0.8] * 5), "")
+    assert len(acts) == 1
+    h = _hist([0.8] * 5 + [0.5])
+    back, outcome = ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())
+    assert outcome == "rollback"
+    assert back[0].action == Action("cio", 1, 0.0) and back[0].rollback_of == 5
+    assert not ex.busy
+
+
+def test_kept_when_no_regression(knobs):
+    ex = Executor(KnobView(knobs))
+    ex.submit(Candidate("cio", (Action("cio", 1, 6.0),), "overload_hotspot"), np.array([0, 1]), 4,
+              _hist([0.8] * 5), "")
+    h = _hist([0.8] * 5 + [0.9, 0.9])
+    assert ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())[1] == ""
+    assert ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())[1] == "kept"
+
+
+def test_bad_config():
+    with pytest.raises(ConfigError, match="3"):
+        ExecutorConfig(window_rops=3)

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from airan.agents.monitor import (
+    FEATURE_NAMES,
+    Monitor,
+    MonitorConfig,
+    RuleScorer,
+    baseline_stats,
+    derived_kpis,
+    nanmedian0,
+    sector_neighbours,
+)
+from airan.core.errors import ConfigError
+from airan.twin.faults import Fault
+
+from ._helpers import observations
+
+
+def test_nanmedian0_matches_numpy():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(7, 5))
+    a[rng.random(a.shape) < 0.3] = np.nan
+    a[:, 0] = np.nan
+    ref = np.array([np.nan if np.all(np.isnan(a[:, j])) else np.nanmedian(a[:, j]) for j in range(5)])
+    np.testing.assert_allclose(nanmedian0(a), ref, equal_nan=True)
+
+
+def test_baseline_scale_has_floor():
+    h = {k: np.ones((5, 3)) for k in ("DRB.DemandDl", "DRB.CellThpDl", "DRB.UEThpDl", "DRB.UEThpDl.p5",
+                                      "RRU.PrbUsedDl", "RRC.ConnMean", "L1M.RSRP", "L1M.RSRP.p5", "L1M.SINR",
+                                      "L1M.SINR.p5", "DRB.UEThpUl", "HO.PingPong", "RLF.Count", "HO.AttOut",
+                                      "BH.LatencyMs", "BH.LossRate", "Cell.Available")}
+    base = baseline_stats(derived_kpis(h), 0, 5)
+    assert np.all(base["rsrp"][1] == 1.0) and np.all(base["prb"][1] == 5.0)
+
+
+def test_neighbours_exclude_self_and_are_near():
+    xy = np.array([[0, 0], [0, 0], [0, 0], [200, 0], [200, 0], [200, 0]], float)
+    yaw = np.array([0, 120, 240, 0, 120, 240], float)
+    nb = sector_neighbours(xy, yaw, k=3)
+    assert nb.shape == (6, 3)
+    assert all(i not in nb[i] for i in range(6))
+    assert 3 in nb[0] or 5 in nb[0] or 4 in nb[0]
+
+
+def test_config_errors_name_value():
+    with pytest.raises(ConfigError, match="0.0"):
+        MonitorConfig(threshold=0.0)
+    with pytest.raises(ConfigError, match="shape"):
+        Monitor(np.zeros(3))
+
+
+def test_outage_detected_and_quiet_before():
+    fault = Fault("cell_outage", (4,), onset_rop=7)
+    mon = None
+    first = None
+    for twin, obs in observations([fault], 10):
+        if mon is None:
+            from airan.agents.monitor import sector_neighbours as sn
+            d = twin.drop
+            mon = Monitor(sn(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.8), RuleScorer())
+        dets = mon.update(obs)
+        if obs.rop < 7:
+            assert all(d.cell != 4 for d in dets)
+        elif first is None and any(d.cell == 4 for d in dets):
+            first = obs.rop
+    assert first == 7  # the CELL_DOWN alarm detects at once
+    assert mon.features.shape[1] == len(FEATURE_NAMES)
+    assert mon.features[4, FEATURE_NAMES.index("z.avail")] < -5

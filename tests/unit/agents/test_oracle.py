@@ -1,0 +1,74 @@
+"""The oracle: detects at onset with the true cause, respects approvals, and its actions recover KPI loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from airan.agents.base import CAUSES, EpisodeContext
+from airan.agents.policies import make_policy
+from airan.agents.policies.oracle import OracleConfig, OraclePolicy, candidates
+from airan.agents.runner import run_policy_episode
+from airan.agents.scorer import score
+from airan.agents.suite import Suite, SuiteEpisode
+from airan.core.errors import ConfigError
+from airan.twin.env import NetworkTwin
+from airan.twin.faults import Fault
+
+TILT = SuiteEpisode("o1", "ci-tiny", 37, 14, (Fault("excessive_downtilt", (4,), 0.7, onset_rop=5),))
+CTRL = SuiteEpisode("o2", "ci-tiny", 40, 10, (Fault("benign_surge", (4, 5), 0.8, onset_rop=4),), control=True)
+
+
+@pytest.fixture(scope="module")
+def tilt_log():
+    return run_policy_episode(TILT, make_policy("oracle"))
+
+
+def test_detects_at_onset_with_the_true_cause(tilt_log):
+    first = next(d for d in tilt_log["decisions"] if d["detections"])
+    assert first["rop"] == 5 and first["detections"][0]["cell"] == 4
+    assert max(first["diagnosis"]["causes"], key=first["diagnosis"]["causes"].get) == "excessive_downtilt"
+    assert all(not d["detections"] for d in tilt_log["decisions"][:5])
+
+
+def test_counter_tilt_goes_through_approval_and_recovers_the_loss(tilt_log):
+    tilts = [a for a in tilt_log["applied"] if a["kind"] == "tilt" and a["cell"] == 4]
+    assert tilts and all(a["value"] < 0 for a in tilts)  # uptilt against a stuck downtilt
+    for a in tilt_log["applied"]:
+        assert not a["high_risk"] or a["approval_valid"]
+    imp = tilt_log["impact"]
+    h, u, n = (np.array(imp[k][8:]) for k in ("healed", "unhealed", "nofault"))
+    assert np.mean(n - u) > 0.01  # the fault costs traffic
+    assert np.mean(h - u) > 0.5 * np.mean(n - u)  # the oracle wins back more than half of it
+    m = score(Suite("t", "custom", 0, (TILT,)), [tilt_log])["metrics"]
+    assert m["detection_recall"]["value"] == 1.0 and m["unapproved_high_risk_actions"] == 0
+
+
+def test_never_alarms_or_acts_on_a_control():
+    log = run_policy_episode(CTRL, make_policy("oracle"))
+    assert not any(d["detections"] for d in log["decisions"]) and log["applied"] == []
+
+
+def test_needs_the_truth():
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=3)
+    d = twin.drop
+    ctx = EpisodeContext("x", twin.cfg, 5, d.site_xy[d.cell_site], d.cell_yaw_deg, d.cell_site,
+                         np.zeros((21, 6), np.int64), lambda s: None)
+    with pytest.raises(ConfigError, match="truth"):
+        OraclePolicy().reset(ctx)
+    with pytest.raises(ConfigError, match="horizon_rops"):
+        OracleConfig(horizon_rops=0)
+
+
+@pytest.mark.parametrize("cause", CAUSES)
+def test_every_cause_has_candidates(cause, tiny_twin):
+    d = tiny_twin.drop
+    from airan.agents.monitor import sector_neighbours
+
+    xy = d.site_xy[d.cell_site]
+    ctx = EpisodeContext("x", tiny_twin.cfg, 5, xy, d.cell_yaw_deg, d.cell_site, sector_neighbours(xy, d.cell_yaw_deg),
+                         lambda s: None)
+    mode = "too_late" if cause == "ho_misconfig" else ""
+    cands = candidates(Fault(cause, (4,), 0.8, mode=mode), ctx, tiny_twin.knobs)
+    assert cands and all(len(c) >= 1 for c in cands)

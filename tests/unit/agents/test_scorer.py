@@ -1,0 +1,137 @@
+"""The scorer on hand-built logs whose right answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from airan.agents.scorer import median_ci, plot_confusion, score, wilson
+from airan.agents.suite import Suite, SuiteEpisode
+from airan.core.errors import ConfigError
+from airan.twin.faults import Fault
+
+R = 12
+OUT = SuiteEpisode("out", "ci-tiny", 3, R, (Fault("cell_outage", (0,), onset_rop=4),))
+PA = SuiteEpisode("pa", "ci-tiny", 6, R, (Fault("pa_degradation", (5,), 0.8, onset_rop=4),))
+CTRL = SuiteEpisode("ctl", "ci-tiny", 9, R, (), control=True)
+UND = SuiteEpisode("und", "ci-tiny", 12, R, (Fault("pa_degradation", (7,), 0.4, onset_rop=4),), undetectable=True)
+SUITE = Suite("hand", "custom", 0, (OUT, PA, CTRL, UND))
+# impact series: 1.0 without the fault, 0.5 from onset without healing (noise-free, so sigma = 0)
+NOFAULT = [1.0] * R
+UNHEALED = [1.0] * 4 + [0.5] * 8
+
+
+def _dec(rop, dets=(), diag=None):
+    return {"rop": rop, "detections": [{"cell": c, "score": 1.0, "kpis": []} for c in dets],
+            "diagnosis": diag, "actions": [], "approval_requests": [], "notes": []}
+
+
+def _act(rop, kind="power", cell=1, value=1.0, high=False, approval="", valid=False, rollback=-1, pre=0.0, post=1.0):
+    return {"rop": rop, "decided_rop": rop - 1, "kind": kind, "cell": cell, "value": value, "mode": "", "pre": pre,
+            "post": post, "high_risk": high, "approval": approval, "approval_valid": valid, "preauthorized": "",
+            "preauth_valid": False, "rollback_of": rollback, "reason": ""}
+
+
+def _log(ep, policy, decisions=None, applied=(), healed=None, approvals=()):
+    decisions = decisions or {}
+    return {"episode_id": ep.id, "policy": policy, "scenario": ep.scenario, "seed": ep.seed, "rops": R,
+            "decisions": [decisions.get(r, _dec(r)) for r in range(R)], "applied": list(applied),
+            "approvals": list(approvals),
+            "impact": {"cells": [0, 1, 2, 5, 6, 7], "fault_cells": [c for f in ep.faults for c in f.cells],
+                       "kpi": "dl_served_ratio", "healed": healed or list(UNHEALED if ep.faults else NOFAULT),
+                       "unhealed": list(UNHEALED if ep.faults else NOFAULT), "nofault": list(NOFAULT)},
+            "report": "", "wall_s": 0.0}
+
+
+def _good_logs():
+    diag = {"causes": {"cell_outage": 0.8, "pa_degradation": 0.2}, "cells": [0, 1], "evidence": {}}
+    # outage: detected at ROP 5 (ttd 1), right cause and cell; healed fully from ROP 7
+    out_healed = [1.0] * 4 + [0.5, 0.5, 0.5] + [1.0] * 5
+    out = _log(OUT, "p", {5: _dec(5, [0], diag)}, [_act(7, "restart", 0, high=True, approval="a1", valid=True)],
+               out_healed, [{"id": "a1", "requested_rop": 5, "granted_rop": 6, "actions": []}])
+    pa = _log(PA, "p")  # missed
+    # control: one false alarm and one unapproved high-risk action, which also hurts the KPI (harmful)
+    ctl_healed = [1.0] * 8 + [0.2, 0.2, 1.0, 1.0]
+    ctl = _log(CTRL, "p", {2: _dec(2, [3], diag)}, [_act(8, "cell_off", 3, high=True, pre=1.0, post=0.0)], ctl_healed)
+    und = _log(UND, "p")
+    return [out, pa, ctl, und]
+
+
+def test_metrics_on_known_answers():
+    s = score(SUITE, _good_logs())
+    m = s["metrics"]
+    assert s["policy"] == "p" and s["episodes"] == 4
+    assert m["fault_episodes"] == 2 and m["control_episodes"] == 1  # the undetectable one is scored apart
+    assert m["detection_recall"]["value"] == 0.5 and m["hard_fault_recall"]["value"] == 1.0
+    assert m["detection_precision"]["value"] == 0.5  # 1 detected fault / (1 + 1 alarmed control)
+    assert m["control_alarm_rate"]["value"] == 1.0 and m["control_action_rate"]["value"] == 1.0
+    assert m["ttd_rops_median"]["value"] == 1.0
+    assert m["rca_top1"]["value"] == 1.0 and m["rca_top3"]["value"] == 1.0 and m["localization_top1"]["value"] == 1.0
+    # outage window ROPs 6..11: gain 0,0.5*5 over loss 0.5*6 -> 5/6; pa undetected: 0
+    fkrs = sorted([5 / 6, 0.0])
+    assert m["fkr_median"]["value"] == pytest.approx(sum(fkrs) / 2)
+    assert m["full_recovery_rate"]["value"] == 0.5
+    assert m["mttr_rops_median"]["n"] == 2
+    assert m["unapproved_high_risk_actions"] == 1
+    assert m["harmful_action_rate"]["k"] == 1 and m["harmful_action_rate"]["n"] == 2
+    assert m["rollback_within_2_rops"]["value"] == 0.0 and m["rollbacks"] == 0
+    assert m["approvals_held"] == 1 and m["approval_hold_rops_mean"] == 1.0
+    assert s["undetectable"]["episodes"] == 1
+    conf = s["confusion"]
+    row = conf["rows"].index("cell_outage")
+    assert conf["matrix"][row][conf["cols"].index("cell_outage")] == 1
+    assert conf["matrix"][conf["rows"].index("pa_degradation")][conf["cols"].index("none")] == 1
+    assert s["per_class"]["cell_outage"]["detection_recall"]["value"] == 1.0
+
+
+def test_a_policy_that_does_nothing_scores_zero():
+    logs = [_log(e, "none") for e in SUITE.episodes]
+    m = score(SUITE, logs)["metrics"]
+    assert m["detection_recall"]["value"] == 0.0 and m["detection_recall"]["n"] == 2
+    assert m["fkr_median"]["value"] == 0.0 and m["full_recovery_rate"]["value"] == 0.0
+    assert m["control_alarm_rate"]["value"] == 0.0 and m["unapproved_high_risk_actions"] == 0
+    assert m["detection_precision"]["value"] is None  # no alarm at all: precision undefined
+
+
+def test_alarms_before_onset_or_off_scope_are_not_detections():
+    early = _log(OUT, "q", {2: _dec(2, [0]), 6: _dec(6, [15])})
+    m = score(SUITE, [early])["metrics"]
+    assert m["detection_recall"]["value"] == 0.0 and m["false_alarm_episodes"] == 1
+    assert m["alarm_precision"]["value"] == 0.0
+
+
+def test_rollback_within_two_rops_is_counted():
+    harmful = _act(6, "tilt", 1, value=-2.0, pre=10.0, post=8.0)
+    undo = _act(8, "tilt", 1, value=2.0, pre=8.0, post=10.0, rollback=6)
+    healed = [1.0] * 4 + [0.5, 0.5, 0.1, 0.1, 0.5, 0.5, 0.5, 0.5]
+    m = score(SUITE, [_log(OUT, "q", applied=[harmful, undo], healed=healed)])["metrics"]
+    assert m["harmful_action_rate"]["k"] == 1 and m["harmful_action_rate"]["n"] == 1  # rollbacks are not counted
+    assert m["rollbacks"] == 1 and m["rollback_within_2_rops"]["value"] == 1.0
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ConfigError, match="ghost"):
+        score(SUITE, [{**_log(OUT, "p"), "episode_id": "ghost"}])
+    with pytest.raises(ConfigError, match="policies"):
+        score(SUITE, [_log(OUT, "a"), _log(PA, "b")])
+    with pytest.raises(ConfigError):
+        score(SUITE, [])
+
+
+def test_intervals():
+    w = wilson(0, 10)
+    assert w["value"] == 0.0 and w["ci95"][0] == 0.0 and w["ci95"][1] == pytest.approx(0.2775, abs=1e-3)
+    w = wilson(5, 10)
+    assert w["ci95"][0] == pytest.approx(1 - w["ci95"][1])
+    assert wilson(0, 0)["value"] is None
+    m = median_ci([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert m["value"] == 3.0 and m["ci95"][0] <= 3.0 <= m["ci95"][1]
+    assert median_ci([1.0, 2.0]) == median_ci([1.0, 2.0])  # fixed seed
+    assert median_ci([])["value"] is None and not math.isnan(median_ci([float("nan"), 2.0])["value"])
+
+
+def test_confusion_png(tmp_path):
+    s = score(SUITE, _good_logs())
+    p = plot_confusion(s["confusion"], tmp_path / "c.png")
+    assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,162 @@
+"""Suites: the recipe (controls, causes, look-alike pairs, splits), JSON round trip and validation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from airan.agents.base import CAUSES
+from airan.agents.suite import (
+    LOOKALIKE_PAIRS,
+    SPLITS,
+    Suite,
+    SuiteEpisode,
+    is_undetectable,
+    load_suite,
+    make_suite,
+    moved_kpis,
+    save_suite,
+)
+from airan.core.errors import ConfigError, FaultError
+from airan.twin.faults import Fault
+
+
+@pytest.fixture(scope="module")
+def suite() -> Suite:
+    return make_suite("dev", 48, 7, scenarios=("ci-tiny",), rops=16, detectable_check=False)
+
+
+def test_controls_are_at_least_20_percent(suite):
+    ctrl = [e for e in suite.episodes if e.control]
+    assert len(ctrl) / len(suite.episodes) >= 0.2
+    assert all(all(f.kind == "benign_surge" for f in e.faults) for e in ctrl)
+    assert any(e.faults for e in ctrl) and any(not e.faults for e in ctrl)  # surges and quiet controls
+
+
+def test_every_cause_and_both_handover_modes_appear(suite):
+    causes = {e.cause for e in suite.episodes if not e.control}
+    assert causes == set(CAUSES)
+    modes = {f.mode for e in suite.episodes for f in e.faults if f.kind == "ho_misconfig"}
+    assert modes == {"pingpong", "too_late"}
+
+
+def test_lookalike_pairs_share_network_and_cell(suite):
+    for name, (a, b) in LOOKALIKE_PAIRS.items():
+        eps = [e for e in suite.episodes if e.lookalike == name]
+        assert len(eps) == 2, name
+        x, y = eps
+        assert (x.scenario, x.seed) == (y.scenario, y.seed)
+        assert x.cause == a
+        if b == "low_demand":
+            assert y.control and y.focus_cells == x.faults[0].cells
+        else:
+            assert y.cause == b and y.faults[0].cells == x.faults[0].cells
+
+
+def test_faults_start_after_a_clean_baseline_and_stay_inside(suite):
+    for e in suite.episodes:
+        for f in e.faults:
+            assert 5 <= f.onset_rop < e.rops - 2
+            assert f.end_rop is None or f.end_rop <= e.rops
+        if e.cause in ("cell_outage", "backhaul_failure", "sleeping_cell"):
+            assert e.faults[0].severity == 1.0
+
+
+def test_splits_use_disjoint_networks():
+    seeds = {}
+    for split in SPLITS:
+        s = make_suite(split, 12, 1, scenarios=("ci-tiny",), rops=12, detectable_check=False)
+        seeds[split] = {e.seed for e in s.episodes}
+        assert all(e.seed % 3 == SPLITS.index(split) and e.split == split for e in s.episodes)
+    assert not seeds["train"] & seeds["dev"] and not seeds["dev"] & seeds["test"]
+
+
+def test_same_arguments_same_suite():
+    a = make_suite("test", 10, 4, scenarios=("ci-tiny",), rops=12, detectable_check=False)
+    b = make_suite("test", 10, 4, scenarios=("ci-tiny",), rops=12, detectable_check=False)
+    assert a == b
+    c = make_suite("test", 10, 5, scenarios=("ci-tiny",), rops=12, detectable_check=False)
+    assert a != c
+
+
+def test_round_trip(tmp_path, suite):
+    path = save_suite(suite, tmp_path / "s.json")
+    back = load_suite(path)
+    assert back == suite
+    ep = back.episodes[0]
+    assert SuiteEpisode.from_dict(ep.to_dict()) == ep
+
+
+def _write(tmp_path, d):
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    return p
+
+
+def _base():
+    return {"name": "hand", "split": "custom", "seed": 0, "version": 1,
+            "episodes": [{"id": "e1", "scenario": "ci-tiny", "seed": 123456789, "rops": 10,
+                          "faults": [{"kind": "pa_degradation", "cells": [4], "severity": 0.5, "onset_rop": 4}]}]}
+
+
+def test_hand_written_suite_with_unseen_seed_loads(tmp_path):
+    s = load_suite(_write(tmp_path, _base()))
+    e = s.episodes[0]
+    assert e.seed == 123456789 and not e.control and e.cause == "pa_degradation"
+
+
+@pytest.mark.parametrize("patch, err, needle", [
+    ({"scenario": "mars-1"}, ConfigError, "mars-1"),
+    ({"seed": -4}, ConfigError, "seed"),
+    ({"rops": 1}, ConfigError, "rops"),
+    ({"colour": "red"}, ConfigError, "colour"),
+    ({"faults": [{"kind": "pa_degradation", "cells": [99], "onset_rop": 2}]}, FaultError, "99"),
+    ({"faults": [{"kind": "pa_degradation", "cells": [1], "severity": 3.0}]}, FaultError, "severity"),
+    ({"faults": [{"kind": "gremlins", "cells": [1]}]}, FaultError, "gremlins"),
+    ({"faults": [{"kind": "pa_degradation", "cells": [1], "onset_rop": 10}]}, FaultError, "onset_rop"),
+    ({"faults": [{"kind": "pa_degradation", "cells": [1], "when": 3}]}, FaultError, "when"),
+    ({"faults": [{"kind": "ho_misconfig", "cells": [1], "mode": "sideways"}]}, FaultError, "sideways"),
+    ({"control": True}, ConfigError, "control"),
+    ({"focus_cells": [50]}, ConfigError, "focus_cells"),
+])
+def test_validation_names_the_bad_field(tmp_path, patch, err, needle):
+    d = _base()
+    d["episodes"][0].update(patch)
+    with pytest.raises(err, match=needle):
+        load_suite(_write(tmp_path, d))
+
+
+def test_suite_level_errors(tmp_path):
+    d = _base()
+    d["episodes"].append(dict(d["episodes"][0]))
+    with pytest.raises(ConfigError, match="e1"):
+        load_suite(_write(tmp_path, d))
+    with pytest.raises(ConfigError, match="version"):
+        load_suite(_write(tmp_path, _base() | {"version": 9}))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_suite(tmp_path / "missing.json")
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="JSON"):
+        load_suite(tmp_path / "junk.json")
+    with pytest.raises(ConfigError, match="split"):
+        make_suite("holdout", 5, 0)
+
+
+def test_moved_kpis_rule():
+    rng = np.random.default_rng(0)
+    clean = {"K": rng.normal(10.0, 1.0, (12, 3))}
+    same = {"K": clean["K"].copy()}
+    shifted = {"K": clean["K"] + np.where(np.arange(12)[:, None] >= 6, [5.0, 0.0, 0.0], 0.0)}
+    active = np.arange(12) >= 6
+    scope = np.array([0, 1, 2])
+    assert moved_kpis(same, clean, scope, active) == []
+    assert moved_kpis(shifted, clean, scope, active) == ["K@0"]
+    assert moved_kpis(shifted, clean, np.array([1, 2]), active) == []
+
+
+def test_an_outage_is_detectable_and_a_control_is_never_flagged():
+    ep = SuiteEpisode("x", "ci-tiny", 3, 10, (Fault("cell_outage", (4,), onset_rop=4),))
+    assert not is_undetectable(ep)
+    assert not is_undetectable(SuiteEpisode("c", "ci-tiny", 3, 10, (), control=True))

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from airan.agents.planner import Candidate
+from airan.agents.verifier import Verifier, VerifierConfig, objective
+from airan.core.errors import ConfigError
+from airan.twin.actions import Action
+from airan.twin.env import NetworkTwin
+
+
+def _make(seed):
+    t = NetworkTwin("ci-tiny")
+    t.reset(seed=4 + seed)
+    return t
+
+
+def test_restart_predicted_to_cure_sleeping_cell_and_harm_rejected():
+    v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=2))
+    good = Candidate("restart", (Action("restart", 4),), "sleeping_cell")
+    bad = Candidate("off", (Action("cell_off", 5),), "sleeping_cell")
+    preds = v.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [bad, good])
+    by = {p.candidate.name: p for p in preds}
+    assert by["restart"].accepted and by["restart"].mean > 0
+    assert not by["off"].accepted
+    assert preds[0].candidate.name == "restart"
+    assert len(v._twins) == 1  # twins are cached per episode
+
+
+def test_objective_and_config():
+    k = {"DRB.DemandDl": np.array([10.0, 10.0]), "DRB.CellThpDl": np.array([5.0, 10.0]),
+         "HO.PingPong": np.array([1.0, 2.0]), "RLF.Count": np.array([0.0, 1.0])}
+    assert objective(k, np.array([0, 1]), "overload_hotspot") == pytest.approx(0.75)
+    assert objective(k, np.array([0, 1]), "ho_misconfig") == -4.0
+    with pytest.raises(ConfigError, match="1.5"):
+        VerifierConfig(severities=(1.5,))

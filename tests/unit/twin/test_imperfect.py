@@ -1,0 +1,76 @@
+"""The imperfect twin: bounded calibration errors, perturbed propagation, no shared state with the true twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from airan.core.errors import ConfigError
+from airan.twin.env import NetworkTwin
+from airan.twin.imperfect import ImperfectTwin, imperfect_twin
+
+
+def _kpis(twin, rops=3):
+    return [twin.step()[4]["kpis"] for _ in range(rops)]
+
+
+def test_calibration_errors_are_bounded_and_hidden_from_the_knobs():
+    t = imperfect_twin("ci-tiny", 3, np.random.default_rng(0), power_err_db=2.0, tilt_err_deg=1.0)
+    assert isinstance(t, ImperfectTwin)
+    assert np.all(np.abs(t.power_err_db) <= 2.0) and np.all(np.abs(t.tilt_err_deg) <= 1.0)
+    assert np.std(t.power_err_db) > 0.1 and np.std(t.tilt_err_deg) > 0.05
+    assert np.all(t.knobs.power_offset_db == 0.0)
+    assert np.all(t.knobs.tilt_deg == t.cfg.antenna.tilt_deg)
+
+
+def test_same_rng_same_twin_and_different_from_the_truth():
+    a = _kpis(imperfect_twin("ci-tiny", 3, np.random.default_rng(7)))
+    b = _kpis(imperfect_twin("ci-tiny", 3, np.random.default_rng(7)))
+    true = NetworkTwin("ci-tiny")
+    true.reset(seed=3)
+    c = _kpis(true)
+    for ka, kb in zip(a, b, strict=True):
+        np.testing.assert_array_equal(np.nan_to_num(ka["L1M.RSRP"]), np.nan_to_num(kb["L1M.RSRP"]))
+    assert not np.allclose(np.nan_to_num(a[-1]["L1M.RSRP"]), np.nan_to_num(c[-1]["L1M.RSRP"]))
+
+
+def test_calibration_rng_fixes_the_errors_while_propagation_varies():
+    def make(s):
+        return imperfect_twin("ci-tiny", 3, np.random.default_rng(s), calibration_rng=np.random.default_rng(99))
+
+    a, b = make(1), make(2)
+    np.testing.assert_array_equal(a.power_err_db, b.power_err_db)
+    assert not np.allclose(a._s.sf_db, b._s.sf_db)
+
+
+def test_it_never_shares_state_with_the_true_twin():
+    true = NetworkTwin("ci-tiny")
+    true.reset(seed=3)
+    before, drop_before = true._s.sf_db.copy(), true.drop.sf_db.copy()
+    imp = imperfect_twin("ci-tiny", 3, np.random.default_rng(0))
+    assert imp._s is not true._s and imp._s.sf_db is not true._s.sf_db
+    _kpis(imp, 2)
+    np.testing.assert_array_equal(true._s.sf_db, before)
+    assert true.rop == 0
+    np.testing.assert_array_equal(true.drop.sf_db, drop_before)  # the shared drop is never written
+
+
+def test_zero_error_twin_keeps_the_radio_but_not_the_randomness():
+    t = imperfect_twin("ci-tiny", 3, np.random.default_rng(0), power_err_db=0.0, tilt_err_deg=0.0, sf_err_db=0.0)
+    true = NetworkTwin("ci-tiny")
+    true.reset(seed=3)
+    np.testing.assert_array_equal(t._s.sf_db, true._s.sf_db)
+    assert np.all(t.power_err_db == 0) and np.all(t.tilt_err_deg == 0)
+
+
+@pytest.mark.parametrize("kw", [{"power_err_db": -1.0}, {"tilt_err_deg": float("nan")}, {"sf_err_db": -2.0}])
+def test_bad_error_sizes_are_named(kw):
+    with pytest.raises(ConfigError, match=next(iter(kw))):
+        imperfect_twin("ci-tiny", 3, np.random.default_rng(0), **kw)
+
+
+def test_bad_seed_and_rng_are_named():
+    with pytest.raises(ConfigError, match="seed"):
+        imperfect_twin("ci-tiny", -1, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="rng"):
+        imperfect_twin("ci-tiny", 3, 42)
