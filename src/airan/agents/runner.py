@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import json
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ from airan.agents.base import Decision, EpisodeContext, Observation, Policy, is_
 from airan.agents.monitor import sector_neighbours
 from airan.agents.suite import Suite, SuiteEpisode, episode_from_dict, episode_to_dict, fault_scope
 from airan.core.errors import ActionError, ConfigError
+from airan.data.datagen import make_executor
 from airan.twin.actions import Action, apply_action
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import SITE_FAULTS, Fault
@@ -294,81 +293,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"index": job["index"], "log": log, "audit": col.rows if col else []}
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _ray_job(job: dict[str, Any]) -> dict[str, Any]:
-    _init_worker()
+def _run_job_to(job: dict[str, Any], _out: str) -> dict[str, Any]:
+    """``_run_job`` in the ``fn(job, out)`` shape of the shared executors (episode logs are returned)."""
     return _run_job(job)
-
-
-class Executor(ABC):
-    """Runs episode jobs and yields their results as they finish."""
-
-    @abstractmethod
-    def map(self, jobs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]: ...
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release workers."""
-
-
-class InlineExecutor(Executor):
-    def map(self, jobs):
-        for j in jobs:
-            yield _run_job(j)
-
-
-class ProcessExecutor(Executor):
-    """A local process pool (``concurrent.futures``); each worker uses one torch thread."""
-
-    def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
-
-    def map(self, jobs):
-        futures = [self.pool.submit(_run_job, j) for j in jobs]
-        for f in as_completed(futures):
-            yield f.result()
-
-    def close(self) -> None:
-        self.pool.shutdown()
-
-
-class RayExecutor(Executor):
-    """The same jobs as Ray tasks. ``address``: "local" starts a private local instance on 127.0.0.1;
-    anything else goes to ``ray.init(address=...)`` (e.g. "auto" or "ray://host:10001")."""
-
-    def __init__(self, address: str, workers: int) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("--ray-address needs Ray: pip install 'ray==2.55.1' (Flower's pin)") from None
-        self.ray = ray
-        if address == "local":
-            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
-                     ignore_reinit_error=True, log_to_driver=False)
-        else:
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        self.remote = ray.remote(num_cpus=1)(_ray_job)
-
-    def map(self, jobs):
-        pending = [self.remote.remote(j) for j in jobs]
-        while pending:
-            done, pending = self.ray.wait(pending, num_returns=1)
-            yield self.ray.get(done[0])
-
-    def close(self) -> None:
-        self.ray.shutdown()
-
-
-def make_executor(workers: int, ray_address: str | None) -> Executor:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
-    if ray_address:
-        return RayExecutor(ray_address, workers)
-    return InlineExecutor() if workers == 1 else ProcessExecutor(workers)
 
 
 def run_suite(suite: Suite, policy_name: str, *, workers: int = 1, ray_address: str | None = None,
@@ -388,7 +315,7 @@ def run_suite(suite: Suite, policy_name: str, *, workers: int = 1, ray_address: 
         from airan.agents.audit import AuditLog
 
         audit = AuditLog(audit_path)
-    ex = make_executor(workers, ray_address)
+    ex = make_executor(workers, ray_address)  # the datagen executors: inline, process pool or Ray
     progress = None
     try:
         if show_progress:
@@ -399,7 +326,7 @@ def run_suite(suite: Suite, policy_name: str, *, workers: int = 1, ray_address: 
             progress.start()
             task = progress.add_task(f"heal {policy_name} ({POLICIES.get(policy_name, '?').split(':')[-1]})",
                                      total=len(jobs))
-        for res in ex.map(jobs):
+        for res in ex.map(_run_job_to, jobs, ""):
             logs[res["index"]] = res["log"]
             if audit is not None:
                 ep = suite.episodes[res["index"]]

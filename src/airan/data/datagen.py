@@ -136,10 +136,10 @@ class RayExecutor(Executor):
                      ignore_reinit_error=True, log_to_driver=False)
         else:
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        self.remote = ray.remote(num_cpus=1)(_ray_job)
+        self.remote = ray.remote(num_cpus=1)(_ray_call)
 
     def map(self, fn, jobs, out):
-        pending = [self.remote.remote(j, out) for j in jobs]
+        pending = [self.remote.remote(fn, j, out) for j in jobs]
         while pending:
             done, pending = self.ray.wait(pending, num_returns=1)
             yield self.ray.get(done[0])
@@ -148,12 +148,15 @@ class RayExecutor(Executor):
         self.ray.shutdown()
 
 
-def _ray_job(job: Job, out: str) -> dict:
+def _ray_call(fn: Callable[[Any, str], dict], job: Any, out: str) -> dict:
     _init_worker()
-    return run_job(job, out)
+    return fn(job, out)
 
 
 def make_executor(workers: int, ray_address: str | None) -> Executor:
+    """In-process (1 worker), a local process pool, or Ray (``ray_address``); any top-level ``fn(job, out)``."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
     if ray_address:
         return RayExecutor(ray_address, max(1, workers))
     return InlineExecutor() if workers <= 1 else ProcessExecutor(workers)

@@ -60,7 +60,6 @@ def known_mask(task: str, t: int, s: int, pt: int = 2, ps: int = 4) -> torch.Ten
     return known
 
 
-_known_mask = known_mask  # older name, kept for callers of the first harness
 
 
 def shots_subset(indices: list[int], shots: str, seed: int) -> list[int]:
@@ -92,7 +91,6 @@ def mae_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Tenso
     return detokenize(pred, tok, spec, rescale=False)
 
 
-_model_predict = mae_predict
 
 
 @torch.no_grad()
@@ -115,7 +113,6 @@ def nmse_db(est: torch.Tensor, ref: torch.Tensor, hidden: torch.Tensor) -> float
     return 10 * math.log10(max(float(err / ((ref.abs() ** 2) * w).sum().clamp_min(1e-30)), 1e-12))
 
 
-_nmse_db = nmse_db
 
 
 def matched_filter_se(est: torch.Tensor, clean: torch.Tensor, hidden: torch.Tensor, snr_db: float) -> float:
