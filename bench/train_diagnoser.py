@@ -1,93 +1,57 @@
-"""Train the AIRAN diagnoser (softmax regression over the monitor's per-cell features) on twin episodes.
+"""Train the AIRAN diagnoser (softmax regression over the monitor's per-cell features) and calibrate its
+detection threshold, on twin episodes of the suite's ``train`` split (seeds disjoint from dev/test).
 
-Episodes come from ``airan.agents.suite.make_suite("train", ...)`` when that module is present (its seed stream
-is disjoint from dev/test); otherwise from this script's own generator with seeds >= 7_000_000 (the same fault
-catalogue, severities 0.35-1, onsets after 5-9 clean ROPs). Each episode runs the true twin without healing; the
-features of every ROP are labelled with the fault's cause on the affected cells (whole site for backhaul
-faults) once the fault is active, and ``none`` elsewhere. 80% of episodes train the weights, 20% fit the
-temperature and give the held-out numbers printed at the end (and stored in the model's meta).
+1. **Traces.** Each episode runs the true twin without healing (``episode_trace``): KPI history and events.
+2. **Training rows.** The monitor's features are replayed from the trace with the baseline frozen at the fault's
+   onset (as the live monitor freezes it at detection). Every ROP's rows are labelled with the fault's cause on
+   the affected cells (the whole site for backhaul faults) once the fault is active, ``none`` elsewhere.
+   80 % of episodes fit the weights (class-balanced, ``none`` rows x3), 20 % fit the temperature.
+3. **Detection threshold (CFAR).** With the live (unfrozen) features, the statistic of an episode is the
+   largest score any cell holds for ``persistence`` consecutive no-fault ROPs (controls: every ROP; fault
+   episodes: before onset). The threshold is the smallest that keeps the share of training episodes with a
+   false alarm at or below ``--false-alarm`` (default 2 %); ``persistence`` in {2, 3} is chosen by the fault
+   recall it leaves on the training episodes. Both go into the model's meta and ``AiranPolicy`` reads them.
 
-    .venv/bin/python bench/train_diagnoser.py --episodes 360 --workers 2
+    .venv/bin/python bench/train_diagnoser.py --episodes 240 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from airan.agents.base import CAUSES, Observation
+from airan.agents.base import Observation
 from airan.agents.diagnoser import CLASSES, MODEL_PATH, fit_temperature, train_softmax
-from airan.agents.monitor import Monitor, MonitorConfig, sector_neighbours
+from airan.agents.monitor import FEATURE_NAMES, Monitor, MonitorConfig
+from airan.agents.runner import episode_context, fault_cells
+from airan.agents.suite import SuiteEpisode, make_suite
 from airan.twin.env import NetworkTwin
-from airan.twin.faults import SITE_FAULTS, Fault
+from airan.twin.faults import SITE_FAULTS
 
-SCENARIOS = ("ci-tiny", "rma-7", "stadium")
-
-
-def own_episodes(n: int, seed: int, rops: int) -> list[dict]:
-    """Episode specs: {scenario, seed, rops, faults: [Fault kwargs]} (20% controls: none or benign surge)."""
-    rng = np.random.default_rng(seed)
-    eps = []
-    for i in range(n):
-        scen = SCENARIOS[i % len(SCENARIOS)]
-        twin_seed = 7_000_000 + int(rng.integers(0, 6))  # few drops per scenario: resets hit the drop cache
-        onset = int(rng.integers(5, 10))
-        kind = "control" if rng.random() < 0.2 else CAUSES[i % len(CAUSES)]
-        faults = []
-        cell = int(rng.integers(0, 21))
-        if kind == "control":
-            if rng.random() < 0.6:
-                cells = sorted({int(c) for c in rng.integers(0, 21, size=int(rng.integers(1, 8)))})
-                faults.append(dict(kind="benign_surge", cells=tuple(cells), severity=float(rng.uniform(0.4, 1)),
-                                   onset_rop=onset, ramp_rops=int(rng.integers(0, 3))))
-        else:
-            mode = ("pingpong", "too_late")[int(rng.integers(0, 2))] if kind == "ho_misconfig" else ""
-            faults.append(dict(kind=kind, cells=(cell,), severity=float(rng.uniform(0.35, 1.0)), onset_rop=onset,
-                               ramp_rops=int(rng.integers(0, 3)), mode=mode))
-        eps.append({"id": f"train-{i}", "scenario": scen, "seed": twin_seed, "rops": rops, "faults": faults})
-    return sorted(eps, key=lambda e: (e["scenario"], e["seed"]))
+MIN_BASELINE_ROPS = 4
 
 
-def suite_episodes(n: int, seed: int) -> list[dict] | None:
-    try:
-        from airan.agents.suite import make_suite
-    except ImportError:
-        return None
-    suite = make_suite("train", n, seed)
-    return [{"id": e.id, "scenario": e.scenario, "seed": e.seed, "rops": e.rops,
-             "faults": [dict(kind=f.kind, cells=tuple(f.cells), severity=f.severity, onset_rop=f.onset_rop,
-                             ramp_rops=f.ramp_rops, duration_rops=f.duration_rops, mode=f.mode) for f in e.faults]}
-            for e in suite.episodes]
-
-
-def episode_rows(ep: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run one episode; return features [R, F], labels [R] and ROP-of-episode weights [R]."""
-    faults = [Fault(**f) for f in ep["faults"]]
-    twin = NetworkTwin(ep["scenario"])
-    twin.reset(seed=int(ep["seed"]), options={"faults": faults})
+def episode_trace(ep: SuiteEpisode) -> dict:
+    """Run ``ep`` without healing: ``hist`` name -> [R, C] float64 KPIs, ``events`` per ROP, ``labels`` [R, C]
+    int64 class index (``CLASSES``), ``neighbours`` [C, K], ``fault_cells`` list."""
+    twin = NetworkTwin(ep.scenario)
+    twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
+    ctx = episode_context(ep, twin)
     d = twin.drop
-    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
-    mon = Monitor(nb, MonitorConfig())
-    real = [f for f in faults if f.kind != "benign_surge"]
-    onset = min((f.onset_rop for f in faults), default=None)
+    real = [f for f in ep.faults if f.kind != "benign_surge"]
     hist: dict[str, list[np.ndarray]] = {}
-    xs, ys, ws = [], [], []
-    for r in range(int(ep["rops"])):
+    events, labels = [], []
+    for r in range(ep.rops):
         _, _, _, _, info = twin.step()
         for k, v in info["kpis"].items():
-            hist.setdefault(k, []).append(v)
-        obs = Observation(rop=r, kpis=info["kpis"], history={k: np.stack(v) for k, v in hist.items()},
-                          events=info["events"])
-        if onset is not None and r >= onset and mon.frozen_stop is None:
-            mon.frozen_stop = max(onset, 1)
-        mon.update(obs)
-        if mon.features is None:
-            continue
+            hist.setdefault(k, []).append(np.asarray(v, float))
+        events.append(list(info["events"]))
         y = np.zeros(twin.cfg.num_cells, np.int64)
         for f in real:
             if f.level(r) <= 0 or r < f.onset_rop + 1:
@@ -96,33 +60,99 @@ def episode_rows(ep: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if f.kind in SITE_FAULTS:
                 cells = list(np.nonzero(np.isin(d.cell_site, d.cell_site[cells]))[0])
             y[cells] = CLASSES.index(f.kind)
-        xs.append(mon.features)
-        ys.append(y)
-        ws.append(np.full(len(y), 1.0))
-    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+        labels.append(y)
+    return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable, "onset": ep.onset_rop,
+            "hist": {k: np.stack(v) for k, v in hist.items()}, "events": events, "labels": np.stack(labels),
+            "neighbours": ctx.neighbours, "fault_cells": fault_cells(ep, ctx.cell_site)}
+
+
+def replay_features(tr: dict, freeze_at: int | None) -> np.ndarray:
+    """Monitor features of every ROP: [R, C, F] float64 (NaN before the baseline speaks); the baseline is
+    frozen from ROP ``freeze_at`` on (None: never, the live monitor before any detection)."""
+    mon = Monitor(tr["neighbours"], MonitorConfig(min_baseline_rops=MIN_BASELINE_ROPS))
+    rops, cells = tr["labels"].shape
+    out = np.full((rops, cells, len(FEATURE_NAMES)), np.nan)
+    for r in range(rops):
+        if freeze_at is not None and r >= freeze_at:
+            mon.freeze(freeze_at)
+        obs = Observation(rop=r, kpis={k: v[r] for k, v in tr["hist"].items()},
+                          history={k: v[: r + 1] for k, v in tr["hist"].items()}, events=tr["events"][r])
+        mon.update(obs)
+        if mon.features is not None:
+            out[r] = mon.features
+    return out
+
+
+def episode_rows(ep: SuiteEpisode) -> dict:
+    """Trace + training features (frozen at onset) + live features of one episode (worker function)."""
+    tr = episode_trace(ep)
+    frozen = replay_features(tr, tr["onset"])
+    live = frozen if tr["onset"] is None else replay_features(tr, None)
+    return {k: tr[k] for k in ("id", "control", "undetectable", "onset", "labels", "fault_cells", "neighbours")} | {
+        "frozen": frozen, "live": live}
+
+
+def streak_stat(scores: np.ndarray, persistence: int) -> np.ndarray:
+    """[R, C] scores -> [R, C] the smallest score over the ``persistence`` ROPs ending at each ROP (-inf where
+    fewer ROPs are available)."""
+    r = scores.shape[0]
+    out = np.full_like(scores, -np.inf)
+    for t in range(persistence - 1, r):
+        out[t] = scores[t - persistence + 1: t + 1].min(axis=0)
+    return out
+
+
+def calibrate(model, eps: list[dict], persistence: int, false_alarm: float) -> tuple[float, float, float]:
+    """(threshold, training false-alarm share, training fault recall) for ``persistence``."""
+    stats, fault_stats = [], []
+    for e in eps:
+        live = e["live"]
+        r, c, f = live.shape
+        sc = (1.0 - model.proba(np.nan_to_num(live.reshape(-1, f)))[:, 0]).reshape(r, c)
+        sc[np.isnan(live[:, :, 0])] = 0.0
+        st = streak_stat(sc, persistence)
+        stop = r if e["onset"] is None else e["onset"]
+        stats.append(float(st[:stop].max()) if stop > 0 else 0.0)
+        if e["onset"] is not None and not e["control"] and not e["undetectable"]:
+            nb = e["neighbours"][e["fault_cells"]]
+            scope = np.unique(np.concatenate([e["fault_cells"], nb[nb >= 0]])).astype(np.int64)
+            fault_stats.append(float(st[e["onset"]:, scope].max()))
+    stats_a = np.sort(np.asarray(stats))
+    k = int(np.floor(false_alarm * len(stats_a)))  # episodes allowed above the threshold
+    thr = float(min(stats_a[len(stats_a) - 1 - k] + 1e-6, 1 - 1e-9))
+    fa = float(np.mean(stats_a > thr))
+    recall = float(np.mean(np.asarray(fault_stats) > thr)) if fault_stats else float("nan")
+    return thr, fa, recall
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--episodes", type=int, default=360)
+    ap.add_argument("--episodes", type=int, default=240)
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--rops", type=int, default=22)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--false-alarm", type=float, default=0.02, help="training episodes allowed a false alarm")
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
-    ap.add_argument("--own", action="store_true", help="use this script's generator even if agents.suite exists")
+    ap.add_argument("--cache", type=Path, help="pickle of the replayed episodes: written once, then reused")
     args = ap.parse_args()
     t0 = time.time()
-    eps = None if args.own else suite_episodes(args.episodes, args.seed)
-    source = "suite:train" if eps is not None else "own-generator"
-    eps = eps or own_episodes(args.episodes, args.seed, args.rops)
-    with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(episode_rows, eps, chunksize=8))
-    split = np.arange(len(eps)) % 5 != 4
-    def cat(sel):
-        parts = [r for r, s in zip(rows, sel) if s]
-        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-    xtr, ytr = cat(split)
-    xte, yte = cat(~split)
+    if args.cache is not None and args.cache.exists():
+        eps = pickle.loads(args.cache.read_bytes())
+    else:
+        suite = make_suite("train", args.episodes, args.seed)
+        with ProcessPoolExecutor(args.workers) as pool:
+            eps = list(pool.map(episode_rows, suite.episodes, chunksize=4))
+        if args.cache is not None:
+            args.cache.write_bytes(pickle.dumps(eps))
+    fit = np.arange(len(eps)) % 5 != 4
+
+    def rows(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.concatenate([e["frozen"].reshape(-1, len(FEATURE_NAMES)) for e, s in zip(eps, sel) if s])
+        y = np.concatenate([e["labels"].reshape(-1) for e, s in zip(eps, sel) if s])
+        ok = np.isfinite(x[:, 0])
+        return x[ok], y[ok]
+
+    xtr, ytr = rows(fit)
+    xte, yte = rows(~fit)
     counts = np.bincount(ytr, minlength=len(CLASSES)).astype(float)
     w = 1.0 / np.maximum(counts[ytr], 1.0)  # class-balanced
     w[ytr == 0] *= 3.0  # false alarms cost more than a late detection
@@ -131,10 +161,18 @@ def main() -> None:
     pred = model.proba(xte).argmax(axis=1)
     fault = yte > 0
     per_class = {c: float(np.mean(pred[yte == i] == i)) for i, c in enumerate(CLASSES) if np.any(yte == i)}
-    meta = {"source": source, "episodes": len(eps), "seed": args.seed, "rows_train": int(len(ytr)),
+    options = {p: calibrate(model, eps, p, args.false_alarm) for p in (2, 3)}
+    persistence = max(options, key=lambda p: (options[p][2], -p))
+    thr, fa, rec = options[persistence]
+    meta = {"source": "suite:train", "episodes": len(eps), "seed": args.seed, "rows_train": int(len(ytr)),
             "rows_heldout": int(len(yte)), "temperature": temp, "heldout_row_accuracy": per_class,
             "heldout_fault_rows_top1": float(np.mean(pred[fault] == yte[fault])),
-            "heldout_none_false_positive": float(np.mean(pred[~fault] != 0)), "wall_s": round(time.time() - t0, 1)}
+            "heldout_none_false_positive": float(np.mean(pred[~fault] != 0)),
+            "min_baseline_rops": MIN_BASELINE_ROPS, "detection_threshold": thr, "persistence": persistence,
+            "train_false_alarm_episodes": fa, "train_fault_recall": rec,
+            "calibration": {str(p): {"threshold": o[0], "false_alarm": o[1], "recall": o[2]}
+                            for p, o in options.items()},
+            "wall_s": round(time.time() - t0, 1)}
     model.meta = meta
     model.save(args.out)
     print(json.dumps(meta, indent=1))

@@ -31,8 +31,8 @@ fault. ``onset`` is the first real fault's onset ROP;
   sleeping cell (restart cures it), excessive downtilt / uptilt overshoot (counter-tilt the cell's own knob),
   PA degradation (+3 dB power headroom, neighbour power), cell outage and backhaul failure (neighbours'
   power/tilt cover the hole; switching the dead-backhaul cells off lets UEs reselect), overload hotspot,
-  external interference and backhaul congestion (offload with CIO). Not compensable: ``ho_misconfig``, whose
-  CIO/TTT/hysteresis *override* the cell's knobs in the twin, so no action on the cell restores them.
+  external interference and backhaul congestion (offload with CIO), handover misconfiguration (re-pushing the
+  cell's CIO/TTT/hysteresis replaces the bad set in the twin). Every catalogue cause is compensable.
 * **full_recovery_rate**: compensable episodes whose FKR over the last 3 ROPs of the fault window is
   ``>= 0.9`` / compensable episodes with a defined FKR.
 * **mttr_rops**: ROPs from onset to the first ROP after detection at which the per-ROP recovered fraction
@@ -65,7 +65,7 @@ from airan.agents.suite import HARD_FAULTS, Suite, SuiteEpisode
 from airan.core.errors import ConfigError
 
 COMPENSABLE = ("cell_outage", "sleeping_cell", "excessive_downtilt", "uptilt_overshoot", "pa_degradation",
-               "external_interference", "backhaul_congestion", "backhaul_failure", "overload_hotspot")
+               "external_interference", "backhaul_congestion", "backhaul_failure", "overload_hotspot", "ho_misconfig")
 LOSS_K = 2.0
 HARM_K = 2.0
 FULL_RECOVERY_FKR = 0.9

@@ -32,7 +32,7 @@ from airan.twin.actions import (
 )
 from airan.twin.adapter.channel import PL_SLOPE_DB_PER_DECADE, SF_DECORR_M, LargeScaleDrop, draw_drop
 from airan.twin.events import Event
-from airan.twin.faults import SOFTWARE_FAULTS, Fault, cell_modifiers
+from airan.twin.faults import CONFIG_FAULTS, HO_KNOB_ACTIONS, SOFTWARE_FAULTS, Fault, cell_modifiers
 from airan.twin.kpis import KPI_NAMES, masked_stat
 from airan.twin.link import default_link_table, ue_throughput_mbps
 from airan.twin.scenarios import ScenarioConfig, get_scenario
@@ -64,6 +64,7 @@ class _State:
     rngs: dict[str, np.random.Generator]
     faults: list[Fault] = field(default_factory=list)
     cured: set[int] = field(default_factory=set)
+    rewritten: dict[int, set[int]] = field(default_factory=dict)  # config fault index -> cells re-pushed so far
     alarms: set[tuple[str, int]] = field(default_factory=set)
     applied: list[ActionRecord] = field(default_factory=list)
     gain_cache: dict | None = None
@@ -191,9 +192,17 @@ class NetworkTwin(gym.Env):
         self._require()
         a = self.cfg.antenna
         rec = apply_action(self._s.knobs, action, (a.min_tilt_deg, a.max_tilt_deg))
-        if action.kind == "restart":
-            for i, f in enumerate(self._s.faults):
-                if f.kind in SOFTWARE_FAULTS and action.cell in f.cells and f.level(self._s.rop) > 0:
+        for i, f in enumerate(self._s.faults):
+            if action.cell not in f.cells or f.level(self._s.rop) <= 0:
+                continue
+            if action.kind == "restart" and f.kind in SOFTWARE_FAULTS:
+                self._s.cured.add(i)
+            elif action.kind in HO_KNOB_ACTIONS and f.kind in CONFIG_FAULTS:
+                # A handover-parameter push replaces the cell's misconfigured set; the fault is gone once every
+                # faulty cell got one (the operator's values then rule, good or bad).
+                done = self._s.rewritten.setdefault(i, set())
+                done.add(action.cell)
+                if done >= set(f.cells):
                     self._s.cured.add(i)
         self._s.applied.append(rec)
         return rec

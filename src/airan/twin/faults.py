@@ -28,6 +28,8 @@ FAULT_KINDS: dict[str, str] = {
 }
 SITE_FAULTS = ("backhaul_congestion", "backhaul_failure")
 SOFTWARE_FAULTS = ("sleeping_cell",)  # cured by a cell restart
+CONFIG_FAULTS = ("ho_misconfig",)  # cured once every faulty cell's handover parameters are rewritten
+HO_KNOB_ACTIONS = ("cio", "ttt", "hysteresis")
 
 
 @dataclass(frozen=True)

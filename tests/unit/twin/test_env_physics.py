@@ -110,6 +110,22 @@ def test_pingpong_misconfiguration_raises_pingpongs(tiny_twin):
     assert kf["HO.AttOut"].sum() > kb["HO.AttOut"].sum()
 
 
+def test_rewriting_handover_parameters_cures_the_misconfiguration(tiny_twin):
+    cells = tuple(range(tiny_twin.cfg.num_cells))
+    bad = tiny_twin.clone()
+    bad.inject(Fault("ho_misconfig", cells, mode="pingpong", onset_rop=bad.rop))
+    ho = bad.cfg.handover
+    for c in cells[:-1]:
+        bad.apply(Action("hysteresis", c, ho.hysteresis_db))
+    assert bad._s.cured == set()  # one faulty cell still carries the bad set
+    cured, still = bad.clone(), bad.clone()
+    cured.apply(Action("ttt", cells[-1], ho.ttt_ms))
+    assert cured._s.cured == {0}
+    kc, _ = _run(cured, 8)
+    ks, _ = _run(still, 8)
+    assert kc["HO.PingPong"].sum() < ks["HO.PingPong"].sum()
+
+
 def test_evaluate_reflects_knobs_without_advancing(tiny_twin):
     cell = _busiest_cell(tiny_twin)
     env = tiny_twin.clone()

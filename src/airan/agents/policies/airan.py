@@ -34,10 +34,12 @@ CAUSE_KPIS = {
 
 @dataclass(frozen=True)
 class AiranConfig:
-    """evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
+    """monitor: the monitor's settings; None takes the detection threshold, persistence and baseline length
+    calibrated with the diagnoser model (``bench/train_diagnoser.py``, CFAR on training episodes).
+    evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
     rounds per incident; close_after_rops: quiet ROPs that close an incident."""
 
-    monitor: MonitorConfig = MonitorConfig(threshold=0.9)
+    monitor: MonitorConfig | None = None
     verifier: VerifierConfig = VerifierConfig()
     executor: ExecutorConfig = ExecutorConfig()
     evidence_rops: int = 3
@@ -61,9 +63,19 @@ class AiranPolicy(Policy):
         self.model = model or SoftmaxModel.load()
         self.llm = LlmConfig.from_env()
 
+    def monitor_config(self) -> MonitorConfig:
+        """The configured monitor settings, else the ones calibrated with the model, else the defaults."""
+        if self.cfg.monitor is not None:
+            return self.cfg.monitor
+        meta = self.model.meta or {}
+        if "detection_threshold" not in meta:
+            return MonitorConfig(threshold=0.9)
+        return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=int(meta["persistence"]),
+                             min_baseline_rops=int(meta["min_baseline_rops"]))
+
     def reset(self, ctx: EpisodeContext) -> None:
         self.ctx = ctx
-        self.monitor = Monitor(ctx.neighbours, self.cfg.monitor, ModelScorer(self.model))
+        self.monitor = Monitor(ctx.neighbours, self.monitor_config(), ModelScorer(self.model))
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
         self.planner = Planner(ctx)

@@ -111,8 +111,8 @@ def candidates(fault: Fault, ctx: EpisodeContext, knobs) -> list[tuple[Action, .
         out += [tuple(Action("cio", c, v) for c in cells) for v in (3.0, 6.0, 9.0)]
     elif k == "ho_misconfig":
         ho = ctx.scenario.handover
-        out += [(Action("cio", c0, float(ho.cio_db)), Action("ttt", c0, float(ho.ttt_ms)),
-                 Action("hysteresis", c0, float(ho.hysteresis_db)))]
+        out += [tuple(a for c in cells for a in (Action("cio", c, float(ho.cio_db)), Action("ttt", c, float(ho.ttt_ms)),
+                                                 Action("hysteresis", c, float(ho.hysteresis_db))))]
         out += [tuple(Action("hysteresis", n, v) for n in nb) for v in (3.0, 5.0)]
         out += [tuple(Action("ttt", n, v) for n in nb) for v in (320.0, 640.0)]
         out += [tuple(Action("cio", n, v) for n in nb) for v in (-3.0, 3.0)]
