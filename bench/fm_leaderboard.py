@@ -31,14 +31,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def runs(a: argparse.Namespace) -> dict[str, list[str]]:
-    ours = ["--checkpoint", a.checkpoint] + (["--wifo-checkpoint", a.wifo_checkpoint] if a.wifo_checkpoint else [])
+    ours = ["--checkpoint", a.checkpoint]
+    # the WiFo-style replica is the zero-shot contender; fine-tuned runs compare against the trained baselines
+    wifo = ["--wifo-checkpoint", a.wifo_checkpoint] if a.wifo_checkpoint else []
     common = ["--snr-db", str(a.snr_db), "--max-samples", str(a.max_samples), "--format", "json"]
     ft = ["--finetune-mode", a.finetune_mode, "--finetune-steps", str(a.finetune_steps),
           "--learned-steps", str(a.learned_steps), "--llm4cp-width", a.llm4cp_width]
     return {
         k: ["airan", "bench", "fm", *ours, *v, *common] for k, v in {
-            "hetero_time_zero": ["--data", a.hetero, "--split", "zero_shot", "--task", "time", "--shots", "zero"],
-            "hetero_freq_zero": ["--data", a.hetero, "--split", "zero_shot", "--task", "freq", "--shots", "zero"],
+            "hetero_time_zero": ["--data", a.hetero, "--split", "zero_shot", "--task", "time", "--shots", "zero",
+                                 *wifo],
+            "hetero_freq_zero": ["--data", a.hetero, "--split", "zero_shot", "--task", "freq", "--shots", "zero",
+                                 *wifo],
             "predict_time_10pct": ["--data", a.predict, "--split", "test", "--task", "time", "--shots", "10pct",
                                    *ft],
             "predict_time_full": ["--data", a.predict, "--split", "test", "--task", "time", "--shots", "full", *ft],

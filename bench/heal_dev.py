@@ -107,6 +107,8 @@ def main() -> None:
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tag", default="", help="suffix of the output files (e.g. smoke)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the scores of policies not rerun from an earlier result on the same suite")
     args = ap.parse_args()
     t0 = time.perf_counter()
     suffix = f"_{args.tag}" if args.tag else ""
@@ -123,7 +125,14 @@ def main() -> None:
         suite = make_suite("dev", args.episodes, args.seed)
         save_suite(suite, suite_path)
     suite_s = time.perf_counter() - t0
-    scores, skipped, walls = {}, {}, {}
+    scores, skipped, walls, commands = {}, {}, {}, {}
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    earlier = RESULTS / f"heal_dev{suffix}.json"
+    if args.merge and earlier.is_file():
+        old = json.loads(earlier.read_text())
+        if old.get("suite_file") == str(suite_path):
+            scores, walls = old["policies"], old["policy_wall_s"]
+            commands = old.get("policy_commands", {p: old["command"] for p in scores})
     for name in [p.strip() for p in args.policies.split(",") if p.strip()]:
         try:
             policy_class(name)
@@ -134,10 +143,11 @@ def main() -> None:
         t1 = time.perf_counter()
         logs = run_suite(suite, name, workers=args.workers, show_progress=True)
         walls[name] = time.perf_counter() - t1
+        commands[name] = command
         scores[name] = score(suite, logs)
         plot_confusion(scores[name]["confusion"], RESULTS / f"heal_dev{suffix}_confusion_{name}.png",
                        title=f"{name} on {suite.name}")
-    result = {"machine": machine_info(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    result = {"machine": machine_info(), "command": command, "policy_commands": commands,
               "suite_file": str(suite_path), "suite": suite_summary(suite) | {"rops": suite.rops},
               "suite_s": suite_s, "wall_s": time.perf_counter() - t0, "policy_wall_s": walls,
               "peak_rss_mib": peak_rss_mib(), "targets": {k: list(v) for k, v in TARGETS.items()},

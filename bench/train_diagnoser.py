@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from airan.agents.base import Observation
-from airan.agents.diagnoser import CLASSES, MODEL_PATH, fit_temperature, train_softmax
+from airan.agents.diagnoser import CLASSES, MODEL_PATH, SoftmaxModel, fit_temperature, train_softmax
 from airan.agents.monitor import FEATURE_NAMES, Monitor, MonitorConfig
 from airan.agents.runner import episode_context, fault_cells
-from airan.agents.suite import SuiteEpisode, make_suite
+from airan.agents.suite import SuiteEpisode, load_suite, make_suite, save_suite
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import SITE_FAULTS
 
@@ -43,27 +44,32 @@ def episode_trace(ep: SuiteEpisode) -> dict:
     twin = NetworkTwin(ep.scenario)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     ctx = episode_context(ep, twin)
-    d = twin.drop
-    real = [f for f in ep.faults if f.kind != "benign_surge"]
     hist: dict[str, list[np.ndarray]] = {}
-    events, labels = [], []
-    for r in range(ep.rops):
+    events = []
+    for _ in range(ep.rops):
         _, _, _, _, info = twin.step()
         for k, v in info["kpis"].items():
             hist.setdefault(k, []).append(np.asarray(v, float))
         events.append(list(info["events"]))
-        y = np.zeros(twin.cfg.num_cells, np.int64)
-        for f in real:
-            if f.level(r) <= 0 or r < f.onset_rop + 1:
-                continue
-            cells = list(f.cells)
-            if f.kind in SITE_FAULTS:
-                cells = list(np.nonzero(np.isin(d.cell_site, d.cell_site[cells]))[0])
-            y[cells] = CLASSES.index(f.kind)
-        labels.append(y)
     return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable, "onset": ep.onset_rop,
-            "hist": {k: np.stack(v) for k, v in hist.items()}, "events": events, "labels": np.stack(labels),
+            "hist": {k: np.stack(v) for k, v in hist.items()}, "events": events,
+            "labels": episode_labels(ep, fault_cells(ep, ctx.cell_site), ctx.num_cells),
             "neighbours": ctx.neighbours, "fault_cells": fault_cells(ep, ctx.cell_site)}
+
+
+def episode_labels(ep: SuiteEpisode, site_cells: list[int], num_cells: int) -> np.ndarray:
+    """[R, C] int64 class index per ROP and cell: the fault's cause on its cells (``site_cells``, every cell of
+    the site, for backhaul faults) at every ROP where its level is > 0 (the onset ROP included), ``none``
+    elsewhere."""
+    y = np.zeros((ep.rops, num_cells), np.int64)
+    for f in ep.faults:
+        if f.kind == "benign_surge":
+            continue
+        cells = site_cells if f.kind in SITE_FAULTS else list(f.cells)
+        for r in range(ep.rops):
+            if f.level(r) > 0:
+                y[r, cells] = CLASSES.index(f.kind)
+    return y
 
 
 def replay_features(tr: dict, freeze_at: int | None) -> np.ndarray:
@@ -90,6 +96,34 @@ def episode_rows(ep: SuiteEpisode) -> dict:
     live = frozen if tr["onset"] is None else replay_features(tr, None)
     return {k: tr[k] for k in ("id", "control", "undetectable", "onset", "labels", "fault_cells", "neighbours")} | {
         "frozen": frozen, "live": live}
+
+
+def train_mlp(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, hidden: int = 64, epochs: int = 40,
+              lr: float = 3e-3, weight_decay: float = 1e-4, seed: int = 0) -> SoftmaxModel:
+    """One-hidden-layer softmax classifier trained with torch (AdamW, weighted cross-entropy, minibatches of
+    1024); returned as a numpy ``SoftmaxModel``. x [N, F], y [N] class index, w [N] sample weights."""
+    import torch
+
+    torch.manual_seed(seed)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0)
+    xs = torch.tensor((x - mean) / std, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.int64)
+    wt = torch.tensor(w / w.mean(), dtype=torch.float32)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
+                              torch.nn.Linear(hidden, len(CLASSES)))
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(yt), generator=g).split(1024):
+            loss = (torch.nn.functional.cross_entropy(net(xs[idx]), yt[idx], reduction="none") * wt[idx]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    l1, l2 = net[0], net[2]
+    return SoftmaxModel(l2.weight.detach().double().numpy().T, l2.bias.detach().double().numpy(), mean, std,
+                        hidden_weight=l1.weight.detach().double().numpy().T,
+                        hidden_bias=l1.bias.detach().double().numpy())
 
 
 def streak_stat(scores: np.ndarray, persistence: int) -> np.ndarray:
@@ -132,14 +166,25 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--false-alarm", type=float, default=0.02, help="training episodes allowed a false alarm")
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--hidden", type=int, default=64, help="hidden ReLU units (0: softmax regression)")
     ap.add_argument("--cache", type=Path, help="pickle of the replayed episodes: written once, then reused")
     args = ap.parse_args()
     t0 = time.time()
     if args.cache is not None and args.cache.exists():
         eps = pickle.loads(args.cache.read_bytes())
+        suite = load_suite(args.cache.with_suffix(".suite.json"))
+        for e, ep in zip(eps, suite.episodes, strict=True):  # labels follow this script's rule, not the cache's
+            e["labels"] = episode_labels(ep, e["fault_cells"], e["labels"].shape[1])
     else:
-        suite = make_suite("train", args.episodes, args.seed)
-        with ProcessPoolExecutor(args.workers) as pool:
+        suite_file = args.cache.with_suffix(".suite.json") if args.cache is not None else None
+        if suite_file is not None and suite_file.exists():
+            suite = load_suite(suite_file)
+        else:
+            suite = make_suite("train", args.episodes, args.seed)
+            if suite_file is not None:
+                save_suite(suite, suite_file)
+        # spawned workers: a fork after the parent ran the twin (thread pools) can deadlock
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             eps = list(pool.map(episode_rows, suite.episodes, chunksize=4))
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps(eps))
@@ -156,7 +201,8 @@ def main() -> None:
     counts = np.bincount(ytr, minlength=len(CLASSES)).astype(float)
     w = 1.0 / np.maximum(counts[ytr], 1.0)  # class-balanced
     w[ytr == 0] *= 3.0  # false alarms cost more than a late detection
-    model = train_softmax(xtr, ytr, sample_weight=w, l2=1e-4, steps=800, lr=0.05)
+    model = (train_softmax(xtr, ytr, sample_weight=w, l2=1e-4, steps=800, lr=0.05) if args.hidden == 0
+             else train_mlp(xtr, ytr, w, hidden=args.hidden))
     temp = fit_temperature(model, xte, yte)
     pred = model.proba(xte).argmax(axis=1)
     fault = yte > 0
@@ -164,7 +210,8 @@ def main() -> None:
     options = {p: calibrate(model, eps, p, args.false_alarm) for p in (2, 3)}
     persistence = max(options, key=lambda p: (options[p][2], -p))
     thr, fa, rec = options[persistence]
-    meta = {"source": "suite:train", "episodes": len(eps), "seed": args.seed, "rows_train": int(len(ytr)),
+    meta = {"source": "suite:train", "hidden": args.hidden, "episodes": len(eps), "seed": args.seed,
+            "rows_train": int(len(ytr)),
             "rows_heldout": int(len(yte)), "temperature": temp, "heldout_row_accuracy": per_class,
             "heldout_fault_rows_top1": float(np.mean(pred[fault] == yte[fault])),
             "heldout_none_false_positive": float(np.mean(pred[~fault] != 0)),

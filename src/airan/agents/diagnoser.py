@@ -1,6 +1,6 @@
 """Diagnoser: ranks root causes over the fault catalogue and localizes the faulty cell(s).
 
-A multinomial logistic regression (softmax over ``("none",) + CAUSES``) on the monitor's per-cell features
+A softmax classifier (over ``("none",) + CAUSES``; one ReLU hidden layer) on the monitor's per-cell features
 (robust z-scores vs the cell's own pre-incident baseline, relative to its neighbours, the neighbours' own
 shift, alarm states, signatures such as "on air, demand, nothing carried"). It is trained on twin episodes of
 the suite's ``train`` split (``bench/train_diagnoser.py`` regenerates ``models/diagnoser.npz``) and calibrated
@@ -27,8 +27,10 @@ MODEL_PATH = Path(__file__).parent / "models" / "diagnoser.npz"
 
 @dataclass
 class SoftmaxModel:
-    """Standardised softmax regression. weight [F, K] float64, bias [K], mean/std [F] feature normalisation,
-    temperature > 0 (calibration). ``features``: the feature names in column order."""
+    """Standardised softmax classifier: a softmax regression, or with ``hidden_weight`` [F, H] / ``hidden_bias``
+    [H] one ReLU hidden layer before it (then ``weight`` is [H, K]). weight [F or H, K] float64, bias [K],
+    mean/std [F] feature normalisation, temperature > 0 (calibration). ``features``: the feature names in column
+    order. Inference is plain numpy."""
 
     weight: np.ndarray
     bias: np.ndarray
@@ -38,13 +40,22 @@ class SoftmaxModel:
     features: tuple[str, ...] = FEATURE_NAMES
     classes: tuple[str, ...] = CLASSES
     meta: dict | None = None
+    hidden_weight: np.ndarray | None = None
+    hidden_bias: np.ndarray | None = None
+
+    @property
+    def num_features(self) -> int:
+        return int((self.hidden_weight if self.hidden_weight is not None else self.weight).shape[0])
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """x [N, F] -> [N, K] logits (before temperature)."""
         x = np.asarray(x, float)
-        if x.ndim != 2 or x.shape[1] != self.weight.shape[0]:
-            raise ShapeError(f"features must be [N, {self.weight.shape[0]}], got {x.shape}")
-        return ((x - self.mean) / self.std) @ self.weight + self.bias
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ShapeError(f"features must be [N, {self.num_features}], got {x.shape}")
+        z = (x - self.mean) / self.std
+        if self.hidden_weight is not None:
+            z = np.maximum(z @ self.hidden_weight + self.hidden_bias, 0.0)
+        return z @ self.weight + self.bias
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         """x [N, F] -> [N, K] calibrated class probabilities."""
@@ -52,9 +63,11 @@ class SoftmaxModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        hidden = {} if self.hidden_weight is None else {"hidden_weight": self.hidden_weight,
+                                                         "hidden_bias": self.hidden_bias}
         np.savez(path, weight=self.weight, bias=self.bias, mean=self.mean, std=self.std,
                  temperature=np.array(self.temperature), features=np.array(self.features),
-                 classes=np.array(self.classes), meta=np.array(json.dumps(self.meta or {})))
+                 classes=np.array(self.classes), meta=np.array(json.dumps(self.meta or {})), **hidden)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> SoftmaxModel:
@@ -64,8 +77,9 @@ class SoftmaxModel:
         feats = tuple(str(f) for f in z["features"])
         if feats != FEATURE_NAMES:
             raise StoreError(f"diagnoser model {str(path)!r} was trained on other features; retrain it")
+        hidden = (z["hidden_weight"], z["hidden_bias"]) if "hidden_weight" in z.files else (None, None)
         return cls(z["weight"], z["bias"], z["mean"], z["std"], float(z["temperature"]), feats,
-                   tuple(str(c) for c in z["classes"]), json.loads(str(z["meta"])))
+                   tuple(str(c) for c in z["classes"]), json.loads(str(z["meta"])), *hidden)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

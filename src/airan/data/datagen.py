@@ -3,6 +3,7 @@ a local process pool, or a Ray cluster through the same interface), resume, and 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import zlib
@@ -107,10 +108,12 @@ def _init_worker() -> None:
 
 
 class ProcessExecutor(Executor):
-    """A local process pool (``concurrent.futures``); each worker uses one torch thread."""
+    """A local process pool (``concurrent.futures``); each worker uses one torch thread. Workers are spawned,
+    not forked: a fork taken after the parent ran the twin (TensorFlow / torch thread pools) can deadlock."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                        mp_context=multiprocessing.get_context("spawn"))
 
     def map(self, fn, jobs, out):
         futures = [self.pool.submit(fn, j, out) for j in jobs]

@@ -53,3 +53,18 @@ def test_quiet_network_takes_no_action():
     log, report = _run([], rops=10)
     assert all(not d["actions"] and not d["approval_requests"] for d in log)
     assert "no anomaly" in report or "incident" in report
+
+
+def test_monitor_takes_the_threshold_calibrated_with_the_model():
+    from airan.agents.diagnoser import SoftmaxModel
+    from airan.agents.monitor import MonitorConfig
+    from airan.agents.policies.airan import AiranConfig
+
+    model = SoftmaxModel.load()
+    model.meta = {"detection_threshold": 0.97, "persistence": 3, "min_baseline_rops": 4}
+    assert AiranPolicy(model=model).monitor_config() == MonitorConfig(threshold=0.97, persistence=3,
+                                                                      min_baseline_rops=4)
+    own = MonitorConfig(threshold=0.6)
+    assert AiranPolicy(AiranConfig(monitor=own), model=model).monitor_config() is own
+    model.meta = {}
+    assert AiranPolicy(model=model).monitor_config().threshold == 0.9

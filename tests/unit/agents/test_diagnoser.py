@@ -63,3 +63,18 @@ def test_shipped_model_loads_with_meta():
     m = SoftmaxModel.load()
     assert m.classes == CLASSES
     assert m.meta and m.meta["episodes"] > 0
+    assert 0 < m.meta["detection_threshold"] < 1 and m.meta["persistence"] >= 1
+
+
+def test_hidden_layer_model_roundtrip_and_relu(tmp_path):
+    rng = np.random.default_rng(0)
+    f, h, k = len(FEATURE_NAMES), 5, len(CLASSES)
+    m = SoftmaxModel(rng.normal(size=(h, k)), rng.normal(size=k), np.zeros(f), np.ones(f),
+                     hidden_weight=rng.normal(size=(f, h)), hidden_bias=rng.normal(size=h))
+    x = rng.normal(size=(7, f))
+    expected = np.maximum(x @ m.hidden_weight + m.hidden_bias, 0) @ m.weight + m.bias
+    np.testing.assert_allclose(m.logits(x), expected)
+    m.save(tmp_path / "mlp.npz")
+    np.testing.assert_allclose(SoftmaxModel.load(tmp_path / "mlp.npz").proba(x), m.proba(x))
+    with pytest.raises(ShapeError, match=str(f)):
+        m.proba(np.zeros((2, f + 1)))

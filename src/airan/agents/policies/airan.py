@@ -16,7 +16,7 @@ from airan.agents.coordinator import Coordinator, Proposal
 from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
-from airan.agents.monitor import Monitor, MonitorConfig
+from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig
 from airan.agents.planner import KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.verifier import Verifier, VerifierConfig
@@ -101,6 +101,12 @@ class AiranPolicy(Policy):
         feats = self.monitor.features
         if feats is not None:
             self.feature_buf = (self.feature_buf + [feats])[-self.monitor.cfg.persistence:]
+        if self.open is not None and not self.open.actions and dets and self._alarm_elsewhere(dets):
+            # a hard alarm outside an incident that has not acted yet: that incident was the wrong lead
+            self.open.closed_rop = obs.rop
+            self.incidents.append(self.open)
+            self.open = None
+            self.monitor.unfreeze()
         if self.open is None and dets:
             self._open(obs, dets)
         elif self.open is not None and feats is not None:
@@ -124,11 +130,18 @@ class AiranPolicy(Policy):
             self._incident_step(obs, dec, dets)
         return dec
 
+    def _alarm_elsewhere(self, dets) -> bool:
+        """Whether a detected cell outside the open incident carries an equipment alarm."""
+        hard = self.monitor.alarms[:, [i for i, a in enumerate(ALARM_NAMES) if a != "CELL_RESTARTING"]].max(axis=1)
+        return any(hard[d.cell] > 0 and d.cell not in self.open.cells for d in dets)
+
     def _open(self, obs: Observation, dets) -> None:
         self.open = Incident(detected_rop=obs.rop, cells=tuple(d.cell for d in dets[:3]))
         self.monitor.freeze(obs.rop - self.monitor.cfg.persistence + 1)
         self.diagnoser.reset()
-        for f in self.feature_buf:
+        # evidence from the ROPs the anomaly has lasted (a fresh equipment alarm: this ROP only)
+        k = max(1, max(int(self.monitor.streak[d.cell]) for d in dets))
+        for f in self.feature_buf[-k:]:
             self.diagnoser.observe(f)
         self.diagnosis, self.quiet, self.rounds = None, 0, 0
         self.tried = set()
