@@ -60,6 +60,31 @@ def check(metric: str, m: Any, son_mttr: float | None) -> str:
     return "pass" if (v >= t if op == ">=" else v <= t) else "FAIL"
 
 
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether ``a`` is strictly better than ``b`` on ``metric`` (direction of its target; MTTR lower)."""
+    op = TARGETS[metric][0] if metric in TARGETS else "<="
+    return a > b if op == ">=" else a < b
+
+
+def beats(scores: dict[str, Any], metrics: list[str]) -> list[str]:
+    """Lines saying on which headline metrics ``airan`` beats ``rules`` and ``son`` (point estimates)."""
+    if "airan" not in scores:
+        return []
+    out = []
+    for base in ("rules", "son"):
+        if base not in scores:
+            continue
+        wins, ties, losses = [], [], []
+        for m in metrics:
+            a, b = value(scores["airan"]["metrics"][m]), value(scores[base]["metrics"][m])
+            if a is None or b is None:
+                continue
+            (wins if better(m, a, b) else ties if a == b else losses).append(m)
+        out.append(f"- airan vs {base}: better on {len(wins)} ({', '.join(wins) or '-'}), equal on {len(ties)} "
+                   f"({', '.join(ties) or '-'}), worse on {len(losses)} ({', '.join(losses) or '-'}).")
+    return out
+
+
 def fmt(m: Any) -> str:
     v = value(m)
     if v is None:
@@ -82,6 +107,16 @@ def markdown(result: dict[str, Any]) -> str:
              f"{result['suite']['lookalike_episodes']}.", ""]
     if result["skipped"]:
         lines += [f"Skipped: {', '.join(f'{k} ({v})' for k, v in result['skipped'].items())}", ""]
+    cmds = result.get("policy_commands") or {}
+    lines += ["Per policy: " + "; ".join(f"{p} `{cmds.get(p, result['command'])}` "
+                                         f"({result['policy_wall_s'].get(p, 0):.0f} s)" for p in scores), ""]
+    head = [m for m in TABLE if m in TARGETS or m == "mttr_rops_median"]
+    lines += ["## Summary (point estimates; details and 95 % intervals below)", "",
+              "| policy | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
+    for name, sc in scores.items():
+        lines.append(f"| {name} | " + " | ".join(
+            "-" if value(sc["metrics"][m]) is None else f"{value(sc['metrics'][m]):.3g}" for m in head) + " |")
+    lines += [""] + beats(scores, head) + [""]
     for metric in TABLE:
         target = TARGETS.get(metric)
         tgt = f"{target[0]} {target[1]}" if target else ("<= son / 2" if metric == "mttr_rops_median" else "-")
@@ -107,8 +142,9 @@ def main() -> None:
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tag", default="", help="suffix of the output files (e.g. smoke)")
-    ap.add_argument("--merge", action="store_true",
-                    help="keep the scores of policies not rerun from an earlier result on the same suite")
+    ap.add_argument("--merge", nargs="*", type=Path, default=None,
+                    help="keep the scores of policies not rerun from earlier results on the same suite (no file: "
+                         "this tag's result); with --policies '' nothing reruns")
     args = ap.parse_args()
     t0 = time.perf_counter()
     suffix = f"_{args.tag}" if args.tag else ""
@@ -127,12 +163,16 @@ def main() -> None:
     suite_s = time.perf_counter() - t0
     scores, skipped, walls, commands = {}, {}, {}, {}
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    earlier = RESULTS / f"heal_dev{suffix}.json"
-    if args.merge and earlier.is_file():
-        old = json.loads(earlier.read_text())
-        if old.get("suite_file") == str(suite_path):
-            scores, walls = old["policies"], old["policy_wall_s"]
-            commands = old.get("policy_commands", {p: old["command"] for p in scores})
+    if args.merge is not None:
+        for earlier in args.merge or [RESULTS / f"heal_dev{suffix}.json"]:
+            if not earlier.is_file():
+                continue
+            old = json.loads(earlier.read_text())
+            if old.get("suite_file") != str(suite_path):
+                raise SystemExit(f"{earlier} was scored on {old.get('suite_file')!r}, not {str(suite_path)!r}")
+            scores.update(old["policies"])
+            walls.update(old["policy_wall_s"])
+            commands.update(old.get("policy_commands") or {p: old["command"] for p in old["policies"]})
     for name in [p.strip() for p in args.policies.split(",") if p.strip()]:
         try:
             policy_class(name)

@@ -63,7 +63,7 @@ def test_shipped_model_loads_with_meta():
     m = SoftmaxModel.load()
     assert m.classes == CLASSES
     assert m.meta and m.meta["episodes"] > 0
-    assert 0 < m.meta["detection_threshold"] < 1 and m.meta["persistence"] >= 1
+    assert 0 < m.meta["detection_threshold"] < 1 and m.meta["persistence"] >= 1 and m.meta["calibration_episodes"] > 0
 
 
 def test_hidden_layer_model_roundtrip_and_relu(tmp_path):
