@@ -221,6 +221,10 @@ class Monitor:
                 raised = ev.detail.get("state", "raised") == "raised"
                 self.alarms[int(ev.cell), ALARM_NAMES.index(ev.name)] = 1.0 if raised else 0.0
 
+    def hard_alarms(self) -> np.ndarray:
+        """[num_cells] 1.0 where an equipment alarm other than CELL_RESTARTING is active, else 0.0."""
+        return self.alarms[:, [i for i, a in enumerate(ALARM_NAMES) if a != "CELL_RESTARTING"]].max(axis=1)
+
     def baseline_window(self, rop: int) -> tuple[int, int]:
         stop = self.frozen_stop if self.frozen_stop is not None else rop + 1 - self.cfg.gap_rops
         stop = max(min(stop, rop + 1 - self.cfg.gap_rops), 0)
@@ -232,7 +236,7 @@ class Monitor:
         n = self.neighbours.shape[0]
         self.derived = derived_kpis(obs.history)
         start, stop = self.baseline_window(obs.rop)
-        alarm_any = self.alarms[:, [i for i, a in enumerate(ALARM_NAMES) if a != "CELL_RESTARTING"]].max(axis=1)
+        alarm_any = self.hard_alarms()
         if stop - start < self.cfg.min_baseline_rops:
             self.features, self.scores = None, np.zeros(n)
             hot = alarm_any > 0

@@ -16,7 +16,7 @@ from airan.agents.coordinator import Coordinator, Proposal
 from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
-from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig
+from airan.agents.monitor import Monitor, MonitorConfig
 from airan.agents.planner import KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.verifier import Verifier, VerifierConfig
@@ -132,7 +132,7 @@ class AiranPolicy(Policy):
 
     def _alarm_elsewhere(self, dets) -> bool:
         """Whether a detected cell outside the open incident carries an equipment alarm."""
-        hard = self.monitor.alarms[:, [i for i, a in enumerate(ALARM_NAMES) if a != "CELL_RESTARTING"]].max(axis=1)
+        hard = self.monitor.hard_alarms()
         return any(hard[d.cell] > 0 and d.cell not in self.open.cells for d in dets)
 
     def _open(self, obs: Observation, dets) -> None:
