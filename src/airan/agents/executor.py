@@ -2,8 +2,11 @@
 and rolls back automatically when the guarded objective of the affected neighbourhood regresses.
 
 Timeline (the runner applies a Decision's actions at the start of the next ROP): actions decided at ROP r
-act in ROP r+1; the window is ROPs r+1 .. r+``window_rops``; a regression seen at any of them (beyond
-``margin`` below the pre-action level) triggers the rollback at once, so it acts within 2 ROPs.
+act in ROP r+1; the window is ROPs r+1 .. r+``window_rops``; a regression seen at any of them triggers the
+rollback at once, so it acts within 2 ROPs. A regression is the guarded objective falling below the pre-action
+level (the lower of ROP r and the mean of ROPs r-1, r) by more than ``k_sigma`` times its ROP-to-ROP noise (robust: 1.4826 x median
+|difference| / sqrt 2 over the history before the action), and at least ``margin`` (the scorer's harm test is
+the same statistic at 2 sigma).
 """
 
 from __future__ import annotations
@@ -21,20 +24,22 @@ from airan.twin.actions import Action
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    """window_rops: ROPs watched after an action; margin: regression tolerance of the carried/offered ratio
-    (``margin_ho`` handover failures for a handover fault); preauthorized: policy names that cover high-risk
-    sets without a request (e.g. {"restart"}: any set whose high-risk part is a restart)."""
+    """window_rops: ROPs watched after an action; k_sigma: regression tolerance in units of the guarded
+    objective's ROP-to-ROP noise; margin: the smallest tolerance of the carried/offered ratio (``margin_ho``
+    handover failures for a handover fault); preauthorized: policy names that cover high-risk sets without a
+    request (e.g. {"restart"}: any set whose high-risk part is a restart)."""
 
     window_rops: int = 2
-    margin: float = 0.05
+    k_sigma: float = 4.0
+    margin: float = 0.02
     margin_ho: float = 3.0
     preauthorized: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.window_rops < 1 or self.window_rops > 2:
             raise ConfigError(f"window_rops must be 1 or 2 (rollback within 2 ROPs), got {self.window_rops!r}")
-        if self.margin < 0 or self.margin_ho < 0:
-            raise ConfigError(f"margins must be >= 0, got {self.margin!r}/{self.margin_ho!r}")
+        if self.margin < 0 or self.margin_ho < 0 or self.k_sigma < 0:
+            raise ConfigError(f"margins must be >= 0, got {self.margin!r}/{self.margin_ho!r}/{self.k_sigma!r}")
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Trial:
     pre: float
     scope: np.ndarray
     inverse: list[Action]
+    tolerance: float
     seen: list[float] = field(default_factory=list)
 
 
@@ -92,12 +98,23 @@ class Executor:
             if inv is not None:
                 inverse.append(inv)
             self.knobs.apply(a)
-        pre = float(np.mean([objective({k: v[r] for k, v in history.items()}, scope, cand.cause)
-                             for r in range(max(rop - 1, 0), rop + 1)]))
-        self.trial = Trial(cand, rop, pre, scope, inverse)
-        self.history.append({"rop": rop, "candidate": cand.name, "pre": pre})
+        series = np.array([objective({k: v[r] for k, v in history.items()}, scope, cand.cause)
+                           for r in range(rop + 1)])
+        # the level the action starts from: the lower of the last ROP and the last two ROPs' mean, so a ROP
+        # before the fault (or before the previous action took effect) does not inflate it
+        pre = float(min(series[-1], np.mean(series[max(rop - 1, 0):])))
+        tol = self.tolerance(series, cand.cause)
+        self.trial = Trial(cand, rop, pre, scope, inverse, tol)
+        self.history.append({"rop": rop, "candidate": cand.name, "pre": pre, "tolerance": tol})
         return [PlannedAction(a, reason=reason, approval=approval, preauthorized=preauthorized)
                 for a in cand.actions]
+
+    def tolerance(self, series: np.ndarray, cause: str) -> float:
+        """Regression tolerance for a guarded objective ``series`` [rops] (its history up to the action)."""
+        floor = self.cfg.margin_ho if cause == "ho_misconfig" else self.cfg.margin
+        d = np.diff(series[np.isfinite(series)])
+        sigma = 1.4826 * float(np.median(np.abs(d))) / np.sqrt(2.0) if d.size >= 3 else 0.0
+        return max(self.cfg.k_sigma * sigma, floor)
 
     def on_rop(self, rop: int, kpis: dict[str, np.ndarray], history: dict[str, np.ndarray],
                approvals: frozenset[str]) -> tuple[list[PlannedAction], str]:
@@ -118,13 +135,13 @@ class Executor:
         now = objective(kpis, t.scope, t.candidate.cause)
         t.seen.append(now)
         restarting = any(a.kind == "restart" for a in t.candidate.actions) and len(t.seen) == 1
-        margin = self.cfg.margin_ho if t.candidate.cause == "ho_misconfig" else self.cfg.margin
+        margin = t.tolerance
         if not restarting and now < t.pre - margin:
             self.trial = None
             for inv in t.inverse:
                 self.knobs.apply(inv)
             self.history[-1].update(outcome="rollback", post=now)
-            reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:g} "
+            reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:.3f} "
                       f"after '{t.candidate.name}'")
             return [PlannedAction(a, reason=reason, rollback_of=t.rop + 1) for a in t.inverse], "rollback"
         if len(t.seen) >= self.cfg.window_rops:

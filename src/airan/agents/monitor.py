@@ -5,7 +5,9 @@ the cell's own trailing baseline (median / MAD over ``baseline_rops`` ROPs endin
 fresh anomaly does not leak into its own baseline), the same z-scores relative to the median of the cell's
 neighbours (a network-wide benign surge moves every cell and cancels), and the alarm states. An
 ``AnomalyScorer`` maps features to a score in [0, 1] per cell; a detection needs ``persistence`` consecutive
-ROPs above the threshold, except for a twin alarm, which is strong evidence and detects at once.
+ROPs above the threshold, except for a twin alarm, which is strong evidence and detects at once, and for the
+*dead-air signature* (on air, several UEs connected, demand, and nothing carried for ``dead_air_rops``
+consecutive ROPs), the textbook sleeping-cell symptom that no alarm reports.
 
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
@@ -164,13 +166,17 @@ class RuleScorer:
 @dataclass(frozen=True)
 class MonitorConfig:
     """baseline_rops: ROPs in the robust baseline; gap_rops: newest ROPs kept out of it; persistence: consecutive
-    ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak."""
+    ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak;
+    dead_air_rops: consecutive dead-air ROPs (carried < 1 % of a demand > 0.5 Mbit/s while available with at
+    least ``dead_air_min_ues`` mean connected UEs) that detect on their own (0 disables the signature)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
     persistence: int = 2
     threshold: float = 0.5
     min_baseline_rops: int = 3
+    dead_air_rops: int = 3
+    dead_air_min_ues: float = 1.5
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -181,6 +187,9 @@ class MonitorConfig:
             raise ConfigError(f"persistence must be >= 1, got {self.persistence!r}")
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        if self.dead_air_rops < 0 or self.dead_air_min_ues < 0:
+            raise ConfigError(f"dead_air_rops and dead_air_min_ues must be >= 0, got {self.dead_air_rops!r}/"
+                              f"{self.dead_air_min_ues!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -202,6 +211,7 @@ class Monitor:
         n = nb.shape[0]
         self.alarms = np.zeros((n, len(ALARM_NAMES)))
         self.streak = np.zeros(n, np.int64)
+        self.dead_streak = np.zeros(n, np.int64)
         self.frozen_stop: int | None = None
         self.features: np.ndarray | None = None
         self.scores = np.zeros(n)
@@ -246,14 +256,23 @@ class Monitor:
             self.scores = np.asarray(self.scorer.score(self.features), float)
             hot = self.scores > self.cfg.threshold
         self.streak = np.where(hot, self.streak + 1, 0)
-        fire = (self.streak >= self.cfg.persistence) | (alarm_any > 0)
-        order = np.argsort(-(self.scores + alarm_any), kind="stable")
+        self.dead_streak = np.where(self.dead_air(obs.rop), self.dead_streak + 1, 0)
+        sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
+        fire = (self.streak >= self.cfg.persistence) | (sure > 0)
+        order = np.argsort(-(self.scores + sure), kind="stable")
         out = []
         for c in order:
             if fire[c]:
-                out.append(Detection(cell=int(c), score=float(max(self.scores[c], alarm_any[c])),
+                out.append(Detection(cell=int(c), score=float(max(self.scores[c], sure[c])),
                                      kpis=self.moved_kpis(int(c))))
         return out
+
+    def dead_air(self, rop: int) -> np.ndarray:
+        """[num_cells] bool: on air with >= ``dead_air_min_ues`` UEs and > 0.5 Mbit/s demand, < 1 % carried."""
+        d = {k: np.nan_to_num(np.asarray(self.derived[k], float)[rop]) for k in ("avail", "demand", "cell_thp",
+                                                                               "conn")}
+        dem, carried = np.expm1(d["demand"]), np.expm1(d["cell_thp"])
+        return (d["avail"] > 0.5) & (dem > 0.5) & (carried < 0.01 * dem) & (d["conn"] >= self.cfg.dead_air_min_ues)
 
     def moved_kpis(self, cell: int, top: int = 3) -> tuple[str, ...]:
         """Raw KPI names of the ``top`` features that moved most on ``cell`` (robust |z|, cell's own)."""

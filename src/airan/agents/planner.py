@@ -13,6 +13,7 @@ import numpy as np
 from airan.agents.base import EpisodeContext
 from airan.core.errors import ConfigError
 from airan.twin.actions import CIO_BOUNDS_DB, POWER_OFFSET_BOUNDS_DB, Action
+from airan.twin.faults import SITE_FAULTS
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,19 @@ def facing_neighbours(ctx: EpisodeContext, cells: tuple[int, ...], k: int = 3) -
     return out
 
 
+def nearest_neighbours(ctx: EpisodeContext, cells: tuple[int, ...], k: int = 3) -> list[int]:
+    """Up to ``k`` nearest neighbours of ``cells`` (sector-centre geometry, ``ctx.neighbours`` order) on other
+    sites: the cells that can cover a hole or take offloaded UEs."""
+    sites = {int(ctx.cell_site[c]) for c in cells}
+    out: list[int] = []
+    for c in cells:
+        for n in ctx.neighbours[c]:
+            n = int(n)
+            if n >= 0 and int(ctx.cell_site[n]) not in sites and n not in out:
+                out.append(n)
+    return out[:k]
+
+
 class Planner:
     """``propose(cause, cells, knobs)`` -> candidate action sets (cheapest/safest first)."""
 
@@ -122,16 +136,17 @@ class Planner:
             raise ConfigError("propose() needs at least one suspect cell")
         c = int(cells[0])
         ctx = self.ctx
-        nbrs = facing_neighbours(ctx, (c,))
         site_cells = [int(x) for x in np.nonzero(ctx.cell_site == ctx.cell_site[c])[0]]
+        nbrs = facing_neighbours(ctx, (c,))
+        near = nearest_neighbours(ctx, tuple(site_cells) if cause in SITE_FAULTS else (c,))
         out: list[Candidate] = []
 
         def add(name: str, acts: list[Action]) -> None:
             if acts:
                 out.append(Candidate(name, tuple(acts), cause))
 
-        def uptilt(cs):
-            return [Action("tilt", n, -2.0) for n in cs if knobs.tilt_ok(n, -2.0)]
+        def uptilt(cs, d=2.0):
+            return [Action("tilt", n, -d) for n in cs if knobs.tilt_ok(n, -d)]
 
         def boost(cs, db=3.0):
             return [Action("power", n, knobs.power_step(n, db)) for n in cs if knobs.power_step(n, db) > 0.4]
@@ -141,9 +156,13 @@ class Planner:
             return [Action("cio", n, v) for n in cs if knobs.cio_db[n] != v]
 
         if cause in ("cell_outage", "backhaul_failure"):
-            add("neighbour uptilt 2 deg", uptilt(nbrs))
-            add("neighbour +3 dB", boost(nbrs))
-            add("neighbour uptilt + power", uptilt(nbrs) + boost(nbrs))
+            # the hole is covered by the nearest other-site cells: power first, then uptilt, then both
+            for db in (1.5, 3.0):
+                add(f"neighbour {db:+g} dB", boost(near, db))
+            for d in (1.0, 2.0):
+                add(f"neighbour uptilt {d:g} deg", uptilt(near, d))
+            for db, d in ((1.5, 1.0), (3.0, 1.0), (3.0, 2.0)):
+                add(f"neighbour {db:+g} dB + uptilt {d:g} deg", boost(near, db) + uptilt(near, d))
             if cause == "backhaul_failure":
                 off = [Action("cell_off", x) for x in site_cells if knobs.admin_on[x] > 0]
                 add("switch off the isolated site's cells", off)
@@ -158,16 +177,23 @@ class Planner:
                 if knobs.tilt_ok(c, d):
                     add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
         elif cause == "pa_degradation":
-            add("+power on the cell", boost([c]))
-            add("neighbour +3 dB", boost(nbrs))
-            add("cell + neighbour power", boost([c]) + boost(nbrs[:2]))
-        elif cause == "external_interference":
+            # spend the power headroom on the weak cell; uptilt widens what the remaining power reaches
+            for db in (1.0, 2.0, 3.0):
+                add(f"cell {db:+g} dB", boost([c], db))
+            for d in (1.0, 2.0):
+                add(f"cell +3 dB + uptilt {d:g} deg", boost([c], 3.0) + uptilt([c], d))
+            for db in (1.5, 3.0):
+                add(f"neighbour {db:+g} dB", boost(near, db))
+        elif cause in ("external_interference", "overload_hotspot"):
+            # offload edge UEs to the neighbours (CIO), and make the neighbours able to carry them
             for v in (3.0, 6.0, 9.0):
-                add(f"CIO {v:+g} dB (edge UEs to neighbours)", cio([c], knobs.cio_db[c] + v))
-        elif cause == "overload_hotspot":
-            for v in (3.0, 6.0):
-                add(f"load-balancing CIO {v:+g} dB", cio([c], knobs.cio_db[c] + v))
-            add("CIO +6 dB, neighbours -3 dB", cio([c], knobs.cio_db[c] + 6.0) + cio(nbrs[:2], -3.0))
+                add(f"CIO {v:+g} dB (offload to neighbours)", cio([c], knobs.cio_db[c] + v))
+            for db in (1.5, 3.0):
+                add(f"CIO +6 dB + neighbour {db:+g} dB", cio([c], knobs.cio_db[c] + 6.0) + boost(near, db))
+            for d in (1.0, 2.0):
+                add(f"neighbour uptilt {d:g} deg", uptilt(near, d))
+            if cause == "overload_hotspot":
+                add("CIO +6 dB, neighbours -3 dB", cio([c], knobs.cio_db[c] + 6.0) + cio(nbrs[:2], -3.0))
         elif cause == "backhaul_congestion":
             for v in (3.0, 6.0):
                 add(f"site CIO {v:+g} dB (offload the site)", cio(site_cells, v))

@@ -63,6 +63,23 @@ def test_kept_when_no_regression(knobs):
     assert ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())[1] == "kept"
 
 
+def test_tolerance_scales_with_the_objective_noise(knobs):
+    ex = Executor(KnobView(knobs))
+    calm = ex.tolerance(np.array([0.80, 0.80, 0.801, 0.80, 0.80]), "overload_hotspot")
+    noisy = ex.tolerance(np.array([0.80, 0.74, 0.82, 0.75, 0.80]), "overload_hotspot")
+    assert calm == ex.cfg.margin  # the floor: a flat history does not make every wobble a regression
+    assert 0.25 < noisy < 0.3  # 4 x the robust ROP-to-ROP noise (1.4826 x 0.065 / sqrt 2)
+    # a dip inside the noise of a noisy neighbourhood is not a regression ...
+    served = [0.80, 0.74, 0.82, 0.75, 0.80]
+    ex.submit(Candidate("cio", (Action("cio", 1, 6.0),), "overload_hotspot"), np.array([0, 1]), 4,
+              _hist(served), "")
+    h = _hist(served + [0.65])
+    assert ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())[1] == ""
+    # ... a fall far beyond it is
+    h = _hist(served + [0.65, 0.3])
+    assert ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())[1] == "rollback"
+
+
 def test_bad_config():
     with pytest.raises(ConfigError, match="3"):
         ExecutorConfig(window_rops=3)

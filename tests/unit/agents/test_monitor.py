@@ -68,3 +68,35 @@ def test_outage_detected_and_quiet_before():
     assert first == 7  # the CELL_DOWN alarm detects at once
     assert mon.features.shape[1] == len(FEATURE_NAMES)
     assert mon.features[4, FEATURE_NAMES.index("z.avail")] < -5
+
+
+class _Quiet:
+    def score(self, features):
+        return np.zeros(features.shape[0])
+
+
+def test_dead_air_signature_detects_a_silent_cell_with_ues():
+    from airan.agents.base import Observation
+
+    obs_list = list(observations([], 9))
+    twin = obs_list[0][0]
+    hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
+    hist["DRB.CellThpDl"][5:, 2] = 0.0  # cell 2 carries nothing from ROP 5 ...
+    hist["DRB.DemandDl"][:, 2] = 8.0  # ... of a steady demand ...
+    hist["RRC.ConnMean"][:, 2] = 3.0  # ... with three UEs attached
+    hist["RRC.ConnMean"][:, 3] = 1.0  # cell 3: the same, but a single UE (that UE's problem, not the cell's)
+    hist["DRB.DemandDl"][:, 3] = 8.0
+    hist["DRB.CellThpDl"][5:, 3] = 0.0
+    d = twin.drop
+    mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.9), _Quiet())
+    first = {}
+    for r in range(9):
+        o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()}, history={k: v[: r + 1] for k, v in hist.items()},
+                        events=[])
+        for det in mon.update(o):
+            first.setdefault(det.cell, r)
+    assert first == {2: 7}  # ROPs 5, 6, 7 dead: detected at the third; never the single-UE cell
+    off = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, dead_air_rops=0), _Quiet())
+    assert all(off.update(Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                                      history={k: v[: r + 1] for k, v in hist.items()}, events=[])) == []
+               for r in range(9))

@@ -1,7 +1,7 @@
 import pytest
 
 from airan.agents.base import CAUSES, is_high_risk
-from airan.agents.planner import KnobView, Planner, facing_neighbours
+from airan.agents.planner import KnobView, Planner, facing_neighbours, nearest_neighbours
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
@@ -55,3 +55,27 @@ def test_knob_view_inverse_restores(ctx):
 def test_facing_neighbours_other_sites(ctx):
     nb = facing_neighbours(ctx, (4,))
     assert nb and all(ctx.cell_site[n] != ctx.cell_site[4] for n in nb)
+
+
+def test_coverage_candidates_use_the_nearest_other_site_cells(ctx):
+    planner, knobs = Planner(ctx), KnobView(ctx)
+    near = nearest_neighbours(ctx, (4,))
+    assert near and all(ctx.cell_site[n] != ctx.cell_site[4] for n in near)
+    cands = planner.propose("cell_outage", (4,), knobs)
+    kinds = [frozenset(a.kind for a in c.actions) for c in cands]
+    # power only, tilt only and both, each on the same nearest neighbours
+    assert {frozenset({"power"}), frozenset({"tilt"}), frozenset({"power", "tilt"})} <= set(kinds)
+    assert all({a.cell for a in c.actions} <= set(near) for c in cands)
+    assert all(a.value < 0 for c in cands for a in c.actions if a.kind == "tilt")  # uptilt widens coverage
+    pa = planner.propose("pa_degradation", (4,), knobs)
+    own = [c for c in pa if {a.cell for a in c.actions} == {4}]
+    assert sorted(a.value for c in own for a in c.actions if a.kind == "power" and len(c.actions) == 1) == [1, 2, 3]
+
+
+def test_site_fault_neighbours_are_off_the_site(ctx):
+    site = [int(c) for c in range(ctx.num_cells) if ctx.cell_site[c] == ctx.cell_site[4]]
+    cands = Planner(ctx).propose("backhaul_failure", (4,), KnobView(ctx))
+    off = [c for c in cands if all(a.kind == "cell_off" for a in c.actions)]
+    assert off and {a.cell for a in off[0].actions} == set(site)
+    cover = [a.cell for c in cands if c not in off for a in c.actions]
+    assert cover and not set(cover) & set(site)

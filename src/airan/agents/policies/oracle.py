@@ -35,6 +35,7 @@ from airan.agents.base import (
     Policy,
     is_high_risk,
 )
+from airan.agents.planner import nearest_neighbours
 from airan.agents.runner import impact_kpi_name, impact_value
 from airan.agents.suite import fault_scope
 from airan.core.errors import ActionError, ConfigError
@@ -61,25 +62,13 @@ class OracleConfig:
             raise ConfigError(f"min_gain must be >= 0, got {self.min_gain!r}/{self.min_gain_ho!r}")
 
 
-def _neighbours(ctx: EpisodeContext, cells: tuple[int, ...], k: int = 3) -> list[int]:
-    """Up to ``k`` nearest neighbours of ``cells`` on other sites (sector-centre geometry)."""
-    sites = {int(ctx.cell_site[c]) for c in cells}
-    out: list[int] = []
-    for c in cells:
-        for n in ctx.neighbours[c]:
-            n = int(n)
-            if n >= 0 and int(ctx.cell_site[n]) not in sites and n not in out:
-                out.append(n)
-    return out[:k]
-
-
 def candidates(fault: Fault, ctx: EpisodeContext, knobs) -> list[tuple[Action, ...]]:
     """Candidate action sets for ``fault`` given the current knobs (``CellKnobs``); out-of-bounds ones are
     filtered later by simulation (``ActionError``)."""
     cells = tuple(fault.cells)
     if fault.kind in SITE_FAULTS:
         cells = tuple(int(c) for c in np.nonzero(np.isin(ctx.cell_site, ctx.cell_site[list(cells)]))[0])
-    nb = _neighbours(ctx, cells)
+    nb = nearest_neighbours(ctx, cells)
     c0 = cells[0]
     hi_p = POWER_OFFSET_BOUNDS_DB[1]
     out: list[tuple[Action, ...]] = []
