@@ -4,9 +4,10 @@ and rolls back automatically when the guarded objective of the affected neighbou
 Timeline (the runner applies a Decision's actions at the start of the next ROP): actions decided at ROP r
 act in ROP r+1; the window is ROPs r+1 .. r+``window_rops``; a regression seen at any of them triggers the
 rollback at once, so it acts within 2 ROPs. A regression is the guarded objective falling below the pre-action
-level (the lower of ROP r and the mean of ROPs r-1, r) by more than ``k_sigma`` times its ROP-to-ROP noise (robust: 1.4826 x median
-|difference| / sqrt 2 over the history before the action), and at least ``margin`` (the scorer's harm test is
-the same statistic at 2 sigma).
+level (the lower of ROP r and the mean of ROPs r-1, r) by more than ``k_sigma`` times its ROP-to-ROP noise
+(robust: 1.4826 x median |difference| / sqrt 2 over the history before the action), and at least ``margin``.
+The scorer judges harm on the healed-minus-unhealed difference, which is free of traffic noise; the executor
+has no counterfactual, so its test must sit well above the traffic noise or every busy hour looks like harm.
 """
 
 from __future__ import annotations

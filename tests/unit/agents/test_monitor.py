@@ -89,14 +89,14 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
     hist["DRB.CellThpDl"][5:, 3] = 0.0
     d = twin.drop
     mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.9), _Quiet())
+    def obs(r):
+        return Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                           history={k: v[: r + 1] for k, v in hist.items()}, events=[])
+
     first = {}
     for r in range(9):
-        o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()}, history={k: v[: r + 1] for k, v in hist.items()},
-                        events=[])
-        for det in mon.update(o):
+        for det in mon.update(obs(r)):
             first.setdefault(det.cell, r)
     assert first == {2: 7}  # ROPs 5, 6, 7 dead: detected at the third; never the single-UE cell
     off = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, dead_air_rops=0), _Quiet())
-    assert all(off.update(Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
-                                      history={k: v[: r + 1] for k, v in hist.items()}, events=[])) == []
-               for r in range(9))
+    assert all(off.update(obs(r)) == [] for r in range(9))
