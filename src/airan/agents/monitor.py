@@ -7,7 +7,10 @@ neighbours (a network-wide benign surge moves every cell and cancels), and the a
 ``AnomalyScorer`` maps features to a score in [0, 1] per cell; a detection needs ``persistence`` consecutive
 ROPs above the threshold, except for a twin alarm, which is strong evidence and detects at once, and for the
 *dead-air signature* (on air, several UEs connected, demand, and nothing carried for ``dead_air_rops``
-consecutive ROPs), the textbook sleeping-cell symptom that no alarm reports.
+consecutive ROPs), the textbook sleeping-cell symptom that no alarm reports, and for the *ping-pong signature*
+(at least ``pingpong_min`` ping-pong handovers out of the cell over the last ``pingpong_rops`` ROPs), the
+mobility-robustness failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline
+absorbs a persistent shift within a few ROPs while the count stays high.
 
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
@@ -168,7 +171,9 @@ class MonitorConfig:
     """baseline_rops: ROPs in the robust baseline; gap_rops: newest ROPs kept out of it; persistence: consecutive
     ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak;
     dead_air_rops: consecutive dead-air ROPs (carried < 1 % of a demand > 0.5 Mbit/s while available with at
-    least ``dead_air_min_ues`` mean connected UEs) that detect on their own (0 disables the signature)."""
+    least ``dead_air_min_ues`` mean connected UEs) that detect on their own (0 disables the signature);
+    pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
+    ROPs disables it)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -177,6 +182,8 @@ class MonitorConfig:
     min_baseline_rops: int = 3
     dead_air_rops: int = 3
     dead_air_min_ues: float = 1.5
+    pingpong_rops: int = 3
+    pingpong_min: float = 6.0
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -187,9 +194,10 @@ class MonitorConfig:
             raise ConfigError(f"persistence must be >= 1, got {self.persistence!r}")
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold!r}")
-        if self.dead_air_rops < 0 or self.dead_air_min_ues < 0:
-            raise ConfigError(f"dead_air_rops and dead_air_min_ues must be >= 0, got {self.dead_air_rops!r}/"
-                              f"{self.dead_air_min_ues!r}")
+        if min(self.dead_air_rops, self.dead_air_min_ues, self.pingpong_rops, self.pingpong_min) < 0:
+            raise ConfigError(f"dead_air_rops/dead_air_min_ues/pingpong_rops/pingpong_min must be >= 0, got "
+                              f"{self.dead_air_rops!r}/{self.dead_air_min_ues!r}/{self.pingpong_rops!r}/"
+                              f"{self.pingpong_min!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -258,6 +266,7 @@ class Monitor:
         self.streak = np.where(hot, self.streak + 1, 0)
         self.dead_streak = np.where(self.dead_air(obs.rop), self.dead_streak + 1, 0)
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
+        sure = np.maximum(sure, self.pingpong_storm(obs.rop))
         fire = (self.streak >= self.cfg.persistence) | (sure > 0)
         order = np.argsort(-(self.scores + sure), kind="stable")
         out = []
@@ -273,6 +282,14 @@ class Monitor:
                                                                                "conn")}
         dem, carried = np.expm1(d["demand"]), np.expm1(d["cell_thp"])
         return (d["avail"] > 0.5) & (dem > 0.5) & (carried < 0.01 * dem) & (d["conn"] >= self.cfg.dead_air_min_ues)
+
+    def pingpong_storm(self, rop: int) -> np.ndarray:
+        """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs."""
+        k = self.cfg.pingpong_rops
+        pp = np.asarray(self.derived["pp"], float)
+        if k == 0 or rop + 1 < k:
+            return np.zeros(pp.shape[1], bool)
+        return np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
 
     def moved_kpis(self, cell: int, top: int = 3) -> tuple[str, ...]:
         """Raw KPI names of the ``top`` features that moved most on ``cell`` (robust |z|, cell's own)."""

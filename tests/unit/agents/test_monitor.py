@@ -100,3 +100,25 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
     assert first == {2: 7}  # ROPs 5, 6, 7 dead: detected at the third; never the single-UE cell
     off = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, dead_air_rops=0), _Quiet())
     assert all(off.update(obs(r)) == [] for r in range(9))
+
+
+def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
+    from airan.agents.base import Observation
+
+    obs_list = list(observations([], 8))
+    twin = obs_list[0][0]
+    hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
+    hist["HO.PingPong"][:] = 0.0
+    hist["HO.PingPong"][:, 5] = [0, 1, 0, 2, 1, 0, 2, 0]  # background: a ping-pong now and then
+    hist["HO.PingPong"][4:, 1] = [2, 2, 3, 4]  # cell 1: a storm from ROP 4
+    d = twin.drop
+    mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.9), _Quiet())
+    first = {}
+    for r in range(8):
+        o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                        history={k: v[: r + 1] for k, v in hist.items()}, events=[])
+        for det in mon.update(o):
+            first.setdefault(det.cell, r)
+    assert first == {1: 6}  # 2 + 2 + 3 >= 6 at ROP 6
+    with pytest.raises(ConfigError, match="-1"):
+        MonitorConfig(pingpong_min=-1)
