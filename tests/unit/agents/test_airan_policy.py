@@ -68,3 +68,13 @@ def test_monitor_takes_the_threshold_calibrated_with_the_model():
     assert AiranPolicy(AiranConfig(monitor=own), model=model).monitor_config() is own
     model.meta = {}
     assert AiranPolicy(model=model).monitor_config().threshold == 0.9
+
+
+def test_pingpong_misconfiguration_is_detected_diagnosed_and_reset():
+    log, _ = _run([Fault("ho_misconfig", (4,), severity=0.9, onset_rop=6, mode="pingpong")], rops=16)
+    first = next(r for r, d in enumerate(log) if any(x["cell"] == 4 for x in d["detections"]))
+    assert 6 <= first <= 10  # ping-pongs 0, 2, 3, 5 from onset in this drop: the storm (>= 6 in 3 ROPs) at ROP 10
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert max(diag["causes"], key=diag["causes"].get) == "ho_misconfig" and diag["cells"][0] == 4
+    acts = [a for d in log for a in d["actions"]]
+    assert {(a["kind"], a["cell"]) for a in acts} >= {("cio", 4), ("ttt", 4), ("hysteresis", 4)}
