@@ -25,12 +25,19 @@ class Candidate:
     cause: str
 
 
+# Most a compensating neighbour is uptilted away from the scenario's default tilt, over all rounds: beyond it
+# the neighbour overshoots into its own neighbours (on the dev suite, a second and third round of outage
+# compensation stacked 3-5 deg of uptilt and were the only harmful actions).
+COMPENSATION_UPTILT_DEG = 2.0
+
+
 class KnobView:
     """The policy's view of the knobs [num_cells]: scenario defaults + the actions it applied."""
 
     def __init__(self, ctx: EpisodeContext) -> None:
         n, cfg = ctx.num_cells, ctx.scenario
         self.tilt_deg = np.full(n, cfg.antenna.tilt_deg)
+        self.default_tilt_deg = float(cfg.antenna.tilt_deg)
         self.power_offset_db = np.zeros(n)
         self.cio_db = np.full(n, cfg.handover.cio_db)
         self.ttt_ms = np.full(n, cfg.handover.ttt_ms)
@@ -146,7 +153,8 @@ class Planner:
                 out.append(Candidate(name, tuple(acts), cause))
 
         def uptilt(cs, d=2.0):
-            return [Action("tilt", n, -d) for n in cs if knobs.tilt_ok(n, -d)]
+            floor = knobs.default_tilt_deg - COMPENSATION_UPTILT_DEG
+            return [Action("tilt", n, -d) for n in cs if knobs.tilt_ok(n, -d) and knobs.tilt_deg[n] - d >= floor - 1e-9]
 
         def boost(cs, db=3.0):
             return [Action("power", n, knobs.power_step(n, db)) for n in cs if knobs.power_step(n, db) > 0.4]
@@ -162,7 +170,9 @@ class Planner:
             for d in (1.0, 2.0):
                 add(f"neighbour uptilt {d:g} deg", uptilt(near, d))
             for db, d in ((1.5, 1.0), (3.0, 1.0), (3.0, 2.0)):
-                add(f"neighbour {db:+g} dB + uptilt {d:g} deg", boost(near, db) + uptilt(near, d))
+                p_acts, t_acts = boost(near, db), uptilt(near, d)
+                if p_acts and t_acts:
+                    add(f"neighbour {db:+g} dB + uptilt {d:g} deg", p_acts + t_acts)
             if cause == "backhaul_failure":
                 off = [Action("cell_off", x) for x in site_cells if knobs.admin_on[x] > 0]
                 add("switch off the isolated site's cells", off)
@@ -181,7 +191,9 @@ class Planner:
             for db in (1.0, 2.0, 3.0):
                 add(f"cell {db:+g} dB", boost([c], db))
             for d in (1.0, 2.0):
-                add(f"cell +3 dB + uptilt {d:g} deg", boost([c], 3.0) + uptilt([c], d))
+                p_acts, t_acts = boost([c], 3.0), uptilt([c], d)
+                if p_acts and t_acts:
+                    add(f"cell +3 dB + uptilt {d:g} deg", p_acts + t_acts)
             for db in (1.5, 3.0):
                 add(f"neighbour {db:+g} dB", boost(near, db))
         elif cause in ("external_interference", "overload_hotspot"):

@@ -79,3 +79,17 @@ def test_site_fault_neighbours_are_off_the_site(ctx):
     assert off and {a.cell for a in off[0].actions} == set(site)
     cover = [a.cell for c in cands if c not in off for a in c.actions]
     assert cover and not set(cover) & set(site)
+
+
+def test_compensation_uptilt_has_a_budget_over_rounds(ctx):
+    planner, knobs = Planner(ctx), KnobView(ctx)
+    first = [c for c in planner.propose("cell_outage", (4,), knobs) if c.name == "neighbour uptilt 1 deg"][0]
+    for a in first.actions:
+        knobs.apply(a)  # round 1 spent 1 deg of the 2 deg budget
+    names = [c.name for c in planner.propose("cell_outage", (4,), knobs)]
+    assert "neighbour uptilt 1 deg" in names and "neighbour uptilt 2 deg" not in names
+    for a in first.actions:
+        knobs.apply(a)  # budget spent
+    assert not any(a.kind == "tilt" for c in planner.propose("cell_outage", (4,), knobs) for a in c.actions)
+    names = [c.name for c in planner.propose("cell_outage", (4,), knobs)]
+    assert len(names) == len(set(names)) and not any("uptilt" in n for n in names)
