@@ -133,8 +133,13 @@ def targets(results: dict[str, dict]) -> list[str]:
                        f"**{'met' if min(gains) > 0 else 'MISSED'}**")
         else:
             out.append("- predict 10% vs LLM4CP full: rows missing")
+    else:
+        out.append("- predict, airan-fm with 10% vs LLM4CP architecture with all of the data: **not measured** "
+                   "(runs `predict_time_10pct` and `predict_time_full` missing)")
     est = results.get("hetero_estimation_10pct")
-    if est:
+    if not est:
+        out.append("- estimation vs LMMSE with sample covariance: **not measured** (run `hetero_estimation_10pct`)")
+    else:
         ours = _per_config(est, "airan-fm")
         lmmse = _per_config(est, "LMMSE")
         common = sorted(set(ours) & set(lmmse))
