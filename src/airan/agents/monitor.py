@@ -84,6 +84,15 @@ def nanmedian0(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, 0.5 * (v_lo + v_hi), np.nan)
 
 
+def dead_air_cells(d: dict[str, np.ndarray], min_ues: float = 0.0) -> np.ndarray:
+    """[num_cells] bool: on air, > 0.5 Mbit/s demand, < 1 % of it carried and >= ``min_ues`` mean connected UEs.
+    d: one ROP of derived KPIs (``derived_kpis`` names -> [num_cells]); NaN counts as 0."""
+    dem = np.nan_to_num(np.expm1(d["demand"]))
+    carried = np.nan_to_num(np.expm1(d["cell_thp"]))
+    return ((np.nan_to_num(d["avail"]) > 0.5) & (dem > 0.5) & (carried < 0.01 * dem)
+            & (np.nan_to_num(d["conn"]) >= min_ues))
+
+
 def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Robust baseline over rows ``[start, stop)``: name -> (median [num_cells], scale [num_cells]) where scale
     = max(1.4826 MAD, absolute floor, relative floor x |median|) in the derived KPI's unit."""
@@ -133,8 +142,7 @@ def cell_features(derived: dict[str, np.ndarray], rop: int, base: dict[str, tupl
         cols_rel.append(z - nmed)
         cols_nbr.append(nmed)
     d = {k: np.asarray(v, float)[rop] for k, v in derived.items()}
-    dem = np.nan_to_num(np.expm1(d["demand"]))
-    dead_air = ((np.nan_to_num(d["avail"]) > 0.5) & (dem > 0.5) & (np.nan_to_num(np.expm1(d["cell_thp"])) < 0.01 * dem))
+    dead_air = dead_air_cells(d)
     no_ues = (np.nan_to_num(d["conn"]) < 0.5) & (np.nan_to_num(d["avail"]) > 0.5)
     shape = np.clip(np.nan_to_num(zs["rsrp"] - zs["rsrp_p5"]), -Z_CLIP, Z_CLIP)
     cols = cols_z + cols_rel + cols_nbr + [alarms[:, i].astype(float) for i in range(alarms.shape[1])]
@@ -277,11 +285,9 @@ class Monitor:
         return out
 
     def dead_air(self, rop: int) -> np.ndarray:
-        """[num_cells] bool: on air with >= ``dead_air_min_ues`` UEs and > 0.5 Mbit/s demand, < 1 % carried."""
-        d = {k: np.nan_to_num(np.asarray(self.derived[k], float)[rop]) for k in ("avail", "demand", "cell_thp",
-                                                                               "conn")}
-        dem, carried = np.expm1(d["demand"]), np.expm1(d["cell_thp"])
-        return (d["avail"] > 0.5) & (dem > 0.5) & (carried < 0.01 * dem) & (d["conn"] >= self.cfg.dead_air_min_ues)
+        """[num_cells] bool: ``dead_air_cells`` at ``rop`` with at least ``dead_air_min_ues`` UEs connected."""
+        return dead_air_cells({k: np.asarray(v, float)[rop] for k, v in self.derived.items()},
+                              self.cfg.dead_air_min_ues)
 
     def pingpong_storm(self, rop: int) -> np.ndarray:
         """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs."""
