@@ -84,13 +84,17 @@ def nanmedian0(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, 0.5 * (v_lo + v_hi), np.nan)
 
 
-def dead_air_cells(d: dict[str, np.ndarray], min_ues: float = 0.0) -> np.ndarray:
-    """[num_cells] bool: on air, > 0.5 Mbit/s demand, < 1 % of it carried and >= ``min_ues`` mean connected UEs.
-    d: one ROP of derived KPIs (``derived_kpis`` names -> [num_cells]); NaN counts as 0."""
+def dead_air_cells(d: dict[str, np.ndarray], min_ues: float = 0.0, min_sinr_db: float = np.inf) -> np.ndarray:
+    """[num_cells] bool: on air, > 0.5 Mbit/s demand, < 1 % of it carried, and either >= ``min_ues`` mean
+    connected UEs or at least one (mean >= 0.5) whose mean DL SINR is >= ``min_sinr_db`` dB (UEs that could
+    decode yet get nothing: the cell, not their radio link, is the problem).
+    d: one ROP of derived KPIs (``derived_kpis`` names -> [num_cells]); NaN counts as 0 (SINR: as -inf)."""
     dem = np.nan_to_num(np.expm1(d["demand"]))
     carried = np.nan_to_num(np.expm1(d["cell_thp"]))
-    return ((np.nan_to_num(d["avail"]) > 0.5) & (dem > 0.5) & (carried < 0.01 * dem)
-            & (np.nan_to_num(d["conn"]) >= min_ues))
+    conn = np.nan_to_num(d["conn"])
+    sinr = np.nan_to_num(np.asarray(d["sinr"], float), nan=-np.inf)
+    ues = (conn >= min_ues) | ((conn >= 0.5) & (sinr >= min_sinr_db))
+    return (np.nan_to_num(d["avail"]) > 0.5) & (dem > 0.5) & (carried < 0.01 * dem) & ues
 
 
 def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -179,7 +183,8 @@ class MonitorConfig:
     """baseline_rops: ROPs in the robust baseline; gap_rops: newest ROPs kept out of it; persistence: consecutive
     ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak;
     dead_air_rops: consecutive dead-air ROPs (carried < 1 % of a demand > 0.5 Mbit/s while available with at
-    least ``dead_air_min_ues`` mean connected UEs) that detect on their own (0 disables the signature);
+    least ``dead_air_min_ues`` mean connected UEs, or fewer whose mean DL SINR is at least
+    ``dead_air_min_sinr_db``) that detect on their own (0 disables the signature);
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it)."""
 
@@ -190,6 +195,7 @@ class MonitorConfig:
     min_baseline_rops: int = 3
     dead_air_rops: int = 3
     dead_air_min_ues: float = 1.5
+    dead_air_min_sinr_db: float = 0.0
     pingpong_rops: int = 3
     pingpong_min: float = 6.0
 
@@ -285,9 +291,9 @@ class Monitor:
         return out
 
     def dead_air(self, rop: int) -> np.ndarray:
-        """[num_cells] bool: ``dead_air_cells`` at ``rop`` with at least ``dead_air_min_ues`` UEs connected."""
+        """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence."""
         return dead_air_cells({k: np.asarray(v, float)[rop] for k, v in self.derived.items()},
-                              self.cfg.dead_air_min_ues)
+                              self.cfg.dead_air_min_ues, self.cfg.dead_air_min_sinr_db)
 
     def pingpong_storm(self, rop: int) -> np.ndarray:
         """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs."""

@@ -87,6 +87,11 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
     hist["RRC.ConnMean"][:, 3] = 1.0  # cell 3: the same, but a single UE (that UE's problem, not the cell's)
     hist["DRB.DemandDl"][:, 3] = 8.0
     hist["DRB.CellThpDl"][5:, 3] = 0.0
+    hist["L1M.SINR"][:, 3] = -8.0  # ... at a SINR it cannot decode
+    hist["RRC.ConnMean"][:, 5] = 1.0  # cell 5: a single UE at a good SINR that gets nothing: the cell is dead
+    hist["DRB.DemandDl"][:, 5] = 8.0
+    hist["DRB.CellThpDl"][6:, 5] = 0.0
+    hist["L1M.SINR"][:, 5] = 12.0
     d = twin.drop
     mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.9), _Quiet())
     def obs(r):
@@ -97,7 +102,7 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
     for r in range(9):
         for det in mon.update(obs(r)):
             first.setdefault(det.cell, r)
-    assert first == {2: 7}  # ROPs 5, 6, 7 dead: detected at the third; never the single-UE cell
+    assert first == {2: 7, 5: 8}  # 3 dead ROPs detect; never the single UE that cannot decode (cell 3)
     off = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, dead_air_rops=0), _Quiet())
     assert all(off.update(obs(r)) == [] for r in range(9))
 
