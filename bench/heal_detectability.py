@@ -12,10 +12,13 @@ at that ROP and at the monitor's absolute floor), kept only where the cell's z a
 median agree in sign (the smaller magnitude counts), so a network-wide surge cancels. Per episode and KPI the
 statistic's maximum is taken over all cells and ROPs for a control (any cell can raise a false alarm) and over
 the fault cells from onset for a fault. A KPI's threshold is the 95th percentile of the controls' maxima
-(5 % control false alarms); the benchmark reports, per fault class, the recall each KPI reaches at its
-threshold, and the recall of one combined detector (max over KPIs of the statistic divided by that KPI's
-control median, thresholded at the combined controls' 95th percentile). Thresholds are set on the same
-controls they are judged on, so the recalls are optimistic: an upper bound for this family of detectors.
+(5 % control false alarms), at least ``MIN_Z`` so that a KPI that never moves in the controls (the PRB load of
+a saturated network) does not count every tiny movement as a detection. The benchmark reports, per fault
+class, the recall each KPI reaches at its threshold, and the recall of one combined detector: the max over
+KPIs of the statistic divided by that KPI's control median (floored at 1), thresholded at the combined
+controls' 95th percentile. Per-episode maxima are kept in the JSON (``rows``) so other thresholds can be tried
+without rerunning. Thresholds are set on the same controls they are judged on, so the recalls are optimistic:
+an upper bound for this family of detectors.
 
 ``--ues-per-cell`` overrides the scenarios' UE density with the same layouts, seeds and faults: it shows how
 much of the gap is the twin's few UEs per cell (a 1-s ROP of 2-6 active UEs is a noisy KPI sample).
@@ -51,6 +54,7 @@ RESULTS = Path(__file__).parent / "results"
 KPIS = ("served", "thp", "thp_p5", "cell_thp", "demand", "prb", "conn", "rsrp", "rsrp_p5", "sinr", "sinr_p5", "ul")
 SOFT = ("excessive_downtilt", "uptilt_overshoot", "overload_hotspot", "ho_misconfig")
 Z_CAP = 50.0
+MIN_Z = 3.0
 
 
 def shift_statistic(x: np.ndarray, neighbours: np.ndarray, m: int, ref: int, floor: float,
@@ -121,8 +125,8 @@ def summarize(rows: list[dict[str, Any]], fa: float = 0.05) -> dict[str, Any]:
     if len(ctrl) < 5:
         raise SystemExit(f"need >= 5 controls to set thresholds, got {len(ctrl)}")
     C = np.array([[r["maxima"][k] for k in KPIS] for r in ctrl])  # [controls, K]
-    thr = np.percentile(C, 100 * (1 - fa), axis=0)
-    med = np.maximum(np.median(C, axis=0), 1e-9)
+    thr = np.maximum(np.percentile(C, 100 * (1 - fa), axis=0), MIN_Z)
+    med = np.maximum(np.median(C, axis=0), 1.0)
     comb_thr = float(np.percentile((C / med).max(axis=1), 100 * (1 - fa)))
     classes = sorted({r["cause"] for r in rows} - {"control"})
     per_class = {}
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {"machine": machine_info(), "command": "python bench/heal_detectability.py " + " ".join(sys.argv[1:]),
            "suite": {"split": "train", "episodes": a.episodes, "seed": a.seed, "scenarios": list(scen or ()),
                      "ues_per_cell": a.ues_per_cell or "scenario default"},
-           "recent_rops": a.recent_rops, "ref_rops": a.ref_rops, **summarize(rows),
+           "recent_rops": a.recent_rops, "ref_rops": a.ref_rops, **summarize(rows), "rows": rows,
            "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
     tag = (a.scenarios.replace(",", "+") or "mix") + (f"_ues{a.ues_per_cell}" if a.ues_per_cell else "")
     out = Path(a.out) if a.out else RESULTS / f"heal_detectability_{tag}.json"
