@@ -142,6 +142,8 @@ def main() -> None:
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--tag", default="", help="suffix of the output files (e.g. smoke)")
+    ap.add_argument("--logs", type=Path, default=None,
+                    help="also write each policy's episode logs here (logs_POLICY.jsonl), for scorer-free analysis")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="keep the scores of policies not rerun from earlier results on the same suite (no file: "
                          "this tag's result); with --policies '' nothing reruns")
@@ -184,6 +186,9 @@ def main() -> None:
         logs = run_suite(suite, name, workers=args.workers, show_progress=True)
         walls[name] = time.perf_counter() - t1
         commands[name] = command
+        if args.logs is not None:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            (args.logs / f"logs_{name}.jsonl").write_text("".join(json.dumps(lg) + "\n" for lg in logs))
         scores[name] = score(suite, logs)
         plot_confusion(scores[name]["confusion"], RESULTS / f"heal_dev{suffix}_confusion_{name}.png",
                        title=f"{name} on {suite.name}")
