@@ -21,7 +21,8 @@ without rerunning. Thresholds are set on the same controls they are judged on, s
 an upper bound for this family of detectors.
 
 ``--ues-per-cell`` overrides the scenarios' UE density with the same layouts, seeds and faults: it shows how
-much of the gap is the twin's few UEs per cell (a 1-s ROP of 2-6 active UEs is a noisy KPI sample).
+much of the gap is the twin's few UEs per cell (a 1-s ROP of 2-6 active UEs is a noisy KPI sample);
+``--dl-demand-scale`` scales every UE's DL demand, so density and load can be varied apart.
 
     .venv/bin/python bench/heal_detectability.py --episodes 120 --scenarios ci-tiny
     .venv/bin/python bench/heal_detectability.py --episodes 120 --scenarios ci-tiny --ues-per-cell 40
@@ -92,12 +93,17 @@ def shift_statistic(x: np.ndarray, neighbours: np.ndarray, m: int, ref: int, flo
     return np.where(agree, np.sign(z) * np.minimum(np.abs(z), np.abs(rel)), 0.0)
 
 
-def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int) -> dict[str, Any]:
+def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
+                   dl_demand_scale: float = 1.0) -> dict[str, Any]:
     """Run ``ep`` without healing; per KPI the statistic's largest magnitude (controls: all cells and ROPs;
     faults: the fault cells from onset)."""
     cfg = get_scenario(ep.scenario)
     if ues_per_cell is not None:
         cfg = dataclasses.replace(cfg, ues_per_cell=int(ues_per_cell))
+    if dl_demand_scale != 1.0:
+        tr = cfg.traffic
+        cfg = dataclasses.replace(cfg, traffic=dataclasses.replace(
+            tr, mean_dl_demand_mbps=tr.mean_dl_demand_mbps * dl_demand_scale))
     twin = NetworkTwin(cfg)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     d = twin.drop
@@ -153,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--scenarios", default="", help="comma-separated scenario names (default: the suite mix)")
     ap.add_argument("--ues-per-cell", type=int, default=None, help="override the scenarios' UE density")
+    ap.add_argument("--dl-demand-scale", type=float, default=1.0,
+                    help="scale every UE's mean DL demand (with --ues-per-cell: same offered load, more UEs)")
     ap.add_argument("--recent-rops", type=int, default=4)
     ap.add_argument("--ref-rops", type=int, default=12)
     ap.add_argument("--workers", type=int, default=2)
@@ -160,10 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.ues_per_cell is not None and not 1 <= a.ues_per_cell <= 1000:
         raise SystemExit(f"--ues-per-cell must be in [1, 1000], got {a.ues_per_cell}")
+    if not 0 < a.dl_demand_scale <= 100:
+        raise SystemExit(f"--dl-demand-scale must be in (0, 100], got {a.dl_demand_scale}")
     t0 = time.perf_counter()
     scen = tuple(s for s in a.scenarios.split(",") if s) or None
     suite = make_suite("train", a.episodes, a.seed, scenarios=scen, detectable_check=False)
-    args = [(ep, a.ues_per_cell, a.recent_rops, a.ref_rops) for ep in suite.episodes]
+    args = [(ep, a.ues_per_cell, a.recent_rops, a.ref_rops, a.dl_demand_scale) for ep in suite.episodes]
     from rich.progress import track
 
     if a.workers > 1:
@@ -174,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = [episode_maxima(*x) for x in track(args, description="episodes")]
     res = {"machine": machine_info(), "command": "python bench/heal_detectability.py " + " ".join(sys.argv[1:]),
            "suite": {"split": "train", "episodes": a.episodes, "seed": a.seed, "scenarios": list(scen or ()),
-                     "ues_per_cell": a.ues_per_cell or "scenario default"},
+                     "ues_per_cell": a.ues_per_cell or "scenario default", "dl_demand_scale": a.dl_demand_scale},
            "recent_rops": a.recent_rops, "ref_rops": a.ref_rops, **summarize(rows), "rows": rows,
            "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
     tag = (a.scenarios.replace(",", "+") or "mix") + (f"_ues{a.ues_per_cell}" if a.ues_per_cell else "")
+    tag += f"_dl{a.dl_demand_scale:g}" if a.dl_demand_scale != 1.0 else ""
     out = Path(a.out) if a.out else RESULTS / f"heal_detectability_{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
