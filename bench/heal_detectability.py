@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine_info, peak_rss_mib
 
 from airan.agents.monitor import DERIVED, derived_kpis, sector_neighbours
-from airan.agents.suite import SuiteEpisode, make_suite
+from airan.agents.suite import SuiteEpisode, make_suite, step_kpis
 from airan.twin.env import NetworkTwin
 from airan.twin.scenarios import get_scenario
 
@@ -108,11 +108,7 @@ def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
-    hist: dict[str, list[np.ndarray]] = {}
-    for _ in range(ep.rops):
-        for k, v in twin.step()[4]["kpis"].items():
-            hist.setdefault(k, []).append(np.asarray(v, float))
-    der = derived_kpis({k: np.stack(v) for k, v in hist.items()})
+    der = derived_kpis(step_kpis(twin, ep.rops))
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     out = {"id": ep.id, "cause": real[0].kind if real else "control", "maxima": {}}
     for k in KPIS:

@@ -1,14 +1,14 @@
 """Monitor: per-cell anomaly detection from KPI telemetry.
 
-Each ROP the monitor turns the KPI history into per-cell *features*: robust z-scores of derived KPIs against
-the cell's own trailing baseline (median / MAD over ``baseline_rops`` ROPs ending ``gap_rops`` before now, so a
-fresh anomaly does not leak into its own baseline), the same z-scores relative to the median of the cell's
-neighbours (a network-wide benign surge moves every cell and cancels), and the alarm states. An
-``AnomalyScorer`` maps features to a score in [0, 1] per cell; a detection needs ``persistence`` consecutive
-ROPs above the threshold, except for a twin alarm, which is strong evidence and detects at once, and for the
-*dead-air signature* (on air, several UEs connected, demand, and nothing carried for ``dead_air_rops``
-consecutive ROPs), the textbook sleeping-cell symptom that no alarm reports, and for the *ping-pong signature*
-(at least ``pingpong_min`` ping-pong handovers out of the cell over the last ``pingpong_rops`` ROPs), the
+Each ROP the monitor turns the KPI history into per-cell *features*: robust z-scores of derived KPIs against the
+cell's own trailing baseline (median / MAD over ``baseline_rops`` ROPs ending ``gap_rops`` before now, so a fresh
+anomaly does not leak into its own baseline), the same z-scores relative to the median of the cell's neighbours
+(a network-wide benign surge moves every cell and cancels), and the alarm states. An ``AnomalyScorer`` maps
+features to a score in [0, 1] per cell; a detection needs ``persistence`` consecutive ROPs above the threshold,
+except for a twin alarm, which is strong evidence and detects at once, and for the *dead-air signature* (on air,
+demand, several UEs connected or one that could decode, and nothing carried for ``dead_air_rops`` consecutive
+ROPs), the textbook sleeping-cell symptom that no alarm reports, and for the *ping-pong signature* (at least
+``pingpong_min`` ping-pong handovers out of the cell over the last ``pingpong_rops`` ROPs), the
 mobility-robustness failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline
 absorbs a persistent shift within a few ROPs while the count stays high.
 

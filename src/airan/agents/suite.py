@@ -307,16 +307,21 @@ def fault_scope(faults: tuple[Fault, ...], cell_site: np.ndarray, neighbours: np
     return np.array(sorted(cells | nb), dtype=np.int64)
 
 
-def kpi_series(scenario: str, seed: int, rops: int, faults: tuple[Fault, ...] = ()) -> dict[str, np.ndarray]:
-    """Run an episode without healing: KPI name -> [rops, num_cells] float64."""
-    twin = NetworkTwin(scenario)
-    twin.reset(seed=seed, options={"faults": list(faults)})
+def step_kpis(twin: NetworkTwin, rops: int) -> dict[str, np.ndarray]:
+    """Step a reset ``twin`` ``rops`` ROPs with no action: KPI name -> [rops, num_cells] float64."""
     out: dict[str, list[np.ndarray]] = {}
     for _ in range(rops):
         kpis = twin.step()[4]["kpis"]
         for k, v in kpis.items():
             out.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
     return {k: np.stack(v) for k, v in out.items()}
+
+
+def kpi_series(scenario: str, seed: int, rops: int, faults: tuple[Fault, ...] = ()) -> dict[str, np.ndarray]:
+    """Run an episode without healing: KPI name -> [rops, num_cells] float64."""
+    twin = NetworkTwin(scenario)
+    twin.reset(seed=seed, options={"faults": list(faults)})
+    return step_kpis(twin, rops)
 
 
 def moved_kpis(faulted: dict[str, np.ndarray], nofault: dict[str, np.ndarray], scope: np.ndarray,

@@ -47,4 +47,3 @@ def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
     assert judge(np.array([1.0, 0.0]), "ho_misconfig", cfg)[3]  # counts: 0.5 failures per ROP
     with pytest.raises(ConfigError, match="consistent_gain"):
         VerifierConfig(consistent_gain=0.02)
-
