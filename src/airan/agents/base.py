@@ -96,6 +96,9 @@ class Observation:
     events    : the twin's events of that ROP (alarms raised/cleared, actions applied)
     approvals : ids of approval requests the operator has granted so far
     applied   : the ``(rop, Action, pre, post)`` the twin applied for this policy so far
+    mr_rsrp_dbm: [num_ues, num_cells] float64 the connected UEs' measurement reports of that ROP: reported
+                SS-RSRP [dBm] per UE (a stable trace index) and cell, NaN where not reported
+                (``airan.twin.measurements``); None when the source has no UE reports
     """
 
     rop: int
@@ -104,6 +107,7 @@ class Observation:
     events: list[Event]
     approvals: frozenset[str] = frozenset()
     applied: list[tuple[int, Action, float, float]] = field(default_factory=list)
+    mr_rsrp_dbm: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

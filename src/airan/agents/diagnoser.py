@@ -188,6 +188,9 @@ class Diagnoser:
                 z = float(features_now[top, FEATURE_NAMES.index(f"z.{k}")])
                 if abs(z) >= 2.0:
                     evidence[f"z.{DERIVED_SOURCE[k]}"] = round(z, 2)
+            shift = float(features_now[top, FEATURE_NAMES.index("mr.shift")])
+            if abs(shift) >= 2.0:  # the UEs' measurement reports of the cell moved (median over UEs, dB)
+                evidence["mr.rsrp_shift_db"] = round(shift, 2)
         return Diagnosis(causes=causes, cells=tuple(cells), evidence=evidence)
 
 

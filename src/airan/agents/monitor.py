@@ -12,6 +12,19 @@ ROPs), the textbook sleeping-cell symptom that no alarm reports, and for the *pi
 mobility-robustness failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline
 absorbs a persistent shift within a few ROPs while the count stays high.
 
+Besides the cell KPIs the monitor reads the UEs' *measurement reports* (``Observation.mr_rsrp_dbm``): every
+connected UE reports the RSRP of the strongest cells it hears, so each cell is sampled by tens of UEs, most of
+them served by its neighbours. ``mr_shift`` compares each UE's reports of a cell now with its own reports in the
+baseline window and takes the median over UEs: a tilt or power change of the cell moves the RSRP that many UEs
+see by several dB, while mobility moves each UE differently and the median stays near zero. This is what makes
+a wrong tilt visible at all; the cell KPIs of a cell serving two to six UEs barely move (see
+``bench/heal_detectability.py``). The policy's own power / tilt / on-off changes of a cell are known, not
+anomalies: the shift of a cell is not computed across one (it is 0 until the baseline window postdates it).
+The shift is a feature for the scorer and the diagnoser, and a signature of its own (*coverage shift*: at least
+``coverage_shift_db`` for ``coverage_shift_rops`` consecutive ROPs), because it is a physical quantity whose
+no-fault spread is known: UE movement and measurement error keep it within about 2.5 dB on every no-fault ROP
+of the training episodes (``bench/train_diagnoser.py`` calibrates it).
+
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
 """
@@ -48,8 +61,10 @@ BAD_DIRECTION: dict[str, int] = {"served": -1, "thp": -1, "thp_p5": -1, "rsrp": 
 Z_CLIP = 8.0
 FEATURE_NAMES: tuple[str, ...] = (
     tuple(f"z.{k}" for k in DERIVED) + tuple(f"rel.{k}" for k in DERIVED) + tuple(f"nbr.{k}" for k in DERIVED)
-    + tuple(f"alarm.{a}" for a in ALARM_NAMES) + ("sig.dead_air", "sig.no_ues", "sig.rsrp_shape")
+    + tuple(f"alarm.{a}" for a in ALARM_NAMES) + ("sig.dead_air", "sig.no_ues", "sig.rsrp_shape", "mr.shift")
 )
+MR_SHIFT_CLIP_DB = 20.0
+RADIO_ACTIONS = ("tilt", "power", "cell_on", "cell_off", "sleep", "restart")  # they move what UEs measure
 
 
 def derived_kpis(history: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -115,14 +130,47 @@ def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dic
     return out
 
 
+def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, recent_rops: int = 2,
+             min_ues: int = 3) -> np.ndarray:
+    """Median over UEs of the change in a cell's reported RSRP: [num_cells] float64 [dB].
+
+    reports : per ROP (index = ROP) the measurement reports [num_ues, num_cells] float64 [dBm], NaN where not
+              reported (None: no reports that ROP)
+    For every UE and cell, the mean of its reports over the last ``recent_rops`` ROPs up to ``rop`` (not
+    before ``stop``) minus the mean of its reports over the baseline window ``[start, stop)``; the cell's shift
+    is the median over the UEs that reported it in both, 0 where fewer than ``min_ues`` did. A fault moves the
+    cell for every UE in the same direction (a lost PA moves all of them equally; a wrong tilt mostly the
+    distant ones); UE movement moves each UE its own way and averages out in the median."""
+    ref = next((r for r in reports if r is not None), None)
+    if ref is None or stop - start < 1:
+        return np.zeros(0 if ref is None else ref.shape[1])
+    num_cells = ref.shape[1]
+
+    def mean_of(lo: int, hi: int) -> np.ndarray:
+        win = [r for r in reports[lo:hi] if r is not None and r.shape == ref.shape]
+        if not win:
+            return np.full(ref.shape, np.nan)
+        stack = np.stack(win)
+        cnt = np.sum(np.isfinite(stack), axis=0)
+        return np.where(cnt > 0, np.nansum(stack, axis=0) / np.maximum(cnt, 1), np.nan)
+
+    now = mean_of(max(rop + 1 - recent_rops, stop), rop + 1)
+    diff = now - mean_of(start, stop)  # [num_ues, num_cells]
+    n = np.sum(np.isfinite(diff), axis=0)
+    med = nanmedian0(diff)
+    out = np.where(n >= min_ues, np.nan_to_num(med), 0.0)
+    return out if out.shape == (num_cells,) else np.zeros(num_cells)
+
+
 def cell_features(derived: dict[str, np.ndarray], rop: int, base: dict[str, tuple[np.ndarray, np.ndarray]],
-                  neighbours: np.ndarray, alarms: np.ndarray) -> np.ndarray:
+                  neighbours: np.ndarray, alarms: np.ndarray, shift_db: np.ndarray | None = None) -> np.ndarray:
     """Feature matrix of ROP ``rop``: [num_cells, len(FEATURE_NAMES)] float64.
 
     derived    : derived KPIs (``derived_kpis``), name -> [rops, num_cells]
     base       : baseline (``baseline_stats``) of the same cells
     neighbours : [num_cells, K] int64 neighbour indices (-1 pads)
     alarms     : [num_cells, len(ALARM_NAMES)] 0/1 active alarm states at ``rop``
+    shift_db   : [num_cells] the measurement-report RSRP shift (``mr_shift``) [dB]; None: no reports (0)
     """
     n = neighbours.shape[0]
     zs = {}
@@ -150,7 +198,9 @@ def cell_features(derived: dict[str, np.ndarray], rop: int, base: dict[str, tupl
     no_ues = (np.nan_to_num(d["conn"]) < 0.5) & (np.nan_to_num(d["avail"]) > 0.5)
     shape = np.clip(np.nan_to_num(zs["rsrp"] - zs["rsrp_p5"]), -Z_CLIP, Z_CLIP)
     cols = cols_z + cols_rel + cols_nbr + [alarms[:, i].astype(float) for i in range(alarms.shape[1])]
-    cols += [dead_air.astype(float), no_ues.astype(float), shape]
+    mr = np.zeros(n) if shift_db is None else np.clip(np.asarray(shift_db, float), -MR_SHIFT_CLIP_DB,
+                                                       MR_SHIFT_CLIP_DB)
+    cols += [dead_air.astype(float), no_ues.astype(float), shape, mr]
     return np.stack(cols, axis=1)
 
 
@@ -186,7 +236,8 @@ class MonitorConfig:
     least ``dead_air_min_ues`` mean connected UEs, or fewer whose mean DL SINR is at least
     ``dead_air_min_sinr_db``) that detect on their own (0 disables the signature);
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
-    ROPs disables it)."""
+    ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
+    of at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -198,6 +249,8 @@ class MonitorConfig:
     dead_air_min_sinr_db: float = 0.0
     pingpong_rops: int = 3
     pingpong_min: float = 6.0
+    coverage_shift_db: float = 3.0
+    coverage_shift_rops: int = 2
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -212,6 +265,9 @@ class MonitorConfig:
             raise ConfigError(f"dead_air_rops/dead_air_min_ues/pingpong_rops/pingpong_min must be >= 0, got "
                               f"{self.dead_air_rops!r}/{self.dead_air_min_ues!r}/{self.pingpong_rops!r}/"
                               f"{self.pingpong_min!r}")
+        if not self.coverage_shift_db > 0 or self.coverage_shift_rops < 0:
+            raise ConfigError(f"coverage_shift_db must be > 0 and coverage_shift_rops >= 0, got "
+                              f"{self.coverage_shift_db!r}/{self.coverage_shift_rops!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -234,10 +290,14 @@ class Monitor:
         self.alarms = np.zeros((n, len(ALARM_NAMES)))
         self.streak = np.zeros(n, np.int64)
         self.dead_streak = np.zeros(n, np.int64)
+        self.shift_streak = np.zeros(n, np.int64)
         self.frozen_stop: int | None = None
         self.features: np.ndarray | None = None
         self.scores = np.zeros(n)
         self.derived: dict[str, np.ndarray] = {}
+        self.reports: list[np.ndarray | None] = []  # measurement reports per ROP (index = ROP)
+        self.changed_rop = np.full(n, -1, np.int64)  # last ROP a radio action of the policy took effect per cell
+        self.shift_db = np.zeros(n)
 
     def freeze(self, rop: int) -> None:
         """Freeze the baseline to end before the anomaly that started around ``rop``."""
@@ -268,19 +328,24 @@ class Monitor:
         n = self.neighbours.shape[0]
         self.derived = derived_kpis(obs.history)
         start, stop = self.baseline_window(obs.rop)
+        self._track_reports(obs)
         alarm_any = self.hard_alarms()
         if stop - start < self.cfg.min_baseline_rops:
-            self.features, self.scores = None, np.zeros(n)
+            self.features, self.scores, self.shift_db = None, np.zeros(n), np.zeros(n)
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
-            self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms)
+            self.shift_db = self.report_shift(obs.rop, start, stop)
+            self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
             hot = self.scores > self.cfg.threshold
         self.streak = np.where(hot, self.streak + 1, 0)
         self.dead_streak = np.where(self.dead_air(obs.rop), self.dead_streak + 1, 0)
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
+        self.shift_streak = np.where(np.abs(self.shift_db) >= self.cfg.coverage_shift_db, self.shift_streak + 1, 0)
+        k = self.cfg.coverage_shift_rops
+        sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
         fire = (self.streak >= self.cfg.persistence) | (sure > 0)
         order = np.argsort(-(self.scores + sure), kind="stable")
         out = []
@@ -289,6 +354,28 @@ class Monitor:
                 out.append(Detection(cell=int(c), score=float(max(self.scores[c], sure[c])),
                                      kpis=self.moved_kpis(int(c))))
         return out
+
+    def _track_reports(self, obs: Observation) -> None:
+        self.reports += [None] * (obs.rop - len(self.reports))
+        mr = obs.mr_rsrp_dbm
+        if mr is not None:
+            mr = np.asarray(mr, float)
+            if mr.ndim != 2 or mr.shape[1] != self.neighbours.shape[0]:
+                raise ShapeError(f"mr_rsrp_dbm must be [num_ues, {self.neighbours.shape[0]}], got {mr.shape}")
+        self.reports = self.reports[: obs.rop] + [mr]
+        for entry in obs.applied:
+            if entry[1].kind in RADIO_ACTIONS:
+                c = int(entry[1].cell)
+                self.changed_rop[c] = max(self.changed_rop[c], int(entry[0]))
+
+    def report_shift(self, rop: int, start: int, stop: int) -> np.ndarray:
+        """[num_cells] ``mr_shift`` over the baseline window, 0 for a cell the policy itself changed after
+        ``start`` (its reports then compare two settings, not a fault)."""
+        n = self.neighbours.shape[0]
+        shift = mr_shift(self.reports, start, stop, rop)
+        if shift.shape != (n,):
+            return np.zeros(n)
+        return np.where(self.changed_rop > start, 0.0, shift)
 
     def dead_air(self, rop: int) -> np.ndarray:
         """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence."""

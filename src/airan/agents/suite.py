@@ -307,11 +307,15 @@ def fault_scope(faults: tuple[Fault, ...], cell_site: np.ndarray, neighbours: np
     return np.array(sorted(cells | nb), dtype=np.int64)
 
 
-def step_kpis(twin: NetworkTwin, rops: int) -> dict[str, np.ndarray]:
-    """Step a reset ``twin`` ``rops`` ROPs with no action: KPI name -> [rops, num_cells] float64."""
+def step_kpis(twin: NetworkTwin, rops: int, reports: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Step a reset ``twin`` ``rops`` ROPs with no action: KPI name -> [rops, num_cells] float64. ``reports``,
+    when given, receives each ROP's measurement reports ([num_ues, num_cells] float64 dBm, NaN: none)."""
     out: dict[str, list[np.ndarray]] = {}
     for _ in range(rops):
-        kpis = twin.step()[4]["kpis"]
+        info = twin.step()[4]
+        kpis = info["kpis"]
+        if reports is not None:
+            reports.append(info["mr_rsrp_dbm"])
         for k, v in kpis.items():
             out.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
     return {k: np.stack(v) for k, v in out.items()}

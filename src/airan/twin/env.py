@@ -35,9 +35,11 @@ from airan.twin.events import Event
 from airan.twin.faults import CONFIG_FAULTS, HO_KNOB_ACTIONS, SOFTWARE_FAULTS, Fault, cell_modifiers
 from airan.twin.kpis import KPI_NAMES, masked_stat
 from airan.twin.link import default_link_table, ue_throughput_mbps
+from airan.twin.measurements import MeasurementConfig, measurement_report
 from airan.twin.scenarios import ScenarioConfig, get_scenario
 
 ALARMS = ("CELL_DOWN", "CELL_RESTARTING", "BH_LINK_DOWN", "BH_CONGESTION", "PA_DEGRADED", "UL_INTERFERENCE")
+TWIN_STREAMS = ("mobility", "traffic", "handover", "ue", "measurement")  # append only: streams keep their seeds
 MIN_LOAD = 0.1  # reference signals / control channels keep an on-air cell radiating at least this share
 
 
@@ -77,8 +79,9 @@ class NetworkTwin(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: ScenarioConfig | str) -> None:
+    def __init__(self, scenario: ScenarioConfig | str, measurement: MeasurementConfig | None = None) -> None:
         self.cfg = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.measurement = measurement or MeasurementConfig()
         c = self.cfg.num_cells
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(c, len(KPI_NAMES)), dtype=np.float32)
         self.action_space = gym.spaces.Dict({
@@ -101,7 +104,7 @@ class NetworkTwin(gym.Env):
         self.seed_value = int(seed)
         cfg = self.cfg
         d = self.drop = _cached_drop(cfg, self.seed_value)
-        rngs = spawn_rngs(self.seed_value, ("mobility", "traffic", "handover", "ue"))
+        rngs = spawn_rngs(self.seed_value, TWIN_STREAMS)
         u = d.ue_xyz.shape[0]
         geom = mobility.link_geometry(d.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
         rng = rngs["ue"]
@@ -230,7 +233,9 @@ class NetworkTwin(gym.Env):
     # ------------------------------------------------------------------ stepping
     def step(self, actions: Sequence[Action] | Action | dict | None = None):
         """Advance one ROP after applying ``actions``. Returns (obs, reward, terminated, truncated, info);
-        ``info`` holds ``kpis`` (name -> [num_cells]), ``events``, ``ue_sinr_db``, ``ue_thp_mbps``."""
+        ``info`` holds ``kpis`` (name -> [num_cells]), ``events``, ``ue_sinr_db``, ``ue_thp_mbps`` and
+        ``mr_rsrp_dbm`` [num_ues, num_cells] float64, the connected UEs' measurement reports of this ROP [dBm]
+        (NaN: not reported; ``airan.twin.measurements``)."""
         self._require()
         s, cfg = self._s, self.cfg
         if isinstance(actions, dict):
@@ -274,7 +279,10 @@ class NetworkTwin(gym.Env):
         kpis["Alarm.Count"] = np.array([sum(1 for (_, c) in s.alarms if c == i) for i in range(cfg.num_cells)], float)
         thp = ue["thp_mbps"]
         reward = float(np.mean(np.log1p(np.nan_to_num(thp))))
-        info = {"kpis": kpis, "events": events, "rop": s.rop, "ue_sinr_db": ue["sinr_db"], "ue_thp_mbps": thp}
+        mr = measurement_report(r["rsrp_dbm"], s.ho.serving, s.active & (s.ho.serving >= 0), r["on_air"],
+                                self.measurement, s.rngs["measurement"])
+        info = {"kpis": kpis, "events": events, "rop": s.rop, "ue_sinr_db": ue["sinr_db"], "ue_thp_mbps": thp,
+                "mr_rsrp_dbm": mr}
         s.rop += 1
         return self._obs(kpis), reward, False, False, info
 

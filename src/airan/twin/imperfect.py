@@ -23,7 +23,7 @@ import numpy as np
 from airan.core.errors import ConfigError
 from airan.core.rng import spawn_rngs
 from airan.twin import traffic
-from airan.twin.env import NetworkTwin
+from airan.twin.env import TWIN_STREAMS, NetworkTwin
 from airan.twin.scenarios import ScenarioConfig, get_scenario
 
 DEFAULT_POWER_ERR_DB = 2.0
@@ -88,7 +88,7 @@ def imperfect_twin(scenario: ScenarioConfig | str, seed: int, rng: np.random.Gen
     s, d = twin._s, twin.drop
     # own random streams (never the true network's): mobility, traffic, handover, UE activity and demand
     own = int(rng.integers(0, 2**31 - 1))
-    s.rngs = spawn_rngs(own, ("mobility", "traffic", "handover", "ue"))
+    s.rngs = spawn_rngs(own, TWIN_STREAMS)
     u = s.ue_xyz.shape[0]
     s.active = s.rngs["ue"].random(u) < cfg.traffic.active_probability
     s.heading = s.rngs["ue"].uniform(0, 2 * np.pi, u)

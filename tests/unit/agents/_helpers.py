@@ -35,4 +35,5 @@ def observations(faults: list[Fault], rops: int, seed: int = SEED):
         _, _, _, _, info = twin.step()
         for k, v in info["kpis"].items():
             hist.setdefault(k, []).append(v)
-        yield twin, Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"])
+        yield twin, Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
+                                mr_rsrp_dbm=info["mr_rsrp_dbm"])

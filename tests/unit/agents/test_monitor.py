@@ -127,3 +127,69 @@ def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
     assert first == {1: 6}  # 2 + 2 + 3 >= 6 at ROP 6
     with pytest.raises(ConfigError, match="-1"):
         MonitorConfig(pingpong_min=-1)
+
+
+def test_mr_shift_sees_a_cell_wide_step_through_ue_movement():
+    from airan.agents.monitor import mr_shift
+
+    rng = np.random.default_rng(4)
+    u, c = 30, 4
+    level = rng.uniform(-120, -80, (u, c))
+    reports = []
+    for r in range(12):
+        level = level + rng.normal(0, 1.0, (u, c))  # every UE drifts its own way
+        mr = level + (-6.0 if r >= 9 else 0.0) * (np.arange(c) == 2)  # cell 2 loses 6 dB from ROP 9
+        mr = np.where(rng.random((u, c)) < 0.2, np.nan, mr)  # not every cell in every report
+        reports.append(mr)
+    shift = mr_shift(reports, 0, 8, 11)
+    assert shift.shape == (c,)
+    assert -8.0 < shift[2] < -4.0 and np.all(np.abs(np.delete(shift, 2)) < 2.0)
+    few = [np.where(np.arange(u)[:, None] < 2, m, np.nan) for m in reports]  # 2 UEs: too few to speak
+    assert np.all(mr_shift(few, 0, 8, 11) == 0.0)
+    assert np.all(mr_shift([None] * 12, 0, 8, 11) == 0.0)
+
+
+def test_monitor_mr_feature_ignores_the_policys_own_changes():
+    from airan.agents.base import Observation
+    from airan.twin.actions import Action
+
+    fault = Fault("pa_degradation", (4,), severity=0.6, onset_rop=9)
+    obs_list = [o for _, o in observations([fault], 13)]
+    nb = None
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    j = FEATURE_NAMES.index("mr.shift")
+    mon = Monitor(nb, MonitorConfig(threshold=0.9))
+    own = Monitor(nb, MonitorConfig(threshold=0.9))
+    for o in obs_list:
+        mon.update(o)
+        own.update(Observation(o.rop, o.kpis, o.history, o.events, applied=[(9, Action("power", 4, -3.0), 0, -3)],
+                               mr_rsrp_dbm=o.mr_rsrp_dbm))
+    assert mon.features[4, j] < -4.0  # the PA lost 7 dB: every UE that hears cell 4 sees it
+    assert np.abs(np.delete(mon.features[:, j], 4)).max() < 3.0
+    assert own.features[4, j] == 0.0  # a change the policy made itself is not an anomaly
+    blind = Monitor(nb, MonitorConfig(threshold=0.9))
+    for o in obs_list:
+        blind.update(Observation(o.rop, o.kpis, o.history, o.events))
+    assert np.all(blind.features[:, j] == 0.0)  # no reports: the feature is neutral
+
+
+def test_coverage_shift_signature_detects_an_uptilt_the_kpis_hide():
+    fault = Fault("uptilt_overshoot", (4,), severity=1.0, onset_rop=9)
+    obs_list = [o for _, o in observations([fault], 14)]
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0)
+    mon = Monitor(nb, cfg, _Quiet())
+    first = {}
+    for o in obs_list:
+        for det in mon.update(o):
+            first.setdefault(det.cell, o.rop)
+    assert first.get(4) is not None and 10 <= first[4] <= 12  # 12 deg up: the far UEs hear cell 4 much louder
+    assert set(first) == {4}
+    off = Monitor(nb, MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0), _Quiet())
+    assert all(off.update(o) == [] for o in obs_list)
+    with pytest.raises(ConfigError, match="-1.0"):
+        MonitorConfig(coverage_shift_db=-1.0)

@@ -70,8 +70,9 @@ class AiranPolicy(Policy):
         meta = self.model.meta or {}
         if "detection_threshold" not in meta:
             return MonitorConfig(threshold=0.9)
+        extra = {} if "coverage_shift_db" not in meta else {"coverage_shift_db": float(meta["coverage_shift_db"])}
         return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=int(meta["persistence"]),
-                             min_baseline_rops=int(meta["min_baseline_rops"]))
+                             min_baseline_rops=int(meta["min_baseline_rops"]), **extra)
 
     def reset(self, ctx: EpisodeContext) -> None:
         self.ctx = ctx

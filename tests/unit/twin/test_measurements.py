@@ -1,0 +1,73 @@
+"""UE measurement reports: who reports what, with which error, and no effect on the twin's other streams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from airan.core.errors import ConfigError, ShapeError
+from airan.twin.env import NetworkTwin
+from airan.twin.faults import Fault
+from airan.twin.measurements import MeasurementConfig, measurement_report
+
+
+def _inputs(u=6, c=10, seed=0):
+    rng = np.random.default_rng(seed)
+    rsrp = rng.uniform(-130.0, -70.0, (u, c))
+    serving = np.argmax(rsrp, axis=1)
+    serving[2] = 4  # a UE served by a cell that is not its strongest (handover hysteresis)
+    serving[5] = -1
+    connected = np.array([True, True, True, False, True, True])
+    on_air = np.ones(c, bool)
+    on_air[7] = False
+    return rsrp, serving, connected, on_air
+
+
+def test_report_keeps_serving_and_strongest_others_of_connected_ues():
+    rsrp, serving, connected, on_air = _inputs()
+    cfg = MeasurementConfig(max_cells=4, noise_db=0.0)
+    mr = measurement_report(rsrp, serving, connected, on_air, cfg, np.random.default_rng(1))
+    assert mr.shape == rsrp.shape and mr.dtype == np.float64
+    assert np.all(np.isnan(mr[3]))  # idle UE: no report
+    assert np.all(np.isnan(mr[:, 7]))  # off-air cell: nobody hears it
+    for u in (0, 1, 2, 4):
+        kept = np.nonzero(np.isfinite(mr[u]))[0]
+        assert len(kept) == 4 and serving[u] in kept
+        others = [c for c in range(10) if c not in (serving[u], 7)]
+        strongest = sorted(others, key=lambda c: -rsrp[u, c])[:3]
+        assert set(kept) == {serving[u], *strongest}
+        np.testing.assert_array_equal(mr[u, kept], np.round(rsrp[u, kept]))  # 1 dB resolution, no error
+    assert np.sum(np.isfinite(mr[5])) == 3  # connected without serving cell: the 3 strongest, no serving slot
+
+
+def test_report_error_floor_and_validation():
+    rsrp, serving, connected, on_air = _inputs(u=6, c=10)
+    rsrp[0, :] = -170.0  # below the reporting floor everywhere
+    mr = measurement_report(rsrp, serving, connected, on_air, MeasurementConfig(noise_db=1.5),
+                            np.random.default_rng(2))
+    assert np.all(np.isnan(mr[0]))
+    ok = np.isfinite(mr)
+    err = mr[ok] - rsrp[ok]
+    assert np.all(mr[ok] == np.round(mr[ok])) and 0.5 < np.std(err) < 3.0
+    with pytest.raises(ConfigError, match="-1.0"):
+        MeasurementConfig(noise_db=-1.0)
+    with pytest.raises(ConfigError, match="0"):
+        MeasurementConfig(max_cells=0)
+    with pytest.raises(ShapeError, match=r"\(5,\)"):
+        measurement_report(rsrp, serving[:5], connected, on_air, MeasurementConfig(), np.random.default_rng(0))
+
+
+def test_twin_reports_do_not_change_kpis_and_follow_a_power_fault():
+    fault = Fault("pa_degradation", (3,), severity=0.5, onset_rop=3)
+    runs = {}
+    for noise in (0.0, 2.0):
+        twin = NetworkTwin("ci-tiny", measurement=MeasurementConfig(noise_db=noise))
+        twin.reset(seed=5, options={"faults": [fault]})
+        runs[noise] = [twin.step()[4] for _ in range(5)]
+    for a, b in zip(runs[0.0], runs[2.0], strict=True):
+        for k in a["kpis"]:
+            np.testing.assert_array_equal(a["kpis"][k], b["kpis"][k])
+    before, after = runs[0.0][1]["mr_rsrp_dbm"][:, 3], runs[0.0][4]["mr_rsrp_dbm"][:, 3]
+    both = np.isfinite(before) & np.isfinite(after)
+    assert both.sum() >= 3
+    assert np.median(after[both] - before[both]) < -4.0  # 12 dB x 0.5 severity, minus UE movement
