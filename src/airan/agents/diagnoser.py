@@ -169,16 +169,26 @@ class Diagnoser:
         return _softmax_logp(self.logp / self.rops)
 
     def diagnose(self, features_now: np.ndarray | None = None, derived_now: dict[str, np.ndarray] | None = None,
-                 rop: int | None = None) -> Diagnosis:
-        """The ranked causes and cells so far; ``derived_now``/``rop`` add the evidence values cited."""
+                 rop: int | None = None, lead: int | None = None,
+                 lead_likelihood: np.ndarray | None = None) -> Diagnosis:
+        """The ranked causes and cells so far; ``derived_now``/``rop`` add the evidence values cited.
+
+        ``lead``: a cell physical evidence singles out (the monitor's coverage-shift signature): it is ranked
+        first. ``lead_likelihood`` [len(CAUSES)]: how well each cause explains that evidence
+        (``shift_likelihood``); the lead cell's cause probabilities are multiplied by it and renormalised."""
         post = self.posterior()
         fault_p = 1.0 - post[:, 0]
         order = np.argsort(-fault_p, kind="stable")
+        if lead is not None:
+            order = np.concatenate([[int(lead)], order[order != int(lead)]])
         top = int(order[0])
         cause_p = post[top, 1:] / max(post[top, 1:].sum(), 1e-12)
+        if lead is not None and lead_likelihood is not None:
+            cause_p = reweight(cause_p, lead_likelihood)
         causes = {c: float(p) for c, p in zip(CAUSES, cause_p)}
         cause = CAUSES[int(np.argmax(cause_p))]
-        cells = [int(c) for c in order if fault_p[c] >= 0.5 * fault_p[top]][:3] or [top]
+        ref = fault_p[top] if lead is None else fault_p.max()
+        cells = [top] + [int(c) for c in order[1:] if fault_p[c] >= 0.5 * ref][:2]
         if cause in ("backhaul_congestion", "backhaul_failure") and self.cell_site is not None:
             same = [int(c) for c in order if self.cell_site[c] == self.cell_site[top] and int(c) not in cells]
             cells += same
@@ -192,6 +202,30 @@ class Diagnoser:
             if abs(shift) >= 2.0:  # the UEs' measurement reports of the cell moved (median over UEs, dB)
                 evidence["mr.rsrp_shift_db"] = round(shift, 2)
         return Diagnosis(causes=causes, cells=tuple(cells), evidence=evidence)
+
+
+def shift_likelihood(observed_db: float, predicted_db: dict[str, np.ndarray], sigma_db: float = 2.0) -> np.ndarray:
+    """[len(CAUSES)] likelihood of an observed measurement-report shift [dB] under each cause: a Gaussian of
+    ``sigma_db`` around the best-matching shift the cause was predicted to produce (``predicted_db``: cause ->
+    [S] predicted shifts over severities, e.g. ``Verifier.predicted_shifts``); a cause not in it cannot move
+    the RSRP UEs report (outage: nothing to report; traffic, backhaul, handover, interference: RSRP unchanged)
+    and predicts 0 dB."""
+    if not np.isfinite(observed_db) or not sigma_db > 0:
+        raise ConfigError(f"observed_db must be finite and sigma_db > 0, got {observed_db!r} / {sigma_db!r}")
+    out = np.empty(len(CAUSES))
+    for i, c in enumerate(CAUSES):
+        pred = np.asarray(predicted_db.get(c, [0.0]), float)
+        out[i] = float(np.max(np.exp(-0.5 * ((observed_db - pred) / sigma_db) ** 2)))
+    return out
+
+
+def reweight(cause_p: np.ndarray, likelihood: np.ndarray) -> np.ndarray:
+    """[len(CAUSES)] ``cause_p x likelihood`` renormalised (the likelihood alone when the product vanishes)."""
+    lik = np.asarray(likelihood, float)
+    p = np.asarray(cause_p, float) * lik
+    if p.sum() > 1e-12:
+        return p / p.sum()
+    return lik / lik.sum() if lik.sum() > 0 else np.full(len(CAUSES), 1.0 / len(CAUSES))
 
 
 def _softmax_logp(logp: np.ndarray) -> np.ndarray:

@@ -18,15 +18,20 @@ from typing import Any
 
 import numpy as np
 
+from airan.agents.monitor import mr_shift
 from airan.agents.planner import Candidate
 from airan.core.errors import ActionError, ConfigError
 from airan.twin.faults import Fault
+
+# Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
+RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 
 
 @dataclass(frozen=True)
 class VerifierConfig:
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
+    shift_severities: tuple[float, ...] = (0.4, 0.7, 1.0)
     settle_rops: int = 2
     horizon_rops: int = 3
     min_gain: float = 0.01
@@ -36,8 +41,10 @@ class VerifierConfig:
     def __post_init__(self) -> None:
         if not self.seeds:
             raise ConfigError("verifier needs at least one seed")
-        if not self.severities or not all(0 < s <= 1 for s in self.severities):
-            raise ConfigError(f"severities must be in (0, 1], got {self.severities!r}")
+        for name in ("severities", "shift_severities"):
+            v = getattr(self, name)
+            if not v or not all(0 < s <= 1 for s in v):
+                raise ConfigError(f"{name} must be in (0, 1], got {v!r}")
         if not 0 <= self.consistent_gain <= self.min_gain:
             raise ConfigError(f"consistent_gain must be in [0, min_gain], got {self.consistent_gain!r}")
         if self.horizon_rops < 1 or self.settle_rops < 0:
@@ -108,6 +115,25 @@ class Verifier:
         for _ in range(self.cfg.settle_rops):
             t.step()
         return t
+
+    def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,
+                         post_rops: int = 3) -> dict[str, np.ndarray]:
+        """cause -> [len(shift_severities)] the measurement-report shift of ``cell`` [dB] (``mr_shift``: the
+        last 2 ROPs against ``pre_rops`` ROPs before the fault) that the imperfect twin (first seed) shows when
+        ``cause`` hits the cell at each severity: what each hypothesis predicts the UEs report. The sign alone
+        is not enough: an uptilt raises what distant UEs hear but lowers it under the old beam, and which
+        dominates depends on the layout."""
+        out = {}
+        for cause in causes:
+            vals = []
+            for sev in self.cfg.shift_severities:
+                t = self._twin(self.cfg.seeds[0]).clone()
+                reports = [t.step()[4]["mr_rsrp_dbm"] for _ in range(pre_rops)]
+                t.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=t.rop))
+                reports += [t.step()[4]["mr_rsrp_dbm"] for _ in range(post_rops)]
+                vals.append(float(mr_shift(reports, 0, pre_rops, len(reports) - 1)[int(cell)]))
+            out[cause] = np.asarray(vals)
+        return out
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
                candidates: list[Candidate]) -> list[Prediction]:

@@ -4,7 +4,7 @@ import pytest
 from airan.agents.base import CAUSES
 from airan.agents.diagnoser import CLASSES, MODEL_PATH, Diagnoser, SoftmaxModel, fit_temperature, softmax, train_softmax
 from airan.agents.monitor import FEATURE_NAMES
-from airan.core.errors import ShapeError, StoreError
+from airan.core.errors import ConfigError, ShapeError, StoreError
 
 
 def _synthetic(n=600, seed=0):
@@ -78,3 +78,30 @@ def test_hidden_layer_model_roundtrip_and_relu(tmp_path):
     np.testing.assert_allclose(SoftmaxModel.load(tmp_path / "mlp.npz").proba(x), m.proba(x))
     with pytest.raises(ShapeError, match=str(f)):
         m.proba(np.zeros((2, f + 1)))
+
+
+def test_coverage_lead_ranks_first_and_the_twin_predicted_shift_picks_the_cause():
+    from airan.agents.diagnoser import reweight, shift_likelihood
+
+    x, y = _synthetic(400)
+    m = train_softmax(x, y, steps=200)
+    d = Diagnoser(m, num_cells=5)
+    feats = np.zeros((5, len(FEATURE_NAMES)))
+    feats[1, CLASSES.index("ho_misconfig")] = 6.0  # the classifier's favourite: cell 1, handover
+    d.observe(feats)
+    free = d.diagnose()
+    assert free.cells[0] == 1 and free.top(1) == ["ho_misconfig"]
+    predicted = {"uptilt_overshoot": np.array([2.0, 5.0, 8.0]), "excessive_downtilt": np.array([-3.0, -6.0, -9.0]),
+                 "pa_degradation": np.array([-4.8, -8.4, -12.0])}
+    up = d.diagnose(lead=3, lead_likelihood=shift_likelihood(+6.0, predicted))
+    assert up.cells[0] == 3 and up.top(1) == ["uptilt_overshoot"] and up.causes["uptilt_overshoot"] > 0.8
+    assert sum(up.causes.values()) == pytest.approx(1.0)
+    # a layout where an uptilt lowers what most UEs hear: the prediction, not the sign, decides
+    odd = {"uptilt_overshoot": np.array([-1.5, -3.5, -5.0]), "excessive_downtilt": np.array([-8.0, -14.0, -20.0])}
+    assert d.diagnose(lead=3, lead_likelihood=shift_likelihood(-3.9, odd)).top(1) == ["uptilt_overshoot"]
+    lik = shift_likelihood(-6.0, predicted)
+    assert lik[CAUSES.index("ho_misconfig")] < 0.02  # nothing but tilt and power moves the reported RSRP
+    g = reweight(np.zeros(len(CAUSES)), lik)  # the model gave the explaining causes nothing: the likelihood decides
+    assert g.argmax() == CAUSES.index("excessive_downtilt") and g.sum() == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="nan"):
+        shift_likelihood(float("nan"), predicted)

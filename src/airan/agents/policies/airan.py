@@ -13,7 +13,7 @@ import numpy as np
 
 from airan.agents.base import Decision, Diagnosis, EpisodeContext, Observation, Policy
 from airan.agents.coordinator import Coordinator, Proposal
-from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel
+from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel, shift_likelihood
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import Monitor, MonitorConfig
@@ -92,6 +92,7 @@ class AiranPolicy(Policy):
         self.tried: set[str] = set()
         self._last_trial_actions: tuple = ()
         self.evidence: dict[str, float] = {}
+        self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -131,6 +132,16 @@ class AiranPolicy(Policy):
             self._incident_step(obs, dec, dets)
         return dec
 
+    def coverage_lead(self) -> int | None:
+        """The cell whose coverage-shift signature holds (largest |shift| first), unless an equipment alarm
+        points elsewhere: physical evidence outranks the classifier's cell ranking."""
+        mon = self.monitor
+        k = mon.cfg.coverage_shift_rops
+        on = np.nonzero((mon.shift_streak >= k) & (k > 0))[0] if k > 0 else np.array([], np.int64)
+        if on.size == 0 or np.any(np.delete(mon.hard_alarms(), on) > 0):
+            return None
+        return int(on[np.argmax(np.abs(mon.shift_db[on]))])
+
     def _alarm_elsewhere(self, dets) -> bool:
         """Whether a detected cell outside the open incident carries an equipment alarm."""
         hard = self.monitor.hard_alarms()
@@ -159,7 +170,13 @@ class AiranPolicy(Policy):
             return
         if self.diagnoser.rops == 0:
             return
-        diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop)
+        lead = self.coverage_lead()
+        lik = None
+        if lead is not None:  # which cause explains what the UEs report of the lead cell? ask the twin
+            if lead not in self.shift_predictions:
+                self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
+            lik = shift_likelihood(float(self.monitor.shift_db[lead]), self.shift_predictions[lead])
+        diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik)
         ready = self.diagnoser.rops >= self.cfg.evidence_rops or max(diag.causes.values()) >= self.cfg.confident
         if self.diagnosis is None and not ready:
             return
