@@ -147,11 +147,14 @@ class PlannedAction:
 
 @dataclass(frozen=True)
 class ApprovalRequest:
-    """A high-risk action set waiting for an operator: ``id`` is unique within the episode."""
+    """A high-risk action set waiting for an operator: ``id`` is unique within the episode. ``backout``: the
+    actions that restore the pre-change state (change management's back-out plan); approving the change
+    approves its rollback, so a regression can be undone at once instead of waiting for a second approval."""
 
     id: str
     actions: tuple[Action, ...]
     reason: str = ""
+    backout: tuple[Action, ...] = ()
 
 
 @dataclass
@@ -175,8 +178,8 @@ class Decision:
             "actions": [{**asdict(p.action), "reason": p.reason, "approval": p.approval,
                          "preauthorized": p.preauthorized, "rollback_of": p.rollback_of,
                          "high_risk": is_high_risk([p.action])} for p in self.actions],
-            "approval_requests": [{"id": r.id, "actions": [asdict(a) for a in r.actions], "reason": r.reason}
-                                  for r in self.approval_requests],
+            "approval_requests": [{"id": r.id, "actions": [asdict(a) for a in r.actions], "reason": r.reason,
+                                   "backout": [asdict(a) for a in r.backout]} for r in self.approval_requests],
             "notes": list(self.notes),
         }
 

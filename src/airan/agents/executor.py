@@ -54,6 +54,7 @@ class Trial:
     inverse: list[Action]
     tolerance: float
     seen: list[float] = field(default_factory=list)
+    approval: str = ""
 
 
 class Executor:
@@ -86,7 +87,9 @@ class Executor:
         pre_auth = self.covering_policy(cand.actions)
         if is_high_risk(list(cand.actions)) and not pre_auth:
             self._n_req += 1
-            req = ApprovalRequest(id=f"{self.episode_id}-req{self._n_req}", actions=cand.actions, reason=reason)
+            backout = tuple(inv for inv in (self.knobs.inverse(a) for a in cand.actions) if inv is not None)
+            req = ApprovalRequest(id=f"{self.episode_id}-req{self._n_req}", actions=cand.actions, reason=reason,
+                                  backout=backout)
             self.pending = (req, cand, scope)
             return [], [req]
         return self._apply(cand, scope, rop, history, reason, approval="", preauthorized=pre_auth), []
@@ -105,7 +108,7 @@ class Executor:
         # before the fault (or before the previous action took effect) does not inflate it
         pre = float(min(series[-1], np.mean(series[max(rop - 1, 0):])))
         tol = self.tolerance(series, cand.cause)
-        self.trial = Trial(cand, rop, pre, scope, inverse, tol)
+        self.trial = Trial(cand, rop, pre, scope, inverse, tol, approval=approval)
         self.history.append({"rop": rop, "candidate": cand.name, "pre": pre, "tolerance": tol})
         return [PlannedAction(a, reason=reason, approval=approval, preauthorized=preauthorized)
                 for a in cand.actions]
@@ -144,7 +147,9 @@ class Executor:
             self.history[-1].update(outcome="rollback", post=now)
             reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:.3f} "
                       f"after '{t.candidate.name}'")
-            return [PlannedAction(a, reason=reason, rollback_of=t.rop + 1) for a in t.inverse], "rollback"
+            # an approved change's rollback is covered by the same approval (its back-out plan)
+            return [PlannedAction(a, reason=reason, rollback_of=t.rop + 1, approval=t.approval)
+                    for a in t.inverse], "rollback"
         if len(t.seen) >= self.cfg.window_rops:
             self.trial = None
             self.history[-1].update(outcome="kept", post=now)

@@ -4,7 +4,8 @@ decisions at the next ROP, plays the operator who grants approvals, and writes a
 Per ROP ``r`` (0-based): the twin simulates ROP ``r`` with the actions the policy decided at ROP ``r - 1``;
 the policy then sees ``Observation(rop=r, ...)`` and returns a ``Decision``. An ``ApprovalRequest`` made at
 ROP ``r`` is granted ``approval_delay_rops`` later (its id appears in ``Observation.approvals`` from ROP
-``r + approval_delay_rops``). Actions out of their knob's bounds are rejected (logged, not applied).
+``r + approval_delay_rops``); a granted request also covers the rollback of its actions (its ``backout``).
+Actions out of their knob's bounds are rejected (logged, not applied).
 
 Log schema (``run_policy_episode``'s return value)::
 
@@ -13,7 +14,7 @@ Log schema (``run_policy_episode``'s return value)::
      "applied": [{"rop", "decided_rop", "kind", "cell", "value", "mode", "pre", "post", "high_risk",
                   "approval", "approval_valid", "preauthorized", "preauth_valid", "rollback_of"}],
      "rejected": [{"rop", "kind", "cell", "value", "mode", "error"}],
-     "approvals": [{"id", "requested_rop", "granted_rop", "actions"}],
+     "approvals": [{"id", "requested_rop", "granted_rop", "actions", "backout"}],
      "impact": {"cells", "fault_cells", "kpi", "healed", "unhealed", "nofault"}, "report": str, "wall_s": float}
 
 ``applied[].rop`` is the ROP in which the action took effect; ``high_risk`` follows ``base.is_high_risk``
@@ -215,7 +216,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
             a = pa.action
             high = is_high_risk([a]) or (pa.rollback_of < 0 and len(set_cells) > 3)
             req = requests.get(pa.approval) if pa.approval else None
-            approval_valid = bool(req) and pa.approval in granted and asdict(a) in req["actions"]
+            covered_by = req["actions"] + (req["backout"] if pa.rollback_of >= 0 else []) if req else []
+            approval_valid = bool(req) and pa.approval in granted and asdict(a) in covered_by
             covered = {a.kind} if is_high_risk([a]) else {"multi_cell"}
             preauth_valid = bool(pa.preauthorized) and covered <= preauthorized
             entry = {"rop": r, "decided_rop": decided, **asdict(a), "pre": float(ev.detail["pre"]),
@@ -250,8 +252,10 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
             if q.id in requests:
                 raise ConfigError(f"policy {policy.name!r} reused approval request id {q.id!r} at ROP {r}")
             requests[q.id] = {"id": q.id, "requested_rop": r, "granted_rop": None,
-                              "actions": [asdict(a) for a in q.actions], "reason": q.reason}
-            rec(r, "approval_request", {"id": q.id, "actions": [asdict(a) for a in q.actions], "reason": q.reason})
+                              "actions": [asdict(a) for a in q.actions], "reason": q.reason,
+                              "backout": [asdict(a) for a in q.backout]}
+            rec(r, "approval_request", {"id": q.id, "actions": [asdict(a) for a in q.actions], "reason": q.reason,
+                                        "backout": [asdict(a) for a in q.backout]})
             if approval_delay_rops == 0:
                 granted.add(q.id)
                 requests[q.id]["granted_rop"] = r
@@ -265,7 +269,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
         "episode_id": ep.id, "policy": policy.name, "scenario": ep.scenario, "seed": int(ep.seed),
         "rops": int(ep.rops), "run_id": run_id, "approval_delay_rops": approval_delay_rops,
         "preauthorized": sorted(preauthorized), "decisions": log_dec, "applied": log_app, "rejected": log_rej,
-        "approvals": [{k: q[k] for k in ("id", "requested_rop", "granted_rop", "actions")} for q in requests.values()],
+        "approvals": [{k: q[k] for k in ("id", "requested_rop", "granted_rop", "actions", "backout")}
+                      for q in requests.values()],
         "impact": {"cells": [int(c) for c in cells], "kpi": kpi, "fault_cells": fault_cells(ep, ctx.cell_site),
                    "healed": healed, "unhealed": _impact_series(unhealed, cells, kpi),
                    "nofault": _impact_series(nofault, cells, kpi)},

@@ -83,3 +83,16 @@ def test_tolerance_scales_with_the_objective_noise(knobs):
 def test_bad_config():
     with pytest.raises(ConfigError, match="3"):
         ExecutorConfig(window_rops=3)
+
+
+def test_an_approved_changes_rollback_is_covered_by_its_approval(knobs):
+    ex = Executor(KnobView(knobs), episode_id="e")
+    cand = Candidate("uptilt 10 deg", (Action("tilt", 1, -10.0),), "excessive_downtilt")
+    _, reqs = ex.submit(cand, np.array([0, 1]), 4, _hist([0.8] * 5), "why")
+    assert reqs[0].backout == (Action("tilt", 1, 10.0),)  # the back-out plan travels with the request
+    acts, outcome = ex.on_rop(5, {}, _hist([0.8] * 6), frozenset({reqs[0].id}))
+    assert outcome == "approved"
+    h = _hist([0.8] * 6 + [0.4])
+    back, outcome = ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset({reqs[0].id}))
+    assert outcome == "rollback" and back[0].action == Action("tilt", 1, 10.0)
+    assert back[0].approval == reqs[0].id and back[0].rollback_of == 6

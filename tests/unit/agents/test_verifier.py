@@ -47,3 +47,15 @@ def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
     assert judge(np.array([1.0, 0.0]), "ho_misconfig", cfg)[3]  # counts: 0.5 failures per ROP
     with pytest.raises(ConfigError, match="consistent_gain"):
         VerifierConfig(consistent_gain=0.02)
+
+
+def test_predicted_shifts_follow_the_hypothesis_physics():
+    v = Verifier(_make, VerifierConfig(seeds=(0,), shift_severities=(0.5, 1.0)))
+    pred = v.predicted_shifts(4)
+    assert set(pred) == {"excessive_downtilt", "uptilt_overshoot", "pa_degradation"}
+    assert all(p.shape == (2,) for p in pred.values())
+    pa = pred["pa_degradation"]
+    assert -8.0 < pa[0] < -4.0 and -14.0 < pa[1] < -9.0  # 12 dB x severity, every UE alike
+    assert pred["uptilt_overshoot"].max() > 2.0  # 12 deg up: the distant UEs hear the cell louder
+    with pytest.raises(ConfigError, match="shift_severities"):
+        VerifierConfig(shift_severities=(0.0,))
