@@ -20,14 +20,16 @@ def _run(faults, rops=13):
     twin.reset(seed=SEED, options={"faults": faults})
     pol = AiranPolicy()
     pol.reset(tiny_ctx(twin, "ep"))
-    hist, pending, requested, granted, log = {}, [], {}, set(), []
+    hist, pending, requested, granted, log, applied = {}, [], {}, set(), [], []
     for r in range(rops):
         granted |= {i for i, when in requested.items() if r - when >= 1}
         _, _, _, _, info = twin.step([p.action for p in pending])
+        acts = [e for e in info["events"] if e.kind == "action"]
+        applied += [(r, p.action, e.detail["pre"], e.detail["post"]) for p, e in zip(pending, acts, strict=True)]
         for k, v in info["kpis"].items():
             hist.setdefault(k, []).append(v)
         obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
-                          frozenset(granted))
+                          frozenset(granted), list(applied), mr_rsrp_dbm=info["mr_rsrp_dbm"])
         dec = pol.decide(obs)
         requested.update({q.id: r for q in dec.approval_requests})
         for p in dec.actions:  # the approval gate holds
@@ -78,3 +80,15 @@ def test_pingpong_misconfiguration_is_detected_diagnosed_and_reset():
     assert max(diag["causes"], key=diag["causes"].get) == "ho_misconfig" and diag["cells"][0] == 4
     acts = [a for d in log for a in d["actions"]]
     assert {(a["kind"], a["cell"]) for a in acts} >= {("cio", 4), ("ttt", 4), ("hysteresis", 4)}
+
+
+def test_uptilt_is_seen_in_the_ue_reports_corrected_and_reported_as_acted_on():
+    log, report = _run([Fault("uptilt_overshoot", (4,), severity=1.0, onset_rop=8)], rops=20)
+    first = next(r for r, d in enumerate(log) if any(x["cell"] == 4 for x in d["detections"]))
+    assert 8 <= first <= 11  # the KPIs of a 4-UE cell hide it; what the other cells' UEs report does not
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"
+    assert diag["evidence"]["mr.rsrp_shift_db"] > 3.0
+    tilts = [a for d in log for a in d["actions"] if a["kind"] == "tilt" and a["cell"] == 4]
+    assert tilts and all(a["value"] > 0 for a in tilts if a["rollback_of"] < 0)  # tilted back down
+    assert "Most likely cause: antenna uptilt" in report  # the cause the actions were planned on

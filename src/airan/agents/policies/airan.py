@@ -181,14 +181,13 @@ class AiranPolicy(Policy):
         if self.diagnosis is None and not ready:
             return
         if self.diagnosis is None:
-            cause = diag.top(1)[0]
-            cell = diag.cells[0]
             inc.cells = diag.cells
-            pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
-            inc.citations = cite(obs.history, CAUSE_KPIS[cause], cell, pre, obs.rop)
         self.diagnosis = diag
-        inc.diagnosis = diag
         dec.diagnosis = diag
+        if not inc.actions:  # the report names the diagnosis the incident's actions were planned on
+            inc.diagnosis = diag
+            pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
+            inc.citations = cite(obs.history, CAUSE_KPIS[diag.top(1)[0]], diag.cells[0], pre, obs.rop)
         if self.executor.busy or self.rounds >= self.cfg.max_rounds or not dets:
             return
         self._plan(obs, dec, diag)
