@@ -291,6 +291,7 @@ class Monitor:
         self.streak = np.zeros(n, np.int64)
         self.dead_streak = np.zeros(n, np.int64)
         self.shift_streak = np.zeros(n, np.int64)
+        self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, coverage) holds
         self.frozen_stop: int | None = None
         self.features: np.ndarray | None = None
         self.scores = np.zeros(n)
@@ -346,6 +347,7 @@ class Monitor:
         self.shift_streak = np.where(np.abs(self.shift_db) >= self.cfg.coverage_shift_db, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
+        self.sure = sure
         fire = (self.streak >= self.cfg.persistence) | (sure > 0)
         order = np.argsort(-(self.scores + sure), kind="stable")
         out = []

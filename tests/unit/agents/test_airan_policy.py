@@ -92,3 +92,10 @@ def test_uptilt_is_seen_in_the_ue_reports_corrected_and_reported_as_acted_on():
     tilts = [a for d in log for a in d["actions"] if a["kind"] == "tilt" and a["cell"] == 4]
     assert tilts and all(a["value"] > 0 for a in tilts if a["rollback_of"] < 0)  # tilted back down
     assert "Most likely cause: antenna uptilt" in report  # the cause the actions were planned on
+
+
+@pytest.mark.parametrize("cell", [4, 11])
+def test_an_alarmed_cell_leads_the_diagnosis(cell):
+    log, _ = _run([Fault("external_interference", (cell,), severity=0.9, onset_rop=7)], rops=11)
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == cell  # UL_INTERFERENCE names the cell: the classifier's ranking does not override it

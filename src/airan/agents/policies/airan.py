@@ -132,15 +132,23 @@ class AiranPolicy(Policy):
             self._incident_step(obs, dec, dets)
         return dec
 
-    def coverage_lead(self) -> int | None:
-        """The cell whose coverage-shift signature holds (largest |shift| first), unless an equipment alarm
-        points elsewhere: physical evidence outranks the classifier's cell ranking."""
+    def evidence_lead(self) -> int | None:
+        """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
+        cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
+        shift (the largest), then dead air or a ping-pong storm (the most likely faulty)."""
         mon = self.monitor
-        k = mon.cfg.coverage_shift_rops
-        on = np.nonzero((mon.shift_streak >= k) & (k > 0))[0] if k > 0 else np.array([], np.int64)
-        if on.size == 0 or np.any(np.delete(mon.hard_alarms(), on) > 0):
+        sure = np.asarray(mon.sure) > 0
+        if not sure.any():
             return None
-        return int(on[np.argmax(np.abs(mon.shift_db[on]))])
+        hard = sure & (mon.hard_alarms() > 0)
+        k = mon.cfg.coverage_shift_rops
+        shift = sure & (mon.shift_streak >= k) if k > 0 else np.zeros_like(sure)
+        if shift.any() and not hard.any():
+            on = np.nonzero(shift)[0]
+            return int(on[np.argmax(np.abs(mon.shift_db[on]))])
+        on = np.nonzero(hard if hard.any() else sure)[0]
+        fault_p = 1.0 - self.diagnoser.posterior()[:, 0]
+        return int(on[np.argmax(fault_p[on])])
 
     def _alarm_elsewhere(self, dets) -> bool:
         """Whether a detected cell outside the open incident carries an equipment alarm."""
@@ -170,9 +178,11 @@ class AiranPolicy(Policy):
             return
         if self.diagnoser.rops == 0:
             return
-        lead = self.coverage_lead()
+        lead = self.evidence_lead()
         lik = None
-        if lead is not None:  # which cause explains what the UEs report of the lead cell? ask the twin
+        k = self.monitor.cfg.coverage_shift_rops
+        if lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k:
+            # which cause explains what the UEs report of the lead cell? ask the twin
             if lead not in self.shift_predictions:
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
             lik = shift_likelihood(float(self.monitor.shift_db[lead]), self.shift_predictions[lead])
