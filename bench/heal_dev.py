@@ -99,7 +99,8 @@ def markdown(result: dict[str, Any]) -> str:
     scores = result["policies"]
     son = value(scores["son"]["metrics"]["mttr_rops_median"]) if "son" in scores else None
     oracle = scores.get("oracle")
-    lines = [f"# Healing on the dev suite ({result['suite']['episodes']} episodes)", "",
+    split = result["suite"].get("split", "dev")
+    lines = [f"# Healing on the {split} suite ({result['suite']['episodes']} episodes)", "",
              f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores). Command: "
              f"`{result['command']}`. Wall time {result['wall_s']:.0f} s.", "",
              f"Suite: {json.dumps(result['suite']['per_cause'])}; controls {result['suite']['controls']}, "
