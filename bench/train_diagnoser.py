@@ -208,6 +208,7 @@ def main() -> None:
         suite = load_suite(args.cache.with_suffix(".suite.json"))
         for e, ep in zip(eps, suite.episodes, strict=True):  # labels follow this script's rule, not the cache's
             e["labels"] = episode_labels(ep, e["fault_cells"], e["labels"].shape[1])
+            e["cause"] = ep.cause
     else:
         suite_file = args.cache.with_suffix(".suite.json") if args.cache is not None else None
         if suite_file is not None and suite_file.exists():
@@ -251,8 +252,6 @@ def main() -> None:
     options = {p: calibrate(scored, p, args.false_alarm) for p in (2, 3)}
     persistence = max(options, key=lambda p: (options[p][2], -p))
     thr, fa, rec = options[persistence]
-    for e, ep in zip(eps, suite.episodes, strict=True):  # caches from before the cause was kept
-        e.setdefault("cause", ep.cause)
     shift_db, shift_recall = coverage_shift_threshold(eps, MonitorConfig().coverage_shift_rops)
     meta = {"source": "suite:train", "hidden": args.hidden, "episodes": len(eps), "seed": args.seed,
             "rows_train": int(len(ytr)),

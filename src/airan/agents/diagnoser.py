@@ -173,9 +173,10 @@ class Diagnoser:
                  lead_likelihood: np.ndarray | None = None) -> Diagnosis:
         """The ranked causes and cells so far; ``derived_now``/``rop`` add the evidence values cited.
 
-        ``lead``: a cell physical evidence singles out (the monitor's coverage-shift signature): it is ranked
-        first. ``lead_likelihood`` [len(CAUSES)]: how well each cause explains that evidence
-        (``shift_likelihood``); the lead cell's cause probabilities are multiplied by it and renormalised."""
+        ``lead``: a cell physical evidence singles out (a monitor signature: equipment alarm, coverage shift,
+        dead air, ping-pong storm): it is ranked first. ``lead_likelihood`` [len(CAUSES)]: how well each cause
+        explains that evidence (``shift_likelihood``); the lead cell's cause probabilities are multiplied by it
+        and renormalised."""
         post = self.posterior()
         fault_p = 1.0 - post[:, 0]
         order = np.argsort(-fault_p, kind="stable")

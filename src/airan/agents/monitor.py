@@ -144,7 +144,6 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
     ref = next((r for r in reports if r is not None), None)
     if ref is None or stop - start < 1:
         return np.zeros(0 if ref is None else ref.shape[1])
-    num_cells = ref.shape[1]
 
     def mean_of(lo: int, hi: int) -> np.ndarray:
         win = [r for r in reports[lo:hi] if r is not None and r.shape == ref.shape]
@@ -158,8 +157,7 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
     diff = now - mean_of(start, stop)  # [num_ues, num_cells]
     n = np.sum(np.isfinite(diff), axis=0)
     med = nanmedian0(diff)
-    out = np.where(n >= min_ues, np.nan_to_num(med), 0.0)
-    return out if out.shape == (num_cells,) else np.zeros(num_cells)
+    return np.where(n >= min_ues, np.nan_to_num(med), 0.0)
 
 
 def cell_features(derived: dict[str, np.ndarray], rop: int, base: dict[str, tuple[np.ndarray, np.ndarray]],

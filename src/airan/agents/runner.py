@@ -251,11 +251,10 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
         for q in dec.approval_requests:
             if q.id in requests:
                 raise ConfigError(f"policy {policy.name!r} reused approval request id {q.id!r} at ROP {r}")
-            requests[q.id] = {"id": q.id, "requested_rop": r, "granted_rop": None,
-                              "actions": [asdict(a) for a in q.actions], "reason": q.reason,
-                              "backout": [asdict(a) for a in q.backout]}
-            rec(r, "approval_request", {"id": q.id, "actions": [asdict(a) for a in q.actions], "reason": q.reason,
-                                        "backout": [asdict(a) for a in q.backout]})
+            asked = {"id": q.id, "actions": [asdict(a) for a in q.actions], "reason": q.reason,
+                     "backout": [asdict(a) for a in q.backout]}
+            requests[q.id] = asked | {"requested_rop": r, "granted_rop": None}
+            rec(r, "approval_request", asked)
             if approval_delay_rops == 0:
                 granted.add(q.id)
                 requests[q.id]["granted_rop"] = r
