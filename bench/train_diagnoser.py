@@ -19,6 +19,8 @@ detection threshold, on twin episodes of the suite's ``train`` split (seeds disj
    ``coverage_shift_rops`` consecutive ROPs is a physical quantity, not a model score: its threshold is the
    largest value any no-fault ROP run of any training episode reaches, rounded up to 0.5 dB
    (``coverage_shift_db`` in the meta).
+5. **Demand-surge signature.** The same rule for the UE-trace demand surge (``monitor.demand_surge``, log2)
+   held for ``demand_surge_rops`` ROPs, rounded up to 0.1 (``demand_surge_log2``).
 
     .venv/bin/python bench/train_diagnoser.py --episodes 240 --workers 2
 """
@@ -30,6 +32,7 @@ import json
 import multiprocessing
 import pickle
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -48,22 +51,26 @@ FOLDS = 5
 
 
 def episode_trace(ep: SuiteEpisode) -> dict:
-    """Run ``ep`` without healing: ``hist`` name -> [R, C] float64 KPIs, ``events`` and ``reports`` (the
-    measurement reports [num_ues, C] float64 dBm) per ROP, ``labels`` [R, C]
+    """Run ``ep`` without healing: ``hist`` name -> [R, C] float64 KPIs, ``events``, ``reports`` (the
+    measurement reports [num_ues, C] float64 dBm) and the UE trace (``ue_serving`` [num_ues] int64,
+    ``ue_demand`` [num_ues] float64 Mbit/s) per ROP, ``labels`` [R, C]
     int64 class index (``CLASSES``), ``neighbours`` [C, K], ``fault_cells`` list."""
     twin = NetworkTwin(ep.scenario)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     ctx = episode_context(ep, twin)
     hist: dict[str, list[np.ndarray]] = {}
-    events, reports = [], []
+    events, reports, serving, demand = [], [], [], []
     for _ in range(ep.rops):
         _, _, _, _, info = twin.step()
         for k, v in info["kpis"].items():
             hist.setdefault(k, []).append(np.asarray(v, float))
         events.append(list(info["events"]))
         reports.append(info["mr_rsrp_dbm"])
+        serving.append(info["ue_serving"])
+        demand.append(info["ue_dl_demand_mbps"])
     return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable, "onset": ep.onset_rop,
             "hist": {k: np.stack(v) for k, v in hist.items()}, "events": events, "reports": reports,
+            "ue_serving": serving, "ue_demand": demand,
             "labels": episode_labels(ep, fault_cells(ep, ctx.cell_site), ctx.num_cells),
             "neighbours": ctx.neighbours, "fault_cells": fault_cells(ep, ctx.cell_site)}
 
@@ -83,31 +90,35 @@ def episode_labels(ep: SuiteEpisode, site_cells: list[int], num_cells: int) -> n
     return y
 
 
-def replay_features(tr: dict, freeze_at: int | None) -> np.ndarray:
-    """Monitor features of every ROP: [R, C, F] float64 (NaN before the baseline speaks); the baseline is
-    frozen from ROP ``freeze_at`` on (None: never, the live monitor before any detection)."""
+def replay_features(tr: dict, freeze_at: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Monitor features of every ROP: [R, C, F] float64 (NaN before the baseline speaks), and the UE-trace
+    demand surge [R, C] float64 [log2]; the baseline is frozen from ROP ``freeze_at`` on (None: never, the live
+    monitor before any detection)."""
     mon = Monitor(tr["neighbours"], MonitorConfig(min_baseline_rops=MIN_BASELINE_ROPS))
     rops, cells = tr["labels"].shape
     out = np.full((rops, cells, len(FEATURE_NAMES)), np.nan)
+    surge = np.zeros((rops, cells))
     for r in range(rops):
         if freeze_at is not None and r >= freeze_at:
             mon.freeze(freeze_at)
         obs = Observation(rop=r, kpis={k: v[r] for k, v in tr["hist"].items()},
                           history={k: v[: r + 1] for k, v in tr["hist"].items()}, events=tr["events"][r],
-                          mr_rsrp_dbm=tr["reports"][r])
+                          mr_rsrp_dbm=tr["reports"][r], ue_serving=tr["ue_serving"][r],
+                          ue_dl_demand_mbps=tr["ue_demand"][r])
         mon.update(obs)
+        surge[r] = mon.surge_log2
         if mon.features is not None:
             out[r] = mon.features
-    return out
+    return out, surge
 
 
 def episode_rows(ep: SuiteEpisode) -> dict:
     """Trace + training features (frozen at onset) + live features of one episode (worker function)."""
     tr = episode_trace(ep)
-    frozen = replay_features(tr, tr["onset"])
-    live = frozen if tr["onset"] is None else replay_features(tr, None)
+    frozen, _ = replay_features(tr, tr["onset"])
+    live, surge = replay_features(tr, None)
     return {k: tr[k] for k in ("id", "control", "undetectable", "onset", "labels", "fault_cells", "neighbours")} | {
-        "frozen": frozen, "live": live, "cause": ep.cause}
+        "frozen": frozen, "live": live, "surge": surge, "cause": ep.cause}
 
 
 def train_mlp(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, hidden: int = 64, epochs: int = 40,
@@ -148,20 +159,21 @@ def streak_stat(scores: np.ndarray, persistence: int) -> np.ndarray:
     return out
 
 
-def coverage_shift_threshold(eps: list[dict], rops: int, step_db: float = 0.5) -> tuple[float, dict[str, float]]:
-    """(threshold [dB], recall per fault class) of the coverage-shift signature: the largest ``|mr.shift|``
-    held for ``rops`` consecutive no-fault ROPs in any episode, rounded up to ``step_db``; recall: fault
-    episodes whose fault cells pass it after onset."""
-    j = FEATURE_NAMES.index("mr.shift")
+def signature_threshold(eps: list[dict], stat: Callable[[dict], np.ndarray], rops: int,
+                        step: float) -> tuple[float, dict[str, float]]:
+    """(threshold, recall per fault class) of a signature whose statistic ``stat(episode)`` [R, C] must hold
+    for ``rops`` consecutive ROPs: the largest value it holds that long on no-fault ROPs in any episode (a
+    control's every ROP, a fault episode's ROPs before onset), rounded up to ``step``; recall: fault episodes
+    whose fault cells pass it after onset."""
     quiet, hits = 0.0, {}
     for e in eps:
-        st = streak_stat(np.abs(np.nan_to_num(e["live"][:, :, j])), rops)
+        st = streak_stat(stat(e), rops)
         stop = st.shape[0] if e["onset"] is None else e["onset"]
         if stop > 0:
             quiet = max(quiet, float(st[:stop].max()))
         if e["onset"] is not None and not e["control"] and not e["undetectable"] and e["onset"] < st.shape[0]:
             hits.setdefault(e["cause"], []).append(float(st[e["onset"]:, e["fault_cells"]].max()))
-    thr = float(np.ceil((quiet + 1e-9) / step_db) * step_db)
+    thr = round(float(np.ceil((quiet + 1e-9) / step) * step), 6)
     return thr, {c: round(float(np.mean(np.asarray(v) >= thr)), 3) for c, v in sorted(hits.items())}
 
 
@@ -252,7 +264,11 @@ def main() -> None:
     options = {p: calibrate(scored, p, args.false_alarm) for p in (2, 3)}
     persistence = max(options, key=lambda p: (options[p][2], -p))
     thr, fa, rec = options[persistence]
-    shift_db, shift_recall = coverage_shift_threshold(eps, MonitorConfig().coverage_shift_rops)
+    j = FEATURE_NAMES.index("mr.shift")
+    shift_db, shift_recall = signature_threshold(eps, lambda e: np.abs(np.nan_to_num(e["live"][:, :, j])),
+                                                 MonitorConfig().coverage_shift_rops, 0.5)
+    surge_log2, surge_recall = signature_threshold(eps, lambda e: e["surge"], MonitorConfig().demand_surge_rops,
+                                                   0.1)
     meta = {"source": "suite:train", "hidden": args.hidden, "episodes": len(eps), "seed": args.seed,
             "rows_train": int(len(ytr)),
             "rows_heldout": int(len(yte)), "temperature": temp, "heldout_row_accuracy": per_class,
@@ -262,6 +278,8 @@ def main() -> None:
             "heldout_false_alarm_episodes": fa, "heldout_fault_recall": rec, "calibration_episodes": len(eps),
             "calibration_folds": FOLDS, "coverage_shift_db": shift_db,
             "coverage_shift_rops": MonitorConfig().coverage_shift_rops, "coverage_shift_recall": shift_recall,
+            "demand_surge_log2": surge_log2, "demand_surge_rops": MonitorConfig().demand_surge_rops,
+            "demand_surge_recall": surge_recall,
             "calibration": {str(p): {"threshold": o[0], "false_alarm": o[1], "recall": o[2]}
                             for p, o in options.items()},
             "wall_s": round(time.time() - t0, 1)}

@@ -99,6 +99,10 @@ class Observation:
     mr_rsrp_dbm: [num_ues, num_cells] float64 the connected UEs' measurement reports of that ROP: reported
                 SS-RSRP [dBm] per UE (a stable trace index) and cell, NaN where not reported
                 (``airan.twin.measurements``); None when the source has no UE reports
+    ue_serving: [num_ues] int64 the serving cell of each RRC-connected UE in the UE trace of that ROP (same
+                UE index as ``mr_rsrp_dbm``; -1: not connected, not traced); None: no UE trace
+    ue_dl_demand_mbps: [num_ues] float64 each traced UE's offered DL traffic that ROP (PDCP SDU volume
+                arriving for it, as a rate) [Mbit/s], NaN where not traced; None: no UE trace
     """
 
     rop: int
@@ -108,6 +112,8 @@ class Observation:
     approvals: frozenset[str] = frozenset()
     applied: list[tuple[int, Action, float, float]] = field(default_factory=list)
     mr_rsrp_dbm: np.ndarray | None = None
+    ue_serving: np.ndarray | None = None
+    ue_dl_demand_mbps: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

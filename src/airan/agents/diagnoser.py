@@ -20,6 +20,7 @@ import numpy as np
 from airan.agents.base import CAUSES, Diagnosis
 from airan.agents.monitor import DERIVED, DERIVED_SOURCE, FEATURE_NAMES
 from airan.core.errors import ConfigError, ShapeError, StoreError
+from airan.twin.faults import demand_gain
 
 CLASSES: tuple[str, ...] = ("none",) + CAUSES
 MODEL_PATH = Path(__file__).parent / "models" / "diagnoser.npz"
@@ -170,13 +171,15 @@ class Diagnoser:
 
     def diagnose(self, features_now: np.ndarray | None = None, derived_now: dict[str, np.ndarray] | None = None,
                  rop: int | None = None, lead: int | None = None,
-                 lead_likelihood: np.ndarray | None = None) -> Diagnosis:
+                 lead_likelihood: np.ndarray | None = None,
+                 lead_evidence: dict[str, float] | None = None) -> Diagnosis:
         """The ranked causes and cells so far; ``derived_now``/``rop`` add the evidence values cited.
 
         ``lead``: a cell physical evidence singles out (a monitor signature: equipment alarm, coverage shift,
-        dead air, ping-pong storm): it is ranked first. ``lead_likelihood`` [len(CAUSES)]: how well each cause
-        explains that evidence (``shift_likelihood``); the lead cell's cause probabilities are multiplied by it
-        and renormalised."""
+        demand surge, dead air, ping-pong storm): it is ranked first. ``lead_likelihood`` [len(CAUSES)]: how
+        well each cause explains that evidence (``shift_likelihood``, ``surge_likelihood``); the lead cell's
+        cause probabilities are multiplied by it and renormalised; ``lead_evidence``: the values of that
+        evidence (name -> value), cited with the rest."""
         post = self.posterior()
         fault_p = 1.0 - post[:, 0]
         order = np.argsort(-fault_p, kind="stable")
@@ -202,11 +205,14 @@ class Diagnoser:
             shift = float(features_now[top, FEATURE_NAMES.index("mr.shift")])
             if abs(shift) >= 2.0:  # the UEs' measurement reports of the cell moved (median over UEs, dB)
                 evidence["mr.rsrp_shift_db"] = round(shift, 2)
+        if lead is not None and lead_evidence:
+            evidence.update({k: round(float(v), 3) for k, v in lead_evidence.items()})
         return Diagnosis(causes=causes, cells=tuple(cells), evidence=evidence)
 
 
 def shift_likelihood(observed_db: float, predicted_db: dict[str, np.ndarray], sigma_db: float = 2.0) -> np.ndarray:
-    """[len(CAUSES)] likelihood of an observed measurement-report shift [dB] under each cause: a Gaussian of
+    """[len(CAUSES)] likelihood of an observed measurement-report shift [dB] (or of another signature, in its own
+    unit, as ``surge_likelihood`` uses it) under each cause: a Gaussian of
     ``sigma_db`` around the best-matching shift the cause was predicted to produce (``predicted_db``: cause ->
     [S] predicted shifts over severities, e.g. ``Verifier.predicted_shifts``); a cause not in it cannot move
     the RSRP UEs report (outage: nothing to report; traffic, backhaul, handover, interference: RSRP unchanged)
@@ -218,6 +224,16 @@ def shift_likelihood(observed_db: float, predicted_db: dict[str, np.ndarray], si
         pred = np.asarray(predicted_db.get(c, [0.0]), float)
         out[i] = float(np.max(np.exp(-0.5 * ((observed_db - pred) / sigma_db) ** 2)))
     return out
+
+
+def surge_likelihood(observed_log2: float, severities: tuple[float, ...] = (0.4, 0.7, 1.0),
+                     sigma_log2: float = 0.25) -> np.ndarray:
+    """[len(CAUSES)] likelihood of an observed UE-trace demand surge [log2] (``monitor.demand_surge``) under each
+    cause: ``shift_likelihood`` around the change the fault catalogue's demand gain makes at ``severities``
+    (``airan.twin.faults.demand_gain``: an overload hotspot doubles to quadruples what each UE asks); a cause
+    that moves no demand predicts 0."""
+    pred = {c: np.log2([demand_gain(c, s) for s in severities]) for c in CAUSES if demand_gain(c, 1.0) != 1.0}
+    return shift_likelihood(observed_log2, pred, sigma_log2)
 
 
 def reweight(cause_p: np.ndarray, likelihood: np.ndarray) -> np.ndarray:

@@ -25,6 +25,13 @@ The shift is a feature for the scorer and the diagnoser, and a signature of its 
 no-fault spread is known: UE movement and measurement error keep it within about 2.5 dB on every no-fault ROP
 of the training episodes (``bench/train_diagnoser.py`` calibrates it).
 
+The monitor also reads the *UE trace* (``Observation.ue_serving`` / ``ue_dl_demand_mbps``: each connected UE's
+serving cell and offered DL traffic, as an operator's UE-level trace or MDT data-volume measurement gives it).
+``demand_surge`` follows each UE's own offered traffic against its baseline; a *demand surge* (the cell's UEs
+ask at least ``demand_surge_log2`` doublings more than before, for ``demand_surge_rops`` ROPs) is the overload
+signature: the cell KPIs of a cell with a handful of UEs double whenever one of them starts a session, so a
+relative KPI test cannot tell a hotspot from churn, while a UE's own rate only moves when its demand does.
+
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
 """
@@ -160,6 +167,56 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
     return np.where(n >= min_ues, np.nan_to_num(med), 0.0)
 
 
+def demand_surge(serving: list[np.ndarray | None], demand_mbps: list[np.ndarray | None], num_cells: int,
+                 start: int, stop: int, rop: int, recent_rops: int = 2, min_ues: int = 1) -> np.ndarray:
+    """Median over a cell's UEs of the change in their own offered DL traffic: [num_cells] float64 [log2].
+
+    serving     : per ROP (index = ROP) the UE trace's serving cells [num_ues] int64 (-1: not traced) or None
+    demand_mbps : per ROP the traced UEs' offered DL traffic [num_ues] float64 [Mbit/s] (NaN: not traced)
+    For every UE, the mean of its non-zero offered traffic over the last ``recent_rops`` ROPs up to ``rop`` (not
+    before ``stop``) over that mean in the baseline window ``[start, stop)``, as log2; the network-wide median
+    of that change (the time of day moves every UE alike) is removed; a cell's surge is the median over the
+    UEs it serves at ``rop``, 0 where fewer than ``min_ues`` have both. A demand hotspot multiplies what each of
+    the cell's UEs asks for; UEs arriving, leaving or starting a session move the cell's total demand but not
+    a UE's own rate, so this separates a surge from churn that the cell KPIs cannot (``DRB.DemandDl`` of a
+    cell with three UEs doubles whenever one starts a session). The twin's UEs keep one rate per session; a live
+    network's per-UE volumes fluctuate more, so the threshold must come from no-fault traces
+    (``bench/train_diagnoser.py`` calibrates it)."""
+    n = int(num_cells)
+    ref = next((s for s in serving if s is not None), None)
+    if ref is None or stop - start < 1:
+        return np.zeros(n)
+
+    def mean_of(lo: int, hi: int) -> np.ndarray:
+        win = [d for d in demand_mbps[lo:hi] if d is not None and d.shape == ref.shape]
+        if not win:
+            return np.full(ref.shape, np.nan)
+        x = np.stack(win)
+        on = np.isfinite(x) & (x > 0)
+        return np.where(on.any(axis=0), np.sum(np.where(on, x, 0.0), axis=0) / np.maximum(on.sum(axis=0), 1), np.nan)
+
+    now = mean_of(max(rop + 1 - recent_rops, stop), rop + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.log2(now / mean_of(start, stop))  # [num_ues]
+    ok = np.isfinite(change)
+    if not ok.any():
+        return np.zeros(n)
+    change = change - float(np.median(change[ok]))
+    cell = serving[rop] if rop < len(serving) and serving[rop] is not None else ref
+    return _median_per_cell(change, np.where(ok, cell, -1), n, min_ues)
+
+
+def _median_per_cell(values: np.ndarray, cell: np.ndarray, num_cells: int, min_ues: int) -> np.ndarray:
+    """[num_cells] median of ``values`` [U] over the entries whose ``cell`` [U] is that cell (-1: none); 0 where
+    fewer than ``min_ues`` entries."""
+    out = np.zeros(num_cells)
+    for c in np.unique(cell[(cell >= 0) & (cell < num_cells)]):
+        v = values[cell == c]
+        if v.size >= min_ues:
+            out[int(c)] = float(np.median(v))
+    return out
+
+
 def cell_features(derived: dict[str, np.ndarray], rop: int, base: dict[str, tuple[np.ndarray, np.ndarray]],
                   neighbours: np.ndarray, alarms: np.ndarray, shift_db: np.ndarray | None = None) -> np.ndarray:
     """Feature matrix of ROP ``rop``: [num_cells, len(FEATURE_NAMES)] float64.
@@ -235,7 +292,9 @@ class MonitorConfig:
     ``dead_air_min_sinr_db``) that detect on their own (0 disables the signature);
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
-    of at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it)."""
+    of at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it);
+    demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
+    doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -249,6 +308,8 @@ class MonitorConfig:
     pingpong_min: float = 6.0
     coverage_shift_db: float = 3.0
     coverage_shift_rops: int = 2
+    demand_surge_log2: float = 0.8
+    demand_surge_rops: int = 2
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -266,6 +327,9 @@ class MonitorConfig:
         if not self.coverage_shift_db > 0 or self.coverage_shift_rops < 0:
             raise ConfigError(f"coverage_shift_db must be > 0 and coverage_shift_rops >= 0, got "
                               f"{self.coverage_shift_db!r}/{self.coverage_shift_rops!r}")
+        if not self.demand_surge_log2 > 0 or self.demand_surge_rops < 0:
+            raise ConfigError(f"demand_surge_log2 must be > 0 and demand_surge_rops >= 0, got "
+                              f"{self.demand_surge_log2!r}/{self.demand_surge_rops!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -289,6 +353,7 @@ class Monitor:
         self.streak = np.zeros(n, np.int64)
         self.dead_streak = np.zeros(n, np.int64)
         self.shift_streak = np.zeros(n, np.int64)
+        self.surge_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, coverage) holds
         self.frozen_stop: int | None = None
         self.features: np.ndarray | None = None
@@ -297,6 +362,9 @@ class Monitor:
         self.reports: list[np.ndarray | None] = []  # measurement reports per ROP (index = ROP)
         self.changed_rop = np.full(n, -1, np.int64)  # last ROP a radio action of the policy took effect per cell
         self.shift_db = np.zeros(n)
+        self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
+        self.ue_demand: list[np.ndarray | None] = []
+        self.surge_log2 = np.zeros(n)
 
     def freeze(self, rop: int) -> None:
         """Freeze the baseline to end before the anomaly that started around ``rop``."""
@@ -330,11 +398,12 @@ class Monitor:
         self._track_reports(obs)
         alarm_any = self.hard_alarms()
         if stop - start < self.cfg.min_baseline_rops:
-            self.features, self.scores, self.shift_db = None, np.zeros(n), np.zeros(n)
+            self.features, self.scores, self.shift_db, self.surge_log2 = None, np.zeros(n), np.zeros(n), np.zeros(n)
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
             self.shift_db = self.report_shift(obs.rop, start, stop)
+            self.surge_log2 = demand_surge(self.ue_serving, self.ue_demand, n, start, stop, obs.rop)
             self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
             hot = self.scores > self.cfg.threshold
@@ -345,6 +414,9 @@ class Monitor:
         self.shift_streak = np.where(np.abs(self.shift_db) >= self.cfg.coverage_shift_db, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
+        self.surge_streak = np.where(self.surge_log2 >= self.cfg.demand_surge_log2, self.surge_streak + 1, 0)
+        k = self.cfg.demand_surge_rops
+        sure = np.maximum(sure, (k > 0) & (self.surge_streak >= k))
         self.sure = sure
         fire = (self.streak >= self.cfg.persistence) | (sure > 0)
         order = np.argsort(-(self.scores + sure), kind="stable")
@@ -363,6 +435,16 @@ class Monitor:
             if mr.ndim != 2 or mr.shape[1] != self.neighbours.shape[0]:
                 raise ShapeError(f"mr_rsrp_dbm must be [num_ues, {self.neighbours.shape[0]}], got {mr.shape}")
         self.reports = self.reports[: obs.rop] + [mr]
+        srv, dem = obs.ue_serving, obs.ue_dl_demand_mbps
+        if (srv is None) != (dem is None):
+            raise ShapeError("ue_serving and ue_dl_demand_mbps come together (a UE trace), got only one")
+        if srv is not None:
+            srv, dem = np.asarray(srv, np.int64), np.asarray(dem, float)
+            if srv.ndim != 1 or dem.shape != srv.shape:
+                raise ShapeError(f"ue_serving and ue_dl_demand_mbps must both be [num_ues], got {srv.shape} and "
+                                 f"{dem.shape}")
+        self.ue_serving = self.ue_serving[: obs.rop] + [None] * (obs.rop - len(self.ue_serving)) + [srv]
+        self.ue_demand = self.ue_demand[: obs.rop] + [None] * (obs.rop - len(self.ue_demand)) + [dem]
         for entry in obs.applied:
             if entry[1].kind in RADIO_ACTIONS:
                 c = int(entry[1].cell)

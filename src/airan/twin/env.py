@@ -235,7 +235,10 @@ class NetworkTwin(gym.Env):
         """Advance one ROP after applying ``actions``. Returns (obs, reward, terminated, truncated, info);
         ``info`` holds ``kpis`` (name -> [num_cells]), ``events``, ``ue_sinr_db``, ``ue_thp_mbps`` and
         ``mr_rsrp_dbm`` [num_ues, num_cells] float64, the connected UEs' measurement reports of this ROP [dBm]
-        (NaN: not reported; ``airan.twin.measurements``)."""
+        (NaN: not reported; ``airan.twin.measurements``), and the UE trace of the RRC-connected UEs:
+        ``ue_serving`` [num_ues] int64 serving cell (-1: not connected) and ``ue_dl_demand_mbps`` [num_ues]
+        float64 offered DL traffic (the PDCP volume arriving for the UE, as a rate) [Mbit/s] (NaN: not
+        connected). Per-cell sums of the trace equal ``DRB.DemandDl``."""
         self._require()
         s, cfg = self._s, self.cfg
         if isinstance(actions, dict):
@@ -281,8 +284,10 @@ class NetworkTwin(gym.Env):
         reward = float(np.mean(np.log1p(np.nan_to_num(thp))))
         mr = measurement_report(r["rsrp_dbm"], s.ho.serving, s.active & (s.ho.serving >= 0), r["on_air"],
                                 self.measurement, s.rngs["measurement"])
+        traced = s.active & (ue["serving"] >= 0)
         info = {"kpis": kpis, "events": events, "rop": s.rop, "ue_sinr_db": ue["sinr_db"], "ue_thp_mbps": thp,
-                "mr_rsrp_dbm": mr}
+                "mr_rsrp_dbm": mr, "ue_serving": np.where(traced, ue["serving"], -1),
+                "ue_dl_demand_mbps": np.where(traced, ue["demand_mbps"], np.nan)}
         s.rop += 1
         return self._obs(kpis), reward, False, False, info
 
@@ -401,7 +406,8 @@ class NetworkTwin(gym.Env):
         k["Cell.Available"] = r["on_air"].astype(float)
         k["DRB.DemandDl"] = np.bincount(sc, weights=np.where(serving >= 0, demand, 0.0), minlength=n)
         k["Alarm.Count"] = zeros.copy()
-        return k, {"sinr_db": sinr, "thp_mbps": np.where(s.active, thp, np.nan)}
+        return k, {"sinr_db": sinr, "thp_mbps": np.where(s.active, thp, np.nan), "serving": serving,
+                   "demand_mbps": demand}
 
     def _alarm_events(self, r, mods, kpis) -> list[Event]:
         s, d = self._s, self.drop

@@ -85,6 +85,13 @@ class Fault:
             raise FaultError(f"fault {self.kind!r}: cell(s) {bad} out of range [0, {num_cells - 1}]")
 
 
+def demand_gain(kind: str, severity: float) -> float:
+    """Factor on the offered DL traffic of every UE a cell serves under a demand fault of ``severity`` in [0, 1]
+    (1.0 for a kind that moves no demand): up to 4x for an overload hotspot, 1.6x for a benign surge."""
+    peak = {"overload_hotspot": 4.0, "benign_surge": 1.6}.get(kind)
+    return 1.0 if peak is None else 1.0 + (peak - 1.0) * float(severity)
+
+
 @dataclass
 class CellModifiers:
     """Per-ROP effects of active faults. Arrays are [num_cells] unless named site (then [num_sites])."""
@@ -129,8 +136,7 @@ def cell_modifiers(faults: list[Fault], rop: int, num_cells: int, cell_site: np.
         elif k == "external_interference":
             m.ext_interference_db[cells] = np.maximum(m.ext_interference_db[cells], 35.0 * sev)
         elif k in ("overload_hotspot", "benign_surge"):
-            gain = 4.0 if k == "overload_hotspot" else 1.6
-            m.demand_factor[cells] *= 1.0 + (gain - 1.0) * sev
+            m.demand_factor[cells] *= demand_gain(k, sev)
         elif k == "ho_misconfig":
             if f.mode == "pingpong":
                 m.hys_override_db[cells] = 0.0

@@ -36,4 +36,5 @@ def observations(faults: list[Fault], rops: int, seed: int = SEED):
         for k, v in info["kpis"].items():
             hist.setdefault(k, []).append(v)
         yield twin, Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
-                                mr_rsrp_dbm=info["mr_rsrp_dbm"])
+                                mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
+                                ue_dl_demand_mbps=info["ue_dl_demand_mbps"])

@@ -29,7 +29,8 @@ def _run(faults, rops=13):
         for k, v in info["kpis"].items():
             hist.setdefault(k, []).append(v)
         obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
-                          frozenset(granted), list(applied), mr_rsrp_dbm=info["mr_rsrp_dbm"])
+                          frozenset(granted), list(applied), mr_rsrp_dbm=info["mr_rsrp_dbm"],
+                          ue_serving=info["ue_serving"], ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
         dec = pol.decide(obs)
         requested.update({q.id: r for q in dec.approval_requests})
         for p in dec.actions:  # the approval gate holds
@@ -92,6 +93,16 @@ def test_uptilt_is_seen_in_the_ue_reports_corrected_and_reported_as_acted_on():
     tilts = [a for d in log for a in d["actions"] if a["kind"] == "tilt" and a["cell"] == 4]
     assert tilts and all(a["value"] > 0 for a in tilts if a["rollback_of"] < 0)  # tilted back down
     assert "Most likely cause: antenna uptilt" in report  # the cause the actions were planned on
+
+
+def test_overload_is_seen_in_the_ue_trace_and_diagnosed_as_overload():
+    log, report = _run([Fault("overload_hotspot", (4,), severity=0.6, onset_rop=8)], rops=14)
+    first = next(r for r, d in enumerate(log) if any(x["cell"] == 4 for x in d["detections"]))
+    assert 9 <= first <= 10  # 2.8x what each of its UEs asked: two ROPs of it
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "overload_hotspot"
+    assert diag["evidence"]["ue.dl_demand_surge_log2"] > 1.0
+    assert "overload" in report.lower()
 
 
 @pytest.mark.parametrize("cell", [4, 11])

@@ -105,3 +105,19 @@ def test_coverage_lead_ranks_first_and_the_twin_predicted_shift_picks_the_cause(
     assert g.argmax() == CAUSES.index("excessive_downtilt") and g.sum() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="nan"):
         shift_likelihood(float("nan"), predicted)
+
+
+def test_a_demand_surge_lead_points_to_overload_and_is_cited():
+    from airan.agents.diagnoser import surge_likelihood
+
+    x, y = _synthetic(400)
+    d = Diagnoser(train_softmax(x, y, steps=200), num_cells=5)
+    feats = np.zeros((5, len(FEATURE_NAMES)))
+    feats[2, CLASSES.index("external_interference")] = 6.0  # the classifier's favourite: interference
+    d.observe(feats)
+    lik = surge_likelihood(1.2)  # the cell's UEs ask 2.3x what they asked before
+    assert lik.argmax() == CAUSES.index("overload_hotspot") and np.delete(lik, lik.argmax()).max() < 1e-4
+    diag = d.diagnose(lead=2, lead_likelihood=lik, lead_evidence={"ue.dl_demand_surge_log2": 1.2})
+    assert diag.top(1) == ["overload_hotspot"] and diag.cells[0] == 2
+    assert diag.evidence["ue.dl_demand_surge_log2"] == 1.2
+    assert surge_likelihood(0.1).argmax() != CAUSES.index("overload_hotspot")  # no surge: nothing for overload

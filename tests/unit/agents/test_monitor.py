@@ -193,3 +193,55 @@ def test_coverage_shift_signature_detects_an_uptilt_the_kpis_hide():
     assert all(off.update(o) == [] for o in obs_list)
     with pytest.raises(ConfigError, match="-1.0"):
         MonitorConfig(coverage_shift_db=-1.0)
+
+
+def _trace(rops: int, ues: int = 12, cells: int = 3, seed: int = 2):
+    """A synthetic UE trace: fixed per-UE session rates, on/off sessions, a few handovers; cell 1's UEs ask
+    3x from ROP 9 and every UE 1.3x from ROP 10 (the time of day)."""
+    rng = np.random.default_rng(seed)
+    rate = rng.lognormal(1.0, 0.8, ues)
+    cell = np.arange(ues) % cells
+    serving, demand = [], []
+    for r in range(rops):
+        cell = np.where(rng.random(ues) < 0.05, rng.integers(0, cells, ues), cell)
+        on = rng.random(ues) < 0.7
+        d = rate * np.where(cell == 1, 3.0 if r >= 9 else 1.0, 1.0) * (1.3 if r >= 10 else 1.0)
+        serving.append(np.where(on, cell, -1))
+        demand.append(np.where(on, d, np.nan))
+    return serving, demand
+
+
+def test_demand_surge_follows_each_ues_own_rate_not_the_cells_total():
+    from airan.agents.monitor import demand_surge
+
+    serving, demand = _trace(12)
+    surge = demand_surge(serving, demand, 3, 0, 8, 11)
+    assert surge.shape == (3,)
+    assert abs(surge[1] - np.log2(3.0)) < 0.2 and np.all(np.abs(surge[[0, 2]]) < 0.2)  # 1.3x everywhere cancels
+    assert np.all(np.abs(demand_surge(serving, demand, 3, 0, 8, 8)) < 0.2)  # before the surge
+    # a cell whose total demand triples because two more UEs start sessions: no surge
+    rate = np.array([2.0, 3.0, 4.0, 5.0])
+    srv = [np.array([0, 0, -1, -1])] * 8 + [np.array([0, 0, 0, 0])] * 4
+    dem = [np.where(s >= 0, rate, np.nan) for s in srv]
+    assert demand_surge(srv, dem, 1, 0, 8, 11)[0] == 0.0
+    assert np.all(demand_surge([None] * 12, [None] * 12, 3, 0, 8, 11) == 0.0)  # no trace: neutral
+
+
+def test_demand_surge_signature_detects_an_overload_and_not_a_benign_surge():
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0)
+    first: dict[int, int] = {}
+    mon = Monitor(nb, cfg, _Quiet())
+    for o in (o for _, o in observations([Fault("overload_hotspot", (4,), severity=0.5, onset_rop=9)], 14)):
+        for det in mon.update(o):
+            first.setdefault(det.cell, o.rop)
+        if o.rop == 10:
+            assert abs(mon.surge_log2[4] - np.log2(2.5)) < 0.2  # every UE of cell 4 asks 2.5x from ROP 9
+    assert first == {4: 10}  # two ROPs of it
+    benign = Monitor(nb, cfg, _Quiet())
+    for o in (o for _, o in observations([Fault("benign_surge", (4, 5), severity=1.0, onset_rop=9)], 14)):
+        assert benign.update(o) == []  # 1.6x stays under the default 0.8 doublings
+    with pytest.raises(ConfigError, match="-0.5"):
+        MonitorConfig(demand_surge_log2=-0.5)

@@ -71,3 +71,23 @@ def test_twin_reports_do_not_change_kpis_and_follow_a_power_fault():
     both = np.isfinite(before) & np.isfinite(after)
     assert both.sum() >= 3
     assert np.median(after[both] - before[both]) < -4.0  # 12 dB x 0.5 severity, minus UE movement
+
+
+def test_ue_trace_adds_up_to_the_cell_demand_and_follows_a_hotspot():
+    from airan.twin.faults import demand_gain
+
+    assert demand_gain("overload_hotspot", 1.0) == 4.0 and demand_gain("benign_surge", 0.5) == pytest.approx(1.3)
+    assert demand_gain("pa_degradation", 1.0) == 1.0
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=5, options={"faults": [Fault("overload_hotspot", (3,), severity=1.0, onset_rop=3)]})
+    infos = [twin.step()[4] for _ in range(5)]
+    for info in infos:
+        srv, dem = info["ue_serving"], info["ue_dl_demand_mbps"]
+        assert srv.dtype == np.int64 and srv.shape == dem.shape
+        assert np.all(np.isnan(dem[srv < 0])) and np.all(np.isfinite(dem[srv >= 0]))
+        per_cell = np.bincount(srv[srv >= 0], weights=dem[srv >= 0], minlength=len(info["kpis"]["DRB.DemandDl"]))
+        np.testing.assert_allclose(per_cell, info["kpis"]["DRB.DemandDl"], rtol=1e-12, atol=1e-9)
+    a, b = infos[1], infos[4]  # before / after onset: cell 3's UEs ask 4x, apart from the time of day
+    both = (a["ue_serving"] == 3) & (b["ue_serving"] == 3) & (a["ue_dl_demand_mbps"] > 0) & (b["ue_dl_demand_mbps"] > 0)
+    assert both.any()
+    np.testing.assert_allclose(b["ue_dl_demand_mbps"][both] / a["ue_dl_demand_mbps"][both], 4.0, rtol=0.01)

@@ -13,7 +13,7 @@ import numpy as np
 
 from airan.agents.base import Decision, Diagnosis, EpisodeContext, Observation, Policy
 from airan.agents.coordinator import Coordinator, Proposal
-from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel, shift_likelihood
+from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel, shift_likelihood, surge_likelihood
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import Monitor, MonitorConfig
@@ -70,7 +70,7 @@ class AiranPolicy(Policy):
         meta = self.model.meta or {}
         if "detection_threshold" not in meta:
             return MonitorConfig(threshold=0.9)
-        extra = {} if "coverage_shift_db" not in meta else {"coverage_shift_db": float(meta["coverage_shift_db"])}
+        extra = {k: float(meta[k]) for k in ("coverage_shift_db", "demand_surge_log2") if k in meta}
         return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=int(meta["persistence"]),
                              min_baseline_rops=int(meta["min_baseline_rops"]), **extra)
 
@@ -135,7 +135,8 @@ class AiranPolicy(Policy):
     def evidence_lead(self) -> int | None:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
-        shift (the largest), then dead air or a ping-pong storm (the most likely faulty)."""
+        shift (the largest), then a demand surge (the largest), then dead air or a ping-pong storm (the most
+        likely faulty)."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
@@ -146,6 +147,11 @@ class AiranPolicy(Policy):
         if shift.any() and not hard.any():
             on = np.nonzero(shift)[0]
             return int(on[np.argmax(np.abs(mon.shift_db[on]))])
+        k = mon.cfg.demand_surge_rops
+        surge = sure & (mon.surge_streak >= k) if k > 0 else np.zeros_like(sure)
+        if surge.any() and not hard.any():
+            on = np.nonzero(surge)[0]
+            return int(on[np.argmax(mon.surge_log2[on])])
         on = np.nonzero(hard if hard.any() else sure)[0]
         fault_p = 1.0 - self.diagnoser.posterior()[:, 0]
         return int(on[np.argmax(fault_p[on])])
@@ -179,14 +185,20 @@ class AiranPolicy(Policy):
         if self.diagnoser.rops == 0:
             return
         lead = self.evidence_lead()
-        lik = None
+        lik, cited = None, None
         k = self.monitor.cfg.coverage_shift_rops
         if lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k:
             # which cause explains what the UEs report of the lead cell? ask the twin
             if lead not in self.shift_predictions:
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
             lik = shift_likelihood(float(self.monitor.shift_db[lead]), self.shift_predictions[lead])
-        diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik)
+        elif lead is not None and self.monitor.cfg.demand_surge_rops > 0 and \
+                self.monitor.surge_streak[lead] >= self.monitor.cfg.demand_surge_rops:
+            # the lead cell's UEs ask for more traffic: which cause multiplies what each UE asks?
+            lik = surge_likelihood(float(self.monitor.surge_log2[lead]), self.cfg.verifier.shift_severities)
+            cited = {"ue.dl_demand_surge_log2": float(self.monitor.surge_log2[lead])}
+        diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
+                                       lead_evidence=cited)
         ready = self.diagnoser.rops >= self.cfg.evidence_rops or max(diag.causes.values()) >= self.cfg.confident
         if self.diagnosis is None and not ready:
             return
