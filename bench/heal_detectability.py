@@ -22,8 +22,10 @@ an upper bound for this family of detectors.
 
 The same is done for the UEs' measurement reports (``mr.shift``: the median over UEs of the change in the
 RSRP they report of a cell, ``airan.agents.monitor.mr_shift``, last 2 ROPs against an 8-ROP window ending 2
-ROPs earlier, as the live monitor does; in dB), reported on its own and inside the combined detector
-(``combined_recall``; ``kpi_only_recall`` leaves it out).
+ROPs earlier, as the live monitor does; in dB), their edge drop (``mr.drop``: how much at least a quarter of
+the UEs lost, the lower quartile instead of the median) and the UE trace's demand surge (``ue.surge``:
+``airan.agents.monitor.demand_surge``, log2), each reported on its own and inside the combined detector
+(``combined_recall``; ``kpi_only_recall`` leaves the per-UE statistics out).
 
 ``--ues-per-cell`` overrides the scenarios' UE density with the same layouts, seeds and faults: it shows how
 much of the gap is the twin's few UEs per cell (a 1-s ROP of 2-6 active UEs is a noisy KPI sample);
@@ -51,14 +53,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine_info, peak_rss_mib
 
-from airan.agents.monitor import DERIVED, derived_kpis, mr_shift, sector_neighbours
+from airan.agents.monitor import DERIVED, demand_surge, derived_kpis, mr_shift, sector_neighbours
 from airan.agents.suite import SuiteEpisode, make_suite, step_kpis
 from airan.twin.env import NetworkTwin
 from airan.twin.scenarios import get_scenario
 
 RESULTS = Path(__file__).parent / "results"
 KPIS = ("served", "thp", "thp_p5", "cell_thp", "demand", "prb", "conn", "rsrp", "rsrp_p5", "sinr", "sinr_p5", "ul")
-STATS = KPIS + ("mr.shift",)
+STATS = KPIS + ("mr.shift", "mr.drop", "ue.surge")
+UE_STATS = ("mr.shift", "mr.drop", "ue.surge")  # per-UE telemetry (measurement reports, UE trace)
 MR_RECENT, MR_GAP, MR_BASE = 2, 2, 8  # the live monitor's windows (MonitorConfig defaults)
 SOFT = ("excessive_downtilt", "uptilt_overshoot", "overload_hotspot", "ho_misconfig")
 Z_CAP = 50.0
@@ -100,15 +103,27 @@ def shift_statistic(x: np.ndarray, neighbours: np.ndarray, m: int, ref: int, flo
     return np.where(agree, np.sign(z) * np.minimum(np.abs(z), np.abs(rel)), 0.0)
 
 
-def report_shifts(reports: list[np.ndarray]) -> np.ndarray:
-    """``mr_shift`` at every ROP with the live monitor's windows: [rops, num_cells] float64 dB (0 while the
-    baseline window has fewer than 5 ROPs)."""
+def report_shifts(reports: list[np.ndarray], quantile: float = 0.5) -> np.ndarray:
+    """``mr_shift`` (at ``quantile``) at every ROP with the live monitor's windows: [rops, num_cells] float64 dB
+    (0 while the baseline window has fewer than 5 ROPs)."""
     out = np.zeros((len(reports), reports[0].shape[1]))
     for t in range(len(reports)):
         stop = t + 1 - MR_GAP
         start = max(stop - MR_BASE, 0)
         if stop - start >= 5:
-            out[t] = mr_shift(reports, start, stop, t, recent_rops=MR_RECENT)
+            out[t] = mr_shift(reports, start, stop, t, recent_rops=MR_RECENT, quantile=quantile)
+    return out
+
+
+def trace_surges(trace: list[tuple[np.ndarray, np.ndarray]], num_cells: int) -> np.ndarray:
+    """``demand_surge`` at every ROP with the live monitor's windows: [rops, num_cells] float64 log2."""
+    serving, demand = [s for s, _ in trace], [d for _, d in trace]
+    out = np.zeros((len(trace), num_cells))
+    for t in range(len(trace)):
+        stop = t + 1 - MR_GAP
+        start = max(stop - MR_BASE, 0)
+        if stop - start >= 5:
+            out[t] = demand_surge(serving, demand, num_cells, start, stop, t, recent_rops=MR_RECENT)
     return out
 
 
@@ -128,12 +143,17 @@ def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
     reports: list[np.ndarray] = []
-    der = derived_kpis(step_kpis(twin, ep.rops, reports))
+    trace: list[tuple[np.ndarray, np.ndarray]] = []
+    der = derived_kpis(step_kpis(twin, ep.rops, reports, trace))
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     out = {"id": ep.id, "cause": real[0].kind if real else "control", "maxima": {}}
     for k in STATS:
         if k == "mr.shift":
             s = np.abs(report_shifts(reports))
+        elif k == "mr.drop":  # a quarter of the UEs lost at least this much
+            s = np.maximum(-report_shifts(reports, quantile=0.25), 0.0)
+        elif k == "ue.surge":  # the cell's UEs ask this many doublings more
+            s = np.maximum(trace_surges(trace, nb.shape[0]), 0.0)
         else:
             s = np.abs(shift_statistic(np.asarray(der[k], float), nb, m, ref, DERIVED[k][0]))
         if real:
@@ -150,7 +170,7 @@ def summarize(rows: list[dict[str, Any]], fa: float = 0.05) -> dict[str, Any]:
     if len(ctrl) < 5:
         raise SystemExit(f"need >= 5 controls to set thresholds, got {len(ctrl)}")
     stats = [k for k in STATS if k in ctrl[0]["maxima"]]  # rows from before the reports: KPIs only
-    kpi_cols = np.array([k in KPIS for k in stats])
+    kpi_cols = np.array([k not in UE_STATS for k in stats])
     C = np.array([[r["maxima"][k] for k in stats] for r in ctrl])  # [controls, K]
     thr = np.maximum(np.percentile(C, 100 * (1 - fa), axis=0), MIN_Z)
     med = np.maximum(np.median(C, axis=0), 1.0)

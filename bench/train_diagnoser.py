@@ -19,6 +19,7 @@ detection threshold, on twin episodes of the suite's ``train`` split (seeds disj
    ``coverage_shift_rops`` consecutive ROPs is a physical quantity, not a model score: its threshold is the
    largest value any no-fault ROP run of any training episode reaches, rounded up to 0.5 dB
    (``coverage_shift_db`` in the meta).
+   The edge drop (a quarter of the UEs lost at least that much, ``coverage_drop_db``) the same way.
 5. **Demand-surge signature.** The same rule for the UE-trace demand surge (``monitor.demand_surge``, log2)
    held for ``demand_surge_rops`` ROPs, rounded up to 0.1 (``demand_surge_log2``).
 
@@ -90,14 +91,15 @@ def episode_labels(ep: SuiteEpisode, site_cells: list[int], num_cells: int) -> n
     return y
 
 
-def replay_features(tr: dict, freeze_at: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Monitor features of every ROP: [R, C, F] float64 (NaN before the baseline speaks), and the UE-trace
-    demand surge [R, C] float64 [log2]; the baseline is frozen from ROP ``freeze_at`` on (None: never, the live
-    monitor before any detection)."""
+def replay_features(tr: dict, freeze_at: int | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Monitor features of every ROP: [R, C, F] float64 (NaN before the baseline speaks), and the signature
+    statistics that are not features, name -> [R, C] float64: ``surge`` the UE-trace demand surge [log2],
+    ``drop`` the measurement reports' edge drop [dB]; the baseline is frozen from ROP ``freeze_at`` on (None:
+    never, the live monitor before any detection)."""
     mon = Monitor(tr["neighbours"], MonitorConfig(min_baseline_rops=MIN_BASELINE_ROPS))
     rops, cells = tr["labels"].shape
     out = np.full((rops, cells, len(FEATURE_NAMES)), np.nan)
-    surge = np.zeros((rops, cells))
+    sig = {"surge": np.zeros((rops, cells)), "drop": np.zeros((rops, cells))}
     for r in range(rops):
         if freeze_at is not None and r >= freeze_at:
             mon.freeze(freeze_at)
@@ -106,19 +108,19 @@ def replay_features(tr: dict, freeze_at: int | None) -> tuple[np.ndarray, np.nda
                           mr_rsrp_dbm=tr["reports"][r], ue_serving=tr["ue_serving"][r],
                           ue_dl_demand_mbps=tr["ue_demand"][r])
         mon.update(obs)
-        surge[r] = mon.surge_log2
+        sig["surge"][r], sig["drop"][r] = mon.surge_log2, mon.drop_db
         if mon.features is not None:
             out[r] = mon.features
-    return out, surge
+    return out, sig
 
 
 def episode_rows(ep: SuiteEpisode) -> dict:
     """Trace + training features (frozen at onset) + live features of one episode (worker function)."""
     tr = episode_trace(ep)
     frozen, _ = replay_features(tr, tr["onset"])
-    live, surge = replay_features(tr, None)
+    live, sig = replay_features(tr, None)
     return {k: tr[k] for k in ("id", "control", "undetectable", "onset", "labels", "fault_cells", "neighbours")} | {
-        "frozen": frozen, "live": live, "surge": surge, "cause": ep.cause}
+        "frozen": frozen, "live": live, "surge": sig["surge"], "drop": sig["drop"], "cause": ep.cause}
 
 
 def train_mlp(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, hidden: int = 64, epochs: int = 40,
@@ -267,6 +269,7 @@ def main() -> None:
     j = FEATURE_NAMES.index("mr.shift")
     shift_db, shift_recall = signature_threshold(eps, lambda e: np.abs(np.nan_to_num(e["live"][:, :, j])),
                                                  MonitorConfig().coverage_shift_rops, 0.5)
+    drop_db, drop_recall = signature_threshold(eps, lambda e: e["drop"], MonitorConfig().coverage_shift_rops, 0.5)
     surge_log2, surge_recall = signature_threshold(eps, lambda e: e["surge"], MonitorConfig().demand_surge_rops,
                                                    0.1)
     meta = {"source": "suite:train", "hidden": args.hidden, "episodes": len(eps), "seed": args.seed,
@@ -278,6 +281,7 @@ def main() -> None:
             "heldout_false_alarm_episodes": fa, "heldout_fault_recall": rec, "calibration_episodes": len(eps),
             "calibration_folds": FOLDS, "coverage_shift_db": shift_db,
             "coverage_shift_rops": MonitorConfig().coverage_shift_rops, "coverage_shift_recall": shift_recall,
+            "coverage_drop_db": drop_db, "coverage_drop_recall": drop_recall,
             "demand_surge_log2": surge_log2, "demand_surge_rops": MonitorConfig().demand_surge_rops,
             "demand_surge_recall": surge_recall,
             "calibration": {str(p): {"threshold": o[0], "false_alarm": o[1], "recall": o[2]}

@@ -23,7 +23,9 @@ anomalies: the shift of a cell is not computed across one (it is 0 until the bas
 The shift is a feature for the scorer and the diagnoser, and a signature of its own (*coverage shift*: at least
 ``coverage_shift_db`` for ``coverage_shift_rops`` consecutive ROPs), because it is a physical quantity whose
 no-fault spread is known: UE movement and measurement error keep it within about 2.5 dB on every no-fault ROP
-of the training episodes (``bench/train_diagnoser.py`` calibrates it).
+of the training episodes (``bench/train_diagnoser.py`` calibrates it). The same signature fires on an *edge
+drop* (a quarter of the UEs lost at least ``coverage_drop_db``): a mild downtilt moves the far UEs' RSRP by
+6-10 dB and the median UE's by 2-3, inside the median's no-fault spread.
 
 The monitor also reads the *UE trace* (``Observation.ue_serving`` / ``ue_dl_demand_mbps``: each connected UE's
 serving cell and offered DL traffic, as an operator's UE-level trace or MDT data-volume measurement gives it).
@@ -138,8 +140,9 @@ def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dic
 
 
 def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, recent_rops: int = 2,
-             min_ues: int = 3) -> np.ndarray:
-    """Median over UEs of the change in a cell's reported RSRP: [num_cells] float64 [dB].
+             min_ues: int = 3, quantile: float = 0.5) -> np.ndarray:
+    """Median (or another ``quantile``) over UEs of the change in a cell's reported RSRP: [num_cells] float64
+    [dB].
 
     reports : per ROP (index = ROP) the measurement reports [num_ues, num_cells] float64 [dBm], NaN where not
               reported (None: no reports that ROP)
@@ -147,7 +150,11 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
     before ``stop``) minus the mean of its reports over the baseline window ``[start, stop)``; the cell's shift
     is the median over the UEs that reported it in both, 0 where fewer than ``min_ues`` did. A fault moves the
     cell for every UE in the same direction (a lost PA moves all of them equally; a wrong tilt mostly the
-    distant ones); UE movement moves each UE its own way and averages out in the median."""
+    distant ones); UE movement moves each UE its own way and averages out in the median. ``quantile`` 0.25
+    gives the change at least a quarter of the UEs saw (the negative of the *edge drop*): a downtilt pulls
+    the main lobe off the far UEs, which lose far more than the median UE."""
+    if not 0 < quantile < 1:
+        raise ConfigError(f"quantile must be in (0, 1), got {quantile!r}")
     ref = next((r for r in reports if r is not None), None)
     if ref is None or stop - start < 1:
         return np.zeros(0 if ref is None else ref.shape[1])
@@ -163,7 +170,11 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
     now = mean_of(max(rop + 1 - recent_rops, stop), rop + 1)
     diff = now - mean_of(start, stop)  # [num_ues, num_cells]
     n = np.sum(np.isfinite(diff), axis=0)
-    med = nanmedian0(diff)
+    if quantile == 0.5:
+        med = nanmedian0(diff)
+    else:
+        with np.errstate(all="ignore"):
+            med = np.nanquantile(np.where(n[None] > 0, diff, 0.0), quantile, axis=0)
     return np.where(n >= min_ues, np.nan_to_num(med), 0.0)
 
 
@@ -292,7 +303,8 @@ class MonitorConfig:
     ``dead_air_min_sinr_db``) that detect on their own (0 disables the signature);
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
-    of at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it);
+    of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``),
+    for that many consecutive ROPs detects on its own (0 ROPs disables it);
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it)."""
 
@@ -307,6 +319,7 @@ class MonitorConfig:
     pingpong_rops: int = 3
     pingpong_min: float = 6.0
     coverage_shift_db: float = 3.0
+    coverage_drop_db: float = 5.0
     coverage_shift_rops: int = 2
     demand_surge_log2: float = 0.8
     demand_surge_rops: int = 2
@@ -324,9 +337,10 @@ class MonitorConfig:
             raise ConfigError(f"dead_air_rops/dead_air_min_ues/pingpong_rops/pingpong_min must be >= 0, got "
                               f"{self.dead_air_rops!r}/{self.dead_air_min_ues!r}/{self.pingpong_rops!r}/"
                               f"{self.pingpong_min!r}")
-        if not self.coverage_shift_db > 0 or self.coverage_shift_rops < 0:
-            raise ConfigError(f"coverage_shift_db must be > 0 and coverage_shift_rops >= 0, got "
-                              f"{self.coverage_shift_db!r}/{self.coverage_shift_rops!r}")
+        if not self.coverage_shift_db > 0 or not self.coverage_drop_db > 0 or self.coverage_shift_rops < 0:
+            raise ConfigError(f"coverage_shift_db and coverage_drop_db must be > 0 and coverage_shift_rops >= 0, "
+                              f"got {self.coverage_shift_db!r}/{self.coverage_drop_db!r}/"
+                              f"{self.coverage_shift_rops!r}")
         if not self.demand_surge_log2 > 0 or self.demand_surge_rops < 0:
             raise ConfigError(f"demand_surge_log2 must be > 0 and demand_surge_rops >= 0, got "
                               f"{self.demand_surge_log2!r}/{self.demand_surge_rops!r}")
@@ -362,6 +376,7 @@ class Monitor:
         self.reports: list[np.ndarray | None] = []  # measurement reports per ROP (index = ROP)
         self.changed_rop = np.full(n, -1, np.int64)  # last ROP a radio action of the policy took effect per cell
         self.shift_db = np.zeros(n)
+        self.drop_db = np.zeros(n)  # [num_cells] edge drop: minus the lower quartile of the UEs' RSRP change [dB]
         self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
         self.ue_demand: list[np.ndarray | None] = []
         self.surge_log2 = np.zeros(n)
@@ -398,11 +413,13 @@ class Monitor:
         self._track_reports(obs)
         alarm_any = self.hard_alarms()
         if stop - start < self.cfg.min_baseline_rops:
-            self.features, self.scores, self.shift_db, self.surge_log2 = None, np.zeros(n), np.zeros(n), np.zeros(n)
+            self.features, self.scores = None, np.zeros(n)
+            self.shift_db, self.drop_db, self.surge_log2 = np.zeros(n), np.zeros(n), np.zeros(n)
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
             self.shift_db = self.report_shift(obs.rop, start, stop)
+            self.drop_db = -self.report_shift(obs.rop, start, stop, quantile=0.25)
             self.surge_log2 = demand_surge(self.ue_serving, self.ue_demand, n, start, stop, obs.rop)
             self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
@@ -411,7 +428,8 @@ class Monitor:
         self.dead_streak = np.where(self.dead_air(obs.rop), self.dead_streak + 1, 0)
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
-        self.shift_streak = np.where(np.abs(self.shift_db) >= self.cfg.coverage_shift_db, self.shift_streak + 1, 0)
+        moved = (np.abs(self.shift_db) >= self.cfg.coverage_shift_db) | (self.drop_db >= self.cfg.coverage_drop_db)
+        self.shift_streak = np.where(moved, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
         self.surge_streak = np.where(self.surge_log2 >= self.cfg.demand_surge_log2, self.surge_streak + 1, 0)
@@ -450,11 +468,11 @@ class Monitor:
                 c = int(entry[1].cell)
                 self.changed_rop[c] = max(self.changed_rop[c], int(entry[0]))
 
-    def report_shift(self, rop: int, start: int, stop: int) -> np.ndarray:
+    def report_shift(self, rop: int, start: int, stop: int, quantile: float = 0.5) -> np.ndarray:
         """[num_cells] ``mr_shift`` over the baseline window, 0 for a cell the policy itself changed after
         ``start`` (its reports then compare two settings, not a fault)."""
         n = self.neighbours.shape[0]
-        shift = mr_shift(self.reports, start, stop, rop)
+        shift = mr_shift(self.reports, start, stop, rop, quantile=quantile)
         if shift.shape != (n,):
             return np.zeros(n)
         return np.where(self.changed_rop > start, 0.0, shift)

@@ -307,15 +307,19 @@ def fault_scope(faults: tuple[Fault, ...], cell_site: np.ndarray, neighbours: np
     return np.array(sorted(cells | nb), dtype=np.int64)
 
 
-def step_kpis(twin: NetworkTwin, rops: int, reports: list[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def step_kpis(twin: NetworkTwin, rops: int, reports: list[np.ndarray] | None = None,
+              trace: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
     """Step a reset ``twin`` ``rops`` ROPs with no action: KPI name -> [rops, num_cells] float64. ``reports``,
-    when given, receives each ROP's measurement reports ([num_ues, num_cells] float64 dBm, NaN: none)."""
+    when given, receives each ROP's measurement reports ([num_ues, num_cells] float64 dBm, NaN: none);
+    ``trace`` each ROP's UE trace (serving cell [num_ues] int64, offered DL traffic [num_ues] float64 Mbit/s)."""
     out: dict[str, list[np.ndarray]] = {}
     for _ in range(rops):
         info = twin.step()[4]
         kpis = info["kpis"]
         if reports is not None:
             reports.append(info["mr_rsrp_dbm"])
+        if trace is not None:
+            trace.append((info["ue_serving"], info["ue_dl_demand_mbps"]))
         for k, v in kpis.items():
             out.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
     return {k: np.stack(v) for k, v in out.items()}

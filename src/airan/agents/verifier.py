@@ -76,6 +76,21 @@ def _modes(cause: str) -> tuple[str, ...]:
     return ("pingpong", "too_late") if cause == "ho_misconfig" else ("",)
 
 
+def estimated_severities(observed: float, predicted: np.ndarray, severities: tuple[float, ...],
+                         spread: float = 0.2) -> tuple[float, float]:
+    """Two severities bracketing the one whose predicted signature matches ``observed``: ``predicted`` [S] the
+    signature a hypothesis produces at ``severities`` [S] (e.g. ``Verifier.predicted_shifts``), interpolated
+    linearly and clipped to their range; the bracket is that severity x (1 -+ ``spread``), within (0, 1]."""
+    pred = np.asarray(predicted, float)
+    sev = np.asarray(severities, float)
+    if pred.shape != sev.shape or pred.size == 0 or not np.all(np.isfinite(pred)) or not np.isfinite(observed):
+        raise ConfigError(f"predicted {pred!r} must match severities {severities!r}, finite, and observed "
+                          f"{observed!r} finite")
+    order = np.argsort(pred, kind="stable")
+    est = float(np.interp(observed, pred[order], sev[order]))
+    return max(est * (1 - spread), 0.05), min(est * (1 + spread), 1.0)
+
+
 def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig) -> tuple[float, float, float, bool]:
     """(mean, low, high, accepted) of a candidate's predicted objective changes ``deltas`` [seeds x severities]
     (-inf where the action was out of bounds); the acceptance rule is in the module docstring."""
@@ -136,14 +151,18 @@ class Verifier:
         return out
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
-               candidates: list[Candidate]) -> list[Prediction]:
+               candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> list[Prediction]:
         """Predictions for ``candidates`` under the hypothesis (``cause`` on ``fault_cells``); ``scope``: cells
-        [M] int64 whose objective is guarded. Sorted best first."""
+        [M] int64 whose objective is guarded; ``severities``: the hypothesis' severities when evidence
+        measured them (``estimated_severities``), else ``cfg.severities``. Sorted best first."""
+        sevs = self.cfg.severities if severities is None else tuple(severities)
+        if not sevs or not all(0 < s <= 1 for s in sevs):
+            raise ConfigError(f"severities must be in (0, 1], got {sevs!r}")
         if not candidates:
             return []
         deltas: list[list[float]] = [[] for _ in candidates]
         for seed in self.cfg.seeds:
-            for sev in self.cfg.severities:
+            for sev in sevs:
                 for mode in _modes(cause):
                     t = self._faulted(seed, sev, cause, fault_cells, mode)
                     ref = self._rollout(t, (), scope, cause)

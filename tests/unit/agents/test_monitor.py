@@ -245,3 +245,27 @@ def test_demand_surge_signature_detects_an_overload_and_not_a_benign_surge():
         assert benign.update(o) == []  # 1.6x stays under the default 0.8 doublings
     with pytest.raises(ConfigError, match="-0.5"):
         MonitorConfig(demand_surge_log2=-0.5)
+
+
+def test_edge_drop_sees_a_mild_downtilt_the_median_shift_misses():
+    from airan.agents.monitor import mr_shift
+
+    near, far = np.full((8, 1), -80.0), np.full((4, 1), -110.0)
+    reports = [np.concatenate([near, far - (8.0 if r >= 9 else 0.0)]) for r in range(12)]  # the far third: -8 dB
+    assert mr_shift(reports, 0, 8, 11)[0] == 0.0  # the median UE saw nothing
+    assert mr_shift(reports, 0, 8, 11, quantile=0.25)[0] == pytest.approx(-8.0)  # a quarter lost 8 dB
+    with pytest.raises(ConfigError, match="1.5"):
+        mr_shift(reports, 0, 8, 11, quantile=1.5)
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    obs_list = [o for _, o in observations([Fault("excessive_downtilt", (4,), severity=0.5, onset_rop=9)], 13)]
+    runs = {}
+    for drop_db in (5.0, 50.0):
+        mon = Monitor(nb, MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_drop_db=drop_db),
+                      _Quiet())
+        runs[drop_db] = [(o.rop, det.cell) for o in obs_list for det in mon.update(o)]
+    assert runs[5.0] and runs[5.0][0] == (11, 4)  # 5 deg down: the far UEs lose 6-8 dB, the median UE 1-3
+    assert runs[50.0] == []  # the median shift alone stays under 3 dB
+    with pytest.raises(ConfigError, match="-2.0"):
+        MonitorConfig(coverage_drop_db=-2.0)

@@ -59,3 +59,20 @@ def test_predicted_shifts_follow_the_hypothesis_physics():
     assert pred["uptilt_overshoot"].max() > 2.0  # 12 deg up: the distant UEs hear the cell louder
     with pytest.raises(ConfigError, match="shift_severities"):
         VerifierConfig(shift_severities=(0.0,))
+
+
+def test_severities_estimated_from_the_measured_signature_drive_the_hypothesis():
+    from airan.agents.verifier import estimated_severities
+
+    sevs = (0.4, 0.7, 1.0)
+    pa = np.array([-4.8, -8.4, -12.0])  # what a weak PA was predicted to make the UEs report, per severity
+    lo, hi = estimated_severities(-6.6, pa, sevs)
+    assert lo == pytest.approx(0.44) and hi == pytest.approx(0.66)  # -6.6 dB sits at severity 0.55
+    assert estimated_severities(-30.0, pa, sevs) == pytest.approx((0.8, 1.0))  # clipped to the range
+    with pytest.raises(ConfigError, match="nan"):
+        estimated_severities(float("nan"), pa, sevs)
+    v = Verifier(_make, VerifierConfig(seeds=(0,), horizon_rops=1, settle_rops=0))
+    cand = Candidate("restart", (Action("restart", 4),), "sleeping_cell")
+    assert len(v.verify("sleeping_cell", (4,), np.array([4]), [cand], severities=(0.5,))) == 1
+    with pytest.raises(ConfigError, match="1.5"):
+        v.verify("sleeping_cell", (4,), np.array([4]), [cand], severities=(1.5,))

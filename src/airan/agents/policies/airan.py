@@ -19,8 +19,9 @@ from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import Monitor, MonitorConfig
 from airan.agents.planner import KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
-from airan.agents.verifier import Verifier, VerifierConfig
+from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
 from airan.core.errors import ConfigError
+from airan.twin.faults import demand_gain
 
 CAUSE_KPIS = {
     "cell_outage": ("Cell.Available", "DRB.CellThpDl"), "sleeping_cell": ("DRB.CellThpDl", "DRB.DemandDl"),
@@ -70,7 +71,7 @@ class AiranPolicy(Policy):
         meta = self.model.meta or {}
         if "detection_threshold" not in meta:
             return MonitorConfig(threshold=0.9)
-        extra = {k: float(meta[k]) for k in ("coverage_shift_db", "demand_surge_log2") if k in meta}
+        extra = {k: float(meta[k]) for k in ("coverage_shift_db", "coverage_drop_db", "demand_surge_log2") if k in meta}
         return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=int(meta["persistence"]),
                              min_baseline_rops=int(meta["min_baseline_rops"]), **extra)
 
@@ -93,6 +94,7 @@ class AiranPolicy(Policy):
         self._last_trial_actions: tuple = ()
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
+        self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -185,18 +187,21 @@ class AiranPolicy(Policy):
         if self.diagnoser.rops == 0:
             return
         lead = self.evidence_lead()
-        lik, cited = None, None
+        lik, cited, self.lead_signal = None, None, None
         k = self.monitor.cfg.coverage_shift_rops
         if lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k:
             # which cause explains what the UEs report of the lead cell? ask the twin
             if lead not in self.shift_predictions:
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
             lik = shift_likelihood(float(self.monitor.shift_db[lead]), self.shift_predictions[lead])
+            cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
+            self.lead_signal = ("shift", lead, float(self.monitor.shift_db[lead]))
         elif lead is not None and self.monitor.cfg.demand_surge_rops > 0 and \
                 self.monitor.surge_streak[lead] >= self.monitor.cfg.demand_surge_rops:
             # the lead cell's UEs ask for more traffic: which cause multiplies what each UE asks?
             lik = surge_likelihood(float(self.monitor.surge_log2[lead]), self.cfg.verifier.shift_severities)
             cited = {"ue.dl_demand_surge_log2": float(self.monitor.surge_log2[lead])}
+            self.lead_signal = ("surge", lead, float(self.monitor.surge_log2[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
         ready = self.diagnoser.rops >= self.cfg.evidence_rops or max(diag.causes.values()) >= self.cfg.confident
@@ -226,7 +231,7 @@ class AiranPolicy(Policy):
         nb = self.ctx.neighbours[cells[0]]
         scope = np.unique(np.concatenate([np.asarray(cells), nb[nb >= 0]])).astype(np.int64)
         preds = self.verifier.verify(cause, cells[:1] if cause not in ("backhaul_congestion", "backhaul_failure")
-                                     else cells, scope, cands)
+                                     else cells, scope, cands, self._severities(cause, cells[0]))
         for p in preds:
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
@@ -243,6 +248,20 @@ class AiranPolicy(Policy):
         dec.actions += acts
         dec.approval_requests += reqs
         self.open.actions.append(f"ROP {obs.rop}: " + ("requested approval for " if reqs else "applied ") + reason)
+
+    def _severities(self, cause: str, cell: int) -> tuple[float, float] | None:
+        """The hypothesis' severities as the lead signature measured them on ``cell`` (a coverage shift
+        against what the twin predicted per severity, a demand surge against the catalogue's demand gain), or
+        None (the verifier's defaults) when no signature measured this cause on this cell."""
+        if self.lead_signal is None or self.lead_signal[1] != cell:
+            return None
+        kind, _, observed = self.lead_signal
+        sevs = self.cfg.verifier.shift_severities
+        if kind == "shift" and cause in self.shift_predictions.get(cell, {}):
+            return estimated_severities(observed, self.shift_predictions[cell][cause], sevs)
+        if kind == "surge" and demand_gain(cause, 1.0) != 1.0:
+            return estimated_severities(observed, np.log2([demand_gain(cause, s) for s in sevs]), sevs)
+        return None
 
     def report(self) -> str:
         incidents = self.incidents + ([self.open] if self.open is not None else [])
