@@ -30,6 +30,8 @@ the UEs lost, the lower quartile instead of the median) and the UE trace's deman
 ``--ues-per-cell`` overrides the scenarios' UE density with the same layouts, seeds and faults: it shows how
 much of the gap is the twin's few UEs per cell (a 1-s ROP of 2-6 active UEs is a noisy KPI sample);
 ``--dl-demand-scale`` scales every UE's DL demand, so density and load can be varied apart.
+``--ue-volume-jitter`` puts lognormal noise on every UE's traced volume in every ROP: the twin keeps one rate per
+UE session, live per-UE volumes do not, and this shows how much of ``ue.surge``'s margin survives.
 
     .venv/bin/python bench/heal_detectability.py --episodes 120 --scenarios ci-tiny
     .venv/bin/python bench/heal_detectability.py --episodes 120 --scenarios ci-tiny --ues-per-cell 40
@@ -128,9 +130,11 @@ def trace_surges(trace: list[tuple[np.ndarray, np.ndarray]], num_cells: int) -> 
 
 
 def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
-                   dl_demand_scale: float = 1.0) -> dict[str, Any]:
+                   dl_demand_scale: float = 1.0, ue_volume_jitter: float = 0.0) -> dict[str, Any]:
     """Run ``ep`` without healing; per KPI the statistic's largest magnitude (controls: all cells and ROPs;
-    faults: the fault cells from onset)."""
+    faults: the fault cells from onset). ``ue_volume_jitter``: log-std of a lognormal factor on every traced
+    UE's offered traffic in every ROP (the twin keeps one rate per session; live per-UE volumes fluctuate),
+    drawn from a generator seeded by the episode's seed."""
     cfg = get_scenario(ep.scenario)
     if ues_per_cell is not None:
         cfg = dataclasses.replace(cfg, ues_per_cell=int(ues_per_cell))
@@ -145,6 +149,9 @@ def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
     reports: list[np.ndarray] = []
     trace: list[tuple[np.ndarray, np.ndarray]] = []
     der = derived_kpis(step_kpis(twin, ep.rops, reports, trace))
+    if ue_volume_jitter > 0:
+        rng = np.random.default_rng([ep.seed, 7])
+        trace = [(s, d * np.exp(rng.normal(0.0, ue_volume_jitter, d.shape))) for s, d in trace]
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     out = {"id": ep.id, "cause": real[0].kind if real else "control", "maxima": {}}
     for k in STATS:
@@ -210,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ues-per-cell", type=int, default=None, help="override the scenarios' UE density")
     ap.add_argument("--dl-demand-scale", type=float, default=1.0,
                     help="scale every UE's mean DL demand (with --ues-per-cell: same offered load, more UEs)")
+    ap.add_argument("--ue-volume-jitter", type=float, default=0.0,
+                    help="log-std of per-UE, per-ROP lognormal noise on the UE trace's offered traffic")
     ap.add_argument("--recent-rops", type=int, default=4)
     ap.add_argument("--ref-rops", type=int, default=12)
     ap.add_argument("--workers", type=int, default=2)
@@ -219,10 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--ues-per-cell must be in [1, 1000], got {a.ues_per_cell}")
     if not 0 < a.dl_demand_scale <= 100:
         raise SystemExit(f"--dl-demand-scale must be in (0, 100], got {a.dl_demand_scale}")
+    if not 0 <= a.ue_volume_jitter <= 3:
+        raise SystemExit(f"--ue-volume-jitter must be in [0, 3], got {a.ue_volume_jitter}")
     t0 = time.perf_counter()
     scen = tuple(s for s in a.scenarios.split(",") if s) or None
     suite = make_suite("train", a.episodes, a.seed, scenarios=scen, detectable_check=False)
-    args = [(ep, a.ues_per_cell, a.recent_rops, a.ref_rops, a.dl_demand_scale) for ep in suite.episodes]
+    args = [(ep, a.ues_per_cell, a.recent_rops, a.ref_rops, a.dl_demand_scale, a.ue_volume_jitter)
+            for ep in suite.episodes]
     from rich.progress import track
 
     if a.workers > 1:
@@ -233,11 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = [episode_maxima(*x) for x in track(args, description="episodes")]
     res = {"machine": machine_info(), "command": "python bench/heal_detectability.py " + " ".join(sys.argv[1:]),
            "suite": {"split": "train", "episodes": a.episodes, "seed": a.seed, "scenarios": list(scen or ()),
-                     "ues_per_cell": a.ues_per_cell or "scenario default", "dl_demand_scale": a.dl_demand_scale},
+                     "ues_per_cell": a.ues_per_cell or "scenario default", "dl_demand_scale": a.dl_demand_scale,
+                     "ue_volume_jitter": a.ue_volume_jitter},
            "recent_rops": a.recent_rops, "ref_rops": a.ref_rops, **summarize(rows), "rows": rows,
            "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
     tag = (a.scenarios.replace(",", "+") or "mix") + (f"_ues{a.ues_per_cell}" if a.ues_per_cell else "")
     tag += f"_dl{a.dl_demand_scale:g}" if a.dl_demand_scale != 1.0 else ""
+    tag += f"_jit{a.ue_volume_jitter:g}" if a.ue_volume_jitter > 0 else ""
     out = Path(a.out) if a.out else RESULTS / f"heal_detectability_{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))

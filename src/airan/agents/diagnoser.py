@@ -210,19 +210,27 @@ class Diagnoser:
         return Diagnosis(causes=causes, cells=tuple(cells), evidence=evidence)
 
 
-def shift_likelihood(observed_db: float, predicted_db: dict[str, np.ndarray], sigma_db: float = 2.0) -> np.ndarray:
-    """[len(CAUSES)] likelihood of an observed measurement-report shift [dB] (or of another signature, in its own
-    unit, as ``surge_likelihood`` uses it) under each cause: a Gaussian of
-    ``sigma_db`` around the best-matching shift the cause was predicted to produce (``predicted_db``: cause ->
-    [S] predicted shifts over severities, e.g. ``Verifier.predicted_shifts``); a cause not in it cannot move
-    the RSRP UEs report (outage: nothing to report; traffic, backhaul, handover, interference: RSRP unchanged)
-    and predicts 0 dB."""
-    if not np.isfinite(observed_db) or not sigma_db > 0:
-        raise ConfigError(f"observed_db must be finite and sigma_db > 0, got {observed_db!r} / {sigma_db!r}")
+def shift_likelihood(observed: float | np.ndarray, predicted: dict[str, np.ndarray],
+                     sigma: float | np.ndarray = 2.0) -> np.ndarray:
+    """[len(CAUSES)] likelihood of an observed signature under each cause: a Gaussian (independent per
+    component, std ``sigma``) around the best-matching value the cause was predicted to produce.
+
+    observed  : a scalar, or [D] components (e.g. the measurement-report median shift and edge drop [dB])
+    predicted : cause -> [S] or [S, D] predicted values over severities (``Verifier.predicted_shifts``); a cause
+                not in it predicts ``predicted["none"]`` when given (the signature with no fault: what a cause
+                that leaves the RSRP alone shows), else 0 (outage: nothing to report; traffic, backhaul,
+                handover, interference: RSRP unchanged)
+    The unit is the signature's own (dB for the reports; ``surge_likelihood`` uses log2)."""
+    obs = np.atleast_1d(np.asarray(observed, float))
+    sig = np.broadcast_to(np.asarray(sigma, float), obs.shape)
+    if not np.all(np.isfinite(obs)) or not np.all(sig > 0):
+        raise ConfigError(f"observed must be finite and sigma > 0, got {observed!r} / {sigma!r}")
+    default = np.asarray(predicted.get("none", np.zeros((1, obs.size))), float).reshape(-1, obs.size)
     out = np.empty(len(CAUSES))
     for i, c in enumerate(CAUSES):
-        pred = np.asarray(predicted_db.get(c, [0.0]), float)
-        out[i] = float(np.max(np.exp(-0.5 * ((observed_db - pred) / sigma_db) ** 2)))
+        pred = np.asarray(predicted[c], float).reshape(-1, obs.size) if c in predicted else default
+        z = (obs[None, :] - pred) / sig[None, :]
+        out[i] = float(np.max(np.exp(-0.5 * np.sum(z**2, axis=1))))
     return out
 
 

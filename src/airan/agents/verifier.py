@@ -133,20 +133,25 @@ class Verifier:
 
     def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,
                          post_rops: int = 3) -> dict[str, np.ndarray]:
-        """cause -> [len(shift_severities)] the measurement-report shift of ``cell`` [dB] (``mr_shift``: the
-        last 2 ROPs against ``pre_rops`` ROPs before the fault) that the imperfect twin (first seed) shows when
-        ``cause`` hits the cell at each severity: what each hypothesis predicts the UEs report. The sign alone
-        is not enough: an uptilt raises what distant UEs hear but lowers it under the old beam, and which
-        dominates depends on the layout."""
+        """cause -> [len(shift_severities), 2] what the UEs would report of ``cell`` if ``cause`` hit it at each
+        severity, per the imperfect twin (first seed): column 0 the median shift, column 1 the edge drop (minus
+        the lower quartile), both [dB] (``mr_shift``: the last 2 ROPs against ``pre_rops`` ROPs before the
+        fault); ``"none"`` -> [1, 2] the same statistics with no fault (UE movement and measurement error
+        alone), which is what a cause that leaves the RSRP alone predicts. The sign alone is not enough: an
+        uptilt raises what distant UEs hear but lowers it under the old beam, and which dominates depends on
+        the layout; a mild downtilt moves the median little and the far UEs a lot."""
         out = {}
-        for cause in causes:
+        for cause in ("none",) + tuple(causes):
             vals = []
-            for sev in self.cfg.shift_severities:
+            for sev in (1.0,) if cause == "none" else self.cfg.shift_severities:
                 t = self._twin(self.cfg.seeds[0]).clone()
                 reports = [t.step()[4]["mr_rsrp_dbm"] for _ in range(pre_rops)]
-                t.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=t.rop))
+                if cause != "none":
+                    t.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=t.rop))
                 reports += [t.step()[4]["mr_rsrp_dbm"] for _ in range(post_rops)]
-                vals.append(float(mr_shift(reports, 0, pre_rops, len(reports) - 1)[int(cell)]))
+                end = len(reports) - 1
+                vals.append((float(mr_shift(reports, 0, pre_rops, end)[int(cell)]),
+                             -float(mr_shift(reports, 0, pre_rops, end, quantile=0.25)[int(cell)])))
             out[cause] = np.asarray(vals)
         return out
 

@@ -105,6 +105,12 @@ def test_coverage_lead_ranks_first_and_the_twin_predicted_shift_picks_the_cause(
     assert g.argmax() == CAUSES.index("excessive_downtilt") and g.sum() == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="nan"):
         shift_likelihood(float("nan"), predicted)
+    # two components (median shift, edge drop): a mild downtilt moves the far UEs, not the median one
+    two = {"none": np.array([[0.0, 3.0]]), "excessive_downtilt": np.array([[-1.5, 6.0], [-4.0, 10.0]]),
+           "pa_degradation": np.array([[-4.8, 6.0], [-12.0, 14.0]])}
+    lik2 = shift_likelihood(np.array([-2.0, 7.0]), two, np.array([2.0, 2.5]))
+    assert lik2.argmax() == CAUSES.index("excessive_downtilt")
+    assert lik2[CAUSES.index("ho_misconfig")] < 0.5 * lik2.max()  # "none" predicts a 3 dB drop, not 7
 
 
 def test_a_demand_surge_lead_points_to_overload_and_is_cited():

@@ -52,11 +52,15 @@ def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
 def test_predicted_shifts_follow_the_hypothesis_physics():
     v = Verifier(_make, VerifierConfig(seeds=(0,), shift_severities=(0.5, 1.0)))
     pred = v.predicted_shifts(4)
-    assert set(pred) == {"excessive_downtilt", "uptilt_overshoot", "pa_degradation"}
-    assert all(p.shape == (2,) for p in pred.values())
+    assert set(pred) == {"none", "excessive_downtilt", "uptilt_overshoot", "pa_degradation"}
+    assert pred["none"].shape == (1, 2) and all(pred[c].shape == (2, 2) for c in pred if c != "none")
     pa = pred["pa_degradation"]
-    assert -8.0 < pa[0] < -4.0 and -14.0 < pa[1] < -9.0  # 12 dB x severity, every UE alike
-    assert pred["uptilt_overshoot"].max() > 2.0  # 12 deg up: the distant UEs hear the cell louder
+    assert -8.0 < pa[0, 0] < -4.0 and -14.0 < pa[1, 0] < -9.0  # 12 dB x severity, every UE alike
+    assert pa[1, 1] > 8.0  # ... so the lower quartile drops as much
+    assert pred["uptilt_overshoot"][:, 0].max() > 2.0  # 12 deg up: the distant UEs hear the cell louder
+    assert abs(pred["none"][0, 0]) < 1.5  # no fault: UE movement and measurement error only
+    down = pred["excessive_downtilt"][1]
+    assert down[1] > abs(down[0])  # a downtilt hits the far UEs harder than the median one
     with pytest.raises(ConfigError, match="shift_severities"):
         VerifierConfig(shift_severities=(0.0,))
 

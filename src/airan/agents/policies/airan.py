@@ -32,6 +32,9 @@ CAUSE_KPIS = {
     "ho_misconfig": ("HO.PingPong", "RLF.Count"),
 }
 
+# std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
+SHIFT_SIGMA_DB = (2.0, 2.5)
+
 
 @dataclass(frozen=True)
 class AiranConfig:
@@ -193,7 +196,8 @@ class AiranPolicy(Policy):
             # which cause explains what the UEs report of the lead cell? ask the twin
             if lead not in self.shift_predictions:
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
-            lik = shift_likelihood(float(self.monitor.shift_db[lead]), self.shift_predictions[lead])
+            observed = np.array([self.monitor.shift_db[lead], self.monitor.drop_db[lead]], float)
+            lik = shift_likelihood(observed, self.shift_predictions[lead], SHIFT_SIGMA_DB)
             cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
             self.lead_signal = ("shift", lead, float(self.monitor.shift_db[lead]))
         elif lead is not None and self.monitor.cfg.demand_surge_rops > 0 and \
@@ -258,7 +262,7 @@ class AiranPolicy(Policy):
         kind, _, observed = self.lead_signal
         sevs = self.cfg.verifier.shift_severities
         if kind == "shift" and cause in self.shift_predictions.get(cell, {}):
-            return estimated_severities(observed, self.shift_predictions[cell][cause], sevs)
+            return estimated_severities(observed, self.shift_predictions[cell][cause][:, 0], sevs)
         if kind == "surge" and demand_gain(cause, 1.0) != 1.0:
             return estimated_severities(observed, np.log2([demand_gain(cause, s) for s in sevs]), sevs)
         return None
