@@ -179,7 +179,9 @@ def summarize(rows: list[dict[str, Any]], fa: float = 0.05) -> dict[str, Any]:
     stats = [k for k in STATS if k in ctrl[0]["maxima"]]  # rows from before the reports: KPIs only
     kpi_cols = np.array([k not in UE_STATS for k in stats])
     C = np.array([[r["maxima"][k] for k in stats] for r in ctrl])  # [controls, K]
-    thr = np.maximum(np.percentile(C, 100 * (1 - fa), axis=0), MIN_Z)
+    # the MIN_Z floor is for the KPIs' z-statistics; the per-UE statistics are in their own units (dB, log2)
+    thr = np.percentile(C, 100 * (1 - fa), axis=0)
+    thr = np.where(kpi_cols, np.maximum(thr, MIN_Z), thr)
     med = np.maximum(np.median(C, axis=0), 1.0)
     comb_thr = float(np.percentile((C / med).max(axis=1), 100 * (1 - fa)))
     kpi_thr = float(np.percentile((C / med)[:, kpi_cols].max(axis=1), 100 * (1 - fa)))

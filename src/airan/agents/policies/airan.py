@@ -40,6 +40,8 @@ SHIFT_SIGMA_DB = (2.0, 2.5)
 class AiranConfig:
     """monitor: the monitor's settings; None takes the detection threshold, persistence and baseline length
     calibrated with the diagnoser model (``bench/train_diagnoser.py``, CFAR on training episodes).
+    edge_drop_detects: let the measurement reports' edge drop detect on its own at the calibrated
+    ``coverage_drop_db`` (dev: downtilt recall 0.65 -> 0.83, control alarms 0 -> 2 of 66; see ``Monitor``).
     evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
     rounds per incident; close_after_rops: quiet ROPs that close an incident."""
 
@@ -48,6 +50,7 @@ class AiranConfig:
     executor: ExecutorConfig = ExecutorConfig()
     evidence_rops: int = 3
     confident: float = 0.85
+    edge_drop_detects: bool = False
     max_rounds: int = 3
     close_after_rops: int = 3
 
@@ -74,7 +77,9 @@ class AiranPolicy(Policy):
         meta = self.model.meta or {}
         if "detection_threshold" not in meta:
             return MonitorConfig(threshold=0.9)
-        extra = {k: float(meta[k]) for k in ("coverage_shift_db", "coverage_drop_db", "demand_surge_log2") if k in meta}
+        keys = ("coverage_shift_db", "demand_surge_log2")
+        keys += ("coverage_drop_db",) if self.cfg.edge_drop_detects else ()
+        extra = {k: float(meta[k]) for k in keys if k in meta}
         return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=int(meta["persistence"]),
                              min_baseline_rops=int(meta["min_baseline_rops"]), **extra)
 
