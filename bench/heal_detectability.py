@@ -55,7 +55,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine_info, peak_rss_mib
 
-from airan.agents.monitor import DERIVED, demand_surge, derived_kpis, mr_shift, sector_neighbours
+from airan.agents.monitor import (
+    DERIVED,
+    change_quantile,
+    demand_surge,
+    derived_kpis,
+    report_change,
+    sector_neighbours,
+)
 from airan.agents.suite import SuiteEpisode, make_suite, step_kpis
 from airan.twin.env import NetworkTwin
 from airan.twin.scenarios import get_scenario
@@ -105,28 +112,28 @@ def shift_statistic(x: np.ndarray, neighbours: np.ndarray, m: int, ref: int, flo
     return np.where(agree, np.sign(z) * np.minimum(np.abs(z), np.abs(rel)), 0.0)
 
 
-def report_shifts(reports: list[np.ndarray], quantile: float = 0.5) -> np.ndarray:
-    """``mr_shift`` (at ``quantile``) at every ROP with the live monitor's windows: [rops, num_cells] float64 dB
-    (0 while the baseline window has fewer than 5 ROPs)."""
-    out = np.zeros((len(reports), reports[0].shape[1]))
-    for t in range(len(reports)):
+def live_series(rops: int, num_cells: int, stat) -> np.ndarray:
+    """``stat(start, stop, t)`` [num_cells] at every ROP ``t`` with the live monitor's windows (baseline
+    ``[start, stop)``): [rops, num_cells] float64 (0 while the baseline window has fewer than 5 ROPs)."""
+    out = np.zeros((rops, num_cells))
+    for t in range(rops):
         stop = t + 1 - MR_GAP
         start = max(stop - MR_BASE, 0)
         if stop - start >= 5:
-            out[t] = mr_shift(reports, start, stop, t, recent_rops=MR_RECENT, quantile=quantile)
+            out[t] = stat(start, stop, t)
     return out
 
 
-def trace_surges(trace: list[tuple[np.ndarray, np.ndarray]], num_cells: int) -> np.ndarray:
-    """``demand_surge`` at every ROP with the live monitor's windows: [rops, num_cells] float64 log2."""
-    serving, demand = [s for s, _ in trace], [d for _, d in trace]
-    out = np.zeros((len(trace), num_cells))
-    for t in range(len(trace)):
-        stop = t + 1 - MR_GAP
-        start = max(stop - MR_BASE, 0)
-        if stop - start >= 5:
-            out[t] = demand_surge(serving, demand, num_cells, start, stop, t, recent_rops=MR_RECENT)
-    return out
+def report_stats(reports: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(``mr_shift``, its lower quartile) at every ROP: two [rops, num_cells] float64 dB."""
+    c = reports[0].shape[1]
+
+    def both(start: int, stop: int, t: int) -> np.ndarray:
+        d = report_change(reports, start, stop, t, MR_RECENT)
+        return np.concatenate([change_quantile(d, 0.5), change_quantile(d, 0.25)])
+
+    out = live_series(len(reports), 2 * c, both)
+    return out[:, :c], out[:, c:]
 
 
 def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
@@ -154,13 +161,16 @@ def episode_maxima(ep: SuiteEpisode, ues_per_cell: int | None, m: int, ref: int,
         trace = [(s, d * np.exp(rng.normal(0.0, ue_volume_jitter, d.shape))) for s, d in trace]
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     out = {"id": ep.id, "cause": real[0].kind if real else "control", "maxima": {}}
+    shift, q25 = report_stats(reports)
+    serving, demand = [s for s, _ in trace], [d for _, d in trace]
     for k in STATS:
         if k == "mr.shift":
-            s = np.abs(report_shifts(reports))
+            s = np.abs(shift)
         elif k == "mr.drop":  # a quarter of the UEs lost at least this much
-            s = np.maximum(-report_shifts(reports, quantile=0.25), 0.0)
+            s = np.maximum(-q25, 0.0)
         elif k == "ue.surge":  # the cell's UEs ask this many doublings more
-            s = np.maximum(trace_surges(trace, nb.shape[0]), 0.0)
+            s = np.maximum(live_series(ep.rops, nb.shape[0], lambda start, stop, t: demand_surge(
+                serving, demand, nb.shape[0], start, stop, t, recent_rops=MR_RECENT)), 0.0)
         else:
             s = np.abs(shift_statistic(np.asarray(der[k], float), nb, m, ref, DERIVED[k][0]))
         if real:

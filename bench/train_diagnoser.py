@@ -117,8 +117,8 @@ def replay_features(tr: dict, freeze_at: int | None) -> tuple[np.ndarray, dict[s
 def episode_rows(ep: SuiteEpisode) -> dict:
     """Trace + training features (frozen at onset) + live features of one episode (worker function)."""
     tr = episode_trace(ep)
-    frozen, _ = replay_features(tr, tr["onset"])
     live, sig = replay_features(tr, None)
+    frozen = live if tr["onset"] is None else replay_features(tr, tr["onset"])[0]
     return {k: tr[k] for k in ("id", "control", "undetectable", "onset", "labels", "fault_cells", "neighbours")} | {
         "frozen": frozen, "live": live, "surge": sig["surge"], "drop": sig["drop"], "cause": ep.cause}
 

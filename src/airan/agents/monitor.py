@@ -158,9 +158,20 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
     the main lobe off the far UEs, which lose far more than the median UE."""
     if not 0 < quantile < 1:
         raise ConfigError(f"quantile must be in (0, 1), got {quantile!r}")
+    diff = report_change(reports, start, stop, rop, recent_rops)
+    if diff is None:
+        ref = next((r for r in reports if r is not None), None)
+        return np.zeros(0 if ref is None else ref.shape[1])
+    return change_quantile(diff, quantile, min_ues)
+
+
+def report_change(reports: list[np.ndarray | None], start: int, stop: int, rop: int,
+                  recent_rops: int = 2) -> np.ndarray | None:
+    """Each UE's change in the RSRP it reports of each cell: [num_ues, num_cells] float64 [dB], NaN where the UE
+    did not report the cell in both windows (the windows of ``mr_shift``); None without reports or baseline."""
     ref = next((r for r in reports if r is not None), None)
     if ref is None or stop - start < 1:
-        return np.zeros(0 if ref is None else ref.shape[1])
+        return None
 
     def mean_of(lo: int, hi: int) -> np.ndarray:
         win = [r for r in reports[lo:hi] if r is not None and r.shape == ref.shape]
@@ -170,8 +181,12 @@ def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, 
         cnt = np.sum(np.isfinite(stack), axis=0)
         return np.where(cnt > 0, np.nansum(stack, axis=0) / np.maximum(cnt, 1), np.nan)
 
-    now = mean_of(max(rop + 1 - recent_rops, stop), rop + 1)
-    diff = now - mean_of(start, stop)  # [num_ues, num_cells]
+    return mean_of(max(rop + 1 - recent_rops, stop), rop + 1) - mean_of(start, stop)
+
+
+def change_quantile(diff: np.ndarray, quantile: float = 0.5, min_ues: int = 3) -> np.ndarray:
+    """[num_cells] the ``quantile`` over UEs of ``report_change``'s ``diff`` [num_ues, num_cells] (NaN ignored),
+    0 where fewer than ``min_ues`` UEs have a value."""
     n = np.sum(np.isfinite(diff), axis=0)
     if quantile == 0.5:
         med = nanmedian0(diff)
@@ -423,8 +438,7 @@ class Monitor:
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
-            self.shift_db = self.report_shift(obs.rop, start, stop)
-            self.drop_db = -self.report_shift(obs.rop, start, stop, quantile=0.25)
+            self.shift_db, self.drop_db = self.report_shift(obs.rop, start, stop)
             self.surge_log2 = demand_surge(self.ue_serving, self.ue_demand, n, start, stop, obs.rop)
             self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
@@ -475,14 +489,16 @@ class Monitor:
                 c = int(entry[1].cell)
                 self.changed_rop[c] = max(self.changed_rop[c], int(entry[0]))
 
-    def report_shift(self, rop: int, start: int, stop: int, quantile: float = 0.5) -> np.ndarray:
-        """[num_cells] ``mr_shift`` over the baseline window, 0 for a cell the policy itself changed after
-        ``start`` (its reports then compare two settings, not a fault)."""
+    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile) over the baseline window,
+        both 0 for a cell the policy itself changed after ``start`` (its reports then compare two settings, not a
+        fault)."""
         n = self.neighbours.shape[0]
-        shift = mr_shift(self.reports, start, stop, rop, quantile=quantile)
-        if shift.shape != (n,):
-            return np.zeros(n)
-        return np.where(self.changed_rop > start, 0.0, shift)
+        diff = report_change(self.reports, start, stop, rop)
+        if diff is None or diff.shape[1] != n:
+            return np.zeros(n), np.zeros(n)
+        own = self.changed_rop > start
+        return (np.where(own, 0.0, change_quantile(diff, 0.5)), np.where(own, 0.0, -change_quantile(diff, 0.25)))
 
     def dead_air(self, rop: int) -> np.ndarray:
         """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from airan.agents.monitor import mr_shift
+from airan.agents.monitor import change_quantile, report_change
 from airan.agents.planner import Candidate
 from airan.core.errors import ActionError, ConfigError
 from airan.twin.faults import Fault
@@ -149,9 +149,8 @@ class Verifier:
                 if cause != "none":
                     t.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=t.rop))
                 reports += [t.step()[4]["mr_rsrp_dbm"] for _ in range(post_rops)]
-                end = len(reports) - 1
-                vals.append((float(mr_shift(reports, 0, pre_rops, end)[int(cell)]),
-                             -float(mr_shift(reports, 0, pre_rops, end, quantile=0.25)[int(cell)])))
+                diff = report_change(reports, 0, pre_rops, len(reports) - 1)[:, int(cell): int(cell) + 1]
+                vals.append((float(change_quantile(diff, 0.5)[0]), -float(change_quantile(diff, 0.25)[0])))
             out[cause] = np.asarray(vals)
         return out
 
