@@ -1,7 +1,8 @@
 """Verifier: predicts what each candidate does, in the policy's *imperfect* twin (never the true one).
 
 For a hypothesis (cause, cells) the verifier injects that fault into clones of its imperfect twins (one per
-seed, built once per episode by ``ctx.make_twin``), at each of a few plausible severities, lets it settle, then
+seed, built once per episode by ``ctx.make_twin`` and kept at the network's current configuration by ``sync``:
+every action applied to the network so far), at each of a few plausible severities, lets it settle, then
 runs ``horizon_rops`` ROPs with and without the candidate. The guarded objective is the neighbourhood's
 carried/offered DL traffic ratio (fault cells + their neighbours), or minus the ping-pong + RLF count for a
 handover fault. The prediction is the change vs doing nothing: mean and [min, max] over seeds x severities;
@@ -12,7 +13,7 @@ gain that no calibration error or traffic draw turns into a loss is worth taking
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from airan.agents.monitor import change_quantile, report_change
 from airan.agents.planner import Candidate
 from airan.core.errors import ActionError, ConfigError
+from airan.twin.actions import Action
 from airan.twin.faults import Fault
 
 # Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
@@ -109,11 +111,32 @@ class Verifier:
         self.make_twin = make_twin
         self.cfg = cfg or VerifierConfig()
         self._twins: dict[int, Any] = {}
+        self._mirrored: dict[int, int] = {}  # seed -> how many of ``self.network_actions`` its twin carries
+        self.network_actions: list[Action] = []
+
+    def sync(self, applied: Sequence[Action]) -> None:
+        """Mirror the network's configuration: ``applied`` are all actions applied to the network so far, in
+        order (``Observation.applied``'s actions). The imperfect twins adopt the new ones before the next
+        prediction, so a candidate is judged from the knobs the network has now, not the scenario's defaults
+        (a second +1.5 dB step is a step from +1.5 dB). A restart is transient and is not mirrored."""
+        applied = list(applied)
+        if applied[: len(self.network_actions)] != self.network_actions:
+            raise ConfigError("applied actions must extend the ones synced before (the network's log is append-only)")
+        self.network_actions = applied
 
     def _twin(self, seed: int) -> Any:
         if seed not in self._twins:
             self._twins[seed] = self.make_twin(seed)
-        return self._twins[seed]
+            self._mirrored[seed] = 0
+        t = self._twins[seed]
+        for a in self.network_actions[self._mirrored[seed]:]:
+            if a.kind != "restart":
+                try:
+                    t.apply(a)
+                except ActionError:  # out of the imperfect twin's bounds: its knob stays at the bound
+                    pass
+        self._mirrored[seed] = len(self.network_actions)
+        return t
 
     def _rollout(self, twin: Any, actions: tuple, cells: np.ndarray, cause: str) -> float:
         t = twin.clone()

@@ -80,3 +80,22 @@ def test_severities_estimated_from_the_measured_signature_drive_the_hypothesis()
     assert len(v.verify("sleeping_cell", (4,), np.array([4]), [cand], severities=(0.5,))) == 1
     with pytest.raises(ConfigError, match="1.5"):
         v.verify("sleeping_cell", (4,), np.array([4]), [cand], severities=(1.5,))
+
+
+def test_sync_mirrors_the_networks_knobs_so_a_second_step_starts_from_the_first():
+    v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1))
+    step = Candidate("nb +1.5 dB", (Action("power", 5, 1.5),), "cell_outage")
+    before = v.verify("cell_outage", (4,), np.array([4, 5]), [step])[0]
+    first = [Action("power", 5, 1.5), Action("tilt", 5, -1.0), Action("restart", 6)]
+    v.sync(first)
+    t = v._twin(0)
+    assert t.knobs.power_offset_db[5] == pytest.approx(1.5)
+    assert t.knobs.tilt_deg[5] == pytest.approx(_make(0).knobs.tilt_deg[5] - 1.0)
+    assert t.knobs.restart_rops[6] == 0  # a restart is transient: not mirrored
+    v.sync(first)  # nothing new: applied once only
+    assert v._twin(0).knobs.power_offset_db[5] == pytest.approx(1.5)
+    # the same +1.5 dB now takes the cell from +1.5 to +3 dB, so the prediction changes
+    again = v.verify("cell_outage", (4,), np.array([4, 5]), [step])[0]
+    assert again.mean != pytest.approx(before.mean)
+    with pytest.raises(ConfigError, match="append-only"):
+        v.sync([Action("power", 5, 1.5)])

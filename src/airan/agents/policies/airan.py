@@ -108,6 +108,7 @@ class AiranPolicy(Policy):
     def decide(self, obs: Observation) -> Decision:
         dec = Decision()
         self.knobs.sync(obs.applied)
+        self.verifier.sync([entry[1] for entry in obs.applied])
         dets = self.monitor.update(obs)
         dec.detections = dets
         feats = self.monitor.features
