@@ -297,16 +297,10 @@ def load_suite(path: str | Path) -> Suite:
 def fault_scope(faults: tuple[Fault, ...], cell_site: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     """Cells a fault can touch: its cells (all of the site's cells for a backhaul fault) plus their
     neighbours. cell_site [num_cells] int64; neighbours [num_cells, K] int64 (-1 pads). Returns sorted int64."""
-    return cause_scope([(f.kind, tuple(f.cells)) for f in faults], cell_site, neighbours)
-
-
-def cause_scope(hypotheses: list[tuple[str, tuple[int, ...]]], cell_site: np.ndarray,
-                neighbours: np.ndarray) -> np.ndarray:
-    """``fault_scope`` of (cause, cells) pairs: a hypothesis scoped as the fault it names would be."""
     cells: set[int] = set()
-    for kind, fc in hypotheses:
-        fc = [int(c) for c in fc]
-        if kind in SITE_FAULTS:
+    for f in faults:
+        fc = list(f.cells)
+        if f.kind in SITE_FAULTS:
             fc = [int(c) for c in np.nonzero(np.isin(cell_site, cell_site[fc]))[0]]
         cells |= set(fc)
     nb = {int(n) for c in cells for n in neighbours[c] if n >= 0}

@@ -13,8 +13,6 @@ from airan.agents.suite import (
     SPLITS,
     Suite,
     SuiteEpisode,
-    cause_scope,
-    fault_scope,
     is_undetectable,
     load_suite,
     make_suite,
@@ -162,14 +160,3 @@ def test_an_outage_is_detectable_and_a_control_is_never_flagged():
     ep = SuiteEpisode("x", "ci-tiny", 3, 10, (Fault("cell_outage", (4,), onset_rop=4),))
     assert not is_undetectable(ep)
     assert not is_undetectable(SuiteEpisode("c", "ci-tiny", 3, 10, (), control=True))
-
-
-def test_fault_scope_covers_the_site_for_a_backhaul_fault_and_a_hypothesis_scopes_alike():
-    cell_site = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
-    nb = np.array([[3, -1], [4, -1], [5, -1], [0, 6], [1, 7], [2, 8], [3, -1], [4, -1], [5, -1]])
-    assert fault_scope((Fault("pa_degradation", (3,)),), cell_site, nb).tolist() == [0, 3, 6]
-    site = fault_scope((Fault("backhaul_failure", (3,)),), cell_site, nb)
-    assert site.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8] and site.dtype == np.int64
-    # a handover hypothesis needs no mode to be scoped
-    assert cause_scope([("ho_misconfig", (3,))], cell_site, nb).tolist() == [0, 3, 6]
-    assert cause_scope([("backhaul_failure", (3,))], cell_site, nb).tolist() == site.tolist()

@@ -19,10 +19,9 @@ from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import Monitor, MonitorConfig
 from airan.agents.planner import KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
-from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
 from airan.core.errors import ConfigError
-from airan.twin.faults import SITE_FAULTS, demand_gain
+from airan.twin.faults import demand_gain
 
 CAUSE_KPIS = {
     "cell_outage": ("Cell.Available", "DRB.CellThpDl"), "sleeping_cell": ("DRB.CellThpDl", "DRB.DemandDl"),
@@ -239,12 +238,10 @@ class AiranPolicy(Policy):
         if not cands:
             dec.notes.append(f"planner: no admissible candidate for {cause}")
             return
-        # guarded scope: the cells the hypothesised fault can touch (the lead cell, every cell of its site for a
-        # site fault, and their neighbours, as the scorer scopes a fault); the diagnosis' runner-up cells stay
-        # out, or a busy one outside the fault's reach dominates the carried/offered ratio and hides the action
-        scope = cause_scope([(cause, (cells[0],))], self.ctx.cell_site, self.ctx.neighbours)
-        hyp = tuple(cells[:1]) if cause not in SITE_FAULTS else tuple(cells)
-        preds = self.verifier.verify(cause, hyp, scope, cands, self._severities(cause, cells[0]))
+        nb = self.ctx.neighbours[cells[0]]
+        scope = np.unique(np.concatenate([np.asarray(cells), nb[nb >= 0]])).astype(np.int64)
+        preds = self.verifier.verify(cause, cells[:1] if cause not in ("backhaul_congestion", "backhaul_failure")
+                                     else cells, scope, cands, self._severities(cause, cells[0]))
         for p in preds:
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
