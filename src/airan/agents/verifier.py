@@ -133,7 +133,7 @@ class Verifier:
             if a.kind != "restart":
                 try:
                     t.apply(a)
-                except ActionError:  # out of the imperfect twin's bounds: its knob stays at the bound
+                except ActionError:  # out of the imperfect twin's bounds: that knob keeps its last value
                     pass
         self._mirrored[seed] = len(self.network_actions)
         return t

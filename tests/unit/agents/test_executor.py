@@ -18,6 +18,11 @@ def _hist(served):
             "HO.PingPong": np.zeros((n, 2)), "RLF.Count": np.zeros((n, 2))}
 
 
+def _watch(ex, h, rop, approvals=frozenset()):
+    """Step ``ex`` at ``rop`` with that ROP's KPIs taken from the history ``h``."""
+    return ex.on_rop(rop, {k: v[rop] for k, v in h.items()}, h, approvals)
+
+
 @pytest.fixture(scope="module")
 def knobs():
     t = NetworkTwin("ci-tiny")
@@ -48,7 +53,7 @@ def test_regression_rolls_back_within_window(knobs):
     acts, _ = ex.submit(cand, np.array([0, 1]), 4, _hist([0.8] * 5), "")
     assert len(acts) == 1
     h = _hist([0.8] * 5 + [0.5])
-    back, outcome = ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())
+    back, outcome = _watch(ex, h, 5)
     assert outcome == "rollback"
     assert back[0].action == Action("cio", 1, 0.0) and back[0].rollback_of == 5
     assert not ex.busy
@@ -59,8 +64,8 @@ def test_kept_when_no_regression(knobs):
     ex.submit(Candidate("cio", (Action("cio", 1, 6.0),), "overload_hotspot"), np.array([0, 1]), 4,
               _hist([0.8] * 5), "")
     h = _hist([0.8] * 5 + [0.9, 0.9])
-    assert ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())[1] == ""
-    assert ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())[1] == "kept"
+    assert _watch(ex, h, 5)[1] == ""
+    assert _watch(ex, h, 6)[1] == "kept"
 
 
 def test_tolerance_scales_with_the_objective_noise(knobs):
@@ -74,10 +79,10 @@ def test_tolerance_scales_with_the_objective_noise(knobs):
     ex.submit(Candidate("cio", (Action("cio", 1, 6.0),), "overload_hotspot"), np.array([0, 1]), 4,
               _hist(served), "")
     h = _hist(served + [0.65])
-    assert ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())[1] == ""
+    assert _watch(ex, h, 5)[1] == ""
     # ... a fall far beyond it is
     h = _hist(served + [0.65, 0.3])
-    assert ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())[1] == "rollback"
+    assert _watch(ex, h, 6)[1] == "rollback"
 
 
 def test_bad_config():
@@ -93,24 +98,25 @@ def test_an_approved_changes_rollback_is_covered_by_its_approval(knobs):
     acts, outcome = ex.on_rop(5, {}, _hist([0.8] * 6), frozenset({reqs[0].id}))
     assert outcome == "approved"
     h = _hist([0.8] * 6 + [0.4])
-    back, outcome = ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset({reqs[0].id}))
+    back, outcome = _watch(ex, h, 6, frozenset({reqs[0].id}))
     assert outcome == "rollback" and back[0].action == Action("tilt", 1, 10.0)
     assert back[0].approval == reqs[0].id and back[0].rollback_of == 6
 
 
 def test_a_small_loss_in_a_quiet_network_is_a_regression(knobs):
     # the neighbourhood carries all its traffic with no noise; a 1.8 % shortfall is the action's doing
-    ex = Executor(KnobView(knobs))
-    ex.submit(Candidate("nb", (Action("power", 1, 1.5),), "cell_outage"), np.array([0, 1]), 4,
-              _hist([1.0] * 4 + [0.985]), "")
+    def boosted(served):
+        ex = Executor(KnobView(knobs))
+        ex.submit(Candidate("nb", (Action("power", 1, 1.5),), "cell_outage"), np.array([0, 1]), 4, _hist(served), "")
+        return ex
+
+    ex = boosted([1.0] * 4 + [0.985])
     h = _hist([1.0] * 4 + [0.985, 1.0, 0.967])
-    assert ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())[1] == ""
-    back, outcome = ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())
+    assert _watch(ex, h, 5)[1] == ""
+    back, outcome = _watch(ex, h, 6)
     assert outcome == "rollback" and back[0].action == Action("power", 1, -1.5)
     # a 1 % wobble is not
-    ex = Executor(KnobView(knobs))
-    ex.submit(Candidate("nb", (Action("power", 1, 1.5),), "cell_outage"), np.array([0, 1]), 4,
-              _hist([1.0] * 5), "")
+    ex = boosted([1.0] * 5)
     h = _hist([1.0] * 5 + [0.99, 0.99])
-    assert ex.on_rop(5, {k: v[5] for k, v in h.items()}, h, frozenset())[1] == ""
-    assert ex.on_rop(6, {k: v[6] for k, v in h.items()}, h, frozenset())[1] == "kept"
+    assert _watch(ex, h, 5)[1] == ""
+    assert _watch(ex, h, 6)[1] == "kept"
