@@ -27,8 +27,12 @@ How ``make_suite(split, n, seed)`` builds a suite (all draws from one generator 
   the scope is the fault cells (all cells of the site for backhaul faults) plus their 6 sector neighbours.
   For every KPI and scope cell, noise is the std of the no-fault run's ROP-to-ROP differences divided by
   sqrt(2) (floored at 1e-6 of the KPI's scale); the KPI *moved* when the mean |faulted - no-fault| over the
-  fault's active ROPs exceeds 3 x noise. An episode in which nothing moved is flagged ``undetectable`` and
-  the scorer reports it apart. NaN KPIs (cells with no UE) count as 0.
+  fault's active ROPs exceeds 3 x noise. The noise of a stochastic event count (handover attempts,
+  successes, ping-pongs, RLFs) is at least the Poisson standard error of its mean over the ``n`` active
+  ROPs, ``sqrt(rate / n)``, the rate at least one event per run: a cell with no RLF in the no-fault run does
+  not make one or two RLFs in the faulted run a detectable fault (three or more over 16 ROPs are).
+  An episode in which nothing moved is flagged ``undetectable`` and the scorer reports it apart. NaN KPIs
+  (cells with no UE) count as 0.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ LOOKALIKE_PAIRS: dict[str, tuple[str, str]] = {
 FAULT_SLOTS: tuple[tuple[str, str], ...] = tuple((c, "") for c in CAUSES if c != "ho_misconfig") + (
     ("ho_misconfig", "pingpong"), ("ho_misconfig", "too_late"))
 NOISE_K = 3.0
+# Stochastic event counts: a cell that saw none of them in the no-fault run has a zero ROP-to-ROP std, which
+# says nothing about their rate; their noise is floored at the Poisson standard error of a mean over the
+# active ROPs, with the rate at least one event per run. Alarm.Count is a count too, but deterministic: an alarm the no-fault run never raised is
+# signal, not noise.
+EVENT_COUNT_KPIS = ("HO.AttOut", "HO.SuccOut", "HO.PingPong", "RLF.Count")
 
 
 @dataclass(frozen=True)
@@ -344,6 +353,9 @@ def moved_kpis(faulted: dict[str, np.ndarray], nofault: dict[str, np.ndarray], s
         b = np.nan_to_num(nofault[k][:, scope])
         scale = max(float(np.max(np.abs(b))), 1.0)
         noise = np.maximum(np.std(np.diff(b, axis=0), axis=0) / math.sqrt(2.0), 1e-6 * scale)  # [M]
+        if k in EVENT_COUNT_KPIS:  # Poisson: the std of a mean rate over the active ROPs, rate >= 1 per run
+            rate = np.maximum(b.mean(axis=0), 1.0 / b.shape[0])  # [M] events per ROP
+            noise = np.maximum(noise, np.sqrt(rate / int(active.sum())))
         gap = np.mean(np.abs(a[active] - b[active]), axis=0)  # [M]
         for j in np.nonzero(gap > NOISE_K * noise)[0]:
             moved.append(f"{k}@{int(scope[j])}")

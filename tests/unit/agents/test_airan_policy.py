@@ -3,9 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from airan.agents.base import Observation, is_high_risk
+from airan.agents.base import Decision, Diagnosis, Observation, is_high_risk
 from airan.agents.diagnoser import MODEL_PATH
 from airan.agents.policies.airan import AiranPolicy
+from airan.agents.reporter import Incident
+from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
 
@@ -114,3 +116,28 @@ def test_an_alarmed_cell_leads_the_diagnosis(cell):
     log, _ = _run([Fault("external_interference", (cell,), severity=0.9, onset_rop=7)], rops=11)
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == cell  # UL_INTERFERENCE names the cell: the classifier's ranking does not override it
+
+
+def test_a_diagnosis_that_blames_the_incidents_own_knobs_does_not_undo_them():
+    """An offloading CIO on an overloaded cell makes its handovers look misconfigured; the planner keeps
+    planning for the overload instead of 'restoring' the CIO it set itself."""
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
+    pol = AiranPolicy()
+    pol.reset(tiny_ctx(twin, "ep"))
+    overload = Diagnosis({"overload_hotspot": 0.9, "ho_misconfig": 0.1}, (4, 0))
+    ho = Diagnosis({"overload_hotspot": 0.2, "ho_misconfig": 0.8}, (4, 0))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=overload, actions=["ROP 5: CIO"])
+    mine = [(6, Action("cio", 4, 6.0), 0.0, 6.0)]
+    assert pol.self_inflicted("ho_misconfig", 4, mine) == ("cio",)
+    assert pol.self_inflicted("ho_misconfig", 0, mine) == ()  # another cell's handover knobs: a real suspect
+    assert pol.self_inflicted("ho_misconfig", 4, [(5, Action("cio", 4, 6.0), 0.0, 6.0)]) == ()  # before it
+    assert pol.self_inflicted("overload_hotspot", 4, mine) == ()  # blames no knob
+    for r in range(8):
+        _, _, _, _, info = twin.step([Action("cio", 4, 6.0)] if r == 6 else None)
+    hist = {k: np.tile(v, (8, 1)) for k, v in info["kpis"].items()}
+    dec = Decision()
+    pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), mine), dec, ho)
+    assert any("blames knobs this incident set (cio); planning for overload_hotspot" in n for n in dec.notes)
+    verified = [n for n in dec.notes if n.startswith("verifier:")]
+    assert verified and not any("restore" in n for n in verified)

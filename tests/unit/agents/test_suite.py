@@ -156,6 +156,22 @@ def test_moved_kpis_rule():
     assert moved_kpis(shifted, clean, np.array([1, 2]), active) == []
 
 
+def test_a_stray_event_count_is_noise_but_a_burst_or_a_raised_alarm_is_not():
+    rops, active, scope = 24, np.arange(24) >= 8, np.array([0])
+    quiet = np.zeros((rops, 1))  # a cell that saw no RLF (and raised no alarm) in the no-fault run
+    two = quiet.copy()
+    two[[10, 17]] = 1.0  # two RLFs over 16 faulted ROPs: a Poisson rate of 1 per run explains them
+    four = two.copy()
+    four[[12, 20]] = 1.0  # four do not (3 standard errors of a 16-ROP mean at that rate: 2.4 events)
+    assert moved_kpis({"RLF.Count": two}, {"RLF.Count": quiet}, scope, active) == []
+    assert moved_kpis({"RLF.Count": four}, {"RLF.Count": quiet}, scope, active) == ["RLF.Count@0"]
+    # a deterministic count keeps the old rule: one raised alarm moved it
+    one_alarm = quiet.copy()
+    one_alarm[8:] = 1.0
+    assert moved_kpis({"Alarm.Count": one_alarm}, {"Alarm.Count": quiet}, scope, active) == ["Alarm.Count@0"]
+    assert moved_kpis({"Alarm.Count": two}, {"Alarm.Count": quiet}, scope, active) == ["Alarm.Count@0"]
+
+
 def test_an_outage_is_detectable_and_a_control_is_never_flagged():
     ep = SuiteEpisode("x", "ci-tiny", 3, 10, (Fault("cell_outage", (4,), onset_rop=4),))
     assert not is_undetectable(ep)

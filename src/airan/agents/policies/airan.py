@@ -32,6 +32,12 @@ CAUSE_KPIS = {
     "ho_misconfig": ("HO.PingPong", "RLF.Count"),
 }
 
+# Causes that blame a cell's own knobs: a diagnosis of one of them on a cell whose those knobs the open incident
+# changed is the policy's own action showing in the telemetry (an offloading CIO looks like a handover
+# misconfiguration), not a new fault; the executor, not the planner, judges the policy's own changes.
+CAUSE_KNOBS = {"ho_misconfig": ("cio", "ttt", "hysteresis"), "excessive_downtilt": ("tilt",),
+               "uptilt_overshoot": ("tilt",)}
+
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
 
@@ -229,8 +235,24 @@ class AiranPolicy(Policy):
             return
         self._plan(obs, dec, diag)
 
+    def self_inflicted(self, cause: str, cell: int, applied: list) -> tuple[str, ...]:
+        """The knobs of ``cell`` that ``cause`` blames and that the open incident changed (``applied``:
+        ``Observation.applied`` entries ``(rop, Action, pre, post)``); empty when the cause blames none."""
+        if self.open is None:
+            return ()
+        knobs = CAUSE_KNOBS.get(cause, ())
+        since = self.open.detected_rop
+        return tuple(sorted({e[1].kind for e in applied if e[0] > since and e[1].cell == cell
+                             and e[1].kind in knobs}))
+
     def _plan(self, obs: Observation, dec: Decision, diag: Diagnosis) -> None:
         cause, cells = diag.top(1)[0], diag.cells
+        mine = self.self_inflicted(cause, int(cells[0]), obs.applied)
+        first = self.open.diagnosis if self.open is not None else None
+        if mine and first is not None and first.top(1)[0] != cause:
+            dec.notes.append(f"planner: {cause} on cell {cells[0]} blames knobs this incident set "
+                             f"({', '.join(mine)}); planning for {first.top(1)[0]} on cell {first.cells[0]}")
+            cause, cells = first.top(1)[0], first.cells
         cands = [c for c in self.planner.propose(cause, cells, self.knobs)
                  if c.name not in self.tried and not self.coordinator.is_banned(c.actions)
                  and self.coordinator.cells_free(c.actions, obs.rop)]
