@@ -37,8 +37,10 @@ How ``make_suite(split, n, seed)`` builds a suite (all draws from one generator 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -378,6 +380,25 @@ def is_undetectable(ep: SuiteEpisode) -> bool:
     return not moved_kpis(faulted, nofault, scope, active)
 
 
+def _flag_detectability(episodes: list[SuiteEpisode] | tuple[SuiteEpisode, ...],
+                        on_episode: Callable[[int, int], None] | None = None) -> list[SuiteEpisode]:
+    out = []
+    for k, e in enumerate(episodes):
+        out.append(dataclasses.replace(e, undetectable=is_undetectable(e)))
+        if on_episode is not None:
+            on_episode(k + 1, len(episodes))
+    return out
+
+
+def recheck_suite(suite: Suite, on_episode: Callable[[int, int], None] | None = None) -> tuple[Suite, list[str]]:
+    """``suite`` with every episode's ``undetectable`` flag recomputed by the current rule (a suite written by
+    hand, or by an older airan), and the ids of the episodes whose flag changed. Episodes are otherwise kept."""
+    eps = _flag_detectability(suite.episodes, on_episode)
+    changed = [e.id for e, old in zip(eps, suite.episodes, strict=True) if e.undetectable != old.undetectable]
+    meta = dict(suite.meta) | {"detectable_check": True, "noise_k": NOISE_K}
+    return dataclasses.replace(suite, episodes=tuple(eps), meta=meta), changed
+
+
 # ---------------------------------------------------------------------------------------------- making suites
 def _split_rng(split: str, seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([_SPLIT_KEY[split], seed])))
@@ -485,13 +506,7 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
                 fb = Fault(fb.kind, fb.cells, fb.severity, fa.onset_rop, fb.ramp_rops, fb.duration_rops, fb.mode)
                 out.append(SuiteEpisode(f"{split}-{i:04d}b", s, sd, rops, (fb,), lookalike=arg, split=split))
     if detectable_check:
-        checked = []
-        for k, e in enumerate(out):
-            checked.append(SuiteEpisode(e.id, e.scenario, e.seed, e.rops, e.faults, e.control, e.lookalike,
-                                        is_undetectable(e), e.split, e.focus_cells))
-            if on_episode is not None:
-                on_episode(k + 1, len(out))
-        out = checked
+        out = _flag_detectability(out, on_episode)
     meta = {"rops": rops, "scenarios": list(scen), "weights": [float(w) for w in weights],
             "control_share": CONTROL_SHARE, "lookalike_pairs": n_pairs, "detectable_check": detectable_check,
             "noise_k": NOISE_K}

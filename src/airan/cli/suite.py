@@ -1,4 +1,5 @@
-"""``airan suite make``: write a healing suite file (fault episodes, controls, look-alike pairs)."""
+"""``airan suite make``: write a healing suite file (fault episodes, controls, look-alike pairs);
+``airan suite check``: recompute a suite file's undetectable flags with the current rule."""
 
 from __future__ import annotations
 
@@ -57,3 +58,35 @@ def make(
     console.print(f"controls {summary['controls']} ({100 * summary['control_share']:.0f} %), look-alike episodes "
                   f"{summary['lookalike_episodes']}, undetectable {summary['undetectable']}, scenarios "
                   f"{summary['scenarios']}")
+
+
+@app.command("check")
+def check(
+    suite: Path = typer.Argument(..., help="suite JSON file (airan suite make, an older airan, or written by hand)"),
+    out: Path = typer.Option(..., "--out", help="suite JSON file to write (may be the input file)"),
+    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
+) -> None:
+    """Recompute every episode's undetectable flag (faulted vs no-fault runs) and write the suite to --out."""
+    from airan.agents.suite import load_suite, recheck_suite, save_suite, suite_summary
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=err_console, transient=True)
+    try:
+        s = load_suite(suite)
+        with progress:
+            task = progress.add_task(f"suite {s.name}: detectability check", total=len(s.episodes))
+            checked, changed = recheck_suite(s, on_episode=lambda i, n: progress.update(task, completed=i, total=n))
+        path = save_suite(checked, out)
+    except AiranError as e:
+        fail(str(e))
+    flags = {e.id: e.undetectable for e in checked.episodes}
+    summary = {"path": str(path), "episodes": len(checked.episodes),
+               "undetectable": suite_summary(checked)["undetectable"],
+               "changed": [{"id": i, "undetectable": flags[i]} for i in changed]}
+    if fmt is Format.json:
+        emit_json(summary)
+        return
+    console.print(f"suite {checked.name}: {summary['undetectable']} of {summary['episodes']} episodes undetectable; "
+                  f"{len(changed)} flag(s) changed -> {path}")
+    for c in summary["changed"]:
+        console.print(f"  {c['id']}: undetectable {c['undetectable']}")

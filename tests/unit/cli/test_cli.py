@@ -66,3 +66,20 @@ def test_simulate_table_and_report(tmp_path):
     assert result.exit_code == 0, result.output
     assert "DRB.UEThpDl" in result.stdout
     assert (tmp_path / "report.html").exists()
+
+
+def test_suite_check_rewrites_stale_undetectable_flags(tmp_path):
+    from airan.agents.suite import Suite, SuiteEpisode, load_suite, save_suite
+    from airan.twin.faults import Fault
+
+    stale = Suite("hand", "dev", 0, (
+        SuiteEpisode("out", "ci-tiny", 3, 10, (Fault("cell_outage", (4,), onset_rop=4),), undetectable=True),
+        SuiteEpisode("ctl", "ci-tiny", 3, 10, (), control=True)))
+    src = save_suite(stale, tmp_path / "hand.json")
+    out = _json(runner.invoke(app, ["suite", "check", str(src), "--out", str(tmp_path / "checked.json"),
+                                    "--format", "json"]))
+    assert out["changed"] == [{"id": "out", "undetectable": False}] and out["undetectable"] == 0
+    assert not load_suite(tmp_path / "checked.json").episode("out").undetectable
+    assert load_suite(src).episode("out").undetectable  # the input is left as it was
+    bad = runner.invoke(app, ["suite", "check", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.json")])
+    assert bad.exit_code != 0 and "missing.json" in bad.output
