@@ -73,8 +73,8 @@ FAULT_SLOTS: tuple[tuple[str, str], ...] = tuple((c, "") for c in CAUSES if c !=
 NOISE_K = 3.0
 # Stochastic event counts: a cell that saw none of them in the no-fault run has a zero ROP-to-ROP std, which
 # says nothing about their rate; their noise is floored at the Poisson standard error of a mean over the
-# active ROPs, with the rate at least one event per run. Alarm.Count is a count too, but deterministic: an alarm the no-fault run never raised is
-# signal, not noise.
+# active ROPs, with the rate at least one event per run. Alarm.Count is a count too, but deterministic: an
+# alarm the no-fault run never raised is signal, not noise.
 EVENT_COUNT_KPIS = ("HO.AttOut", "HO.SuccOut", "HO.PingPong", "RLF.Count")
 
 
