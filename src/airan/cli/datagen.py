@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from airan.cli.output import Format, console, emit_json, err_console, fail
+from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.core.errors import AiranError
 
 
@@ -31,8 +30,7 @@ def datagen(
         total = len(plan_jobs(fam, samples, seed, shard_size))
     except AiranError as e:
         fail(str(e))
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=err_console, transient=True)
+    progress = progress_bar()
     with progress:
         task = progress.add_task(f"{fam.name}: shards", total=total)
         try:

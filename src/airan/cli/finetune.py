@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from airan.cli.output import Format, console, emit_json, err_console, fail
+from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.core.errors import AiranError
 
 
@@ -43,8 +42,7 @@ def finetune(
                              device=device)
         train = CsiDataset(data).split("sample", seed=seed)["train"]
         idx = shots_indices(train, shots, seed)
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=err_console, transient=True)
+        progress = progress_bar()
         with progress:
             bar = progress.add_task(f"fine-tuning {task} ({mode})", total=steps)
 

@@ -9,9 +9,16 @@ from typing import Any, NoReturn
 
 import numpy as np
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 err_console = Console(stderr=True)
 console = Console()
+
+
+def progress_bar(disable: bool = False) -> Progress:
+    """The CLI's progress bar on stderr (description, bar, done/total, time left), cleared when done."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err_console, disable=disable, transient=True)
 
 
 class Format(StrEnum):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from airan.cli.output import Format, console, emit_json, err_console, fail
+from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.core.errors import AiranError
 
 
@@ -32,8 +31,7 @@ def pretrain(
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
                              device=device, seed=seed, arch=arch)
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=err_console, transient=True)
+        progress = progress_bar()
         with progress:
             task = progress.add_task("pretraining", total=steps)
 

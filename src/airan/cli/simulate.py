@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from airan.cli.output import Format, console, emit_json, err_console, fail
+from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.cli.specs import parse_action, parse_fault
 from airan.core.errors import AiranError
 from airan.twin.episode import make_run_id, run_episode
@@ -39,8 +38,7 @@ def simulate_run(scenario: str, rops: int, seed: int, faults: list[str], actions
         store = TelemetryStore(db)
         store.record_run(run_id, scenario=cfg.name, seed=seed, rops=rops, config=cfg.to_dict(),
                          code_version=_version())
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=err_console, disable=not show_progress, transient=True)
+    progress = progress_bar(disable=not show_progress)
     with progress:
         task = progress.add_task(f"{cfg.name}: drawing the Sionna drop", total=rops)
 

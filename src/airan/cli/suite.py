@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from airan.cli.output import Format, console, emit_json, err_console, fail
+from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.core.errors import AiranError
 
 app = typer.Typer(help="Healing suites: reproducible fault episodes that policies are scored on.",
@@ -33,8 +32,7 @@ def make(
     from airan.agents.suite import DEFAULT_ROPS, make_suite, save_suite, suite_summary
 
     scen = tuple(s.strip() for s in scenarios.split(",") if s.strip()) if scenarios else None
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=err_console, transient=True)
+    progress = progress_bar()
     try:
         with progress:
             task = progress.add_task(f"suite {split}: detectability check", total=episodes)
@@ -69,8 +67,7 @@ def check(
     """Recompute every episode's undetectable flag (faulted vs no-fault runs) and write the suite to --out."""
     from airan.agents.suite import load_suite, recheck_suite, save_suite, suite_summary
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=err_console, transient=True)
+    progress = progress_bar()
     try:
         s = load_suite(suite)
         with progress:

@@ -32,9 +32,9 @@ CAUSE_KPIS = {
     "ho_misconfig": ("HO.PingPong", "RLF.Count"),
 }
 
-# Causes that blame a cell's own knobs: a diagnosis of one of them on a cell whose those knobs the open incident
-# changed is the policy's own action showing in the telemetry (an offloading CIO looks like a handover
-# misconfiguration), not a new fault; the executor, not the planner, judges the policy's own changes.
+# Causes that blame a cell's own knobs. Such a diagnosis on a cell whose knobs the open incident changed is the
+# policy's own action showing in the telemetry (an offloading CIO looks like a handover misconfiguration), not a
+# new fault; the executor, not the planner, judges the policy's own changes.
 CAUSE_KNOBS = {"ho_misconfig": ("cio", "ttt", "hysteresis"), "excessive_downtilt": ("tilt",),
                "uptilt_overshoot": ("tilt",)}
 
