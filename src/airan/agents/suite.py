@@ -310,12 +310,17 @@ def fault_scope(faults: tuple[Fault, ...], cell_site: np.ndarray, neighbours: np
     neighbours. cell_site [num_cells] int64; neighbours [num_cells, K] int64 (-1 pads). Returns sorted int64."""
     cells: set[int] = set()
     for f in faults:
-        fc = list(f.cells)
-        if f.kind in SITE_FAULTS:
-            fc = [int(c) for c in np.nonzero(np.isin(cell_site, cell_site[fc]))[0]]
-        cells |= set(fc)
-    nb = {int(n) for c in cells for n in neighbours[c] if n >= 0}
-    return np.array(sorted(cells | nb), dtype=np.int64)
+        cells |= set(cause_scope(f.kind, f.cells, cell_site, neighbours).tolist())
+    return np.array(sorted(cells), dtype=np.int64)
+
+
+def cause_scope(cause: str, cells: tuple[int, ...], cell_site: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """``fault_scope`` of one cause on ``cells`` (a hypothesis: no severity, onset or mode needed)."""
+    fc = [int(c) for c in cells]
+    if cause in SITE_FAULTS:
+        fc = [int(c) for c in np.nonzero(np.isin(cell_site, cell_site[fc]))[0]]
+    nb = {int(n) for c in fc for n in neighbours[c] if n >= 0}
+    return np.array(sorted(set(fc) | nb), dtype=np.int64)
 
 
 def step_kpis(twin: NetworkTwin, rops: int, reports: list[np.ndarray] | None = None,

@@ -141,3 +141,54 @@ def test_a_diagnosis_that_blames_the_incidents_own_knobs_does_not_undo_them():
     assert any("blames knobs this incident set (cio); planning for overload_hotspot" in n for n in dec.notes)
     verified = [n for n in dec.notes if n.startswith("verifier:")]
     assert verified and not any("restore" in n for n in verified)
+
+
+def test_waiting_for_changed_cells_to_settle_spends_no_action_round():
+    """Right after a change (e.g. a rollback) the coordinator keeps the cells locked for its window; the planner
+    waits instead of burning its action rounds on ROPs where nothing may be applied."""
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
+    pol = AiranPolicy()
+    pol.reset(tiny_ctx(twin, "ep"))
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag)
+    for _ in range(8):
+        _, _, _, _, info = twin.step()
+    hist = {k: np.tile(v, (8, 1)) for k, v in info["kpis"].items()}
+    cells = {a.cell for c in pol.planner.propose("overload_hotspot", (4,), pol.knobs) for a in c.actions}
+    pol.coordinator.last_change.update({c: 7 for c in cells})  # every candidate's cells changed this ROP
+    dec = Decision()
+    pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), []), dec, diag)
+    assert pol.rounds == 0 and any("wait for their cells to settle" in n for n in dec.notes)
+    assert not any(n.startswith("verifier:") for n in dec.notes)
+    dec = Decision()
+    pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, diag)  # window passed
+    assert pol.rounds == 1 and any(n.startswith("verifier:") for n in dec.notes)
+
+
+def test_the_guarded_scope_is_the_lead_cells_neighbourhood_not_the_runner_up_suspects():
+    """A busy runner-up suspect far away would dominate the carried/offered ratio and hide a regression
+    around the lead cell, so the executor guards the lead hypothesis' scope (the impact scope's definition)."""
+    from airan.agents.suite import cause_scope, fault_scope
+
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
+    ctx = tiny_ctx(twin, "ep")
+    pol = AiranPolicy()
+    pol.reset(ctx)
+    far = 13  # another site, not a neighbour of cell 4
+    assert far not in ctx.neighbours[4]
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4, far))
+    pol.open = Incident(detected_rop=5, cells=(4, far), diagnosis=diag)
+    for _ in range(8):
+        _, _, _, _, info = twin.step()
+    hist = {k: np.tile(v, (8, 1)) for k, v in info["kpis"].items()}
+    dec = Decision()
+    pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), []), dec, diag)
+    assert pol.executor.busy
+    scope = pol.executor.trial.scope if pol.executor.trial is not None else pol.executor.pending[2]
+    want = cause_scope("overload_hotspot", (4,), ctx.cell_site, ctx.neighbours)
+    assert far not in scope and np.array_equal(scope, want)
+    assert np.array_equal(want, fault_scope((Fault("overload_hotspot", (4,)),), ctx.cell_site, ctx.neighbours))
+    site = cause_scope("backhaul_failure", (4,), ctx.cell_site, ctx.neighbours)
+    assert {3, 4, 5} <= set(site.tolist())  # a site fault's hypothesis covers the site

@@ -45,6 +45,10 @@ def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
     assert not judge(np.array([0.001, 0.002, 0.001, 0.002]), "cell_outage", cfg)[3]  # too small to matter
     assert not judge(np.array([0.02, -np.inf]), "pa_degradation", cfg)[3]  # out of bounds in one twin
     assert judge(np.array([1.0, 0.0]), "ho_misconfig", cfg)[3]  # counts: 0.5 failures per ROP
+    # one extra event in one 3-ROP rollout is traffic noise; a failure more per ROP in one rollout is harm
+    assert judge(np.array([6.0, 2.0, -1 / 3, 1.0]), "ho_misconfig", cfg)[3]
+    assert not judge(np.array([6.0, 2.0, -4 / 3, 1.0]), "ho_misconfig", cfg)[3]
+    assert not judge(np.array([1 / 3, 0.0, 1 / 3, 1 / 3]), "ho_misconfig", cfg)[3]  # too small to matter
     with pytest.raises(ConfigError, match="consistent_gain"):
         VerifierConfig(consistent_gain=0.02)
 

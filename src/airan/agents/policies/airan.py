@@ -19,6 +19,7 @@ from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import Monitor, MonitorConfig
 from airan.agents.planner import KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
+from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
 from airan.core.errors import ConfigError
 from airan.twin.faults import demand_gain
@@ -253,15 +254,26 @@ class AiranPolicy(Policy):
             dec.notes.append(f"planner: {cause} on cell {cells[0]} blames knobs this incident set "
                              f"({', '.join(mine)}); planning for {first.top(1)[0]} on cell {first.cells[0]}")
             cause, cells = first.top(1)[0], first.cells
-        cands = [c for c in self.planner.propose(cause, cells, self.knobs)
-                 if c.name not in self.tried and not self.coordinator.is_banned(c.actions)
-                 and self.coordinator.cells_free(c.actions, obs.rop)]
+        fresh = [c for c in self.planner.propose(cause, cells, self.knobs)
+                 if c.name not in self.tried and not self.coordinator.is_banned(c.actions)]
+        cands = [c for c in fresh if self.coordinator.cells_free(c.actions, obs.rop)]
+        if fresh and not cands:
+            # the cells changed within the coordinator's window (e.g. a rollback last ROP): wait for them to
+            # settle; waiting spends no action round
+            dec.notes.append(f"planner: {len(fresh)} candidate(s) for {cause} wait for their cells to settle")
+            return
         self.rounds += 1
         if not cands:
             dec.notes.append(f"planner: no admissible candidate for {cause}")
             return
+        # the verifier predicts over every suspect and the lead cell's neighbours; the executor guards what the
+        # lead hypothesis touches (the lead cell, its site for a backhaul fault, and their neighbours): a busy
+        # runner-up suspect's offered traffic would dominate the carried/offered ratio and hide a regression
+        # around the lead cell (training split: 3 more harmful actions rolled back within 2 ROPs). Predicting
+        # over that narrower scope was noisier and dropped 2 good actions there, so the verifier keeps the wider one.
         nb = self.ctx.neighbours[cells[0]]
         scope = np.unique(np.concatenate([np.asarray(cells), nb[nb >= 0]])).astype(np.int64)
+        guard = cause_scope(cause, (int(cells[0]),), self.ctx.cell_site, self.ctx.neighbours)
         preds = self.verifier.verify(cause, cells[:1] if cause not in ("backhaul_congestion", "backhaul_failure")
                                      else cells, scope, cands, self._severities(cause, cells[0]))
         for p in preds:
@@ -275,7 +287,7 @@ class AiranPolicy(Policy):
         admitted = self.coordinator.arbitrate([Proposal(best.candidate.actions, "optimization", reason)], obs.rop)
         if not admitted:
             return
-        acts, reqs = self.executor.submit(best.candidate, scope, obs.rop, obs.history, reason)
+        acts, reqs = self.executor.submit(best.candidate, guard, obs.rop, obs.history, reason)
         self._last_trial_actions = best.candidate.actions
         dec.actions += acts
         dec.approval_requests += reqs
