@@ -124,6 +124,7 @@ class Verifier:
         self._twins: dict[int, Any] = {}
         self._mirrored: dict[int, int] = {}  # seed -> how many of ``self.network_actions`` its twin carries
         self.network_actions: list[Action] = []
+        self._predicted: dict[tuple, dict[tuple, list[float]]] = {}  # verify()'s rollouts, see there
 
     def sync(self, applied: Sequence[Action]) -> None:
         """Mirror the network's configuration: ``applied`` are all actions applied to the network so far, in
@@ -198,19 +199,28 @@ class Verifier:
             raise ConfigError(f"severities must be in (0, 1], got {sevs!r}")
         if not candidates:
             return []
-        deltas: list[list[float]] = [[] for _ in candidates]
-        for seed in self.cfg.seeds:
-            for sev in sevs:
-                for mode in _modes(cause):
-                    t = self._faulted(seed, sev, cause, fault_cells, mode)
-                    ref = self._rollout(t, (), scope, cause)
-                    for j, cand in enumerate(candidates):
-                        try:
-                            deltas[j].append(self._rollout(t, cand.actions, scope, cause) - ref)
-                        except ActionError:
-                            deltas[j].append(-np.inf)
+        # the twins are deterministic: the same hypothesis on the same knobs predicts the same numbers, so a
+        # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
+        key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs,
+               len(self.network_actions))
+        known = self._predicted.setdefault(key, {})
+        todo = list(dict.fromkeys(c.actions for c in candidates if c.actions not in known))
+        if todo:
+            deltas: list[list[float]] = [[] for _ in todo]
+            for seed in self.cfg.seeds:
+                for sev in sevs:
+                    for mode in _modes(cause):
+                        t = self._faulted(seed, sev, cause, fault_cells, mode)
+                        ref = self._rollout(t, (), scope, cause)
+                        for j, actions in enumerate(todo):
+                            try:
+                                deltas[j].append(self._rollout(t, actions, scope, cause) - ref)
+                            except ActionError:
+                                deltas[j].append(-np.inf)
+            known.update(zip(todo, deltas))
         out = []
-        for cand, d in zip(candidates, deltas):
+        for cand in candidates:
+            d = known[cand.actions]
             mean, low, high, ok = judge(np.asarray(d, float), cause, self.cfg)
             out.append(Prediction(cand, mean, low, high, ok))
         out.sort(key=lambda p: (-p.accepted, -p.mean))

@@ -103,3 +103,21 @@ def test_sync_mirrors_the_networks_knobs_so_a_second_step_starts_from_the_first(
     assert again.mean != pytest.approx(before.mean)
     with pytest.raises(ConfigError, match="append-only"):
         v.sync([Action("power", 5, 1.5)])
+
+
+def test_a_repeated_prediction_is_reused_until_the_network_changes():
+    v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, settle_rops=0))
+    up = Candidate("up", (Action("power", 9, 1.5),), "cell_outage")
+    tilt = Candidate("tilt", (Action("tilt", 9, -1.0),), "cell_outage")
+    calls = []
+    rollout = v._rollout
+    v._rollout = lambda *a: calls.append(a[1]) or rollout(*a)
+    first = v.verify("cell_outage", (4,), np.array([4, 9]), [up])
+    n = len(calls)
+    again = v.verify("cell_outage", (4,), np.array([4, 9]), [tilt, up])  # only the new candidate is simulated
+    assert len(calls) == n + 2 and calls[-1] == tilt.actions
+    assert [(p.mean, p.low, p.high) for p in again if p.candidate is up] == [(first[0].mean, first[0].low,
+                                                                                first[0].high)]
+    v.sync([Action("power", 9, 1.5)])  # the network changed: everything is simulated again
+    v.verify("cell_outage", (4,), np.array([4, 9]), [up])
+    assert len(calls) == n + 4
