@@ -118,13 +118,26 @@ def test_an_alarmed_cell_leads_the_diagnosis(cell):
     assert diag["cells"][0] == cell  # UL_INTERFERENCE names the cell: the classifier's ranking does not override it
 
 
-def test_a_diagnosis_that_blames_the_incidents_own_knobs_does_not_undo_them():
-    """An offloading CIO on an overloaded cell makes its handovers look misconfigured; the planner keeps
-    planning for the overload instead of 'restoring' the CIO it set itself."""
+def _overload_policy():
+    """An airan policy reset on ci-tiny with an overload hotspot on cell 4 from ROP 3 (for ``_plan`` tests)."""
     twin = NetworkTwin("ci-tiny")
     twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
     pol = AiranPolicy()
     pol.reset(tiny_ctx(twin, "ep"))
+    return pol, twin
+
+
+def _steps(twin, rops):
+    """Step ``twin`` ``rops`` ROPs with no action: the last ROP's info and a flat KPI history of that ROP."""
+    for _ in range(rops):
+        _, _, _, _, info = twin.step()
+    return info, {k: np.tile(v, (rops, 1)) for k, v in info["kpis"].items()}
+
+
+def test_a_diagnosis_that_blames_the_incidents_own_knobs_does_not_undo_them():
+    """An offloading CIO on an overloaded cell makes its handovers look misconfigured; the planner keeps
+    planning for the overload instead of 'restoring' the CIO it set itself."""
+    pol, twin = _overload_policy()
     overload = Diagnosis({"overload_hotspot": 0.9, "ho_misconfig": 0.1}, (4, 0))
     ho = Diagnosis({"overload_hotspot": 0.2, "ho_misconfig": 0.8}, (4, 0))
     pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=overload, actions=["ROP 5: CIO"])
@@ -146,15 +159,10 @@ def test_a_diagnosis_that_blames_the_incidents_own_knobs_does_not_undo_them():
 def test_waiting_for_changed_cells_to_settle_spends_no_action_round():
     """Right after a change (e.g. a rollback) the coordinator keeps the cells locked for its window; the planner
     waits instead of burning its action rounds on ROPs where nothing may be applied."""
-    twin = NetworkTwin("ci-tiny")
-    twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
-    pol = AiranPolicy()
-    pol.reset(tiny_ctx(twin, "ep"))
+    pol, twin = _overload_policy()
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
     pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag)
-    for _ in range(8):
-        _, _, _, _, info = twin.step()
-    hist = {k: np.tile(v, (8, 1)) for k, v in info["kpis"].items()}
+    info, hist = _steps(twin, 8)
     cells = {a.cell for c in pol.planner.propose("overload_hotspot", (4,), pol.knobs) for a in c.actions}
     pol.coordinator.last_change.update({c: 7 for c in cells})  # every candidate's cells changed this ROP
     dec = Decision()
@@ -171,18 +179,13 @@ def test_the_guarded_scope_is_the_lead_cells_neighbourhood_not_the_runner_up_sus
     around the lead cell, so the executor guards the lead hypothesis' scope (the impact scope's definition)."""
     from airan.agents.suite import cause_scope, fault_scope
 
-    twin = NetworkTwin("ci-tiny")
-    twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
-    ctx = tiny_ctx(twin, "ep")
-    pol = AiranPolicy()
-    pol.reset(ctx)
+    pol, twin = _overload_policy()
+    ctx = pol.ctx
     far = 13  # another site, not a neighbour of cell 4
     assert far not in ctx.neighbours[4]
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, far))
     pol.open = Incident(detected_rop=5, cells=(4, far), diagnosis=diag)
-    for _ in range(8):
-        _, _, _, _, info = twin.step()
-    hist = {k: np.tile(v, (8, 1)) for k, v in info["kpis"].items()}
+    info, hist = _steps(twin, 8)
     dec = Decision()
     pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), []), dec, diag)
     assert pol.executor.busy

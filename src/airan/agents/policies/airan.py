@@ -22,7 +22,7 @@ from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
 from airan.core.errors import ConfigError
-from airan.twin.faults import demand_gain
+from airan.twin.faults import SITE_FAULTS, demand_gain
 
 CAUSE_KPIS = {
     "cell_outage": ("Cell.Available", "DRB.CellThpDl"), "sleeping_cell": ("DRB.CellThpDl", "DRB.DemandDl"),
@@ -274,8 +274,8 @@ class AiranPolicy(Policy):
         nb = self.ctx.neighbours[cells[0]]
         scope = np.unique(np.concatenate([np.asarray(cells), nb[nb >= 0]])).astype(np.int64)
         guard = cause_scope(cause, (int(cells[0]),), self.ctx.cell_site, self.ctx.neighbours)
-        preds = self.verifier.verify(cause, cells[:1] if cause not in ("backhaul_congestion", "backhaul_failure")
-                                     else cells, scope, cands, self._severities(cause, cells[0]))
+        preds = self.verifier.verify(cause, cells if cause in SITE_FAULTS else cells[:1], scope, cands,
+                                     self._severities(cause, cells[0]))
         for p in preds:
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
