@@ -37,6 +37,17 @@ ask at least ``demand_surge_log2`` doublings more than before, for ``demand_surg
 signature: the cell KPIs of a cell with a handful of UEs double whenever one of them starts a session, so a
 relative KPI test cannot tell a hotspot from churn, while a UE's own rate only moves when its demand does.
 
+The UE trace and the measurement reports together give the *late-handover* signature, the other mobility-
+robustness failure of a handover misconfiguration (a large hysteresis, a long time-to-trigger or a negative
+CIO): ``overdue_ues`` marks the UEs that report a neighbour at least ``late_ho_margin_db`` stronger than their
+serving cell, in this ROP and the previous one, still served by the same cell. With any sane A3 setting
+(offset + hysteresis of a few dB, a time-to-trigger of a fraction of a second) such a UE would have handed over
+long before the end of a ROP; only handover parameters that hold it there explain it. A cell holding at least
+``late_ho_min`` of them summed over ``late_ho_rops`` ROPs detects on its own. On the training split (12 episodes
+per class, ``bench/heal_late_handover.py``) no control and no cell of another fault's episode reached 2 with a
+6 dB margin over 3 ROPs, except 4 cells next to an alarmed fault (interference, PA, backhaul: their handovers
+fail); every detectable too-late misconfiguration did. A twin alarm outranks the signature as the lead.
+
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
 """
@@ -196,6 +207,32 @@ def change_quantile(diff: np.ndarray, quantile: float = 0.5, min_ues: int = 3) -
     return np.where(n >= min_ues, np.nan_to_num(med), 0.0)
 
 
+def overdue_ues(mr_rsrp_dbm: np.ndarray | None, serving: np.ndarray | None, margin_db: float) -> np.ndarray:
+    """[num_ues] bool: the UEs whose strongest reported neighbour is at least ``margin_db`` [dB] stronger than
+    their serving cell in this ROP's measurement reports.
+
+    mr_rsrp_dbm : [num_ues, num_cells] float64 measurement reports [dBm], NaN where not reported (the serving
+                  cell is always reported while on air)
+    serving     : [num_ues] int64 serving cell per UE (-1: not connected / not traced)
+    A UE without a report of its serving cell, or of any other cell, is not overdue. Empty without reports or
+    trace."""
+    if mr_rsrp_dbm is None or serving is None:
+        return np.zeros(0 if serving is None else np.asarray(serving).shape[0], bool)
+    mr = np.asarray(mr_rsrp_dbm, float)
+    srv = np.asarray(serving, np.int64)
+    if mr.ndim != 2 or srv.shape != (mr.shape[0],):
+        raise ShapeError(f"mr_rsrp_dbm must be [num_ues, num_cells] and serving [num_ues], got {mr.shape} and "
+                         f"{srv.shape}")
+    rows = np.arange(mr.shape[0])
+    ok = (srv >= 0) & (srv < mr.shape[1])
+    own = np.where(ok, mr[rows, np.clip(srv, 0, mr.shape[1] - 1)], np.nan)  # [num_ues] dBm
+    others = np.where(np.isfinite(mr), mr, -np.inf)
+    others[rows[ok], srv[ok]] = -np.inf
+    best = others.max(axis=1) if mr.shape[1] else np.full(mr.shape[0], -np.inf)
+    with np.errstate(invalid="ignore"):
+        return ok & np.isfinite(own) & np.isfinite(best) & (best - own >= margin_db)
+
+
 def demand_surge(serving: list[np.ndarray | None], demand_mbps: list[np.ndarray | None], num_cells: int,
                  start: int, stop: int, rop: int, recent_rops: int = 2, min_ues: int = 1) -> np.ndarray:
     """Median over a cell's UEs of the change in their own offered DL traffic: [num_cells] float64 [log2].
@@ -325,7 +362,10 @@ class MonitorConfig:
     None: the edge drop does not detect on its own), for that many consecutive ROPs detects on its own (0 ROPs
     disables it);
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
-    doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it)."""
+    doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
+    late_ho_margin_db / late_ho_rops / late_ho_min: UEs held by their serving cell with a neighbour at least
+    that margin [dB] stronger in two consecutive ROPs (``overdue_ues``), summed over that many ROPs, at least
+    that many detect on their own (0 ROPs disables it)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -342,6 +382,9 @@ class MonitorConfig:
     coverage_shift_rops: int = 2
     demand_surge_log2: float = 0.8
     demand_surge_rops: int = 2
+    late_ho_margin_db: float = 6.0
+    late_ho_rops: int = 3
+    late_ho_min: float = 2.0
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -364,6 +407,9 @@ class MonitorConfig:
         if not self.demand_surge_log2 > 0 or self.demand_surge_rops < 0:
             raise ConfigError(f"demand_surge_log2 must be > 0 and demand_surge_rops >= 0, got "
                               f"{self.demand_surge_log2!r}/{self.demand_surge_rops!r}")
+        if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
+            raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
+                              f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -388,7 +434,7 @@ class Monitor:
         self.dead_streak = np.zeros(n, np.int64)
         self.shift_streak = np.zeros(n, np.int64)
         self.surge_streak = np.zeros(n, np.int64)
-        self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, coverage) holds
+        self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
         self.frozen_stop: int | None = None
         self.features: np.ndarray | None = None
         self.scores = np.zeros(n)
@@ -400,6 +446,10 @@ class Monitor:
         self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
         self.ue_demand: list[np.ndarray | None] = []
         self.surge_log2 = np.zeros(n)
+        self.late_count = np.zeros(n)  # [num_cells] ``late_handover`` this ROP
+        self.late: list[np.ndarray] = []  # per ROP (index = ROP): [num_cells] UEs held overdue (``late_held``)
+        self._overdue = np.zeros(0, bool)  # [num_ues] overdue last ROP
+        self._overdue_srv = np.zeros(0, np.int64)  # [num_ues] their serving cells last ROP
 
     def freeze(self, rop: int) -> None:
         """Freeze the baseline to end before the anomaly that started around ``rop``."""
@@ -453,6 +503,8 @@ class Monitor:
         self.shift_streak = np.where(moved, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
+        self.late_count = self.late_handover(obs.rop)
+        sure = np.maximum(sure, (self.cfg.late_ho_rops > 0) & (self.late_count >= self.cfg.late_ho_min))
         self.surge_streak = np.where(self.surge_log2 >= self.cfg.demand_surge_log2, self.surge_streak + 1, 0)
         k = self.cfg.demand_surge_rops
         sure = np.maximum(sure, (k > 0) & (self.surge_streak >= k))
@@ -484,6 +536,8 @@ class Monitor:
                                  f"{dem.shape}")
         self.ue_serving = self.ue_serving[: obs.rop] + [None] * (obs.rop - len(self.ue_serving)) + [srv]
         self.ue_demand = self.ue_demand[: obs.rop] + [None] * (obs.rop - len(self.ue_demand)) + [dem]
+        self.late = self.late[: obs.rop] + [np.zeros(self.neighbours.shape[0])] * (obs.rop - len(self.late))
+        self.late.append(self.late_held(mr, srv))
         for entry in obs.applied:
             if entry[1].kind in RADIO_ACTIONS:
                 c = int(entry[1].cell)
@@ -512,6 +566,28 @@ class Monitor:
         if k == 0 or rop + 1 < k:
             return np.zeros(pp.shape[1], bool)
         return np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
+
+    def late_held(self, mr: np.ndarray | None, srv: np.ndarray | None) -> np.ndarray:
+        """[num_cells] float64 this ROP's UEs overdue (``overdue_ues``) now and last ROP, by the same serving cell;
+        remembers this ROP's overdue UEs for the next."""
+        n = self.neighbours.shape[0]
+        now = overdue_ues(mr, srv, self.cfg.late_ho_margin_db)
+        out = np.zeros(n)
+        if now.size and now.shape == self._overdue.shape:
+            held = now & self._overdue & (srv == self._overdue_srv)
+            np.add.at(out, srv[held], 1.0)
+        self._overdue = now
+        self._overdue_srv = np.zeros(0, np.int64) if srv is None else np.asarray(srv, np.int64).copy()
+        return out
+
+    def late_handover(self, rop: int) -> np.ndarray:
+        """[num_cells] float64 UEs held overdue (``late_held``) summed over the last ``late_ho_rops`` ROPs up to
+        ``rop`` (0 when the signature is off)."""
+        k = self.cfg.late_ho_rops
+        n = self.neighbours.shape[0]
+        if k == 0 or not self.late:
+            return np.zeros(n)
+        return np.sum(self.late[max(rop + 1 - k, 0): rop + 1], axis=0)
 
     def moved_kpis(self, cell: int, top: int = 3) -> tuple[str, ...]:
         """Raw KPI names of the ``top`` features that moved most on ``cell`` (robust |z|, cell's own)."""

@@ -269,3 +269,58 @@ def test_edge_drop_sees_a_mild_downtilt_the_median_shift_misses():
     assert runs[None] == []  # the median shift alone stays under 3 dB (the default: the drop does not detect)
     with pytest.raises(ConfigError, match="-2.0"):
         MonitorConfig(coverage_drop_db=-2.0)
+
+
+def test_overdue_ues_are_the_ones_a_neighbour_outshines_by_the_margin():
+    from airan.agents.monitor import overdue_ues
+    from airan.core.errors import ShapeError
+
+    nan = np.nan
+    mr = np.array([[-90.0, -83.0, nan],    # served by 0, cell 1 is 7 dB stronger: overdue
+                   [-90.0, -85.0, -95.0],  # 5 dB: not at a 6 dB margin
+                   [nan, -80.0, -70.0],    # served by 0, which it does not report: not judged
+                   [-70.0, -90.0, nan],    # its serving cell is the strongest (served by 0)
+                   [-99.0, -60.0, nan]])   # not connected
+    srv = np.array([0, 0, 0, 0, -1])
+    assert overdue_ues(mr, srv, 6.0).tolist() == [True, False, False, False, False]
+    assert overdue_ues(mr, srv, 5.0).tolist() == [True, True, False, False, False]
+    assert overdue_ues(None, srv, 6.0).tolist() == [False] * 5  # no reports: nothing is overdue
+    with pytest.raises(ShapeError, match=r"\(4,\)"):
+        overdue_ues(mr, srv[:4], 6.0)
+
+
+def test_late_handover_signature_needs_ues_held_by_the_same_cell_rop_after_rop():
+    import dataclasses
+
+    obs_list = [o for _, o in observations([], 10)]
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    num_cells = nb.shape[0]
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0, demand_surge_rops=0)
+
+    def run(overdue_from: int, same_cell: bool) -> dict[int, int]:
+        """4 UEs of cell 1; UEs 0 and 1 report cell 2 8 dB above cell 1 from ``overdue_from``; UE 3 once, at
+        ROP 2 (a measurement glitch)."""
+        mon, first = Monitor(nb, cfg, _Quiet()), {}
+        for o in obs_list:
+            mr = np.full((4, num_cells), np.nan)
+            mr[:, 1], mr[:, 2] = -90.0, -95.0
+            late = o.rop >= overdue_from
+            mr[[0, 1], 2] = -82.0 if late else -95.0
+            if o.rop == 2:
+                mr[3, 2] = -80.0
+            srv = np.array([1, 1, 1, 1])
+            if late and not same_cell and o.rop % 2:
+                srv[[0, 1]] = 3  # handed over and back every ROP: never held
+                mr[[0, 1], 3] = -84.0
+            for det in mon.update(dataclasses.replace(o, mr_rsrp_dbm=mr, ue_serving=srv,
+                                                      ue_dl_demand_mbps=np.ones(4))):
+                first.setdefault(det.cell, o.rop)
+        return first
+
+    assert run(5, True) == {1: 6}  # held at ROP 6 (2 UEs) -> 2 >= late_ho_min at once
+    assert run(99, True) == {}  # the single glitch never holds a UE two ROPs
+    assert run(5, False) == {}  # overdue, but not held by the same cell
+    with pytest.raises(ConfigError, match="-2"):
+        MonitorConfig(late_ho_margin_db=-2.0)

@@ -13,7 +13,14 @@ import numpy as np
 
 from airan.agents.base import Decision, Diagnosis, EpisodeContext, Observation, Policy
 from airan.agents.coordinator import Coordinator, Proposal
-from airan.agents.diagnoser import Diagnoser, ModelScorer, SoftmaxModel, shift_likelihood, surge_likelihood
+from airan.agents.diagnoser import (
+    Diagnoser,
+    ModelScorer,
+    SoftmaxModel,
+    late_handover_likelihood,
+    shift_likelihood,
+    surge_likelihood,
+)
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import Monitor, MonitorConfig
@@ -153,8 +160,8 @@ class AiranPolicy(Policy):
     def evidence_lead(self) -> int | None:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
-        shift (the largest), then a demand surge (the largest), then dead air or a ping-pong storm (the most
-        likely faulty)."""
+        shift (the largest), then a demand surge (the largest), then a late-handover signature (the most UEs
+        held), then dead air or a ping-pong storm (the most likely faulty)."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
@@ -170,6 +177,10 @@ class AiranPolicy(Policy):
         if surge.any() and not hard.any():
             on = np.nonzero(surge)[0]
             return int(on[np.argmax(mon.surge_log2[on])])
+        late = sure & (mon.late_count >= mon.cfg.late_ho_min) if mon.cfg.late_ho_rops > 0 else np.zeros_like(sure)
+        if late.any() and not hard.any():
+            on = np.nonzero(late)[0]
+            return int(on[np.argmax(mon.late_count[on])])
         on = np.nonzero(hard if hard.any() else sure)[0]
         fault_p = 1.0 - self.diagnoser.posterior()[:, 0]
         return int(on[np.argmax(fault_p[on])])
@@ -219,6 +230,12 @@ class AiranPolicy(Policy):
             lik = surge_likelihood(float(self.monitor.surge_log2[lead]), self.cfg.verifier.shift_severities)
             cited = {"ue.dl_demand_surge_log2": float(self.monitor.surge_log2[lead])}
             self.lead_signal = ("surge", lead, float(self.monitor.surge_log2[lead]))
+        elif lead is not None and self.monitor.cfg.late_ho_rops > 0 and \
+                self.monitor.late_count[lead] >= self.monitor.cfg.late_ho_min:
+            # UEs held by the lead cell with a neighbour several dB stronger: only handover parameters do that
+            lik = late_handover_likelihood()
+            cited = {"ue.late_handover_ues": float(self.monitor.late_count[lead])}
+            self.lead_signal = ("late_ho", lead, float(self.monitor.late_count[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
         ready = self.diagnoser.rops >= self.cfg.evidence_rops or max(diag.causes.values()) >= self.cfg.confident
