@@ -195,3 +195,29 @@ def test_the_guarded_scope_is_the_lead_cells_neighbourhood_not_the_runner_up_sus
     assert np.array_equal(want, fault_scope((Fault("overload_hotspot", (4,)),), ctx.cell_site, ctx.neighbours))
     site = cause_scope("backhaul_failure", (4,), ctx.cell_site, ctx.neighbours)
     assert {3, 4, 5} <= set(site.tolist())  # a site fault's hypothesis covers the site
+
+
+def test_ues_held_by_a_cell_lead_the_diagnosis_to_a_handover_misconfiguration():
+    """Synthetic measurement reports on a quiet ci-tiny network: two UEs report cell 5 8 dB above cell 4 all
+    along; from ROP 6 cell 4 serves them and keeps them (what a too-late handover setting does). The reports
+    themselves never change, so no coverage shift competes."""
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=SEED)
+    pol = AiranPolicy()
+    pol.reset(tiny_ctx(twin, "ep"))
+    hist, log = {}, []
+    for r in range(12):
+        _, _, _, _, info = twin.step()
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        mr = np.full((3, info["mr_rsrp_dbm"].shape[1]), np.nan)
+        mr[:, 4], mr[:, 5] = -90.0, [-82.0, -82.0, -96.0]
+        srv = np.array([4, 4, 4]) if r >= 6 else np.array([5, 5, 4])
+        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
+                          mr_rsrp_dbm=mr, ue_serving=srv, ue_dl_demand_mbps=np.ones(3))
+        log.append(pol.decide(obs).to_dict())
+    first = next(r for r, d in enumerate(log) if any(x["cell"] == 4 for x in d["detections"]))
+    assert first == 7  # held at ROP 7 (2 UEs): the signature fires at once
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "ho_misconfig"
+    assert diag["evidence"]["ue.late_handover_ues"] == 2.0

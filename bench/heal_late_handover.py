@@ -1,0 +1,137 @@
+"""Calibrate the monitor's late-handover signature on the training split -> bench/results/heal_late_handover.json
+
+The signature (``airan.agents.monitor.overdue_ues``, ``Monitor.late_held``): a UE that reports a neighbour at
+least ``margin`` dB stronger than its serving cell in two consecutive ROPs, still served by the same cell, is
+*held*; a cell holding at least ``min`` such UE-ROPs summed over ``rops`` ROPs fires. With a sane A3 setting a UE
+hands over within a fraction of a second of a neighbour becoming a few dB stronger, so a held UE needs handover
+parameters that keep it (a too-late misconfiguration: a large hysteresis, a long time-to-trigger, a negative
+CIO) or a handover that fails.
+
+The benchmark runs training-split episodes without healing (up to ``--per-class`` per fault class and every
+control) and, for every (margin, min) in the sweep, counts
+- controls with any firing cell (false alarms of a healthy network),
+- episodes of other fault classes with a firing cell that is not a fault cell (a false lead),
+- detectable ``too_late`` handover misconfigurations whose fault cell fires while the fault is active (recall;
+  detectability as the suite defines it, ``airan.agents.suite.is_undetectable``), and the same for
+  ``pingpong`` ones (the signature is not meant for them: their UEs leave the cell early).
+The seeds are the training split's, disjoint from dev and test.
+
+    .venv/bin/python bench/heal_late_handover.py --episodes 200 --seed 34 --per-class 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info, peak_rss_mib  # noqa: E402
+
+from airan.agents.monitor import Monitor, MonitorConfig, sector_neighbours  # noqa: E402
+from airan.agents.suite import SuiteEpisode, is_undetectable, make_suite, step_kpis  # noqa: E402
+from airan.twin.env import NetworkTwin  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MARGINS_DB = (4.0, 6.0, 8.0)
+MINS = (1.0, 2.0, 3.0)
+
+
+def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
+    """Run ``ep`` without healing; per margin the held UEs summed over ``rops_window`` ROPs: [R, C] float64,
+    with the episode's class, mode, fault cells, active mask [R, C] bool and detectability."""
+    twin = NetworkTwin(ep.scenario)
+    twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
+    d = twin.drop
+    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    reports: list[np.ndarray] = []
+    trace: list[tuple[np.ndarray, np.ndarray]] = []
+    step_kpis(twin, ep.rops, reports, trace)
+    real = [f for f in ep.faults if f.kind != "benign_surge"]
+    active = np.array([[any(f.level(r) > 0 and c in f.cells for f in real) for c in range(nb.shape[0])]
+                       for r in range(ep.rops)])
+    sums = {}
+    for m in MARGINS_DB:
+        mon = Monitor(nb, MonitorConfig(late_ho_margin_db=m))
+        held = np.stack([mon.late_held(reports[r], trace[r][0]) for r in range(ep.rops)])  # [R, C]
+        kernel = np.ones(rops_window)
+        sums[m] = np.stack([np.convolve(held[:, c], kernel)[: ep.rops] for c in range(held.shape[1])], axis=1)
+    ho = real[0] if real and real[0].kind == "ho_misconfig" else None
+    return {"id": ep.id, "cls": "control" if ep.control else ep.cause, "mode": ho.mode if ho else None,
+            "detectable": (not is_undetectable(ep)) if ho else None, "active": active, "sums": sums}
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    out = []
+    for m in MARGINS_DB:
+        for k in MINS:
+            ctrl = [r["id"] for r in rows if r["cls"] == "control" and (r["sums"][m] >= k).any()]
+            lead = [r["id"] for r in rows if r["cls"] not in ("control", "ho_misconfig")
+                    and ((r["sums"][m] >= k) & ~r["active"]).any()]
+            rec = {}
+            for mode in ("too_late", "pingpong"):
+                eps = [r for r in rows if r["mode"] == mode and r["detectable"]]
+                hit = [r["id"] for r in eps if ((r["sums"][m] >= k) & r["active"]).any()]
+                rec[mode] = {"detected": len(hit), "of": len(eps), "ids": hit}
+            out.append({"margin_db": m, "min": k, "controls_firing": ctrl,
+                        "controls": sum(r["cls"] == "control" for r in rows),
+                        "other_fault_episodes_with_a_non_fault_cell_firing": lead,
+                        "other_fault_episodes": sum(r["cls"] not in ("control", "ho_misconfig") for r in rows),
+                        "recall": rec})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--episodes", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=34)
+    ap.add_argument("--per-class", type=int, default=12, help="at most this many episodes per fault class")
+    ap.add_argument("--rops", type=int, default=MonitorConfig().late_ho_rops, help="window summed [ROPs]")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=str(RESULTS / "heal_late_handover.json"))
+    a = ap.parse_args(argv)
+    if a.per_class < 1 or a.rops < 1:
+        raise SystemExit(f"--per-class and --rops must be >= 1, got {a.per_class} / {a.rops}")
+    t0 = time.perf_counter()
+    suite = make_suite("train", a.episodes, a.seed, detectable_check=False)
+    seen: Counter = Counter()
+    eps = []
+    for ep in suite.episodes:
+        key = "control" if ep.control else ep.cause
+        if key == "control" or seen[key] < a.per_class:
+            seen[key] += 1
+            eps.append(ep)
+    from rich.progress import track
+
+    with ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")) as pool:
+        futs = [pool.submit(held_counts, ep, a.rops) for ep in eps]
+        rows = [f.result() for f in track(futs, description="episodes")]
+    res = {"machine": machine_info(), "command": "python bench/heal_late_handover.py " + " ".join(sys.argv[1:]),
+           "suite": {"split": "train", "episodes": a.episodes, "seed": a.seed, "per_class": a.per_class,
+                     "run": len(eps)},
+           "rops": a.rops, "default": {"margin_db": MonitorConfig().late_ho_margin_db,
+                                       "min": MonitorConfig().late_ho_min},
+           "sweep": summarize(rows), "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    for s in res["sweep"]:
+        lead = len(s["other_fault_episodes_with_a_non_fault_cell_firing"])
+        print(f"margin {s['margin_db']:.0f} dB, min {s['min']:.0f}: controls firing {len(s['controls_firing'])}/"
+              f"{s['controls']}, other faults with a false lead {lead}"
+              f"/{s['other_fault_episodes']}, too_late {s['recall']['too_late']['detected']}/"
+              f"{s['recall']['too_late']['of']}, pingpong {s['recall']['pingpong']['detected']}/"
+              f"{s['recall']['pingpong']['of']}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
