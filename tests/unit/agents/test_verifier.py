@@ -35,15 +35,13 @@ def test_objective_and_config():
         VerifierConfig(severities=(1.5,))
 
 
-def test_judge_takes_a_small_gain_only_when_no_rollout_loses():
-    cfg = VerifierConfig()  # min_gain 0.01, max_harm 0.01, consistent_gain 0.003, consistent_tol 0.001
+def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
+    cfg = VerifierConfig()  # min_gain 0.01, max_harm 0.01, consistent_gain 0.003
     assert judge(np.array([0.02, 0.0, 0.01, 0.015]), "cell_outage", cfg)[3]  # clears min_gain, no harm
     assert not judge(np.array([0.06, -0.02, 0.01, 0.03]), "cell_outage", cfg)[3]  # one rollout harms
     small = judge(np.array([0.003, 0.015, 0.009, 0.01]), "cell_outage", cfg)
     assert small[3] and small[1] == pytest.approx(0.003) and small[0] < cfg.min_gain  # all agree: taken
-    assert judge(np.array([0.0, 0.015, 0.009, 0.01]), "cell_outage", cfg)[3]  # one rollout it does not touch
-    assert judge(np.array([-0.0004, 0.015, 0.009, 0.01]), "cell_outage", cfg)[3]  # ... or by rounding noise
-    assert not judge(np.array([-0.002, 0.015, 0.009, 0.01]), "cell_outage", cfg)[3]  # one predicts a loss
+    assert not judge(np.array([0.0, 0.015, 0.009, 0.01]), "cell_outage", cfg)[3]  # one predicts nothing
     assert not judge(np.array([0.001, 0.002, 0.001, 0.002]), "cell_outage", cfg)[3]  # too small to matter
     assert not judge(np.array([0.02, -np.inf]), "pa_degradation", cfg)[3]  # out of bounds in one twin
     assert judge(np.array([1.0, 0.0]), "ho_misconfig", cfg)[3]  # counts: 0.5 failures per ROP
@@ -53,8 +51,6 @@ def test_judge_takes_a_small_gain_only_when_no_rollout_loses():
     assert not judge(np.array([1 / 3, 0.0, 1 / 3, 1 / 3]), "ho_misconfig", cfg)[3]  # too small to matter
     with pytest.raises(ConfigError, match="consistent_gain"):
         VerifierConfig(consistent_gain=0.02)
-    with pytest.raises(ConfigError, match="-0.5"):
-        VerifierConfig(consistent_tol=-0.5)
 
 
 def test_predicted_shifts_follow_the_hypothesis_physics():
