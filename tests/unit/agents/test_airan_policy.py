@@ -221,3 +221,4 @@ def test_ues_held_by_a_cell_lead_the_diagnosis_to_a_handover_misconfiguration():
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "ho_misconfig"
     assert diag["evidence"]["ue.late_handover_ues"] == 2.0
+    assert "L1M.SINR of cell 4" in pol.report()  # the report cites what a too-late setting moves

@@ -37,7 +37,7 @@ CAUSE_KPIS = {
     "uptilt_overshoot": ("L1M.SINR", "RRC.ConnMean"), "pa_degradation": ("L1M.RSRP", "L1M.RSRP.p5"),
     "external_interference": ("DRB.UEThpUl", "L1M.SINR"), "backhaul_congestion": ("BH.LatencyMs", "BH.LossRate"),
     "backhaul_failure": ("DRB.CellThpDl", "BH.LossRate"), "overload_hotspot": ("RRU.PrbUsedDl", "DRB.DemandDl"),
-    "ho_misconfig": ("HO.PingPong", "RLF.Count"),
+    "ho_misconfig": ("HO.PingPong", "RLF.Count", "L1M.SINR"),  # ping-pong storms; too-late: held UEs' SINR sinks
 }
 
 # Causes that blame a cell's own knobs. Such a diagnosis on a cell whose knobs the open incident changed is the
