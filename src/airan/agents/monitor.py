@@ -46,8 +46,9 @@ long before the end of a ROP; only handover parameters that hold it there explai
 ``late_ho_min`` of them summed over ``late_ho_rops`` ROPs detects on its own. On the training split
 (``bench/heal_late_handover.py``: 12 episodes per fault class, all 44 controls) 6 dB and 2 over 3 ROPs is the one
 setting of the sweep that fires on no control, on a cell outside the fault in 4 of 107 episodes of other faults
-(next to an alarmed fault: their handovers fail) and on every detectable too-late misconfiguration (4 of 4); a
-4 dB margin lets 6 controls fire, 3 UEs or 8 dB miss half of them. A twin alarm outranks it as the lead.
+(all of them faults that raise an alarm, which then leads) and on every detectable too-late misconfiguration
+(4 of 4); a 4 dB margin lets 6 controls fire, 3 UEs or 8 dB miss half of them. A twin alarm outranks it as the
+lead.
 
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
