@@ -449,6 +449,7 @@ class Monitor:
         self.ue_demand: list[np.ndarray | None] = []
         self.surge_log2 = np.zeros(n)
         self.late_count = np.zeros(n)  # [num_cells] ``late_handover`` this ROP
+        self.late_fire = np.zeros(n, bool)  # [num_cells] the late-handover signature holds this ROP
         self.late: list[np.ndarray] = []  # per ROP (index = ROP): [num_cells] UEs held overdue (``late_held``)
         self._overdue = np.zeros(0, bool)  # [num_ues] overdue last ROP
         self._overdue_srv = np.zeros(0, np.int64)  # [num_ues] their serving cells last ROP
@@ -505,8 +506,9 @@ class Monitor:
         self.shift_streak = np.where(moved, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
-        self.late_count = self.late_handover(obs.rop)
-        sure = np.maximum(sure, (self.cfg.late_ho_rops > 0) & (self.late_count >= self.cfg.late_ho_min))
+        self.late_count = self.late_handover(obs.rop)  # 0 when the signature is off; late_ho_min > 0
+        self.late_fire = self.late_count >= self.cfg.late_ho_min
+        sure = np.maximum(sure, self.late_fire)
         self.surge_streak = np.where(self.surge_log2 >= self.cfg.demand_surge_log2, self.surge_streak + 1, 0)
         k = self.cfg.demand_surge_rops
         sure = np.maximum(sure, (k > 0) & (self.surge_streak >= k))

@@ -177,7 +177,7 @@ class AiranPolicy(Policy):
         if surge.any() and not hard.any():
             on = np.nonzero(surge)[0]
             return int(on[np.argmax(mon.surge_log2[on])])
-        late = sure & (mon.late_count >= mon.cfg.late_ho_min) if mon.cfg.late_ho_rops > 0 else np.zeros_like(sure)
+        late = sure & mon.late_fire
         if late.any() and not hard.any():
             on = np.nonzero(late)[0]
             return int(on[np.argmax(mon.late_count[on])])
@@ -230,8 +230,7 @@ class AiranPolicy(Policy):
             lik = surge_likelihood(float(self.monitor.surge_log2[lead]), self.cfg.verifier.shift_severities)
             cited = {"ue.dl_demand_surge_log2": float(self.monitor.surge_log2[lead])}
             self.lead_signal = ("surge", lead, float(self.monitor.surge_log2[lead]))
-        elif lead is not None and self.monitor.cfg.late_ho_rops > 0 and \
-                self.monitor.late_count[lead] >= self.monitor.cfg.late_ho_min:
+        elif lead is not None and self.monitor.late_fire[lead]:
             # UEs held by the lead cell with a neighbour several dB stronger: only handover parameters do that
             lik = late_handover_likelihood()
             cited = {"ue.late_handover_ues": float(self.monitor.late_count[lead])}
