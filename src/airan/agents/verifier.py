@@ -32,19 +32,17 @@ RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 @dataclass(frozen=True)
 class VerifierConfig:
     """seeds: imperfect twins (one per seed); severities: hypothesis severities when no evidence measured one;
-    settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out (5: on the
-    training split 3 ROPs left one ROP's traffic swing to decide a prediction, FKR median 0.64, full recovery
-    0.44, harmful actions 15/446; 5 ROPs 0.67, 0.48, 9/400; 8 ROPs were too cautious, 0.57, 0.42, 6/373).
+    settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out.
     Acceptance (``judge``), carried/offered ratio: ``min_gain`` mean gain with no rollout below ``-max_harm``,
     or ``consistent_gain`` when every rollout gains. Handover faults, in failures per ROP (ping-pongs + RLFs):
-    ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because an
-    N-ROP rollout moves in steps of 1/N failure and a single extra event is traffic noise, not harm."""
+    ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
+    rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
     shift_severities: tuple[float, ...] = (0.4, 0.7, 1.0)
     settle_rops: int = 2
-    horizon_rops: int = 5
+    horizon_rops: int = 3
     min_gain: float = 0.01
     max_harm: float = 0.01
     consistent_gain: float = 0.003
