@@ -32,7 +32,8 @@ RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 @dataclass(frozen=True)
 class VerifierConfig:
     """seeds: imperfect twins (one per seed); severities: hypothesis severities when no evidence measured one;
-    settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out.
+    settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out (5 ROPs
+    did better on the training split but took more harmful actions on dev and test; README, "Tried, not kept").
     Acceptance (``judge``), carried/offered ratio: ``min_gain`` mean gain with no rollout below ``-max_harm``,
     or ``consistent_gain`` when every rollout gains. Handover faults, in failures per ROP (ping-pongs + RLFs):
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
