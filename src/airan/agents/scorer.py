@@ -116,6 +116,13 @@ def _noise(nofault: np.ndarray) -> float:
     return float(np.std(np.diff(nofault)) / math.sqrt(2.0))
 
 
+def _action_impact(healed: np.ndarray, unhealed: np.ndarray, i: int, log: dict[str, Any]) -> float:
+    """Mean ``healed - unhealed`` over the ROP applied action ``i`` took effect and the next (+inf past the end)."""
+    r = int(log["applied"][i]["rop"])
+    win = np.arange(r, min(r + 2, len(healed)))
+    return float(np.mean(healed[win] - unhealed[win])) if win.size else math.inf
+
+
 def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
     """Everything the metrics need from one episode (definitions in the module docstring)."""
     imp = log["impact"]
@@ -185,18 +192,12 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
             else:
                 out["no_loss"] = True
     # actions
-    harmful = []
-    for i, a in enumerate(log["applied"]):
-        if a.get("rollback_of", -1) >= 0:
-            continue
-        r = int(a["rop"])
-        win = np.arange(r, min(r + 2, rops))
-        if win.size and float(np.mean(healed[win] - unhealed[win])) < -HARM_K * sigma:
-            harmful.append(i)
+    harmful = [i for i, a in enumerate(log["applied"]) if a.get("rollback_of", -1) < 0
+               and _action_impact(healed, unhealed, i, log) < -HARM_K * sigma]
     out["harmful"] = harmful
     out["actions"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0)
     out["rollbacks"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) >= 0)
-    rolled = 0
+    rolled = []
     for i in harmful:
         a = log["applied"][i]
         for b in log["applied"][i + 1:]:
@@ -206,9 +207,14 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
             if int(b["rop"]) - int(a["rop"]) > 2:
                 break
             if b.get("rollback_of", -1) >= 0 or abs(float(b["post"]) - float(a["pre"])) < 1e-9:
-                rolled += 1
+                rolled.append(i)
                 break
-    out["harmful_rolled_back"] = rolled
+    out["harmful_rolled_back"] = len(rolled)
+    out["harmful_detail"] = [{"rop": int(log["applied"][i]["rop"]), "kind": log["applied"][i]["kind"],
+                              "cell": int(log["applied"][i]["cell"]), "pre": log["applied"][i]["pre"],
+                              "post": log["applied"][i]["post"], "impact": _action_impact(healed, unhealed, i, log),
+                              "rolled_back": i in rolled, "reason": log["applied"][i].get("reason", "")}
+                             for i in harmful]
     out["approvals"] = len(log.get("approvals", []))
     holds = [q["granted_rop"] - q["requested_rop"] for q in log.get("approvals", []) if q["granted_rop"] is not None]
     out["approval_holds"] = holds
@@ -323,6 +329,71 @@ def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "confusion": confusion(main),
         "wall_s_total": float(sum(lg.get("wall_s", 0.0) for lg in logs)),
     }
+
+
+# per-episode outcome fields ``compare`` reports when they differ between two runs
+COMPARED = ("alarmed", "detected", "ttd", "predicted", "loc_top1", "fkr", "full", "mttr", "actions", "rollbacks",
+            "harmful_count", "harmful_rolled_back", "unapproved")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9
+    return a == b
+
+
+def compare(suite: Suite, logs_a: Sequence[dict[str, Any]], logs_b: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Episode by episode, what differs between two runs on ``suite`` (two policies, or two versions of one):
+    a pure function of the suite and the two runs' logs, as ``score`` is. Returns ``episodes`` (in both runs),
+    ``only_a`` / ``only_b`` (episode ids in one run only), ``changed``: one entry per episode whose outcome
+    differs in any ``COMPARED`` field (``id``, ``cause`` or "control", ``undetectable``, ``diff``: field ->
+    [a, b]), ``summary`` (episodes changed, FKR up/down, detections gained/lost, full recoveries gained/lost,
+    harmful actions a/b) and ``harmful``: {"a": [...], "b": [...]}, every harmful action of each run with its
+    episode, ROP, knob, pre/post values, impact (mean healed - unhealed over its ROP and the next) and whether it
+    was rolled back within 2 ROPs."""
+    if not logs_a or not logs_b:
+        raise ConfigError("compare() needs episode logs on both sides")
+    sides = []
+    for logs in (logs_a, logs_b):
+        outs = {}
+        for ep, lg in _match(suite, logs):
+            o = episode_outcome(ep, lg)
+            o["harmful_count"] = len(o["harmful"])
+            outs[ep.id] = o
+        sides.append(outs)
+    a, b = sides
+    order = [e.id for e in suite.episodes]
+    both = [i for i in order if i in a and i in b]
+    changed = []
+    for i in both:
+        diff = {f: [a[i].get(f), b[i].get(f)] for f in COMPARED if not _same(a[i].get(f), b[i].get(f))}
+        if diff:
+            changed.append({"id": i, "cause": a[i]["cause"] or "control", "undetectable": a[i]["undetectable"],
+                            "diff": diff})
+
+    def count(field: str, up: bool) -> int:
+        """Changed episodes whose ``field`` rose (``up``) or fell; bools: became True / stopped being True;
+        numbers: both sides defined (an FKR of None means no loss to recover, not zero)."""
+        n = 0
+        for c in changed:
+            va, vb = c["diff"].get(field, (None, None))
+            if field in ("detected", "full"):
+                n += (vb is True and va is not True) if up else (va is True and vb is not True)
+            elif va is not None and vb is not None:
+                n += (vb > va) == up
+        return n
+
+    def harmful(outs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"episode": i, **h} for i in order if i in outs for h in outs[i]["harmful_detail"]]
+
+    ha, hb = harmful(a), harmful(b)
+    return {"episodes": len(both), "only_a": [i for i in order if i in a and i not in b],
+            "only_b": [i for i in order if i in b and i not in a], "changed": changed,
+            "summary": {"changed": len(changed), "fkr_up": count("fkr", True), "fkr_down": count("fkr", False),
+                        "detections_gained": count("detected", True), "detections_lost": count("detected", False),
+                        "full_gained": count("full", True), "full_lost": count("full", False),
+                        "harmful_a": len(ha), "harmful_b": len(hb)},
+            "harmful": {"a": ha, "b": hb}}
 
 
 def score_policies(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -1,15 +1,18 @@
 """``airan suite make``: write a healing suite file (fault episodes, controls, look-alike pairs);
-``airan suite check``: recompute a suite file's undetectable flags with the current rule."""
+``airan suite check``: recompute a suite file's undetectable flags with the current rule;
+``airan suite compare``: what differs, episode by episode, between two healing runs on a suite."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from airan.cli.output import Format, console, emit_json, fail, progress_bar
-from airan.core.errors import AiranError
+from airan.core.errors import AiranError, ConfigError
 
 app = typer.Typer(help="Healing suites: reproducible fault episodes that policies are scored on.",
                   no_args_is_help=True)
@@ -87,3 +90,63 @@ def check(
                   f"{len(changed)} flag(s) changed -> {path}")
     for c in summary["changed"]:
         console.print(f"  {c['id']}: undetectable {c['undetectable']}")
+
+
+def _read_logs(path: Path) -> list[dict[str, Any]]:
+    """Episode logs from a JSON-lines file (``airan heal --out DIR`` writes DIR/logs_POLICY.jsonl)."""
+    if not path.is_file():
+        raise ConfigError(f"no such log file: {path}")
+    logs = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            lg = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}, line {n}: not JSON ({e.msg})") from None
+        if not isinstance(lg, dict) or "episode_id" not in lg or "impact" not in lg:
+            raise ConfigError(f"{path}, line {n}: not an episode log (no episode_id/impact)")
+        logs.append(lg)
+    if not logs:
+        raise ConfigError(f"{path} holds no episode log")
+    return logs
+
+
+def _cell(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+@app.command("compare")
+def compare(
+    suite: Path = typer.Option(..., "--suite", help="suite JSON file both runs were made on"),
+    logs_a: Path = typer.Argument(..., help="run A: logs JSONL (airan heal --out DIR -> DIR/logs_POLICY.jsonl)"),
+    logs_b: Path = typer.Argument(..., help="run B: logs JSONL"),
+    fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
+) -> None:
+    """Episode by episode, what differs between runs A and B (detections, diagnosis, FKR, recovery, actions,
+    harmful actions), and every harmful action of each run; a pure function of the suite and the logs."""
+    from airan.agents.scorer import compare as compare_runs
+    from airan.agents.suite import load_suite
+
+    try:
+        s = load_suite(suite)
+        result = compare_runs(s, _read_logs(logs_a), _read_logs(logs_b))
+    except AiranError as e:
+        fail(str(e))
+    result |= {"suite_file": str(suite), "a": str(logs_a), "b": str(logs_b)}
+    if fmt is Format.json:
+        emit_json(result)
+        return
+    t = Table(title=f"{s.name}: {result['summary']['changed']} of {result['episodes']} episodes differ (A -> B)")
+    for col in ("episode", "class", "what changed"):
+        t.add_column(col)
+    for c in result["changed"]:
+        what = ", ".join(f"{k} {_cell(a)} -> {_cell(b)}" for k, (a, b) in c["diff"].items())
+        t.add_row(c["id"], c["cause"] + (" (undetectable)" if c["undetectable"] else ""), what)
+    console.print(t)
+    console.print(" ".join(f"{k}={v}" for k, v in result["summary"].items()))
+    for side in ("a", "b"):
+        for h in result["harmful"][side]:
+            console.print(f"harmful in {side.upper()}: {h['episode']} ROP {h['rop']} {h['kind']} cell {h['cell']} "
+                          f"{h['pre']} -> {h['post']}, impact {h['impact']:+.3f}"
+                          f"{', rolled back' if h['rolled_back'] else ''}: {h['reason']}")

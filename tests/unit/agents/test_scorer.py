@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from airan.agents.scorer import median_ci, plot_confusion, score, wilson
+from airan.agents.scorer import compare, median_ci, plot_confusion, score, wilson
 from airan.agents.suite import Suite, SuiteEpisode
 from airan.core.errors import ConfigError
 from airan.twin.faults import Fault
@@ -108,6 +108,33 @@ def test_rollback_within_two_rops_is_counted():
     m = score(SUITE, [_log(OUT, "q", applied=[harmful, undo], healed=healed)])["metrics"]
     assert m["harmful_action_rate"]["k"] == 1 and m["harmful_action_rate"]["n"] == 1  # rollbacks are not counted
     assert m["rollbacks"] == 1 and m["rollback_within_2_rops"]["value"] == 1.0
+
+
+def test_compare_lists_what_changed_per_episode_and_every_harmful_action():
+    a = _good_logs()
+    same = compare(SUITE, a, a)
+    assert same["changed"] == [] and same["episodes"] == 4 and same["summary"]["changed"] == 0
+    assert same["harmful"]["a"] == same["harmful"]["b"]
+    (h,) = same["harmful"]["a"]  # the control's cell_off: healed 0.2 vs 1.0 over its ROP and the next
+    assert (h["episode"], h["rop"], h["kind"], h["cell"], h["rolled_back"]) == ("ctl", 8, "cell_off", 3, False)
+    assert h["impact"] == pytest.approx(-0.8)
+    # B: detects and heals the PA fault, leaves the control alone, and has no log of the undetectable episode
+    diag = {"causes": {"pa_degradation": 0.9}, "cells": [5], "evidence": {}}
+    pa = _log(PA, "p", {5: _dec(5, [5], diag)}, [_act(6, "power", 5, value=3.0)], [1.0] * 4 + [0.5, 0.5] + [1.0] * 6)
+    b = [a[0], pa, _log(CTRL, "p")]
+    out = compare(SUITE, a, b)
+    assert out["episodes"] == 3 and out["only_a"] == ["und"] and out["only_b"] == []
+    diffs = {c["id"]: c["diff"] for c in out["changed"]}
+    assert set(diffs) == {"pa", "ctl"}
+    assert diffs["pa"]["detected"] == [False, True] and diffs["pa"]["predicted"] == ["none", "pa_degradation"]
+    assert diffs["pa"]["fkr"] == [0.0, 1.0] and diffs["pa"]["full"] == [False, True]
+    assert diffs["ctl"]["alarmed"] == [True, False] and diffs["ctl"]["harmful_count"] == [1, 0]
+    sm = out["summary"]
+    assert (sm["detections_gained"], sm["detections_lost"], sm["full_gained"], sm["fkr_up"], sm["fkr_down"]) == (
+        1, 0, 1, 1, 0)
+    assert (sm["harmful_a"], sm["harmful_b"]) == (1, 0) and out["harmful"]["b"] == []
+    with pytest.raises(ConfigError, match="both sides"):
+        compare(SUITE, [], a)
 
 
 def test_bad_inputs_are_named():

@@ -83,3 +83,35 @@ def test_suite_check_rewrites_stale_undetectable_flags(tmp_path):
     assert load_suite(src).episode("out").undetectable  # the input is left as it was
     bad = runner.invoke(app, ["suite", "check", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x.json")])
     assert bad.exit_code != 0 and "missing.json" in bad.output
+
+
+def test_suite_compare_reads_two_runs_and_names_bad_files(tmp_path):
+    from airan.agents.suite import Suite, SuiteEpisode, save_suite
+
+    rops = 8
+    src = save_suite(Suite("hand", "dev", 0, (SuiteEpisode("ctl", "ci-tiny", 3, rops, (), control=True),)),
+                     tmp_path / "hand.json")
+
+    def log(applied, healed):
+        return {"episode_id": "ctl", "policy": "p", "decisions": [
+            {"rop": r, "detections": [], "diagnosis": None, "actions": [], "approval_requests": [], "notes": []}
+            for r in range(rops)], "applied": applied, "approvals": [],
+            "impact": {"cells": [0, 1], "healed": healed, "unhealed": [1.0] * rops, "nofault": [1.0] * rops}}
+
+    off = {"rop": 3, "kind": "cell_off", "cell": 1, "value": 0.0, "pre": 1.0, "post": 0.0, "high_risk": True,
+           "approval_valid": True, "rollback_of": -1, "reason": "test"}
+    runs = {"a.jsonl": log([off], [1.0] * 3 + [0.4, 0.4] + [1.0] * 3), "b.jsonl": log([], [1.0] * rops)}
+    for name, lg in runs.items():
+        (tmp_path / name).write_text(json.dumps(lg) + "\n")
+    out = _json(runner.invoke(app, ["suite", "compare", "--suite", str(src), str(tmp_path / "a.jsonl"),
+                                    str(tmp_path / "b.jsonl"), "--format", "json"]))
+    assert out["changed"] == [{"id": "ctl", "cause": "control", "undetectable": False,
+                               "diff": {"actions": [1, 0], "harmful_count": [1, 0]}}]
+    assert out["summary"]["harmful_a"] == 1 and out["harmful"]["a"][0]["kind"] == "cell_off"
+    table = runner.invoke(app, ["suite", "compare", "--suite", str(src), str(tmp_path / "a.jsonl"),
+                                str(tmp_path / "b.jsonl")])
+    assert table.exit_code == 0 and "harmful in A" in table.output
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    bad = runner.invoke(app, ["suite", "compare", "--suite", str(src), str(tmp_path / "bad.jsonl"),
+                              str(tmp_path / "b.jsonl")])
+    assert bad.exit_code != 0 and "bad.jsonl" in bad.output and "line 1: not JSON" in bad.output
