@@ -210,11 +210,13 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
                 rolled.append(i)
                 break
     out["harmful_rolled_back"] = len(rolled)
-    out["harmful_detail"] = [{"rop": int(log["applied"][i]["rop"]), "kind": log["applied"][i]["kind"],
-                              "cell": int(log["applied"][i]["cell"]), "pre": log["applied"][i]["pre"],
-                              "post": log["applied"][i]["post"], "impact": _action_impact(healed, unhealed, i, log),
-                              "rolled_back": i in rolled, "reason": log["applied"][i].get("reason", "")}
-                             for i in harmful]
+    out["harmful_detail"] = []
+    for i in harmful:
+        a = log["applied"][i]
+        out["harmful_detail"].append({"rop": int(a["rop"]), "kind": a["kind"], "cell": int(a["cell"]),
+                                      "pre": a["pre"], "post": a["post"],
+                                      "impact": _action_impact(healed, unhealed, i, log),
+                                      "rolled_back": i in rolled, "reason": a.get("reason", "")})
     out["approvals"] = len(log.get("approvals", []))
     holds = [q["granted_rop"] - q["requested_rop"] for q in log.get("approvals", []) if q["granted_rop"] is not None]
     out["approval_holds"] = holds
