@@ -192,8 +192,9 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
             else:
                 out["no_loss"] = True
     # actions
-    harmful = [i for i, a in enumerate(log["applied"]) if a.get("rollback_of", -1) < 0
-               and _action_impact(healed, unhealed, i, log) < -HARM_K * sigma]
+    impact = {i: _action_impact(healed, unhealed, i, log) for i, a in enumerate(log["applied"])
+              if a.get("rollback_of", -1) < 0}
+    harmful = [i for i, v in impact.items() if v < -HARM_K * sigma]
     out["harmful"] = harmful
     out["actions"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0)
     out["rollbacks"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) >= 0)
@@ -215,7 +216,7 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
         a = log["applied"][i]
         out["harmful_detail"].append({"rop": int(a["rop"]), "kind": a["kind"], "cell": int(a["cell"]),
                                       "pre": a["pre"], "post": a["post"],
-                                      "impact": _action_impact(healed, unhealed, i, log),
+                                      "impact": impact[i],
                                       "rolled_back": i in rolled, "reason": a.get("reason", "")})
     out["approvals"] = len(log.get("approvals", []))
     holds = [q["granted_rop"] - q["requested_rop"] for q in log.get("approvals", []) if q["granted_rop"] is not None]
