@@ -14,6 +14,9 @@ def pretrain(
     data: Path = typer.Option(..., "--data", help="dataset directory from `airan datagen`"),
     size: str = typer.Option("tiny", "--size", help="tiny | small | base"),
     arch: str = typer.Option("airan", "--arch", help="airan (our backbone) | wifo (WiFo-style MAE baseline)"),
+    prior: bool = typer.Option(False, "--prior/--no-prior",
+                               help="prior-conditioned backbone: refine the classical estimate (interpolation, "
+                                    "PAD) instead of reconstructing from a mask token (arch airan only)"),
     out: Path = typer.Option(..., "--out", help="checkpoint directory"),
     steps: int = typer.Option(200, "--steps", min=1),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -30,7 +33,7 @@ def pretrain(
 
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
-                             device=device, seed=seed, arch=arch)
+                             device=device, seed=seed, arch=arch, prior=prior)
         progress = progress_bar()
         with progress:
             task = progress.add_task("pretraining", total=steps)

@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
 from airan.fm.baselines import BASELINES, lmmse, sample_covariance
+from airan.fm.prior import classical_prior, prior_kwargs
 from airan.fm.tokenizer import detokenize, tokenize
 
 TASKS = ("time", "freq", "estimation")
@@ -87,7 +88,8 @@ def mae_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Tenso
     hidden = ~patch_known[tok.pos[:, 0], tok.pos[:, 2]]
     masked = hidden[None].expand(y.shape[0], -1)
     dev = next(model.parameters()).device
-    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev)).float().cpu()
+    extra = prior_kwargs(model, tok.x, ~masked[..., None] & tok.valid, tok)
+    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev), **extra).float().cpu()
     return detokenize(pred, tok, spec, rescale=False)
 
 
@@ -99,10 +101,15 @@ def pilot_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Ten
     visible, REs outside ``known`` [T, S] are zeroed, the whole channel is reconstructed. y: [B, T, A, S]."""
     spec = model.cfg.patch
     y_in = y * known[None, :, None, :]
+    extra = {}
+    if getattr(model.cfg, "prior", False):  # as in pretraining: the encoder reads the filled-in pilots
+        y_in = classical_prior(y_in, known[None, :, None, :])
     tok = tokenize(y_in, spec, normalize=False)
     masked = torch.zeros(y.shape[0], tok.pos.shape[0], dtype=torch.bool)
     dev = next(model.parameters()).device
-    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev)).float().cpu()
+    if getattr(model.cfg, "prior", False):
+        extra = {"prior": tok.x.to(dev)}
+    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev), **extra).float().cpu()
     return detokenize(pred, tok, spec, rescale=False)
 
 

@@ -36,6 +36,7 @@ from airan.fm.bench import known_mask, shots_subset
 from airan.fm.heads import DecoderHead, head_class, hold_fill, interp_fill
 from airan.fm.lora import apply_lora, merge_lora
 from airan.fm.model import masked_nmse
+from airan.fm.prior import classical_prior
 from airan.fm.tokenizer import detokenize, tokenize
 
 TASKS = ("time", "freq", "estimation")
@@ -143,6 +144,8 @@ class FineTuned(nn.Module):
             y0 = interp_fill(y0, known)
         elif self.head.prefill == "hold":
             y0 = hold_fill(y0, known)
+        elif self.head.prefill == "classical":
+            y0 = classical_prior(y0, kf)
         tok = tokenize(y0, spec, normalize=False)
         kfull = kf.expand(1, *y.shape[1:]).float()
         ktok = tokenize(torch.complex(kfull, kfull), spec, normalize=False).x[0] > 0.5  # [N, D]
@@ -158,7 +161,8 @@ class FineTuned(nn.Module):
     def forward_tokens(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
         """Input tokens x [B, N, D] -> predicted tokens [B, N, D] float32."""
         lat, vis_idx = self.backbone.encode(x, pos, masked)
-        out = self.head(lat, vis_idx, pos)
+        prior = {"prior": x} if self.head.prior_embed is not None else {}
+        out = self.head(lat, vis_idx, pos, **prior)
         return out + x if self.head.residual else out
 
     def loss(self, noisy: torch.Tensor, clean: torch.Tensor, known: torch.Tensor) -> torch.Tensor:

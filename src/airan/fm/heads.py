@@ -16,6 +16,9 @@ every token is visible; unknown REs are pre-filled by linear interpolation over 
 the same slot and antenna, plus a learned per-RE offset ``fill`` where the RE was not observed), and
 ``residual`` (the output is added to the filled input, so with the zero-initialised output layer an untrained
 estimation head returns exactly the interpolated channel).
+A prior-conditioned backbone (``FMConfig.prior``) gives its heads ``prefill="classical"`` (``fm.prior``:
+interpolation, PAD for later slots), ``residual=True`` and an embedding ``prior_embed`` of the prefilled tokens
+that every decoder position receives, as in pretraining; its pretrained output layer is kept, not zeroed.
 
 Registry: ``HEADS[task]`` is the dense head class for the task; ``register_head`` adds one.
 """
@@ -45,7 +48,7 @@ class TaskHead(nn.Module):
 
 
 HEADS: dict[str, type[TaskHead]] = {}
-PREFILLS = ("none", "hold", "interp")
+PREFILLS = ("none", "hold", "interp", "classical")
 
 
 def register_head(cls: type[TaskHead]) -> type[TaskHead]:
@@ -130,6 +133,8 @@ class DecoderHead(TaskHead):
         self.decoder = _decoder_blocks(cfg.dec_dim, max(1, cfg.n_heads // 2), cfg.dec_layers, cfg.mlp_ratio)
         self.dec_norm: nn.Module = nn.LayerNorm(cfg.dec_dim) if dec_norm else nn.Identity()
         self.head = nn.Linear(cfg.dec_dim, dim)
+        # embedding of the classical estimate of each token (prior-conditioned heads only)
+        self.prior_embed = nn.Linear(dim, cfg.dec_dim) if self.prefill == "classical" else None
         # learned value for unobserved REs of a visible token ([D] float32; only when tokens are not hidden)
         self.fill = None if self.hides_tokens else nn.Parameter(torch.zeros(dim))
         if self.residual:
@@ -143,26 +148,38 @@ class DecoderHead(TaskHead):
         when the backbone has no MAE decoder."""
         arch = {"positions": "learned" if hasattr(backbone, "dec_pos") else "sincos",
                 "dec_norm": hasattr(backbone, "dec_norm")}
-        head = cls(backbone.cfg, prefill="none", residual=False, **arch) if share else cls(backbone.cfg, **arch)
+        prior = getattr(backbone.cfg, "prior", False)
+        if prior:  # the MAE decoder already refines the classical estimate: keep its semantics and weights
+            head = cls(backbone.cfg, prefill="classical", residual=True, **arch)
+        elif share:
+            head = cls(backbone.cfg, prefill="none", residual=False, **arch)
+        else:
+            head = cls(backbone.cfg, **arch)
         names = ("to_dec", "decoder", "head") + (("dec_pos",) if hasattr(backbone, "dec_pos") else ()) + (
-            ("dec_norm",) if hasattr(backbone, "dec_norm") else ())
+            ("dec_norm",) if hasattr(backbone, "dec_norm") else ()) + (("prior_embed",) if prior else ())
         if not all(hasattr(backbone, n) for n in ("to_dec", "decoder", "head", "mask_token")):
             return head
         for n in names:
             mod = getattr(backbone, n)
             setattr(head, n, mod if share else copy.deepcopy(mod))
         head.mask_token = backbone.mask_token if share else nn.Parameter(backbone.mask_token.detach().clone())
-        if head.residual and not share:
+        if head.residual and not share and not prior:
             nn.init.zeros_(head.head.weight)
             nn.init.zeros_(head.head.bias)
         return head
 
-    def forward(self, lat: torch.Tensor, vis_idx: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def forward(self, lat: torch.Tensor, vis_idx: torch.Tensor, pos: torch.Tensor,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
+        """``prior`` [B, N, D]: the prefilled input tokens, required by a ``classical``-prefill head."""
         b, n = lat.shape[0], pos.shape[0]
         d = self.to_dec(lat)  # [B, Nv, dec]
         full = self.mask_token.to(d.dtype).expand(b, n, -1).clone()  # [B, N, dec]
         full.scatter_(1, vis_idx[..., None].expand(-1, -1, d.shape[-1]), d)
         full = full + self.dec_pos(pos).to(full.device, full.dtype)[None]
+        if self.prior_embed is not None:
+            if prior is None:
+                raise ConfigError("a classical-prefill head needs the prefilled tokens as prior")
+            full = full + self.prior_embed(prior)
         return self.head(self.dec_norm(self.decoder(full)))  # [B, N, D]
 
 

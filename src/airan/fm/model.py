@@ -4,6 +4,11 @@ Encoder: linear patch embedding + factorised (time, antenna, subcarrier) positio
 transformer blocks over the *visible* tokens. Decoder: a narrower transformer over all positions, with a
 learned mask token where tokens were hidden, and a linear head back to patch values. Factorised positions
 let one model read any array size up to the position tables (heterogeneous shapes, zero-shot).
+
+With ``FMConfig.prior`` the model is prior-conditioned: every decoder position also receives an embedding of the
+classical estimate of its patch (``fm.prior.classical_prior``: interpolation over subcarriers/antennas/slots,
+PAD for future slots), and the output is that estimate plus the decoder's correction (output layer
+zero-initialised, so an untrained model returns the classical estimate exactly).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class FMConfig:
     max_t: int = 64
     max_a: int = 64
     max_s: int = 512
+    prior: bool = False
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads or self.dec_dim % max(1, self.n_heads // 2):
@@ -95,6 +101,10 @@ class CsiMAE(nn.Module):
         self.decoder = _blocks(cfg.dec_dim, max(1, cfg.n_heads // 2), cfg.dec_layers, cfg.mlp_ratio, cfg.dropout)
         self.head = nn.Linear(cfg.dec_dim, dim)
         nn.init.normal_(self.mask_token, std=0.02)
+        if cfg.prior:
+            self.prior_embed = nn.Linear(dim, cfg.dec_dim)
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def encode(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
         """Visible tokens -> latents. x: [B, N, D]; masked: [B, N] bool with the same count per row.
@@ -109,15 +119,22 @@ class CsiMAE(nn.Module):
         z = torch.gather(z, 1, vis_idx[..., None].expand(-1, -1, z.shape[-1]))  # [B, Nv, d]
         return self.enc_norm(self.encoder(z)), vis_idx
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """Reconstruct every token: [B, N, D] -> [B, N, D]."""
+    def forward(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstruct every token: [B, N, D] -> [B, N, D]. ``prior`` [B, N, D] (the classical estimate of
+        every token, ``fm.prior.prior_tokens``) is required by a prior-conditioned model and refused otherwise."""
         b, n, _ = x.shape
+        if self.cfg.prior != (prior is not None):
+            raise ConfigError("this model is prior-conditioned: pass prior tokens (fm.prior.prior_tokens)"
+                              if self.cfg.prior else "this model takes no prior tokens (FMConfig.prior is False)")
         lat, vis_idx = self.encode(x, pos, masked)
         d = self.to_dec(lat)  # [B, Nv, dec]
-        full = self.mask_token.expand(b, n, -1).clone()
+        full = self.mask_token.to(d.dtype).expand(b, n, -1).clone()
         full.scatter_(1, vis_idx[..., None].expand(-1, -1, d.shape[-1]), d)
         full = full + self.dec_pos(pos)[None]
-        return self.head(self.decoder(full))
+        if prior is None:
+            return self.head(self.decoder(full))
+        return prior + self.head(self.decoder(full + self.prior_embed(prior)))
 
 
 def masked_nmse(pred: torch.Tensor, target: torch.Tensor, masked: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ mix; ``maskings`` and ``mask_ratio`` are then not used). Both see the same data 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from airan.data.reader import CsiDataset
 from airan.fm import checkpoint
 from airan.fm.masking import MASKINGS, make_mask
 from airan.fm.model import CsiMAE, fm_config, masked_nmse
+from airan.fm.prior import prior_kwargs, prior_tokens
 from airan.fm.tokenizer import tokenize
 from airan.fm.wifo import WIFO_MASKINGS, WifoMAE, wifo_config, wifo_mask
 
@@ -44,6 +46,7 @@ class PretrainConfig:
     device: str = "cpu"
     ckpt_every: int = 100
     arch: str = "airan"
+    prior: bool = False  # prior-conditioned backbone (fm.prior; arch airan only)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -59,6 +62,8 @@ class PretrainConfig:
             raise ConfigError(f"noise_snr_db must be (lo, hi) with lo <= hi, got {self.noise_snr_db!r}")
         if not 0 < self.mask_ratio < 1:
             raise ConfigError(f"mask_ratio must be in (0, 1), got {self.mask_ratio!r}")
+        if self.prior and self.arch != "airan":
+            raise ConfigError(f"prior=True needs arch 'airan', got {self.arch!r} (the WiFo replica has no prior)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"device {self.device!r} asked for but CUDA is not available")
 
@@ -80,7 +85,9 @@ def _stream(ds: CsiDataset, idx: list[int], cfg: PretrainConfig, epoch0: int) ->
 
 def build_model(cfg: PretrainConfig) -> CsiMAE | WifoMAE:
     """A fresh backbone of ``cfg.arch`` at ``cfg.size``."""
-    return WifoMAE(wifo_config(cfg.size)) if cfg.arch == "wifo" else CsiMAE(fm_config(cfg.size))
+    if cfg.arch == "wifo":
+        return WifoMAE(wifo_config(cfg.size))
+    return CsiMAE(dataclasses.replace(fm_config(cfg.size), prior=cfg.prior))
 
 
 def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
@@ -104,11 +111,16 @@ def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float,
         keep = pilot_keep(tok, model.cfg.patch, h.shape[3], g)  # [N, D] bool
         x_in = x_in * keep
         masked = torch.zeros(h.shape[0], tok.pos.shape[0], dtype=torch.bool)
-        pred = model(x_in.to(device), tok.pos.to(device), masked.to(device))
+        extra = {}
+        if getattr(model.cfg, "prior", False):  # the encoder reads the pilots filled in by the classical estimate
+            x_in = prior_tokens(x_in, keep & tok.valid, tok, model.cfg.patch)
+            extra = {"prior": x_in.to(device)}
+        pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
         score = (tok.valid & ~keep[None]).to(device)
         return masked_nmse(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)
     masked = mask_fn(kind, h.shape[0], tok.pos, g, ratio)
-    pred = model(x_in.to(device), tok.pos.to(device), masked.to(device))
+    extra = prior_kwargs(model, x_in, ~masked[..., None] & tok.valid, tok)
+    pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
     return masked_nmse(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
 
 
@@ -200,6 +212,7 @@ def reconstruct(model: CsiMAE, h: torch.Tensor, kind: str = "temporal", ratio: f
     tok = tokenize(h, model.cfg.patch)
     masked = make_mask(kind, h.shape[0], tok.pos, torch.Generator().manual_seed(seed), ratio)
     dev = next(model.parameters()).device
-    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev)).cpu()
+    extra = prior_kwargs(model, tok.x, ~masked[..., None] & tok.valid, tok)
+    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev), **extra).cpu()
     nmse = float(masked_nmse(pred, tok.x, masked, tok.valid))
     return detokenize(pred, tok, model.cfg.patch), masked, 10 * math.log10(max(nmse, 1e-12))

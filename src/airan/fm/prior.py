@@ -1,0 +1,85 @@
+"""The classical prior of a prior-conditioned foundation model: the best estimate of the hidden REs that a
+model-free method gives from the observed ones, which the network then refines (its output is the prior plus a
+learned residual, so an untrained model returns the prior and training can only start from there).
+
+``classical_prior`` fills, in this order,
+1. along subcarriers: linear interpolation between the observed REs of the same slot and antenna (edge hold);
+2. along antennas: linear interpolation between the filled antennas of the same slot (edge hold);
+3. along time: linear interpolation between filled slots, the earliest filled slot held backwards, and the slots
+   after the last filled one predicted by PAD (Prony linear prediction in the angular-delay domain,
+   ``fm.pad.pad_predict``) when the filled slots are a leading run, else the last filled slot held.
+
+It needs no training data, no covariance and no noise level, so it applies to any array size zero-shot.
+``prior_tokens`` does the same in patch-token space for the model's callers.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from airan.fm.pad import pad_predict
+from airan.fm.tokenizer import PatchSpec, Tokens, detokenize, tokenize
+
+
+def _interp_last(v: torch.Tensor, have: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Linear interpolation with edge hold along the last axis. v: [..., L] complex; have: [..., L] bool (the
+    observed entries). Returns (filled v, rows filled [..., L] bool): rows with no observed entry stay as they
+    are and are not marked filled."""
+    n = v.shape[-1]
+    idx = torch.arange(n, device=v.device).expand_as(have)
+    prev = torch.where(have, idx, -1).cummax(dim=-1).values  # latest observed index <= i, -1 if none
+    rev = torch.where(have.flip(-1), idx, -1).cummax(dim=-1).values.flip(-1)  # in flipped coordinates
+    nxt = torch.where(rev >= 0, n - 1 - rev, n)  # earliest observed index >= i, n if none
+    v_prev = torch.gather(v, -1, prev.clamp_min(0))
+    v_next = torch.gather(v, -1, nxt.clamp_max(n - 1))
+    both = (prev >= 0) & (nxt < n)
+    w = torch.where(both, (idx - prev).to(v.real.dtype) / (nxt - prev).clamp_min(1).to(v.real.dtype), 0.0)
+    out = torch.where(both, v_prev + w * (v_next - v_prev), torch.where(prev >= 0, v_prev, v_next))
+    row = have.any(dim=-1, keepdim=True).expand_as(have)
+    return torch.where(row, torch.where(have, v, out), v), row
+
+
+def classical_prior(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """y: [B, T, A, S] complex observations (values outside ``known`` are ignored); known: bool broadcastable
+    to [B, T, A, S] (True = observed). Returns [B, T, A, S] complex: the observed values where known, the
+    classical estimate elsewhere (zero where nothing at all was observed)."""
+    if y.dim() != 4 or not torch.is_complex(y):
+        raise ValueError(f"expected complex y of shape [B, T, A, S], got {tuple(y.shape)} {y.dtype}")
+    have = known.to(torch.bool).expand_as(y)
+    v = torch.where(have, y, torch.zeros((), dtype=y.dtype))
+    v, have = _interp_last(v, have)  # subcarriers
+    v, have = (t.transpose(2, 3) for t in _interp_last(v.transpose(2, 3), have.transpose(2, 3)))  # antennas
+    slots = have.any(dim=3).any(dim=2)  # [B, T] filled slots
+    vt, ht = _interp_last(v.permute(0, 2, 3, 1), have.permute(0, 2, 3, 1))  # time: interior + edge hold
+    v = vt.permute(0, 3, 1, 2)
+    n_lead = slots.long().cumprod(dim=1).sum(dim=1)  # [B] leading filled slots
+    n_fill = slots.sum(dim=1)
+    t = y.shape[1]
+    for lead in sorted(set(n_lead.tolist())):
+        rows = ((n_lead == lead) & (n_fill == lead)).nonzero().squeeze(1)
+        if lead < 1 or lead >= t or len(rows) == 0:
+            continue
+        k = torch.zeros(t, y.shape[3], dtype=torch.bool)
+        k[:lead] = True
+        v[rows] = pad_predict(v[rows].cpu(), k).to(v.device, v.dtype)
+    return v
+
+
+def prior_tokens(x: torch.Tensor, known: torch.Tensor, tok: Tokens, spec: PatchSpec) -> torch.Tensor:
+    """Patch-token version of ``classical_prior``. x: [B, N, D] float tokens (values outside ``known`` are
+    ignored); known: [B, N, D] or [N, D] bool, True where an entry was observed; ``tok`` gives the grid and the
+    original shape. Returns [B, N, D] float32 prior tokens in the same units as ``x``."""
+    known = known.expand_as(x)
+    y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)
+    k = detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5
+    return tokenize(classical_prior(y, k), spec, normalize=False).x.to(x.device)
+
+
+def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, tok: Tokens) -> dict[str, torch.Tensor]:
+    """The keyword arguments a backbone's forward takes for these tokens: ``{"prior": prior tokens}`` (on the
+    model's device) for a prior-conditioned model (``model.cfg.prior``), ``{}`` for any other. x, known: as in
+    ``prior_tokens``."""
+    if not getattr(model.cfg, "prior", False):
+        return {}
+    dev = next(model.parameters()).device
+    return {"prior": prior_tokens(x, known, tok, model.cfg.patch).to(dev)}

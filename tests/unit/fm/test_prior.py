@@ -1,0 +1,125 @@
+"""Classical prior (interpolation + PAD) and the prior-conditioned backbone: the prior reproduces the classical
+baselines it is made of, an untrained prior model returns the prior exactly, the pretrained decoder carries over
+to task heads, and a prior checkpoint round-trips."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from airan.core.errors import ConfigError
+from airan.data.datagen import generate_dataset
+from airan.data.families import load_family
+from airan.fm import checkpoint
+from airan.fm.baselines import linear_interp
+from airan.fm.bench import known_mask, mae_predict
+from airan.fm.finetune import zero_shot
+from airan.fm.heads import head_class
+from airan.fm.model import CsiMAE, fm_config
+from airan.fm.pad import pad_predict
+from airan.fm.pretrain import PretrainConfig, pretrain, step_loss
+from airan.fm.prior import classical_prior, prior_tokens
+from airan.fm.tokenizer import tokenize
+
+
+def _channel(b=3, t=8, a=4, s=32, seed=0):
+    """A few-path channel [B, T, A, S] complex64: Doppler in time, delay in frequency, angle over antennas."""
+    g = torch.Generator().manual_seed(seed)
+    ti, ai, si = (torch.arange(n, dtype=torch.float64) for n in (t, a, s))
+    h = torch.zeros(b, t, a, s, dtype=torch.complex128)
+    for _ in range(3):
+        amp = torch.complex(torch.randn(b, generator=g), torch.randn(b, generator=g))[:, None, None, None]
+        fd, tau, th = (torch.rand(b, generator=g)[:, None, None, None] for _ in range(3))
+        phase = 0.3 * fd * ti[:, None, None] - 0.2 * tau * si + torch.pi * th * ai[:, None]
+        h = h + amp * torch.exp(1j * phase)
+    return h.to(torch.complex64)
+
+
+@pytest.mark.parametrize("task", ["time", "freq", "estimation"])
+def test_prior_is_pad_in_time_and_interpolation_in_frequency(task):
+    y = _channel()
+    known = known_mask(task, y.shape[1], y.shape[3])
+    prior = classical_prior(y, known[None, :, None, :])
+    ref = pad_predict(y, known) if task == "time" else linear_interp(y, known)
+    assert torch.allclose(prior, ref, atol=1e-5)
+    k = known[None, :, None, :].expand_as(y)
+    assert torch.equal(prior[k], y[k])  # observed REs pass through untouched
+
+
+def test_prior_interpolates_antennas_and_interior_slots_and_rejects_real_input():
+    y = _channel(t=6, a=5)
+    known = torch.ones(1, 6, 5, 32, dtype=torch.bool)
+    known[:, :, 1] = False  # a missing antenna between two known ones
+    known[:, :, 4] = False  # the last antenna: held from its neighbour
+    known[:, 2] = False  # a missing slot between two known ones
+    p = classical_prior(y, known)
+    k = ~known[0, :, 0, 0]
+    assert torch.allclose(p[:, ~k, 1], (y[:, ~k, 0] + y[:, ~k, 2]) / 2, atol=1e-6)
+    assert torch.allclose(p[:, ~k, 4], y[:, ~k, 3])
+    assert torch.allclose(p[:, 2], (p[:, 1] + p[:, 3]) / 2, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[B, T, A, S\]"):
+        classical_prior(y.real, known)
+
+
+def test_untrained_prior_model_returns_the_prior_and_models_check_the_prior_argument():
+    torch.manual_seed(0)
+    model = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True)).eval()
+    y = _channel(t=8, s=32)
+    known = known_mask("time", 8, 32)
+    with torch.no_grad():
+        pred = mae_predict(model, y, known)
+    assert torch.allclose(pred, pad_predict(y, known), atol=1e-4)
+    ft = zero_shot(model, "time")  # the task-head path (airan predict) gives the same
+    assert ft.head.prefill == "classical"
+    assert torch.allclose(ft.predict(y, known), pad_predict(y, known), atol=1e-4)
+    tok = tokenize(y, model.cfg.patch)
+    masked = torch.zeros(y.shape[0], tok.pos.shape[0], dtype=torch.bool)
+    with pytest.raises(ConfigError, match="prior-conditioned"):
+        model(tok.x, tok.pos, masked)
+    with pytest.raises(ConfigError, match="no prior"):
+        CsiMAE(fm_config("tiny"))(tok.x, tok.pos, masked, prior=tok.x)
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_head_from_a_prior_backbone_reproduces_it(share):
+    torch.manual_seed(0)
+    model = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True)).eval()
+    with torch.no_grad():  # a "trained" decoder: non-zero output layer
+        model.head.weight.normal_(0, 0.1)
+    y = _channel(t=8, s=32)
+    tok = tokenize(y, model.cfg.patch)
+    masked = (tok.pos[:, 0] == tok.pos[:, 0].max())[None].expand(y.shape[0], -1)
+    prior = prior_tokens(tok.x, ~masked[..., None] & tok.valid, tok, model.cfg.patch)
+    head = head_class("time").from_backbone(model, share=share).eval()
+    assert head.prefill == "classical" and head.residual and head.prior_embed is not None
+    with torch.no_grad():
+        lat, vis_idx = model.encode(tok.x, tok.pos, masked)
+        out = prior + head(lat, vis_idx, tok.pos, prior=prior)
+        ref = model(tok.x, tok.pos, masked, prior=prior)
+        with pytest.raises(ConfigError, match="prior"):
+            head(lat, vis_idx, tok.pos)
+    assert torch.allclose(out, ref, atol=1e-5)
+    assert not torch.allclose(ref, prior, atol=1e-3)  # the decoder's correction is really applied
+
+
+def test_prior_pretraining_starts_from_the_prior():
+    h = _channel(b=4, t=8, a=4, s=32)
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True))
+    plain = CsiMAE(fm_config("tiny"))
+    for kind in ("frequency", "pilot"):
+        with_prior = float(step_loss(model, h, kind, 0.5, g, "cpu", None).detach())
+        without = float(step_loss(plain, h, kind, 0.5, g, "cpu", None).detach())
+        assert with_prior < 0.1 < without  # interpolation of a smooth channel vs an untrained decoder
+    with pytest.raises(ConfigError, match="'wifo'"):
+        PretrainConfig(prior=True, arch="wifo")
+
+
+def test_prior_checkpoint_keeps_the_prior_flag(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "ckpt"
+    generate_dataset(load_family("ci-tiny"), 24, data, seed=11, shard_size=24)
+    summary = pretrain(data, out, PretrainConfig(steps=2, batch_size=8, prior=True, ckpt_every=1))
+    assert summary["steps"] == 2 and all(v == v for v in summary["history"])  # finite losses
+    loaded, _, meta = checkpoint.load(out)
+    assert loaded.cfg.prior and meta["model_config"]["prior"] is True
