@@ -28,12 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ABLATION = "MAE without prior (ablation)"
 
 
 def runs(a: argparse.Namespace) -> dict[str, list[str]]:
     ours = ["--checkpoint", a.checkpoint]
     # the WiFo-style replica is the zero-shot contender; fine-tuned runs compare against the trained baselines
     wifo = ["--wifo-checkpoint", a.wifo_checkpoint] if a.wifo_checkpoint else []
+    if a.ablation_checkpoint:  # our backbone without the classical prior: what the prior is worth
+        wifo += ["--compare-checkpoint", f"{ABLATION}={a.ablation_checkpoint}"]
     common = ["--snr-db", str(a.snr_db), "--max-samples", str(a.max_samples), "--format", "json"]
     ft = ["--finetune-mode", a.finetune_mode, "--finetune-steps", str(a.finetune_steps),
           "--learned-steps", str(a.learned_steps), "--llm4cp-width", a.llm4cp_width]
@@ -100,7 +103,9 @@ def leaderboard(results: dict[str, dict]) -> str:
 
 
 def _per_config(res: dict, model_prefix: str) -> dict[str, float]:
-    return {r["config"]: r["nmse_db_clean"] for r in res["rows"] if r["model"].startswith(model_prefix)}
+    """config -> NMSE of the rows of ``model_prefix`` itself or its fine-tuned variant ``model_prefix (mode)``."""
+    return {r["config"]: r["nmse_db_clean"] for r in res["rows"]
+            if r["model"] == model_prefix or r["model"].startswith(model_prefix + " (")}
 
 
 def targets(results: dict[str, dict]) -> list[str]:
@@ -123,7 +128,7 @@ def targets(results: dict[str, dict]) -> list[str]:
                    f"({', '.join(f'{c}: {g:+.2f}' for c, g in zip(common, gains, strict=True))})")
     ten, full = results.get("predict_time_10pct"), results.get("predict_time_full")
     if ten and full:
-        ours = {r["config"]: r["nmse_db_clean"] for r in ten["rows"] if r["model"].startswith("airan-fm")}
+        ours = _per_config(ten, "airan-fm")
         llm = {r["config"]: r["nmse_db_clean"] for r in full["rows"] if r["model"].startswith("LLM4CP")}
         common = sorted(set(ours) & set(llm))
         if common:
@@ -157,6 +162,7 @@ def main() -> None:
     p.add_argument("--predict", default="")
     p.add_argument("--checkpoint", default="")
     p.add_argument("--wifo-checkpoint", default="")
+    p.add_argument("--ablation-checkpoint", default="", help="our backbone pretrained without --prior")
     p.add_argument("--snr-db", type=float, default=20.0)
     p.add_argument("--max-samples", type=int, default=128)
     p.add_argument("--finetune-mode", default="lora")

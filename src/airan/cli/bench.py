@@ -30,6 +30,9 @@ def fm(
     checkpoint: Path | None = typer.Option(None, "--checkpoint", help="our pretrained checkpoint (omit: baselines)"),
     wifo_checkpoint: Path | None = typer.Option(None, "--wifo-checkpoint",
                                                 help="a WiFo-style MAE replica checkpoint to compare against"),
+    compare: list[str] = typer.Option([], "--compare-checkpoint",
+                                      help="NAME=DIR: another pretrained checkpoint to run under NAME (e.g. an "
+                                           "ablation); repeatable"),
     data: Path | None = typer.Option(None, "--data", help="an existing dataset directory"),
     family: str | None = typer.Option(None, "--family", help="or a family name / JSON file to generate now"),
     samples: int = typer.Option(64, "--samples", min=1, help="samples to generate with --family"),
@@ -61,6 +64,13 @@ def fm(
     try:
         model = ckpt.load(checkpoint)[0] if checkpoint is not None else None
         extra = {"WiFo-style MAE": ckpt.load(wifo_checkpoint)[0]} if wifo_checkpoint is not None else {}
+        for spec in compare:
+            name, sep, path = spec.partition("=")
+            if not sep or not name.strip() or not path.strip():
+                fail(f"--compare-checkpoint {spec!r}: expected NAME=DIR")
+            if name.strip() in extra or name.strip() == "airan-fm":
+                fail(f"--compare-checkpoint {spec!r}: the name {name.strip()!r} is taken")
+            extra[name.strip()] = ckpt.load(path.strip())[0]
         if family is not None:
             data = Path(tempfile.mkdtemp(prefix="airan-bench-"))
             with err_console.status(f"generating {samples} samples of {family} ..."):

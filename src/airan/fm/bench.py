@@ -33,7 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
 from airan.fm.baselines import BASELINES, lmmse, sample_covariance
-from airan.fm.prior import classical_prior, prior_kwargs
+from airan.fm.prior import prior_kwargs
 from airan.fm.tokenizer import detokenize, tokenize
 
 TASKS = ("time", "freq", "estimation")
@@ -101,15 +101,14 @@ def pilot_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Ten
     visible, REs outside ``known`` [T, S] are zeroed, the whole channel is reconstructed. y: [B, T, A, S]."""
     spec = model.cfg.patch
     y_in = y * known[None, :, None, :]
-    extra = {}
-    if getattr(model.cfg, "prior", False):  # as in pretraining: the encoder reads the filled-in pilots
-        y_in = classical_prior(y_in, known[None, :, None, :])
     tok = tokenize(y_in, spec, normalize=False)
     masked = torch.zeros(y.shape[0], tok.pos.shape[0], dtype=torch.bool)
     dev = next(model.parameters()).device
-    if getattr(model.cfg, "prior", False):
-        extra = {"prior": tok.x.to(dev)}
-    pred = model(tok.x.to(dev), tok.pos.to(dev), masked.to(dev), **extra).float().cpu()
+    kf = known[None, :, None, :].expand(y.shape).float()
+    kt = tokenize(torch.complex(kf, kf), spec, normalize=False).x > 0.5  # [B, N, D] observed entries
+    extra = prior_kwargs(model, tok.x, kt & tok.valid, tok)
+    x = extra.get("prior", tok.x)  # a prior model's encoder reads the pilots filled in, as in pretraining
+    pred = model(x.to(dev), tok.pos.to(dev), masked.to(dev), **extra).float().cpu()
     return detokenize(pred, tok, spec, rescale=False)
 
 

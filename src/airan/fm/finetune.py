@@ -36,7 +36,7 @@ from airan.fm.bench import known_mask, shots_subset
 from airan.fm.heads import DecoderHead, head_class, hold_fill, interp_fill
 from airan.fm.lora import apply_lora, merge_lora
 from airan.fm.model import masked_nmse
-from airan.fm.prior import classical_prior
+from airan.fm.prior import classical_prior, noise_db
 from airan.fm.tokenizer import detokenize, tokenize
 
 TASKS = ("time", "freq", "estimation")
@@ -131,9 +131,10 @@ class FineTuned(nn.Module):
     def device(self) -> torch.device:
         return next(self.backbone.parameters()).device
 
-    def _inputs(self, y: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _inputs(self, y: torch.Tensor, known: torch.Tensor) -> tuple[Any, ...]:
         """y [B, T, A, S] complex noisy, known [T, S] bool -> (x [B, N, D] input tokens, pos [N, 3],
-        masked [B, N] bool hidden tokens, valid [B, N, D] bool, scale [B] float RMS of the known REs, tokens)."""
+        masked [B, N] bool hidden tokens, valid [B, N, D] bool, scale [B] float RMS of the known REs, tokens,
+        extra: the head's keyword arguments ({"prior", "noise_db"} for a classical-prefill head, else {}))."""
         spec = self.backbone.cfg.patch
         y, known = y.cpu(), known.cpu()  # tokenised on the CPU, as in pretraining; tokens move to the device
         kf = known[None, :, None, :]  # [1, T, 1, S]
@@ -144,7 +145,9 @@ class FineTuned(nn.Module):
             y0 = interp_fill(y0, known)
         elif self.head.prefill == "hold":
             y0 = hold_fill(y0, known)
-        elif self.head.prefill == "classical":
+        extra_cpu = {}
+        if self.head.prefill == "classical":
+            extra_cpu["noise_db"] = noise_db(y0, kf)
             y0 = classical_prior(y0, kf)
         tok = tokenize(y0, spec, normalize=False)
         kfull = kf.expand(1, *y.shape[1:]).float()
@@ -156,23 +159,24 @@ class FineTuned(nn.Module):
         else:
             masked = torch.zeros(x.shape[:2], dtype=torch.bool, device=dev)
             x = x + self.head.fill * (~ktok.to(dev) & valid)
-        return x, tok.pos.to(dev), masked, valid, scale.to(dev), tok
+        extra = {"prior": x, "noise_db": extra_cpu["noise_db"].to(dev)} if extra_cpu else {}
+        return x, tok.pos.to(dev), masked, valid, scale.to(dev), tok, extra
 
-    def forward_tokens(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """Input tokens x [B, N, D] -> predicted tokens [B, N, D] float32."""
+    def forward_tokens(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor,
+                       **extra: torch.Tensor) -> torch.Tensor:
+        """Input tokens x [B, N, D] -> predicted tokens [B, N, D] float32 (``extra``: from ``_inputs``)."""
         lat, vis_idx = self.backbone.encode(x, pos, masked)
-        prior = {"prior": x} if self.head.prior_embed is not None else {}
-        out = self.head(lat, vis_idx, pos, **prior)
+        out = self.head(lat, vis_idx, pos, **extra)
         return out + x if self.head.residual else out
 
     def loss(self, noisy: torch.Tensor, clean: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         """NMSE (linear) of the prediction from ``noisy`` against ``clean`` [B, T, A, S] complex over the hidden
         tokens (time, freq) or every RE (estimation)."""
-        x, pos, masked, valid, scale, _ = self._inputs(noisy, known)
+        x, pos, masked, valid, scale, _, extra = self._inputs(noisy, known)
         target = tokenize(clean.cpu() / scale.cpu()[:, None, None, None], self.backbone.cfg.patch,
                           normalize=False).x.to(x.device)
         w = masked if self.head.hides_tokens else torch.ones_like(masked)
-        return masked_nmse(self.forward_tokens(x, pos, masked).float(), target, w, valid)
+        return masked_nmse(self.forward_tokens(x, pos, masked, **extra).float(), target, w, valid)
 
     @torch.no_grad()
     def predict(self, y: torch.Tensor, known: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -189,8 +193,8 @@ class FineTuned(nn.Module):
         self.eval()
         outs = []
         for part in y.split(batch_size):
-            x, pos, masked, _, scale, tok = self._inputs(part, known)
-            pred = detokenize(self.forward_tokens(x, pos, masked).float().cpu(), tok, self.backbone.cfg.patch,
+            x, pos, masked, _, scale, tok, extra = self._inputs(part, known)
+            pred = detokenize(self.forward_tokens(x, pos, masked, **extra).float().cpu(), tok, self.backbone.cfg.patch,
                               rescale=False) * scale.cpu()[:, None, None, None]
             if self.head.hides_tokens:
                 pred = torch.where(known[None, :, None, :], part.cpu(), pred)

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from airan.core.errors import ConfigError
+from airan.fm.model import NoiseConditioning
 
 
 class TaskHead(nn.Module):
@@ -135,6 +136,7 @@ class DecoderHead(TaskHead):
         self.head = nn.Linear(cfg.dec_dim, dim)
         # embedding of the classical estimate of each token (prior-conditioned heads only)
         self.prior_embed = nn.Linear(dim, cfg.dec_dim) if self.prefill == "classical" else None
+        self.noise_cond = NoiseConditioning(cfg.dec_dim) if self.prefill == "classical" else None
         # learned value for unobserved REs of a visible token ([D] float32; only when tokens are not hidden)
         self.fill = None if self.hides_tokens else nn.Parameter(torch.zeros(dim))
         if self.residual:
@@ -156,7 +158,7 @@ class DecoderHead(TaskHead):
         else:
             head = cls(backbone.cfg, **arch)
         names = ("to_dec", "decoder", "head") + (("dec_pos",) if hasattr(backbone, "dec_pos") else ()) + (
-            ("dec_norm",) if hasattr(backbone, "dec_norm") else ()) + (("prior_embed",) if prior else ())
+            ("dec_norm",) if hasattr(backbone, "dec_norm") else ()) + (("prior_embed", "noise_cond") if prior else ())
         if not all(hasattr(backbone, n) for n in ("to_dec", "decoder", "head", "mask_token")):
             return head
         for n in names:
@@ -169,17 +171,19 @@ class DecoderHead(TaskHead):
         return head
 
     def forward(self, lat: torch.Tensor, vis_idx: torch.Tensor, pos: torch.Tensor,
-                prior: torch.Tensor | None = None) -> torch.Tensor:
-        """``prior`` [B, N, D]: the prefilled input tokens, required by a ``classical``-prefill head."""
+                prior: torch.Tensor | None = None, noise_db: torch.Tensor | None = None) -> torch.Tensor:
+        """``prior`` [B, N, D] (the prefilled input tokens) and ``noise_db`` [B]: required by a
+        ``classical``-prefill head, whose output (the correction) is then scaled by the noise gate."""
         b, n = lat.shape[0], pos.shape[0]
         d = self.to_dec(lat)  # [B, Nv, dec]
         full = self.mask_token.to(d.dtype).expand(b, n, -1).clone()  # [B, N, dec]
         full.scatter_(1, vis_idx[..., None].expand(-1, -1, d.shape[-1]), d)
         full = full + self.dec_pos(pos).to(full.device, full.dtype)[None]
         if self.prior_embed is not None:
-            if prior is None:
-                raise ConfigError("a classical-prefill head needs the prefilled tokens as prior")
-            full = full + self.prior_embed(prior)
+            if prior is None or noise_db is None:
+                raise ConfigError("a classical-prefill head needs the prefilled tokens (prior) and noise_db")
+            emb, gate = self.noise_cond(noise_db)
+            return gate * self.head(self.dec_norm(self.decoder(full + self.prior_embed(prior) + emb)))
         return self.head(self.dec_norm(self.decoder(full)))  # [B, N, D]
 
 

@@ -7,7 +7,8 @@ let one model read any array size up to the position tables (heterogeneous shape
 
 With ``FMConfig.prior`` the model is prior-conditioned: every decoder position also receives an embedding of the
 classical estimate of its patch (``fm.prior.classical_prior``: interpolation over subcarriers/antennas/slots,
-PAD for future slots), and the output is that estimate plus the decoder's correction (output layer
+PAD for future slots) and of the sample's estimated noise level (``fm.prior.noise_db``), and the output is that
+estimate plus the decoder's correction scaled by a gate of the noise level (``NoiseConditioning``; output layer
 zero-initialised, so an untrained model returns the classical estimate exactly).
 """
 
@@ -80,6 +81,21 @@ class FactorisedPosition(nn.Module):
         return self.t(pos[:, 0]) + self.a(pos[:, 1]) + self.s(pos[:, 2])
 
 
+class NoiseConditioning(nn.Module):
+    """The per-sample noise level [B] (dB, ``fm.prior.noise_db``) as a decoder input embedding [B, 1, dec] and
+    a gate in (0, 1) [B, 1, 1] on the correction: how far to move from the classical estimate depends on how
+    noisy the observations are, which a small model cannot infer reliably from the tokens themselves."""
+
+    def __init__(self, dec_dim: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(1, dec_dim)
+        self.gate = nn.Linear(1, 1)
+
+    def forward(self, noise_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = (noise_db.float() / 10.0)[:, None, None]  # [B, 1, 1], about -4..1
+        return self.embed(z), torch.sigmoid(self.gate(z))
+
+
 def _blocks(d: int, heads: int, layers: int, mlp_ratio: int, dropout: float) -> nn.TransformerEncoder:
     layer = nn.TransformerEncoderLayer(d, heads, d * mlp_ratio, dropout, activation="gelu", batch_first=True,
                                        norm_first=True)
@@ -103,6 +119,7 @@ class CsiMAE(nn.Module):
         nn.init.normal_(self.mask_token, std=0.02)
         if cfg.prior:
             self.prior_embed = nn.Linear(dim, cfg.dec_dim)
+            self.noise_cond = NoiseConditioning(cfg.dec_dim)
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
@@ -120,13 +137,14 @@ class CsiMAE(nn.Module):
         return self.enc_norm(self.encoder(z)), vis_idx
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor, masked: torch.Tensor,
-                prior: torch.Tensor | None = None) -> torch.Tensor:
+                prior: torch.Tensor | None = None, noise_db: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruct every token: [B, N, D] -> [B, N, D]. ``prior`` [B, N, D] (the classical estimate of
-        every token, ``fm.prior.prior_tokens``) is required by a prior-conditioned model and refused otherwise."""
+        every token) and ``noise_db`` [B] (``fm.prior.prior_kwargs`` gives both) are required by a
+        prior-conditioned model and refused otherwise."""
         b, n, _ = x.shape
-        if self.cfg.prior != (prior is not None):
-            raise ConfigError("this model is prior-conditioned: pass prior tokens (fm.prior.prior_tokens)"
-                              if self.cfg.prior else "this model takes no prior tokens (FMConfig.prior is False)")
+        if self.cfg.prior != (prior is not None) or (prior is None) != (noise_db is None):
+            raise ConfigError("this model is prior-conditioned: pass prior and noise_db (fm.prior.prior_kwargs)"
+                              if self.cfg.prior else "this model takes no prior or noise_db (FMConfig.prior is False)")
         lat, vis_idx = self.encode(x, pos, masked)
         d = self.to_dec(lat)  # [B, Nv, dec]
         full = self.mask_token.to(d.dtype).expand(b, n, -1).clone()
@@ -134,7 +152,8 @@ class CsiMAE(nn.Module):
         full = full + self.dec_pos(pos)[None]
         if prior is None:
             return self.head(self.decoder(full))
-        return prior + self.head(self.decoder(full + self.prior_embed(prior)))
+        emb, gate = self.noise_cond(noise_db)
+        return prior + gate * self.head(self.decoder(full + self.prior_embed(prior) + emb))
 
 
 def masked_nmse(pred: torch.Tensor, target: torch.Tensor, masked: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

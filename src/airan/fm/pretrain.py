@@ -23,7 +23,7 @@ from airan.data.reader import CsiDataset
 from airan.fm import checkpoint
 from airan.fm.masking import MASKINGS, make_mask
 from airan.fm.model import CsiMAE, fm_config, masked_nmse
-from airan.fm.prior import prior_kwargs, prior_tokens
+from airan.fm.prior import prior_kwargs
 from airan.fm.tokenizer import tokenize
 from airan.fm.wifo import WIFO_MASKINGS, WifoMAE, wifo_config, wifo_mask
 
@@ -113,8 +113,8 @@ def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float,
         masked = torch.zeros(h.shape[0], tok.pos.shape[0], dtype=torch.bool)
         extra = {}
         if getattr(model.cfg, "prior", False):  # the encoder reads the pilots filled in by the classical estimate
-            x_in = prior_tokens(x_in, keep & tok.valid, tok, model.cfg.patch)
-            extra = {"prior": x_in.to(device)}
+            extra = prior_kwargs(model, x_in, keep & tok.valid, tok)
+            x_in = extra["prior"]
         pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
         score = (tok.valid & ~keep[None]).to(device)
         return masked_nmse(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)

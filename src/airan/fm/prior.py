@@ -11,6 +11,11 @@ learned residual, so an untrained model returns the prior and training can only 
 
 It needs no training data, no covariance and no noise level, so it applies to any array size zero-shot.
 ``prior_tokens`` does the same in patch-token space for the model's callers.
+
+How much a refinement should change the prior depends on the noise (at 5 dB SNR smoothing pays, at 30 dB it
+costs), so the model also reads ``noise_db``: a per-sample estimate of the noise-to-signal ratio from the
+observed REs alone (second differences along subcarriers and along slots, whose curvature is small for a smooth
+channel; the smaller of the two, so it is an upper bound on the noise).
 """
 
 from __future__ import annotations
@@ -65,6 +70,32 @@ def classical_prior(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return v
 
 
+NOISE_DB_RANGE = (-40.0, 10.0)  # clamp of the noise estimate [dB relative to the signal power]
+
+
+def noise_db(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Per-sample noise-to-signal estimate [B] float32 in dB, i.e. about -SNR (signal = observed power minus the
+    noise estimate; clamped to ``NOISE_DB_RANGE``; the upper end when no three consecutive REs are observed on
+    either axis). y: [B, T, A, S] complex; known: bool broadcastable to
+    y. A second difference d = y[k] - (y[k-1] + y[k+1]) / 2 of white noise of variance v has variance 1.5 v."""
+    k = known.to(torch.bool).expand_as(y)
+    power = ((y.abs() ** 2) * k).sum(dim=(1, 2, 3)) / k.sum(dim=(1, 2, 3)).clamp_min(1)  # [B]
+    best = torch.full((y.shape[0],), float("inf"), dtype=power.dtype, device=y.device)
+    for dim in (3, 1):  # subcarriers, slots
+        v, m = y.movedim(dim, -1), k.movedim(dim, -1)
+        if v.shape[-1] < 3:
+            continue
+        trip = m[..., :-2] & m[..., 1:-1] & m[..., 2:]
+        d2 = (v[..., 1:-1] - (v[..., :-2] + v[..., 2:]) / 2).abs() ** 2
+        cnt = trip.sum(dim=(1, 2, 3))
+        est = (d2 * trip).sum(dim=(1, 2, 3)) / 1.5 / cnt.clamp_min(1)
+        best = torch.where(cnt > 0, torch.minimum(best, est), best)
+    lo, hi = NOISE_DB_RANGE
+    ratio = best / (power - best).clamp_min(1e-30)  # noise over signal (observed power minus noise)
+    out = torch.where(torch.isfinite(ratio), 10 * torch.log10(ratio.clamp_min(1e-30)), torch.full_like(ratio, hi))
+    return out.clamp(lo, hi).float()
+
+
 def prior_tokens(x: torch.Tensor, known: torch.Tensor, tok: Tokens, spec: PatchSpec) -> torch.Tensor:
     """Patch-token version of ``classical_prior``. x: [B, N, D] float tokens (values outside ``known`` are
     ignored); known: [B, N, D] or [N, D] bool, True where an entry was observed; ``tok`` gives the grid and the
@@ -75,11 +106,19 @@ def prior_tokens(x: torch.Tensor, known: torch.Tensor, tok: Tokens, spec: PatchS
     return tokenize(classical_prior(y, k), spec, normalize=False).x.to(x.device)
 
 
+def token_noise_db(x: torch.Tensor, known: torch.Tensor, tok: Tokens, spec: PatchSpec) -> torch.Tensor:
+    """``noise_db`` of patch tokens x [B, N, D] observed where ``known`` ([B, N, D] or [N, D] bool): [B]."""
+    known = known.expand_as(x)
+    y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)
+    return noise_db(y, detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5).to(x.device)
+
+
 def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, tok: Tokens) -> dict[str, torch.Tensor]:
-    """The keyword arguments a backbone's forward takes for these tokens: ``{"prior": prior tokens}`` (on the
-    model's device) for a prior-conditioned model (``model.cfg.prior``), ``{}`` for any other. x, known: as in
-    ``prior_tokens``."""
+    """The keyword arguments a backbone's forward takes for these tokens: ``{"prior": prior tokens [B, N, D],
+    "noise_db": [B]}`` (on the model's device) for a prior-conditioned model (``model.cfg.prior``), ``{}`` for
+    any other. x, known: as in ``prior_tokens``."""
     if not getattr(model.cfg, "prior", False):
         return {}
     dev = next(model.parameters()).device
-    return {"prior": prior_tokens(x, known, tok, model.cfg.patch).to(dev)}
+    return {"prior": prior_tokens(x, known, tok, model.cfg.patch).to(dev),
+            "noise_db": token_noise_db(x, known, tok, model.cfg.patch).to(dev)}

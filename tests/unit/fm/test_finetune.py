@@ -200,3 +200,20 @@ def test_finetune_the_wifo_replica_and_reload(tmp_path):
     known = known_mask("time", 8, 16)
     assert torch.allclose(back.predict(h, known), ft.predict(h, known), atol=1e-5)
 
+
+
+def test_prior_backbone_heads_start_from_the_prior_fine_tune_and_reload(data, tmp_path):
+    import dataclasses
+
+    torch.manual_seed(0)
+    prior_bb = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True))
+    y, _, known = _eval_batch(data, "estimation")
+    untrained = build(prior_bb, "estimation", "head")
+    assert untrained.head.prefill == "classical" and untrained.head.residual
+    assert torch.allclose(untrained.predict(y, known), linear_interp(y, known), atol=1e-4)  # pilots: interpolation
+    ft = finetune(prior_bb, data, FinetuneConfig(task="estimation", mode="full", steps=4, batch_size=8))
+    est = ft.predict(y, known)
+    assert torch.isfinite(est.real).all() and not torch.allclose(est, linear_interp(y, known), atol=1e-4)
+    ft.save(tmp_path / "ft")
+    assert json.loads((tmp_path / "ft" / "meta.json").read_text())["finetune"]["head"]["prefill"] == "classical"
+    assert torch.allclose(load_predictor(tmp_path / "ft").predict(y, known), est, atol=1e-5)

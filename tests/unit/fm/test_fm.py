@@ -163,3 +163,19 @@ def test_lmmse_beats_interpolation_at_low_snr(data):
     assert set(by) == {"linear interpolation", "LMMSE (sample covariance)"}
     # with the channel's frequency covariance, LMMSE denoises: it must beat plain interpolation at 0 dB SNR
     assert np.mean(by["LMMSE (sample covariance)"]) < np.mean(by["linear interpolation"]) - 1.0
+
+
+def test_cli_bench_fm_compare_checkpoint_runs_another_model_under_its_name():
+    from pathlib import Path
+
+    ck = str(Path(__file__).resolve().parents[3] / "checkpoints" / "airan-tiny-cpu")
+    base = ["bench", "fm", "--family", "ci-tiny", "--samples", "8", "--task", "freq", "--checkpoint", ck]
+    r = CliRunner().invoke(app, [*base, "--compare-checkpoint", f"same weights={ck}", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["rows"]
+    ours = {row["config"]: row["nmse_db_clean"] for row in rows if row["model"] == "airan-fm"}
+    same = {row["config"]: row["nmse_db_clean"] for row in rows if row["model"] == "same weights"}
+    assert ours and same == pytest.approx(ours)  # same checkpoint, same samples and masks: same numbers
+    for spec, msg in (("no-equals-sign", "NAME=DIR"), (f"airan-fm={ck}", "taken")):
+        bad = CliRunner().invoke(app, [*base, "--compare-checkpoint", spec])
+        assert bad.exit_code != 0 and msg in bad.output

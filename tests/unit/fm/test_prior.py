@@ -18,7 +18,7 @@ from airan.fm.heads import head_class
 from airan.fm.model import CsiMAE, fm_config
 from airan.fm.pad import pad_predict
 from airan.fm.pretrain import PretrainConfig, pretrain, step_loss
-from airan.fm.prior import classical_prior, prior_tokens
+from airan.fm.prior import NOISE_DB_RANGE, classical_prior, noise_db, prior_kwargs
 from airan.fm.tokenizer import tokenize
 
 
@@ -61,6 +61,20 @@ def test_prior_interpolates_antennas_and_interior_slots_and_rejects_real_input()
         classical_prior(y.real, known)
 
 
+@pytest.mark.parametrize("snr_db", [5.0, 20.0])
+def test_noise_estimate_tracks_the_snr_of_a_smooth_channel(snr_db):
+    h = _channel(b=4, t=16, a=4, s=64)
+    h = h / h.abs().pow(2).mean().sqrt()
+    g = torch.Generator().manual_seed(3)
+    sigma = 10 ** (-snr_db / 20) / 2**0.5
+    y = h + sigma * torch.complex(torch.randn(h.shape, generator=g), torch.randn(h.shape, generator=g))
+    for task in ("freq", "time", "estimation"):  # pilots: slots are consecutive, subcarriers are not
+        est = noise_db(y, known_mask(task, 16, 64)[None, :, None, :])
+        assert est.shape == (4,) and torch.all((est - (-snr_db)).abs() < 1.5), (task, est)
+    nothing = noise_db(y[:, :2, :, :2], torch.ones(1, 2, 1, 2, dtype=torch.bool))  # no three in a row anywhere
+    assert torch.all(nothing == NOISE_DB_RANGE[1])
+
+
 def test_untrained_prior_model_returns_the_prior_and_models_check_the_prior_argument():
     torch.manual_seed(0)
     model = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True)).eval()
@@ -76,8 +90,10 @@ def test_untrained_prior_model_returns_the_prior_and_models_check_the_prior_argu
     masked = torch.zeros(y.shape[0], tok.pos.shape[0], dtype=torch.bool)
     with pytest.raises(ConfigError, match="prior-conditioned"):
         model(tok.x, tok.pos, masked)
+    with pytest.raises(ConfigError, match="prior-conditioned"):
+        model(tok.x, tok.pos, masked, prior=tok.x)  # the noise level is part of the contract
     with pytest.raises(ConfigError, match="no prior"):
-        CsiMAE(fm_config("tiny"))(tok.x, tok.pos, masked, prior=tok.x)
+        CsiMAE(fm_config("tiny"))(tok.x, tok.pos, masked, prior=tok.x, noise_db=torch.zeros(y.shape[0]))
 
 
 @pytest.mark.parametrize("share", [False, True])
@@ -89,13 +105,15 @@ def test_head_from_a_prior_backbone_reproduces_it(share):
     y = _channel(t=8, s=32)
     tok = tokenize(y, model.cfg.patch)
     masked = (tok.pos[:, 0] == tok.pos[:, 0].max())[None].expand(y.shape[0], -1)
-    prior = prior_tokens(tok.x, ~masked[..., None] & tok.valid, tok, model.cfg.patch)
+    extra = prior_kwargs(model, tok.x, ~masked[..., None] & tok.valid, tok)
+    prior = extra["prior"]
+    assert extra["noise_db"].shape == (y.shape[0],)
     head = head_class("time").from_backbone(model, share=share).eval()
     assert head.prefill == "classical" and head.residual and head.prior_embed is not None
     with torch.no_grad():
         lat, vis_idx = model.encode(tok.x, tok.pos, masked)
-        out = prior + head(lat, vis_idx, tok.pos, prior=prior)
-        ref = model(tok.x, tok.pos, masked, prior=prior)
+        out = prior + head(lat, vis_idx, tok.pos, **extra)
+        ref = model(tok.x, tok.pos, masked, **extra)
         with pytest.raises(ConfigError, match="prior"):
             head(lat, vis_idx, tok.pos)
     assert torch.allclose(out, ref, atol=1e-5)
