@@ -142,6 +142,7 @@ class Contender:
     trainable_params: int = 0
     shots: str = "zero"
     note: str = ""
+    prior: bool = False  # a prior-conditioned foundation model (refines the classical estimate, fm.prior)
 
 
 def _cost(fn: Callable, y: torch.Tensor, repeats: int = 20) -> tuple[float, float, float]:
@@ -257,13 +258,15 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
         for name, m in pretrained.items():
             m.eval()
             n, _ = _n_params(m)
+            prior = bool(getattr(m.cfg, "prior", False))
             if name in tuned:
                 ft = tuned[name]
                 contenders.append(Contender(f"{name} ({finetune_mode})", lambda v, ft=ft, kn=known: ft.predict(v, kn),
-                                            ft.params, ft.trainable_params, shots))
+                                            ft.params, ft.trainable_params, shots, prior=prior))
             else:
                 fn = pilot_predict if task == "estimation" else mae_predict
-                contenders.append(Contender(name, lambda v, m=m, kn=known, fn=fn: fn(m, v, kn), n, 0, "zero"))
+                contenders.append(Contender(name, lambda v, m=m, kn=known, fn=fn: fn(m, v, kn), n, 0, "zero",
+                                            prior=prior))
         for c in contenders:
             with torch.no_grad():
                 est = c.fn(y)
@@ -273,7 +276,7 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
                    "snr_db": snr_db, "samples": len(members), "nmse_db_clean": nmse_db(est, clean, hidden),
                    "nmse_db_noisy": nmse_db(est, y, hidden), "params": c.params,
                    "trainable_params": c.trainable_params, "gflops": gflops, "latency_ms_p50": p50,
-                   "latency_ms_p99": p99, "note": c.note}
+                   "latency_ms_p99": p99, "note": c.note, "prior": c.prior}
             if task == "time":
                 row["se"] = matched_filter_se(est, clean, hidden, snr_db)
                 row["se_perfect_csi"] = matched_filter_se(clean, clean, hidden, snr_db)

@@ -227,10 +227,13 @@ def build(backbone: nn.Module, task: str, mode: str) -> FineTuned:
 
 
 def zero_shot(backbone: nn.Module, task: str) -> FineTuned:
-    """The pretrained MAE as a predictor for ``task`` (time or freq), nothing trained."""
-    if task == "estimation":
+    """The pretrained MAE as a predictor for ``task`` (time or freq; estimation too for a prior-conditioned
+    backbone, pretrained with pilot masking on the classical prefill), nothing trained."""
+    if task == "estimation" and not getattr(backbone.cfg, "prior", False):
         raise ConfigError("zero-shot estimation is not available: the pilot comb leaves no patch fully hidden for "
-                          "the MAE decoder to fill; fine-tune an estimation head (airan finetune --task estimation)")
+                          "the MAE decoder to fill; fine-tune an estimation head (airan finetune --task estimation) "
+                          "or use a prior-conditioned backbone (airan pretrain --prior), whose decoder was "
+                          "pretrained on interpolated pilots")
     ft = build(backbone, task, "zero")
     ft.freeze()
     ft.meta = {"task": task, "mode": "zero"}

@@ -211,6 +211,8 @@ def test_prior_backbone_heads_start_from_the_prior_fine_tune_and_reload(data, tm
     untrained = build(prior_bb, "estimation", "head")
     assert untrained.head.prefill == "classical" and untrained.head.residual
     assert torch.allclose(untrained.predict(y, known), linear_interp(y, known), atol=1e-4)  # pilots: interpolation
+    # its decoder was pretrained on interpolated pilots, so zero-shot estimation is offered (and starts there too)
+    assert torch.allclose(zero_shot(prior_bb, "estimation").predict(y, known), linear_interp(y, known), atol=1e-4)
     ft = finetune(prior_bb, data, FinetuneConfig(task="estimation", mode="full", steps=4, batch_size=8))
     est = ft.predict(y, known)
     assert torch.isfinite(est.real).all() and not torch.allclose(est, linear_interp(y, known), atol=1e-4)
