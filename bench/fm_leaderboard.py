@@ -130,9 +130,10 @@ def targets(results: dict[str, dict]) -> list[str]:
         both = sorted(set(ours) & set(alone))
         if both and any(r.get("prior") for r in res["rows"] if r["model"] == "airan-fm"):
             d = [alone[c] - ours[c] for c in both]
-            out.append(f"  - airan-fm is prior-conditioned: against its classical estimate alone ({prior}) it gains "
-                       f"{np.mean(d):+.2f} dB on average (worst config {min(d):+.2f} dB); that, not the WiFo margin, "
-                       f"is what the learned part adds")
+            verb = "gains" if np.mean(d) >= 0 else "loses"
+            out.append(f"  - airan-fm is prior-conditioned: against its classical estimate alone ({prior}) it {verb} "
+                       f"{abs(np.mean(d)):.2f} dB on average (worst config {min(d):+.2f} dB); that, not the WiFo "
+                       f"margin, is what the learned part adds")
     ten, full = results.get("predict_time_10pct"), results.get("predict_time_full")
     if ten and full:
         ours = _per_config(ten, "airan-fm")
