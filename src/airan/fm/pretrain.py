@@ -155,6 +155,9 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
         if meta.get("arch", "airan") != cfg.arch:
             raise ConfigError(f"cannot resume arch {cfg.arch!r} from a {meta.get('arch', 'airan')!r} checkpoint "
                               f"in {str(out)!r}")
+        if bool(getattr(model.cfg, "prior", False)) != cfg.prior:
+            raise ConfigError(f"cannot resume with prior={cfg.prior} from a checkpoint with prior="
+                              f"{bool(getattr(model.cfg, 'prior', False))} in {str(out)!r}")
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         opt.load_state_dict(state["opt"])
         start, history = state["step"], meta.get("history", [])

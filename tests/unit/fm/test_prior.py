@@ -141,3 +141,5 @@ def test_prior_checkpoint_keeps_the_prior_flag(tmp_path):
     assert summary["steps"] == 2 and all(v == v for v in summary["history"])  # finite losses
     loaded, _, meta = checkpoint.load(out)
     assert loaded.cfg.prior and meta["model_config"]["prior"] is True
+    with pytest.raises(ConfigError, match="prior=False"):  # resuming must not silently drop the prior
+        pretrain(data, out, PretrainConfig(steps=3, batch_size=8, prior=False), resume=True)
