@@ -34,7 +34,7 @@ from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
 from airan.fm.baselines import BASELINES, lmmse, sample_covariance
 from airan.fm.prior import prior_kwargs
-from airan.fm.tokenizer import detokenize, tokenize
+from airan.fm.tokenizer import detokenize, known_tokens, tokenize
 
 TASKS = ("time", "freq", "estimation")
 SHOTS = ("zero", "1pct", "10pct", "full")
@@ -104,9 +104,7 @@ def pilot_predict(model: Any, y: torch.Tensor, known: torch.Tensor) -> torch.Ten
     tok = tokenize(y_in, spec, normalize=False)
     masked = torch.zeros(y.shape[0], tok.pos.shape[0], dtype=torch.bool)
     dev = next(model.parameters()).device
-    kf = known[None, :, None, :].expand(y.shape).float()
-    kt = tokenize(torch.complex(kf, kf), spec, normalize=False).x > 0.5  # [B, N, D] observed entries
-    extra = prior_kwargs(model, tok.x, kt & tok.valid, tok)
+    extra = prior_kwargs(model, tok.x, known_tokens(known, tuple(y.shape[1:]), spec) & tok.valid, tok)
     x = extra.get("prior", tok.x)  # a prior model's encoder reads the pilots filled in, as in pretraining
     pred = model(x.to(dev), tok.pos.to(dev), masked.to(dev), **extra).float().cpu()
     return detokenize(pred, tok, spec, rescale=False)

@@ -37,7 +37,7 @@ from airan.fm.heads import DecoderHead, head_class, hold_fill, interp_fill
 from airan.fm.lora import apply_lora, merge_lora
 from airan.fm.model import masked_nmse
 from airan.fm.prior import classical_prior, noise_db
-from airan.fm.tokenizer import detokenize, tokenize
+from airan.fm.tokenizer import detokenize, known_tokens, tokenize
 
 TASKS = ("time", "freq", "estimation")
 MODES = ("full", "head", "lora")
@@ -150,8 +150,7 @@ class FineTuned(nn.Module):
             extra_cpu["noise_db"] = noise_db(y0, kf)
             y0 = classical_prior(y0, kf)
         tok = tokenize(y0, spec, normalize=False)
-        kfull = kf.expand(1, *y.shape[1:]).float()
-        ktok = tokenize(torch.complex(kfull, kfull), spec, normalize=False).x[0] > 0.5  # [N, D]
+        ktok = known_tokens(known, tuple(y.shape[1:]), spec)  # [N, D]
         dev = self.device
         x, valid = tok.x.to(dev), tok.valid.to(dev)
         if self.head.hides_tokens:

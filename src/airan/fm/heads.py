@@ -17,8 +17,9 @@ the same slot and antenna, plus a learned per-RE offset ``fill`` where the RE wa
 ``residual`` (the output is added to the filled input, so with the zero-initialised output layer an untrained
 estimation head returns exactly the interpolated channel).
 A prior-conditioned backbone (``FMConfig.prior``) gives its heads ``prefill="classical"`` (``fm.prior``:
-interpolation, PAD for later slots), ``residual=True`` and an embedding ``prior_embed`` of the prefilled tokens
-that every decoder position receives, as in pretraining; its pretrained output layer is kept, not zeroed.
+interpolation, PAD for later slots), ``residual=True``, an embedding ``prior_embed`` of the prefilled tokens
+that every decoder position receives and the noise conditioning (``noise_cond``: noise-level embedding and a gate
+on the correction), all copied from the backbone as in pretraining; its pretrained output layer is kept.
 
 Registry: ``HEADS[task]`` is the dense head class for the task; ``register_head`` adds one.
 """

@@ -10,7 +10,7 @@ learned residual, so an untrained model returns the prior and training can only 
    ``fm.pad.pad_predict``) when the filled slots are a leading run, else the last filled slot held.
 
 It needs no training data, no covariance and no noise level, so it applies to any array size zero-shot.
-``prior_tokens`` does the same in patch-token space for the model's callers.
+``prior_kwargs`` does the same in patch-token space for the model's callers.
 
 How much a refinement should change the prior depends on the noise (at 5 dB SNR smoothing pays, at 30 dB it
 costs), so the model also reads ``noise_db``: a per-sample estimate of the noise-to-signal ratio from the
@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from airan.fm.pad import pad_predict
-from airan.fm.tokenizer import PatchSpec, Tokens, detokenize, tokenize
+from airan.fm.tokenizer import Tokens, detokenize, tokenize
 
 
 def _interp_last(v: torch.Tensor, have: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,29 +96,16 @@ def noise_db(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return out.clamp(lo, hi).float()
 
 
-def prior_tokens(x: torch.Tensor, known: torch.Tensor, tok: Tokens, spec: PatchSpec) -> torch.Tensor:
-    """Patch-token version of ``classical_prior``. x: [B, N, D] float tokens (values outside ``known`` are
-    ignored); known: [B, N, D] or [N, D] bool, True where an entry was observed; ``tok`` gives the grid and the
-    original shape. Returns [B, N, D] float32 prior tokens in the same units as ``x``."""
-    known = known.expand_as(x)
-    y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)
-    k = detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5
-    return tokenize(classical_prior(y, k), spec, normalize=False).x.to(x.device)
-
-
-def token_noise_db(x: torch.Tensor, known: torch.Tensor, tok: Tokens, spec: PatchSpec) -> torch.Tensor:
-    """``noise_db`` of patch tokens x [B, N, D] observed where ``known`` ([B, N, D] or [N, D] bool): [B]."""
-    known = known.expand_as(x)
-    y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)
-    return noise_db(y, detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5).to(x.device)
-
-
 def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, tok: Tokens) -> dict[str, torch.Tensor]:
-    """The keyword arguments a backbone's forward takes for these tokens: ``{"prior": prior tokens [B, N, D],
-    "noise_db": [B]}`` (on the model's device) for a prior-conditioned model (``model.cfg.prior``), ``{}`` for
-    any other. x, known: as in ``prior_tokens``."""
+    """The keyword arguments a backbone's forward takes for these tokens: ``{"prior": prior tokens [B, N, D]
+    float32 in the units of ``x``, "noise_db": [B]}`` (on the model's device) for a prior-conditioned model
+    (``model.cfg.prior``), ``{}`` for any other. x: [B, N, D] float tokens (values outside ``known`` are ignored);
+    known: [B, N, D] or [N, D] bool, True where an entry was observed; ``tok`` gives the grid and the shape."""
     if not getattr(model.cfg, "prior", False):
         return {}
-    dev = next(model.parameters()).device
-    return {"prior": prior_tokens(x, known, tok, model.cfg.patch).to(dev),
-            "noise_db": token_noise_db(x, known, tok, model.cfg.patch).to(dev)}
+    spec, dev = model.cfg.patch, next(model.parameters()).device
+    known = known.expand_as(x)
+    y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)  # [B, T, A, S] complex
+    k = detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5  # [B, T, A, S] observed
+    return {"prior": tokenize(classical_prior(y, k), spec, normalize=False).x.to(dev),
+            "noise_db": noise_db(y, k).to(dev)}

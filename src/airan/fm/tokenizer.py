@@ -74,3 +74,10 @@ def detokenize(x: torch.Tensor, tok: Tokens, spec: PatchSpec, rescale: bool = Tr
     v = v.reshape(b, 2, nt * spec.pt, na * spec.pa, ns * spec.ps)[:, :, :t, :a, :s]
     h = torch.complex(v[:, 0].float(), v[:, 1].float())
     return h * tok.scale[:, None, None, None] if rescale else h
+
+
+def known_tokens(known: torch.Tensor, shape: tuple[int, int, int], spec: PatchSpec) -> torch.Tensor:
+    """A [T, S] bool mask of observed (slot, subcarrier) REs as patch-token entries: [N, D] bool for an array of
+    ``shape`` (T, A, S), True where the entry (real or imaginary part) is observed; padding is False."""
+    kf = known[None, :, None, :].expand(1, *shape).float()
+    return tokenize(torch.complex(kf, kf), spec, normalize=False).x[0] > 0.5
