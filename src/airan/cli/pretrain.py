@@ -17,6 +17,9 @@ def pretrain(
     prior: bool = typer.Option(False, "--prior/--no-prior",
                                help="prior-conditioned backbone: refine the classical estimate (interpolation, "
                                     "PAD) instead of reconstructing from a mask token (arch airan only)"),
+    denoise: bool = typer.Option(True, "--denoise/--no-denoise",
+                                 help="with --prior: the prior first denoises the observed REs along slots, antennas "
+                                      "and subcarriers with the sample's own covariance (fm.prior)"),
     out: Path = typer.Option(..., "--out", help="checkpoint directory"),
     steps: int = typer.Option(200, "--steps", min=1),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -33,7 +36,8 @@ def pretrain(
 
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
-                             device=device, seed=seed, arch=arch, prior=prior)
+                             device=device, seed=seed, arch=arch, prior=prior,
+                             prior_denoise=denoise)
         progress = progress_bar()
         with progress:
             task = progress.add_task("pretraining", total=steps)

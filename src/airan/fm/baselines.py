@@ -5,6 +5,10 @@ full [B, T, A, S] complex estimate; ``known`` [T, S] bool marks the (slot, subca
 - ``ar1``: per (antenna, subcarrier) AR(1) predictor h[t+1] = rho h[t], rho fitted by least squares on the
   observed slots (a one-tap Kalman-style predictor).
 - ``linear_interp``: linear interpolation (and edge hold) over subcarriers from the observed ones, per slot.
+- ``denoised_interp``: the observed block denoised with the sample's own covariance along slots, antennas and
+  subcarriers (``fm.prior.subspace_denoise``; noise level from its eigenvalues), then linearly interpolated
+  (``fm.prior.classical_prior``). Needs no training data and no noise level: the classical half of a
+  ``prior_denoise`` foundation model.
 - ``lmmse``: frequency-domain LMMSE from pilot subcarriers with the sample covariance R [S, S] of training
   channels: h = R[:, p] (R[p, p] + sigma^2 I)^-1 y_p per slot and antenna.
 """
@@ -15,6 +19,7 @@ import numpy as np
 import torch
 
 from airan.fm.pad import kalman_predict, pad_predict
+from airan.fm.prior import classical_prior, subspace_denoise
 
 
 def last_slot(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -52,6 +57,11 @@ def linear_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def denoised_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    k = known[None, :, None, :]
+    return classical_prior(subspace_denoise(y, k)[0], k)
+
+
 def sample_covariance(h: torch.Tensor) -> torch.Tensor:
     """Frequency covariance [S, S] complex of unit-power channels h [B, T, A, S] (averaged over B, T, A)."""
     v = h.reshape(-1, h.shape[-1])
@@ -65,6 +75,7 @@ def lmmse(y: torch.Tensor, known: torch.Tensor, cov: torch.Tensor, noise_var: fl
     return torch.einsum("sp,btap->btas", w, y[..., p])
 
 
+DENOISED = "subspace-denoised interpolation"
 BASELINES = {"time": {"no-prediction (last slot)": last_slot, "AR(1) least squares": ar1,
                       "PAD (Prony, angular-delay)": pad_predict, "Kalman (AR(1), angular-delay)": kalman_predict},
-             "freq": {"linear interpolation": linear_interp}}
+             "freq": {"linear interpolation": linear_interp, DENOISED: denoised_interp}}

@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
-from airan.fm.baselines import BASELINES, lmmse, sample_covariance
+from airan.fm.baselines import BASELINES, DENOISED, denoised_interp, lmmse, sample_covariance
 from airan.fm.prior import prior_kwargs
 from airan.fm.tokenizer import detokenize, known_tokens, tokenize
 
@@ -130,6 +130,14 @@ def matched_filter_se(est: torch.Tensor, clean: torch.Tensor, hidden: torch.Tens
     return float(se[:, hidden].mean())
 
 
+def prior_baseline(model: Any, task: str) -> str:
+    """The harness row that is a prior-conditioned model's classical estimate alone on ``task`` (the bench masks
+    make ``fm.prior.prior_inputs`` equal to it): PAD for future slots, (denoised) interpolation otherwise."""
+    if task == "time":
+        return "PAD (Prony, angular-delay)"
+    return DENOISED if getattr(model.cfg, "prior_denoise", False) else "linear interpolation"
+
+
 @dataclass
 class Contender:
     """One predictor in the harness: ``fn(y [B, T, A, S] complex noisy) -> estimate`` of the same shape."""
@@ -141,6 +149,7 @@ class Contender:
     shots: str = "zero"
     note: str = ""
     prior: bool = False  # a prior-conditioned foundation model (refines the classical estimate, fm.prior)
+    prior_baseline: str = ""  # for such a model: the baseline row that is its classical estimate alone
 
 
 def _cost(fn: Callable, y: torch.Tensor, repeats: int = 20) -> tuple[float, float, float]:
@@ -244,6 +253,7 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
             note = "" if cfg_train else "covariance from the evaluated samples (config has no training data)"
             contenders += [
                 Contender("linear interpolation", lambda v, kn=known: BASELINES["freq"]["linear interpolation"](v, kn)),
+                Contender(DENOISED, lambda v, kn=known: denoised_interp(v, kn)),
                 Contender("LMMSE (sample covariance)", lambda v, kn=known, c=cov, nv=nv: lmmse(v, kn, c, nv),
                           note=note)]
         else:
@@ -257,14 +267,16 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
             m.eval()
             n, _ = _n_params(m)
             prior = bool(getattr(m.cfg, "prior", False))
+            alone = prior_baseline(m, task) if prior else ""
             if name in tuned:
                 ft = tuned[name]
                 contenders.append(Contender(f"{name} ({finetune_mode})", lambda v, ft=ft, kn=known: ft.predict(v, kn),
-                                            ft.params, ft.trainable_params, shots, prior=prior))
+                                            ft.params, ft.trainable_params, shots, prior=prior,
+                                            prior_baseline=alone))
             else:
                 fn = pilot_predict if task == "estimation" else mae_predict
                 contenders.append(Contender(name, lambda v, m=m, kn=known, fn=fn: fn(m, v, kn), n, 0, "zero",
-                                            prior=prior))
+                                            prior=prior, prior_baseline=alone))
         for c in contenders:
             with torch.no_grad():
                 est = c.fn(y)
@@ -274,7 +286,8 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
                    "snr_db": snr_db, "samples": len(members), "nmse_db_clean": nmse_db(est, clean, hidden),
                    "nmse_db_noisy": nmse_db(est, y, hidden), "params": c.params,
                    "trainable_params": c.trainable_params, "gflops": gflops, "latency_ms_p50": p50,
-                   "latency_ms_p99": p99, "note": c.note, "prior": c.prior}
+                   "latency_ms_p99": p99, "note": c.note, "prior": c.prior,
+                   "prior_baseline": c.prior_baseline}
             if task == "time":
                 row["se"] = matched_filter_se(est, clean, hidden, snr_db)
                 row["se_perfect_csi"] = matched_filter_se(clean, clean, hidden, snr_db)

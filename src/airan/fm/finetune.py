@@ -36,7 +36,7 @@ from airan.fm.bench import known_mask, shots_subset
 from airan.fm.heads import DecoderHead, head_class, hold_fill, interp_fill
 from airan.fm.lora import apply_lora, merge_lora
 from airan.fm.model import masked_nmse
-from airan.fm.prior import classical_prior, noise_db
+from airan.fm.prior import prior_inputs
 from airan.fm.tokenizer import detokenize, known_tokens, tokenize
 
 TASKS = ("time", "freq", "estimation")
@@ -147,8 +147,7 @@ class FineTuned(nn.Module):
             y0 = hold_fill(y0, known)
         extra_cpu = {}
         if self.head.prefill == "classical":
-            extra_cpu["noise_db"] = noise_db(y0, kf)
-            y0 = classical_prior(y0, kf)
+            y0, extra_cpu["noise_db"] = prior_inputs(y0, kf, bool(getattr(self.backbone.cfg, "prior_denoise", False)))
         tok = tokenize(y0, spec, normalize=False)
         ktok = known_tokens(known, tuple(y.shape[1:]), spec)  # [N, D]
         dev = self.device

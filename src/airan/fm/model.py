@@ -40,6 +40,7 @@ class FMConfig:
     max_a: int = 64
     max_s: int = 512
     prior: bool = False
+    prior_denoise: bool = False  # the prior denoises the observed block first (fm.prior.prior_inputs)
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads or self.dec_dim % max(1, self.n_heads // 2):

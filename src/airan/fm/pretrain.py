@@ -47,6 +47,7 @@ class PretrainConfig:
     ckpt_every: int = 100
     arch: str = "airan"
     prior: bool = False  # prior-conditioned backbone (fm.prior; arch airan only)
+    prior_denoise: bool = True  # with prior: the prior denoises the observed block first (fm.prior.prior_inputs)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -87,7 +88,8 @@ def build_model(cfg: PretrainConfig) -> CsiMAE | WifoMAE:
     """A fresh backbone of ``cfg.arch`` at ``cfg.size``."""
     if cfg.arch == "wifo":
         return WifoMAE(wifo_config(cfg.size))
-    return CsiMAE(dataclasses.replace(fm_config(cfg.size), prior=cfg.prior))
+    return CsiMAE(dataclasses.replace(fm_config(cfg.size), prior=cfg.prior,
+                                      prior_denoise=cfg.prior and cfg.prior_denoise))
 
 
 def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
@@ -155,9 +157,11 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
         if meta.get("arch", "airan") != cfg.arch:
             raise ConfigError(f"cannot resume arch {cfg.arch!r} from a {meta.get('arch', 'airan')!r} checkpoint "
                               f"in {str(out)!r}")
-        if bool(getattr(model.cfg, "prior", False)) != cfg.prior:
-            raise ConfigError(f"cannot resume with prior={cfg.prior} from a checkpoint with prior="
-                              f"{bool(getattr(model.cfg, 'prior', False))} in {str(out)!r}")
+        have = (bool(getattr(model.cfg, "prior", False)), bool(getattr(model.cfg, "prior_denoise", False)))
+        want = (cfg.prior, cfg.prior and cfg.prior_denoise)
+        if have != want:
+            raise ConfigError(f"cannot resume with prior={want[0]}, prior_denoise={want[1]} from a checkpoint with "
+                              f"prior={have[0]}, prior_denoise={have[1]} in {str(out)!r}")
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         opt.load_state_dict(state["opt"])
         start, history = state["step"], meta.get("history", [])

@@ -70,6 +70,115 @@ def classical_prior(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return v
 
 
+# --- subspace denoising of the observed REs -------------------------------------------------------------------
+# The observed REs of one sample form a block (slots x antennas x subcarriers) for every mask a task uses (future
+# slots, other subcarriers, a pilot comb). A channel with few paths has few significant eigenvalues along each of
+# those axes while white noise spreads evenly over all of them, so the sample's own covariance along an axis
+# (D x D, from the N = block size / D vectors along it) separates the two: the lower eigenvalues give the noise
+# level, and shrinking every eigen-direction by max(0, lambda - noise) / lambda (a Wiener filter with the sample's
+# own covariance) removes most of the noise and little of the channel. Needs no training data.
+
+_MP_CACHE: dict[tuple[int, int], float] = {}
+_MIN_AXIS = 4  # an axis needs this many entries to estimate the noise from its eigenvalues
+
+
+def _noise_eig_mean(d: int, n: int) -> float:
+    """Mean of the lower half of the eigenvalues of the sample covariance (d x d, from n vectors) of unit-variance
+    complex white noise, by a fixed-seed simulation (finite-size Marchenko-Pastur; cached)."""
+    key = (d, n)
+    if key not in _MP_CACHE:
+        draws = int(min(64, max(2, 2**22 // (n * d))))
+        g = torch.Generator().manual_seed(0)
+        x = torch.complex(torch.randn(draws, n, d, generator=g, dtype=torch.float64),
+                          torch.randn(draws, n, d, generator=g, dtype=torch.float64)) / 2**0.5
+        ev = torch.linalg.eigvalsh(x.transpose(1, 2) @ x.conj() / n)
+        _MP_CACHE[key] = float(ev[:, : max(1, d // 2)].mean())
+    return _MP_CACHE[key]
+
+
+def _axis_cov(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, int]:
+    """x [b, ...] complex128 -> (sample covariance [b, D, D] along ``dim``, number of vectors N)."""
+    v = x.movedim(dim, -1)
+    v = v.reshape(v.shape[0], -1, v.shape[-1])
+    return v.transpose(1, 2) @ v.conj() / v.shape[1], v.shape[1]
+
+
+def subspace_noise_var(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample noise variance [b] float64 (absolute, per complex RE) of a fully observed block x [b, T, A, S]
+    complex: along each axis with >= 4 entries and at least twice as many vectors, the mean of the lower half
+    of the sample covariance's eigenvalues over what white noise alone gives there; the smallest over the axes
+    (a channel can fill every eigenvalue of one axis, rarely of all). inf where no axis qualifies."""
+    x = x.to(torch.complex128)
+    best = torch.full((x.shape[0],), float("inf"), dtype=torch.float64)
+    for dim in (1, 2, 3):
+        d = x.shape[dim]
+        n = x[0].numel() // d
+        if d < _MIN_AXIS or n < 2 * d:
+            continue
+        cov, _ = _axis_cov(x, dim)
+        ev = torch.linalg.eigvalsh(cov)
+        best = torch.minimum(best, ev[:, : d // 2].mean(dim=1) / _noise_eig_mean(d, n))
+    return best
+
+
+def _shrink(x: torch.Tensor, dim: int, noise_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Wiener-shrink x [b, ...] complex128 along ``dim`` with its own covariance; white noise of variance
+    noise_var [b]. Returns (x filtered, the residual noise variance [b] per RE, still white along the other axes)."""
+    cov, _ = _axis_cov(x, dim)
+    ev, u = torch.linalg.eigh(cov)
+    gain = (ev - noise_var[:, None]).clamp_min(0) / ev.clamp_min(1e-30)  # [b, D]
+    w = (u * gain[:, None, :]) @ u.conj().transpose(1, 2)  # [b, D, D]
+    v = x.movedim(dim, -1)
+    out = (v.reshape(v.shape[0], -1, v.shape[-1]) @ w.transpose(1, 2)).reshape(v.shape).movedim(-1, dim)
+    return out, noise_var * (gain**2).sum(dim=1) / gain.shape[1]
+
+
+def _block(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """(slots, antennas, subcarriers) bool indices when the observed REs mask [T, A, S] are exactly their
+    product (a block), else None."""
+    t, a, s = mask.any(dim=(1, 2)), mask.any(dim=(0, 2)), mask.any(dim=(0, 1))
+    if not mask.any() or not torch.equal(mask, t[:, None, None] & a[None, :, None] & s[None, None, :]):
+        return None
+    return t, a, s
+
+
+def subspace_denoise(y: torch.Tensor, known: torch.Tensor,
+                     axes: tuple[int, ...] = (1, 2, 3)) -> tuple[torch.Tensor, torch.Tensor]:
+    """y [B, T, A, S] complex, known bool broadcastable to it. Returns (y with its observed block denoised along
+    slots, antennas and subcarriers in turn (axes of >= 2 entries with at least twice as many vectors), noise
+    variance [B] float64 per complex RE estimated by ``subspace_noise_var``): samples whose observed REs are not
+    a block, or whose noise cannot be estimated, are returned as they are with noise variance NaN."""
+    k = known.to(torch.bool).expand_as(y)
+    out = y.clone()
+    nv_all = torch.full((y.shape[0],), float("nan"), dtype=torch.float64)
+    flat = k.reshape(k.shape[0], -1)
+    groups: dict[bytes, list[int]] = {}
+    for i in range(k.shape[0]):
+        groups.setdefault(flat[i].cpu().numpy().tobytes(), []).append(i)
+    for members in groups.values():
+        blk = _block(k[members[0]].cpu())
+        if blk is None:
+            continue
+        t, a, s = (b.nonzero().squeeze(1) for b in blk)
+        rows = torch.tensor(members)
+        x = y[rows][:, t][:, :, a][:, :, :, s].to(torch.complex128).cpu()
+        nv = subspace_noise_var(x)
+        ok = torch.isfinite(nv)
+        if not ok.any():
+            continue
+        x, nv, rows = x[ok], nv[ok], rows[ok]
+        nv_all[rows] = nv
+        res = nv.clone()
+        for dim in axes:
+            d = x.shape[dim]
+            if d >= 2 and x[0].numel() // d >= 2 * d:
+                x, res = _shrink(x, dim, res)
+        sub = out[rows]
+        sub[:, t[:, None, None], a[None, :, None], s[None, None, :]] = x.to(y.dtype).to(y.device)
+        out[rows] = sub
+    return out, nv_all
+
+
 NOISE_DB_RANGE = (-40.0, 10.0)  # clamp of the noise estimate [dB relative to the signal power]
 
 
@@ -96,16 +205,38 @@ def noise_db(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return out.clamp(lo, hi).float()
 
 
+def prior_inputs(y: torch.Tensor, known: torch.Tensor, denoise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classical estimate and the noise level a prior-conditioned model reads. y [B, T, A, S] complex, known
+    bool broadcastable to y. Returns (prior [B, T, A, S] complex (``classical_prior``), noise_db [B] float32).
+
+    With ``denoise`` (``FMConfig.prior_denoise``) the noise is estimated from the eigenvalues of the observed
+    block (``subspace_noise_var``; the second-difference ``noise_db`` where the observed REs are no block) and
+    the block is denoised (``subspace_denoise``) before the interpolation, except for samples whose last slot is
+    unobserved: PAD extrapolates the raw slots (on the time task it predicts 1-1.5 dB worse from denoised ones)."""
+    if not denoise:
+        return classical_prior(y, known), noise_db(y, known)
+    k = known.to(torch.bool).expand_as(y)
+    yd, nv = subspace_denoise(y, known)
+    extrapolate = ~k[:, -1].any(dim=(1, 2))  # [B] the last slot is to be predicted
+    prior = classical_prior(torch.where(extrapolate[:, None, None, None], y, yd), known)
+    power = ((y.abs() ** 2) * k).sum(dim=(1, 2, 3)).double() / k.sum(dim=(1, 2, 3)).clamp_min(1)
+    ratio = nv / (power - nv).clamp_min(1e-30)
+    lo, hi = NOISE_DB_RANGE
+    eig_db = (10 * torch.log10(ratio.clamp_min(1e-30))).clamp(lo, hi).float()
+    return prior, torch.where(torch.isfinite(nv), eig_db, noise_db(y, known))
+
+
 def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, tok: Tokens) -> dict[str, torch.Tensor]:
     """The keyword arguments a backbone's forward takes for these tokens: ``{"prior": prior tokens [B, N, D]
-    float32 in the units of ``x``, "noise_db": [B]}`` (on the model's device) for a prior-conditioned model
-    (``model.cfg.prior``), ``{}`` for any other. x: [B, N, D] float tokens (values outside ``known`` are ignored);
-    known: [B, N, D] or [N, D] bool, True where an entry was observed; ``tok`` gives the grid and the shape."""
+    float32 in the units of ``x``, "noise_db": [B]}`` (on the model's device; ``prior_inputs``) for a
+    prior-conditioned model (``model.cfg.prior``), ``{}`` for any other. x: [B, N, D] float tokens (values
+    outside ``known`` are ignored); known: [B, N, D] or [N, D] bool, True where an entry was observed; ``tok``
+    gives the grid and the shape."""
     if not getattr(model.cfg, "prior", False):
         return {}
     spec, dev = model.cfg.patch, next(model.parameters()).device
     known = known.expand_as(x)
     y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)  # [B, T, A, S] complex
     k = detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5  # [B, T, A, S] observed
-    return {"prior": tokenize(classical_prior(y, k), spec, normalize=False).x.to(dev),
-            "noise_db": noise_db(y, k).to(dev)}
+    prior, nd = prior_inputs(y, k, denoise=bool(getattr(model.cfg, "prior_denoise", False)))
+    return {"prior": tokenize(prior, spec, normalize=False).x.to(dev), "noise_db": nd.to(dev)}

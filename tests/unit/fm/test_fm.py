@@ -160,9 +160,11 @@ def test_lmmse_beats_interpolation_at_low_snr(data):
     by = {}
     for r in rows:
         by.setdefault(r["model"], []).append(r["nmse_db_clean"])
-    assert set(by) == {"linear interpolation", "LMMSE (sample covariance)"}
-    # with the channel's frequency covariance, LMMSE denoises: it must beat plain interpolation at 0 dB SNR
+    assert set(by) == {"linear interpolation", "LMMSE (sample covariance)", "subspace-denoised interpolation"}
+    # with the channel's frequency covariance, LMMSE denoises: it must beat plain interpolation at 0 dB SNR;
+    # so does the sample's own covariance along slots, antennas and pilot subcarriers
     assert np.mean(by["LMMSE (sample covariance)"]) < np.mean(by["linear interpolation"]) - 1.0
+    assert np.mean(by["subspace-denoised interpolation"]) < np.mean(by["linear interpolation"]) - 1.0
 
 
 def test_cli_bench_fm_compare_checkpoint_runs_another_model_under_its_name():

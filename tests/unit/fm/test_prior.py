@@ -11,14 +11,22 @@ from airan.core.errors import ConfigError
 from airan.data.datagen import generate_dataset
 from airan.data.families import load_family
 from airan.fm import checkpoint
-from airan.fm.baselines import linear_interp
+from airan.fm.baselines import denoised_interp, linear_interp
 from airan.fm.bench import known_mask, mae_predict
 from airan.fm.finetune import zero_shot
 from airan.fm.heads import head_class
 from airan.fm.model import CsiMAE, fm_config
 from airan.fm.pad import pad_predict
 from airan.fm.pretrain import PretrainConfig, pretrain, step_loss
-from airan.fm.prior import NOISE_DB_RANGE, classical_prior, noise_db, prior_kwargs
+from airan.fm.prior import (
+    NOISE_DB_RANGE,
+    classical_prior,
+    noise_db,
+    prior_inputs,
+    prior_kwargs,
+    subspace_denoise,
+    subspace_noise_var,
+)
 from airan.fm.tokenizer import tokenize
 
 
@@ -141,5 +149,68 @@ def test_prior_checkpoint_keeps_the_prior_flag(tmp_path):
     assert summary["steps"] == 2 and all(v == v for v in summary["history"])  # finite losses
     loaded, _, meta = checkpoint.load(out)
     assert loaded.cfg.prior and meta["model_config"]["prior"] is True
+    assert loaded.cfg.prior_denoise and meta["train_config"]["prior_denoise"] is True
     with pytest.raises(ConfigError, match="prior=False"):  # resuming must not silently drop the prior
         pretrain(data, out, PretrainConfig(steps=3, batch_size=8, prior=False), resume=True)
+    with pytest.raises(ConfigError, match="prior_denoise=False"):  # ... nor change what the prior is
+        pretrain(data, out, PretrainConfig(steps=3, batch_size=8, prior=True, prior_denoise=False), resume=True)
+
+
+def _noisy(snr_db, b=4, t=16, a=4, s=64, seed=3):
+    """(noisy y, clean h) [B, T, A, S] complex64, h of unit mean power, white noise at ``snr_db``."""
+    h = _channel(b=b, t=t, a=a, s=s)
+    h = h / h.abs().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+    g = torch.Generator().manual_seed(seed)
+    sigma = 10 ** (-snr_db / 20) / 2**0.5
+    return h + sigma * torch.complex(torch.randn(h.shape, generator=g), torch.randn(h.shape, generator=g)), h
+
+
+@pytest.mark.parametrize("snr_db", [5.0, 20.0])
+def test_subspace_noise_estimate_and_denoising_on_every_bench_mask(snr_db):
+    y, h = _noisy(snr_db)
+    for task in ("time", "freq", "estimation"):
+        known = known_mask(task, 16, 64)[None, :, None, :]
+        k = known.expand_as(y)
+        blk = y[k].reshape(4, -1)
+        nv = subspace_noise_var(y[:, :, :, known[0, 0, 0]][:, known[0, :, 0].any(-1)])
+        assert torch.all((10 * torch.log10(nv) - (-snr_db)).abs() < 1.0), (task, nv)
+        yd, nv2 = subspace_denoise(y, known)
+        assert torch.allclose(nv2, nv)
+        assert torch.equal(yd[~k], y[~k])  # hidden REs untouched
+        ref = h[k].reshape(4, -1)
+        err_in, err_out = (float(((v - ref).abs() ** 2).mean() / (ref.abs() ** 2).mean())
+                           for v in (blk, yd[k].reshape(4, -1)))
+        assert err_out < 0.5 * err_in, task  # a few-path channel: at least 3 dB less noise
+
+
+def test_subspace_denoise_leaves_what_it_cannot_handle_alone():
+    y, _ = _noisy(20.0, b=3)
+    scattered = torch.rand(y.shape, generator=torch.Generator().manual_seed(0)) < 0.5  # no block of REs
+    yd, nv = subspace_denoise(y, scattered)
+    assert torch.equal(yd, y) and torch.isnan(nv).all()
+    tiny = torch.zeros(1, 16, 1, 64, dtype=torch.bool)
+    tiny[:, :2, :, :2] = True  # a 2 x 4 x 2 block: no axis long enough to tell noise from channel
+    yd, nv = subspace_denoise(y, tiny)
+    assert torch.equal(yd, y) and torch.isnan(nv).all()
+    mixed = torch.cat([known_mask("freq", 16, 64)[None, :, None, :].expand(1, 16, 4, 64), scattered[1:]])
+    yd, nv = subspace_denoise(y, mixed)  # per sample: the block one is denoised, the others kept
+    assert torch.isfinite(nv[0]) and torch.isnan(nv[1:]).all()
+    assert not torch.equal(yd[0], y[0]) and torch.equal(yd[1:], y[1:])
+
+
+def test_denoising_prior_interpolates_denoised_pilots_but_extrapolates_raw_slots():
+    y, _ = _noisy(10.0)
+    for task in ("time", "freq", "estimation"):
+        known = known_mask(task, 16, 64)
+        prior, nd = prior_inputs(y, known[None, :, None, :], denoise=True)
+        ref = pad_predict(y, known) if task == "time" else denoised_interp(y, known)
+        assert torch.allclose(prior, ref, atol=1e-5), task
+        assert torch.all((nd + 10.0).abs() < 1.0), (task, nd)  # noise over signal, from the eigenvalues
+        plain, nd_plain = prior_inputs(y, known[None, :, None, :])
+        assert torch.allclose(plain, classical_prior(y, known[None, :, None, :]))
+        assert torch.equal(nd_plain, noise_db(y, known[None, :, None, :]))
+    torch.manual_seed(0)
+    model = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True, prior_denoise=True)).eval()
+    known = known_mask("freq", 16, 64)
+    with torch.no_grad():  # an untrained denoising prior model is the denoised interpolation
+        assert torch.allclose(mae_predict(model, y, known), denoised_interp(y, known), atol=1e-4)
