@@ -20,6 +20,9 @@ def pretrain(
     denoise: bool = typer.Option(True, "--denoise/--no-denoise",
                                  help="with --prior: the prior first denoises the observed REs along slots, antennas "
                                       "and subcarriers with the sample's own covariance (fm.prior)"),
+    loss: str = typer.Option("nmse", "--loss",
+                             help="nmse (the batch's linear NMSE) | nmse_db (mean per-sample NMSE in dB, so a "
+                                  "masking or SNR with a small error still pulls its weight)"),
     out: Path = typer.Option(..., "--out", help="checkpoint directory"),
     steps: int = typer.Option(200, "--steps", min=1),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -37,7 +40,7 @@ def pretrain(
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
                              device=device, seed=seed, arch=arch, prior=prior,
-                             prior_denoise=denoise)
+                             prior_denoise=denoise, loss=loss)
         progress = progress_bar()
         with progress:
             task = progress.add_task("pretraining", total=steps)
@@ -52,6 +55,7 @@ def pretrain(
     if fmt is Format.json:
         emit_json(summary)
     else:
-        console.print(f"{summary['params']:,} parameters; masked NMSE {summary['loss_first']:.3f} -> "
+        unit = " [dB]" if loss == "nmse_db" else ""
+        console.print(f"{summary['params']:,} parameters; masked NMSE{unit} {summary['loss_first']:.3f} -> "
                       f"{summary['loss_last']:.3f} over steps {summary['start_step']}..{summary['steps']}; "
                       f"{summary['samples_per_s']:.0f} samples/s; checkpoint {summary['checkpoint']}")

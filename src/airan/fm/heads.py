@@ -16,8 +16,9 @@ every token is visible; unknown REs are pre-filled by linear interpolation over 
 the same slot and antenna, plus a learned per-RE offset ``fill`` where the RE was not observed), and
 ``residual`` (the output is added to the filled input, so with the zero-initialised output layer an untrained
 estimation head returns exactly the interpolated channel).
-A prior-conditioned backbone (``FMConfig.prior``) gives its heads ``prefill="classical"`` (``fm.prior``:
-interpolation, PAD for later slots), ``residual=True``, an embedding ``prior_embed`` of the prefilled tokens
+A prior-conditioned backbone (``FMConfig.prior``) gives its heads ``prefill="classical"`` (``fm.prior.prior_inputs``:
+interpolation, PAD for later slots, of the denoised observations for a ``prior_denoise`` backbone),
+``residual=True``, an embedding ``prior_embed`` of the prefilled tokens
 that every decoder position receives and the noise conditioning (``noise_cond``: noise-level embedding and a gate
 on the correction), all copied from the backbone as in pretraining; its pretrained output layer is kept.
 

@@ -7,9 +7,10 @@ let one model read any array size up to the position tables (heterogeneous shape
 
 With ``FMConfig.prior`` the model is prior-conditioned: every decoder position also receives an embedding of the
 classical estimate of its patch (``fm.prior.classical_prior``: interpolation over subcarriers/antennas/slots,
-PAD for future slots) and of the sample's estimated noise level (``fm.prior.noise_db``), and the output is that
-estimate plus the decoder's correction scaled by a gate of the noise level (``NoiseConditioning``; output layer
-zero-initialised, so an untrained model returns the classical estimate exactly).
+PAD for future slots; with ``FMConfig.prior_denoise`` of the observed REs denoised first) and of the sample's
+estimated noise level (``fm.prior.prior_inputs`` gives both), and the output is that estimate plus the
+decoder's correction scaled by a gate of the noise level (``NoiseConditioning``; output layer zero-initialised,
+so an untrained model returns the classical estimate exactly).
 """
 
 from __future__ import annotations
@@ -162,3 +163,17 @@ def masked_nmse(pred: torch.Tensor, target: torch.Tensor, masked: torch.Tensor, 
     w = (masked[..., None] & valid).float()
     err = ((pred - target) ** 2 * w).sum()
     return err / ((target**2) * w).sum().clamp_min(1e-12)
+
+
+def masked_nmse_db(pred: torch.Tensor, target: torch.Tensor, masked: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean over the samples of each one's NMSE [dB] over its hidden, non-padding entries (samples with none are
+    left out). Unlike the pooled linear NMSE, a task or SNR whose error is 30 dB below another's still pulls
+    its weight: the gradient of a sample's dB error does not shrink with that error."""
+    w = (masked[..., None] & valid).float()
+    dims = tuple(range(1, pred.dim()))
+    err = ((pred - target) ** 2 * w).sum(dim=dims)
+    power = ((target**2) * w).sum(dim=dims)
+    has = power > 1e-12
+    if not has.any():
+        return (pred * 0).sum()
+    return 10 * torch.log10((err[has] / power[has]).clamp_min(1e-10)).mean()

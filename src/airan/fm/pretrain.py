@@ -22,12 +22,13 @@ from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
 from airan.fm import checkpoint
 from airan.fm.masking import MASKINGS, make_mask
-from airan.fm.model import CsiMAE, fm_config, masked_nmse
+from airan.fm.model import CsiMAE, fm_config, masked_nmse, masked_nmse_db
 from airan.fm.prior import prior_kwargs
 from airan.fm.tokenizer import tokenize
 from airan.fm.wifo import WIFO_MASKINGS, WifoMAE, wifo_config, wifo_mask
 
 ARCHS = ("airan", "wifo")
+LOSSES = ("nmse", "nmse_db")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PretrainConfig:
     arch: str = "airan"
     prior: bool = False  # prior-conditioned backbone (fm.prior; arch airan only)
     prior_denoise: bool = True  # with prior: the prior denoises the observed block first (fm.prior.prior_inputs)
+    loss: str = "nmse"  # nmse: the batch's linear NMSE; nmse_db: mean per-sample NMSE [dB] (every task pulls)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -63,6 +65,8 @@ class PretrainConfig:
             raise ConfigError(f"noise_snr_db must be (lo, hi) with lo <= hi, got {self.noise_snr_db!r}")
         if not 0 < self.mask_ratio < 1:
             raise ConfigError(f"mask_ratio must be in (0, 1), got {self.mask_ratio!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
         if self.prior and self.arch != "airan":
             raise ConfigError(f"prior=True needs arch 'airan', got {self.arch!r} (the WiFo replica has no prior)")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -94,14 +98,18 @@ def build_model(cfg: PretrainConfig) -> CsiMAE | WifoMAE:
 
 def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
               device: str, noise_snr_db: tuple[float, float] | None = None,
-              mask_fn: Callable[..., torch.Tensor] = make_mask) -> torch.Tensor:
-    """Masked-reconstruction NMSE of one batch h [B, T, A, S] complex (clean, any power).
+              mask_fn: Callable[..., torch.Tensor] = make_mask, loss: str = "nmse") -> torch.Tensor:
+    """Masked-reconstruction loss of one batch h [B, T, A, S] complex (clean, any power): the batch's NMSE
+    (``loss="nmse"``, linear) or the mean per-sample NMSE in dB (``"nmse_db"``, ``model.masked_nmse_db``).
 
     Token maskings hide whole patches and score the hidden ones; ``pilot`` keeps every token but zeroes all
     REs except a comb of pilot subcarriers (spacing 2, 4 or 8, random offset) and scores every RE. With
     ``noise_snr_db`` the visible input is noisy at a per-sample SNR drawn uniformly in that range [dB] while
     the target stays clean (a denoising objective: real inputs are noisy). ``mask_fn(kind, b, pos, g, ratio)``
     makes the token masks (``make_mask``; ``wifo.wifo_mask`` for the WiFo replica)."""
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+    crit = masked_nmse_db if loss == "nmse_db" else masked_nmse
     tok = tokenize(h, model.cfg.patch)
     x_in = tok.x
     if noise_snr_db is not None:
@@ -119,11 +127,11 @@ def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float,
             x_in = extra["prior"]
         pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
         score = (tok.valid & ~keep[None]).to(device)
-        return masked_nmse(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)
+        return crit(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)
     masked = mask_fn(kind, h.shape[0], tok.pos, g, ratio)
     extra = prior_kwargs(model, x_in, ~masked[..., None] & tok.valid, tok)
     pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
-    return masked_nmse(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
+    return crit(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
 
 
 def pilot_keep(tok, spec, s: int, g: torch.Generator) -> torch.Tensor:
@@ -188,7 +196,8 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
             ratio = WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio
             mask_fn = wifo_mask if wifo else make_mask
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                loss = step_loss(model, h, kind, ratio, g, cfg.device, cfg.noise_snr_db, mask_fn) / cfg.grad_accum
+                loss = step_loss(model, h, kind, ratio, g, cfg.device, cfg.noise_snr_db, mask_fn,
+                                 cfg.loss) / cfg.grad_accum
             loss.backward()
             total += float(loss.detach())
             samples += h.shape[0]

@@ -12,6 +12,10 @@ learned residual, so an untrained model returns the prior and training can only 
 It needs no training data, no covariance and no noise level, so it applies to any array size zero-shot.
 ``prior_kwargs`` does the same in patch-token space for the model's callers.
 
+A ``prior_denoise`` model (``FMConfig.prior_denoise``, the default of ``airan pretrain --prior``) first denoises
+the observed REs with the sample's own covariance along slots, antennas and subcarriers (``subspace_denoise``,
+below) and takes its noise level from the same eigenvalues; ``prior_inputs`` is the one entry point.
+
 How much a refinement should change the prior depends on the noise (at 5 dB SNR smoothing pays, at 30 dB it
 costs), so the model also reads ``noise_db``: a per-sample estimate of the noise-to-signal ratio from the
 observed REs alone (second differences along subcarriers and along slots, whose curvature is small for a smooth

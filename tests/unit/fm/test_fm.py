@@ -181,3 +181,31 @@ def test_cli_bench_fm_compare_checkpoint_runs_another_model_under_its_name():
     for spec, msg in (("no-equals-sign", "NAME=DIR"), (f"airan-fm={ck}", "taken")):
         bad = CliRunner().invoke(app, [*base, "--compare-checkpoint", spec])
         assert bad.exit_code != 0 and msg in bad.output
+
+
+def test_per_sample_db_loss_weighs_every_sample_and_skips_empty_ones():
+    from airan.fm.model import masked_nmse, masked_nmse_db
+
+    target = torch.ones(3, 4, 2)
+    valid = torch.ones(3, 4, 2, dtype=torch.bool)
+    masked = torch.ones(3, 4, dtype=torch.bool)
+    pred = target.clone()
+    pred[0] += 1.0  # NMSE 1 (0 dB)
+    pred[1] += 0.1  # NMSE 0.01 (-20 dB)
+    pred[2] += 0.01  # NMSE 1e-4 (-40 dB)
+    assert float(masked_nmse_db(pred, target, masked, valid)) == pytest.approx(-20.0, abs=1e-3)
+    assert float(masked_nmse(pred, target, masked, valid)) == pytest.approx((1 + 0.01 + 1e-4) / 3, rel=1e-4)
+    masked[2] = False  # a sample with nothing hidden does not count
+    assert float(masked_nmse_db(pred, target, masked, valid)) == pytest.approx(-10.0, abs=1e-3)
+    p = pred.clone().requires_grad_(True)
+    masked_nmse_db(p, target, masked, valid).backward()
+    assert p.grad[2].abs().sum() == 0 and p.grad[1].abs().sum() > p.grad[0].abs().sum()  # small errors pull harder
+    with pytest.raises(ConfigError, match="'mse'"):
+        PretrainConfig(loss="mse")
+
+
+def test_pretraining_with_the_db_loss_records_db_and_falls(data, tmp_path):
+    summary = pretrain(data, tmp_path / "db", PretrainConfig(steps=30, batch_size=8, lr=3e-3, loss="nmse_db",
+                                                            maskings=("random",)))
+    h = summary["history"]  # dB: an untrained decoder starts near +5 dB (linear NMSE ~3), training pulls it to ~0
+    assert np.mean(h[-5:]) < np.mean(h[:5]) - 2.0 and min(h) < 1.0, h
