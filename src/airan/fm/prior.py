@@ -100,11 +100,11 @@ def _noise_eig_mean(d: int, n: int) -> float:
     return _MP_CACHE[key]
 
 
-def _axis_cov(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, int]:
-    """x [b, ...] complex128 -> (sample covariance [b, D, D] along ``dim``, number of vectors N)."""
+def _axis_cov(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """x [b, ...] complex128 -> sample covariance [b, D, D] along ``dim`` (the other axes' entries as vectors)."""
     v = x.movedim(dim, -1)
     v = v.reshape(v.shape[0], -1, v.shape[-1])
-    return v.transpose(1, 2) @ v.conj() / v.shape[1], v.shape[1]
+    return v.transpose(1, 2) @ v.conj() / v.shape[1]
 
 
 def subspace_noise_var(x: torch.Tensor) -> torch.Tensor:
@@ -119,8 +119,7 @@ def subspace_noise_var(x: torch.Tensor) -> torch.Tensor:
         n = x[0].numel() // d
         if d < _MIN_AXIS or n < 2 * d:
             continue
-        cov, _ = _axis_cov(x, dim)
-        ev = torch.linalg.eigvalsh(cov)
+        ev = torch.linalg.eigvalsh(_axis_cov(x, dim))
         best = torch.minimum(best, ev[:, : d // 2].mean(dim=1) / _noise_eig_mean(d, n))
     return best
 
@@ -128,8 +127,7 @@ def subspace_noise_var(x: torch.Tensor) -> torch.Tensor:
 def _shrink(x: torch.Tensor, dim: int, noise_var: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Wiener-shrink x [b, ...] complex128 along ``dim`` with its own covariance; white noise of variance
     noise_var [b]. Returns (x filtered, the residual noise variance [b] per RE, still white along the other axes)."""
-    cov, _ = _axis_cov(x, dim)
-    ev, u = torch.linalg.eigh(cov)
+    ev, u = torch.linalg.eigh(_axis_cov(x, dim))
     gain = (ev - noise_var[:, None]).clamp_min(0) / ev.clamp_min(1e-30)  # [b, D]
     w = (u * gain[:, None, :]) @ u.conj().transpose(1, 2)  # [b, D, D]
     v = x.movedim(dim, -1)
@@ -151,7 +149,10 @@ def subspace_denoise(y: torch.Tensor, known: torch.Tensor,
     """y [B, T, A, S] complex, known bool broadcastable to it. Returns (y with its observed block denoised along
     slots, antennas and subcarriers in turn (axes of >= 2 entries with at least twice as many vectors), noise
     variance [B] float64 per complex RE estimated by ``subspace_noise_var``): samples whose observed REs are not
-    a block, or whose noise cannot be estimated, are returned as they are with noise variance NaN."""
+    a block, or whose noise cannot be estimated, are returned as they are with noise variance NaN. ``axes``: the
+    axes (1 slots, 2 antennas, 3 subcarriers) to shrink, in that order; the noise is estimated from all three."""
+    if y.dim() != 4 or not torch.is_complex(y):
+        raise ValueError(f"expected complex y of shape [B, T, A, S], got {tuple(y.shape)} {y.dtype}")
     k = known.to(torch.bool).expand_as(y)
     out = y.clone()
     nv_all = torch.full((y.shape[0],), float("nan"), dtype=torch.float64)

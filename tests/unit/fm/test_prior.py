@@ -196,6 +196,8 @@ def test_subspace_denoise_leaves_what_it_cannot_handle_alone():
     yd, nv = subspace_denoise(y, mixed)  # per sample: the block one is denoised, the others kept
     assert torch.isfinite(nv[0]) and torch.isnan(nv[1:]).all()
     assert not torch.equal(yd[0], y[0]) and torch.equal(yd[1:], y[1:])
+    with pytest.raises(ValueError, match=r"\[B, T, A, S\]"):
+        subspace_denoise(y.real, mixed)
 
 
 def test_denoising_prior_interpolates_denoised_pilots_but_extrapolates_raw_slots():
