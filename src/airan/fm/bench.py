@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
-from airan.fm.baselines import BASELINES, DENOISED, denoised_interp, lmmse, sample_covariance
+from airan.fm.baselines import BASELINES, DENOISED, lmmse, sample_covariance
 from airan.fm.prior import prior_kwargs
 from airan.fm.tokenizer import detokenize, known_tokens, tokenize
 
@@ -251,11 +251,9 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
             cov = sample_covariance(next(ds.batches(ref[:512], batch_size=512, shuffle=False))["h"])
             nv = 10 ** (-snr_db / 10)
             note = "" if cfg_train else "covariance from the evaluated samples (config has no training data)"
-            contenders += [
-                Contender("linear interpolation", lambda v, kn=known: BASELINES["freq"]["linear interpolation"](v, kn)),
-                Contender(DENOISED, lambda v, kn=known: denoised_interp(v, kn)),
-                Contender("LMMSE (sample covariance)", lambda v, kn=known, c=cov, nv=nv: lmmse(v, kn, c, nv),
-                          note=note)]
+            contenders += [Contender(k, lambda v, f=f, kn=known: f(v, kn)) for k, f in BASELINES["freq"].items()]
+            contenders.append(Contender("LMMSE (sample covariance)",
+                                        lambda v, kn=known, c=cov, nv=nv: lmmse(v, kn, c, nv), note=note))
         else:
             contenders += [Contender(k, lambda v, f=f, kn=known: f(v, kn)) for k, f in BASELINES[task].items()]
         if shots != "zero" and cfg_train:

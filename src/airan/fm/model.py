@@ -84,7 +84,7 @@ class FactorisedPosition(nn.Module):
 
 
 class NoiseConditioning(nn.Module):
-    """The per-sample noise level [B] (dB, ``fm.prior.noise_db``) as a decoder input embedding [B, 1, dec] and
+    """The per-sample noise level [B] (dB, ``fm.prior.prior_inputs``) as a decoder input embedding [B, 1, dec] and
     a gate in (0, 1) [B, 1, 1] on the correction: how far to move from the classical estimate depends on how
     noisy the observations are, which a small model cannot infer reliably from the tokens themselves."""
 

@@ -228,7 +228,8 @@ def prior_inputs(y: torch.Tensor, known: torch.Tensor, denoise: bool = False) ->
     ratio = nv / (power - nv).clamp_min(1e-30)
     lo, hi = NOISE_DB_RANGE
     eig_db = (10 * torch.log10(ratio.clamp_min(1e-30))).clamp(lo, hi).float()
-    return prior, torch.where(torch.isfinite(nv), eig_db, noise_db(y, known))
+    have = torch.isfinite(nv)
+    return prior, eig_db if have.all() else torch.where(have, eig_db, noise_db(y, known))
 
 
 def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, tok: Tokens) -> dict[str, torch.Tensor]:
