@@ -6,7 +6,8 @@ targets with pass/fail.
     python bench/fm_leaderboard.py --hetero DIR --predict DIR --checkpoint CK --wifo-checkpoint CK_WIFO
 
 Runs: hetero held-out configs zero-shot (time, freq); predict test split time prediction with 10% and all of the
-training data (fine-tuned FM vs learned baselines incl. the LLM4CP architecture); estimation on hetero test
+training data (the FM fine-tuned on 10 %; the learned baselines incl. the LLM4CP architecture on
+10 % and on all of it); estimation on hetero test
 configs with 10% shots (fine-tuned FM vs LMMSE with sample covariance). ``--only`` reruns a subset;
 ``--from-json`` rebuilds the markdown from existing JSON without running anything.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -38,9 +40,10 @@ def runs(a: argparse.Namespace) -> dict[str, list[str]]:
     if a.ablation_checkpoint:  # our backbone without the classical prior: what the prior is worth
         wifo += ["--compare-checkpoint", f"{ABLATION}={a.ablation_checkpoint}"]
     common = ["--snr-db", str(a.snr_db), "--max-samples", str(a.max_samples), "--format", "json"]
+    learned = ["--learned-steps", str(a.learned_steps), "--llm4cp-width", a.llm4cp_width]
     ft = ["--finetune-mode", a.finetune_mode, "--finetune-steps", str(a.finetune_steps),
-          "--learned-steps", str(a.learned_steps), "--llm4cp-width", a.llm4cp_width]
-    return {
+          "--finetune-batch", str(a.finetune_batch), *learned]
+    out = {
         k: ["airan", "bench", "fm", *ours, *v, *common] for k, v in {
             "hetero_time_zero": ["--data", a.hetero, "--split", "zero_shot", "--task", "time", "--shots", "zero",
                                  *wifo],
@@ -48,10 +51,14 @@ def runs(a: argparse.Namespace) -> dict[str, list[str]]:
                                  *wifo],
             "predict_time_10pct": ["--data", a.predict, "--split", "test", "--task", "time", "--shots", "10pct",
                                    *ft],
-            "predict_time_full": ["--data", a.predict, "--split", "test", "--task", "time", "--shots", "full", *ft],
             "hetero_estimation_10pct": ["--data", a.hetero, "--split", "test", "--task", "estimation",
                                         "--shots", "10pct", *ft],
         }.items()}
+    # the contender of the 10 % run: the learned baselines (LLM4CP above all) trained on all of the training data;
+    # our model is not fine-tuned here (the target compares it at 10 % only, and a predict step is costly on CPU)
+    out["predict_time_full"] = ["airan", "bench", "fm", "--data", a.predict, "--split", "test", "--task", "time",
+                                 "--shots", "full", *learned, *common]
+    return out
 
 
 def run_one(name: str, cmd: list[str], bindir: Path) -> dict:
@@ -147,7 +154,10 @@ def targets(results: dict[str, dict]) -> list[str]:
     ten, full = results.get("predict_time_10pct"), results.get("predict_time_full")
     if ten and full:
         ours = _per_config(ten, "airan-fm")
-        llm = {r["config"]: r["nmse_db_clean"] for r in full["rows"] if r["model"].startswith("LLM4CP")}
+        llm: dict[str, float] = {}  # config -> the best LLM4CP width trained on all of the data
+        for r in full["rows"]:
+            if r["model"].startswith("LLM4CP"):
+                llm[r["config"]] = min(llm.get(r["config"], math.inf), r["nmse_db_clean"])
         common = sorted(set(ours) & set(llm))
         if common:
             gains = [llm[c] - ours[c] for c in common]
@@ -186,6 +196,7 @@ def main() -> None:
     p.add_argument("--max-samples", type=int, default=128)
     p.add_argument("--finetune-mode", default="lora")
     p.add_argument("--finetune-steps", type=int, default=300)
+    p.add_argument("--finetune-batch", type=int, default=32)
     p.add_argument("--learned-steps", type=int, default=300)
     p.add_argument("--llm4cp-width", default="small")
     p.add_argument("--only", nargs="*", default=None)

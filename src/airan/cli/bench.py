@@ -42,8 +42,10 @@ def fm(
     shots: str = typer.Option("zero", "--shots", help="zero | 1pct | 10pct | full"),
     finetune_mode: str = typer.Option("lora", "--finetune-mode", help="full | head | lora (with --shots)"),
     finetune_steps: int = typer.Option(300, "--finetune-steps", min=1),
+    finetune_batch: int = typer.Option(32, "--finetune-batch", min=1, help="samples per fine-tuning step"),
     learned_steps: int = typer.Option(150, "--learned-steps", min=1, help="training steps of learned baselines"),
-    llm4cp_width: str = typer.Option("small", "--llm4cp-width", help="small (CPU) | paper (GPT-2 6x768)"),
+    llm4cp_width: str = typer.Option("small", "--llm4cp-width",
+                                     help="small (CPU) | paper (GPT-2 6x768) | small,paper (both)"),
     max_samples: int = typer.Option(256, "--max-samples", min=1, help="evaluated samples per config"),
     snr_db: float = typer.Option(20.0, "--snr-db"),
     seed: int = typer.Option(0, "--seed", min=0),
@@ -80,7 +82,7 @@ def fm(
                              split=split or ("all" if family is not None else "test"), shots=shots,
                              finetune_mode=finetune_mode, finetune_steps=finetune_steps, max_samples=max_samples,
                              seed=seed, learned_steps=learned_steps, llm4cp_width=llm4cp_width,
-                             on_progress=lambda m: status.update(f"benchmarking: {m}"))
+                             finetune_batch=finetune_batch, on_progress=lambda m: status.update(f"benchmarking: {m}"))
     except AiranError as e:
         fail(str(e))
     command = "airan " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("airan") else "airan bench fm"

@@ -186,27 +186,43 @@ def _learned_baselines(task: str, h_train: torch.Tensor, known: torch.Tensor, sh
         from airan.fm.llm4cp import train_llm4cp
     except ImportError:  # the LLM4CP replica is optional until it lands
         return out
-    m = train_llm4cp(h_train, t_in, steps=steps, seed=seed, width=llm4cp_width)
-    n = sum(x.numel() for x in m.parameters())
-    out.append(Contender(f"LLM4CP-arch ({llm4cp_width})", lambda v, m=m: m.predict(v, t_in), n, n, shots,
-                         "LLM4CP architecture trained from scratch (no GPT-2 text weights)"))
+    for width in llm4cp_widths(llm4cp_width):
+        m = train_llm4cp(h_train, t_in, steps=steps, seed=seed, width=width)
+        n = sum(x.numel() for x in m.parameters())
+        out.append(Contender(f"LLM4CP-arch ({width})", lambda v, m=m: m.predict(v, t_in), n, n, shots,
+                             "LLM4CP architecture trained from scratch (no GPT-2 text weights)"))
     return out
+
+
+def llm4cp_widths(spec: str) -> list[str]:
+    """``"small"``, ``"paper"`` or a comma-separated list of them -> the widths, validated."""
+    from airan.fm.llm4cp import WIDTHS
+
+    widths = [w.strip() for w in spec.split(",") if w.strip()]
+    bad = [w for w in widths if w not in WIDTHS]
+    if not widths or bad:
+        raise ConfigError(f"unknown LLM4CP width(s) {bad or spec!r} in {spec!r}; choose from {sorted(WIDTHS)}, "
+                          "comma-separated")
+    return widths
 
 
 def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: str = "airan-fm",
               extra_models: dict[str, Any] | None = None, snr_db: float = 20.0, split: str = "test",
               shots: str = "zero", finetune_mode: str = "lora", finetune_steps: int = 300,
               max_samples: int = 256, seed: int = 0, learned_steps: int = 150, llm4cp_width: str = "small",
-              on_progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+              finetune_batch: int = 32, on_progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """One row per (contender, config) of the dataset's ``split`` (``test``, ``zero_shot`` or ``all``).
 
     ``model`` is our pretrained backbone; ``extra_models`` maps a name to another masked autoencoder with the
     same contract (e.g. the WiFo-style replica). With ``shots`` other than ``zero`` every pretrained model is
-    fine-tuned (``finetune_mode``: full | head | lora, ``finetune_steps``) on that share of the training split."""
+    fine-tuned (``finetune_mode``: full | head | lora, ``finetune_steps`` of ``finetune_batch`` samples) on that
+    share of the training split. ``llm4cp_width``: ``small``, ``paper`` or both, comma-separated (one LLM4CP row
+    per width)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {TASKS}")
     if shots not in SHOTS:
         raise ConfigError(f"unknown shots {shots!r}; choose one of {SHOTS}")
+    llm4cp_widths(llm4cp_width)  # fail before any training
     say = on_progress or (lambda _m: None)
     ds = CsiDataset(dataset)
     parts = ds.split("sample", seed=seed)
@@ -230,7 +246,8 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
         sub = shots_subset(train_all, shots, seed)
         for name, m in pretrained.items():
             say(f"fine-tuning {name} ({finetune_mode}, {shots}: {len(sub)} samples)")
-            cfg = FinetuneConfig(task=task, mode=finetune_mode, steps=finetune_steps, snr_db=snr_db, seed=seed)
+            cfg = FinetuneConfig(task=task, mode=finetune_mode, steps=finetune_steps, batch_size=finetune_batch,
+                                 snr_db=snr_db, seed=seed)
             tuned[name] = finetune(m, dataset, cfg, train_idx=sub)
     rows = []
     family = ds.manifest["family"]["name"]

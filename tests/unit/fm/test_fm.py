@@ -128,8 +128,34 @@ def test_bench_harness_rows_and_baselines(data, tmp_path):
     assert fm_row["params"] > 0 and fm_row["gflops"] > 0 and fm_row["trainable_params"] == 0
     # with shots, the learned per-config baselines train on that share of their config's training split
     full = run_bench(data, "time", snr_db=10.0, split="test", shots="full", learned_steps=10)
-    assert {"GRU", "LSTM", "Transformer", "MLP"} <= {r["model"] for r in full}
+    assert {"GRU", "LSTM", "Transformer", "MLP", "LLM4CP-arch (small)"} <= {r["model"] for r in full}
     assert all(r["shots"] == "full" for r in full)
+
+
+def test_bench_llm4cp_widths_and_finetune_batch(data, tmp_path, monkeypatch):
+    from airan.fm import finetune as ft_mod
+    from airan.fm.bench import llm4cp_widths, run_bench
+
+    assert llm4cp_widths("small") == ["small"] and llm4cp_widths(" small, paper ") == ["small", "paper"]
+    for bad in ("tiny", "small,huge", ","):
+        with pytest.raises(ConfigError, match="LLM4CP width"):
+            llm4cp_widths(bad)
+    # a bad width fails before anything is trained
+    with pytest.raises(ConfigError, match="huge"):
+        run_bench(data, "time", split="test", shots="full", llm4cp_width="small,huge")
+    # the fine-tuning batch reaches the fine-tuning config
+    seen = []
+
+    def spy(model, dataset, cfg, train_idx=None):
+        seen.append(cfg.batch_size)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(ft_mod, "finetune", spy)
+    pretrain(data, tmp_path / "ck", PretrainConfig(steps=1, batch_size=4, seed=2))
+    with pytest.raises(ConfigError, match="stop here"):
+        run_bench(data, "time", model=checkpoint.load(tmp_path / "ck")[0], split="test", shots="10pct",
+                  finetune_batch=5)
+    assert seen == [5]
 
 
 def test_shots_subsets_are_nested_and_deterministic():
