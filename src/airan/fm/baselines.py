@@ -9,6 +9,10 @@ full [B, T, A, S] complex estimate; ``known`` [T, S] bool marks the (slot, subca
   subcarriers (``fm.prior.subspace_denoise``; noise level from its eigenvalues), then linearly interpolated
   (``fm.prior.classical_prior``). Needs no training data and no noise level: the classical half of a
   ``prior_denoise`` foundation model.
+- ``wiener_interp``: Wiener interpolation over subcarriers with the sample's own fitted power delay profile
+  (``fm.wiener``); beats linear interpolation where the delay spread is large for the pilot spacing.
+- ``adaptive_interp``: per sample, whichever of ``wiener_interp`` and ``denoised_interp`` better predicts every
+  4th run of observed subcarriers from the rest (cross-validation on the sample's own observations).
 - ``lmmse``: frequency-domain LMMSE from pilot subcarriers with the sample covariance R [S, S] of training
   channels: h = R[:, p] (R[p, p] + sigma^2 I)^-1 y_p per slot and antenna.
 """
@@ -20,6 +24,7 @@ import torch
 
 from airan.fm.pad import kalman_predict, pad_predict
 from airan.fm.prior import classical_prior, subspace_denoise
+from airan.fm.wiener import wiener_interp
 
 
 def last_slot(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -62,6 +67,37 @@ def denoised_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return classical_prior(subspace_denoise(y, k)[0], k)
 
 
+def adaptive_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """y [B, T, A, S] complex, known [T, S] bool (the same subcarriers in every observed slot). Per sample,
+    ``wiener_interp`` or ``denoised_interp``: both re-estimate every 4th run of consecutive observed subcarriers
+    (runs 2, 6, 10, ...) from the remaining ones, and the one closer to those observations (squared error summed
+    over them) is applied to the whole sample. With fewer than three runs, ``denoised_interp``."""
+    cols = known.any(dim=0).nonzero().squeeze(1).tolist()
+    runs: list[list[int]] = []
+    for c in cols:
+        if runs and c == runs[-1][-1] + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    # every 4th run, not every other: the rest keep the pilot spacing (gcd), so the Wiener filter's delay window
+    # under test is the one it will use (at twice the spacing a dispersive channel aliases and the test misleads)
+    held = [c for i, r in enumerate(runs) if i % 4 == 2 for c in r]
+    dn = denoised_interp(y, known)
+    if not held or len(cols) - len(held) < 2:
+        return dn
+    rest = known.clone()
+    rest[:, held] = False
+    probe = torch.zeros(known.shape, dtype=torch.bool)
+    probe[:, held] = known[:, held]  # [T, S] the held-out observed REs
+    w = probe[None, :, None, :]
+
+    def err(est: torch.Tensor) -> torch.Tensor:  # [B] mean squared error over the held-out REs
+        return ((est - y).abs() ** 2 * w).sum(dim=(1, 2, 3))
+
+    pick = err(wiener_interp(y, rest)) < err(denoised_interp(y, rest))  # [B]
+    return torch.where(pick[:, None, None, None], wiener_interp(y, known), dn)
+
+
 def sample_covariance(h: torch.Tensor) -> torch.Tensor:
     """Frequency covariance [S, S] complex of unit-power channels h [B, T, A, S] (averaged over B, T, A)."""
     v = h.reshape(-1, h.shape[-1])
@@ -76,6 +112,9 @@ def lmmse(y: torch.Tensor, known: torch.Tensor, cov: torch.Tensor, noise_var: fl
 
 
 DENOISED = "subspace-denoised interpolation"
+WIENER = "Wiener (fitted delay profile)"
+ADAPTIVE = "adaptive: Wiener or denoised (cross-validated)"
 BASELINES = {"time": {"no-prediction (last slot)": last_slot, "AR(1) least squares": ar1,
                       "PAD (Prony, angular-delay)": pad_predict, "Kalman (AR(1), angular-delay)": kalman_predict},
-             "freq": {"linear interpolation": linear_interp, DENOISED: denoised_interp}}
+             "freq": {"linear interpolation": linear_interp, DENOISED: denoised_interp, WIENER: wiener_interp,
+                      ADAPTIVE: adaptive_interp}}

@@ -186,7 +186,8 @@ def test_lmmse_beats_interpolation_at_low_snr(data):
     by = {}
     for r in rows:
         by.setdefault(r["model"], []).append(r["nmse_db_clean"])
-    assert set(by) == {"linear interpolation", "LMMSE (sample covariance)", "subspace-denoised interpolation"}
+    assert set(by) == {"linear interpolation", "LMMSE (sample covariance)", "subspace-denoised interpolation",
+                       "Wiener (fitted delay profile)", "adaptive: Wiener or denoised (cross-validated)"}
     # with the channel's frequency covariance, LMMSE denoises: it must beat plain interpolation at 0 dB SNR;
     # so does the sample's own covariance along slots, antennas and pilot subcarriers
     assert np.mean(by["LMMSE (sample covariance)"]) < np.mean(by["linear interpolation"]) - 1.0
