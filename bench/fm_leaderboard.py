@@ -156,6 +156,21 @@ def _predict_caveats(ten: dict, full: dict, configs: list[str], llm: dict[str, f
     return out
 
 
+def _best_other(res: dict, ours: dict[str, float]) -> list[str]:
+    """The strongest contender of a run other than airan-fm, against airan-fm (mean over the common configs)."""
+    by_model: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in res["rows"]:
+        if not r["model"].startswith("airan-fm"):
+            by_model[r["model"]][r["config"]] = r["nmse_db_clean"]
+    if not by_model or not ours:
+        return []
+    best = min(by_model, key=lambda m: np.mean(list(by_model[m].values())))
+    common = sorted(set(ours) & set(by_model[best]))
+    d = np.mean([by_model[best][c] - ours[c] for c in common])
+    return [f"  - the strongest other contender is {best} ({np.mean([by_model[best][c] for c in common]):.2f} dB); "
+            f"airan-fm {'beats it by' if d >= 0 else 'loses to it by'} {abs(d):.2f} dB on average"]
+
+
 def targets(results: dict[str, dict]) -> list[str]:
     out = []
     for task, need, prior in (("time", 4.0, "PAD (Prony, angular-delay)"), ("freq", 5.0, "linear interpolation")):
@@ -175,6 +190,7 @@ def targets(results: dict[str, dict]) -> list[str]:
                    f"(target >= 0): **{'met' if ok else 'MISSED'}** "
                    f"({', '.join(f'{c}: {g:+.2f}' for c, g in zip(common, gains, strict=True))})")
         out += _prior_gain(res, prior)
+        out += _best_other(res, ours)
     ten, full = results.get("predict_time_10pct"), results.get("predict_time_full")
     if ten and full:
         ours = _per_config(ten, "airan-fm")
@@ -208,6 +224,7 @@ def targets(results: dict[str, dict]) -> list[str]:
                        f"on average (target >= 2 dB), worst {min(gains):+.2f} dB: "
                        f"**{'met' if np.mean(gains) >= 2 else 'MISSED'}**")
             out += _prior_gain(est, "linear interpolation")
+            out += _best_other(est, ours)
     return out
 
 
