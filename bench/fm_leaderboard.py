@@ -34,7 +34,7 @@ ABLATION = "MAE without prior (ablation)"
 
 
 def runs(a: argparse.Namespace) -> dict[str, list[str]]:
-    ours = ["--checkpoint", a.checkpoint]
+    ours = ["--checkpoint", a.checkpoint, *(["--prior-interp", a.prior_interp] if a.prior_interp else [])]
     # the WiFo-style replica is the zero-shot contender; fine-tuned runs compare against the trained baselines
     wifo = ["--wifo-checkpoint", a.wifo_checkpoint] if a.wifo_checkpoint else []
     if a.ablation_checkpoint:  # our backbone without the classical prior: what the prior is worth
@@ -240,6 +240,8 @@ def main() -> None:
     p.add_argument("--finetune-mode", default="lora")
     p.add_argument("--finetune-steps", type=int, default=300)
     p.add_argument("--finetune-batch", type=int, default=32)
+    p.add_argument("--prior-interp", default="", help="linear | adaptive: our prior's subcarrier filling (airan bench "
+                                                       "fm --prior-interp); default: as the checkpoint was saved")
     p.add_argument("--learned-steps", type=int, default=300)
     p.add_argument("--llm4cp-width", default="small")
     p.add_argument("--only", nargs="*", default=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 import tempfile
@@ -43,6 +44,9 @@ def fm(
     finetune_mode: str = typer.Option("lora", "--finetune-mode", help="full | head | lora (with --shots)"),
     finetune_steps: int = typer.Option(300, "--finetune-steps", min=1),
     finetune_batch: int = typer.Option(32, "--finetune-batch", min=1, help="samples per fine-tuning step"),
+    prior_interp: str = typer.Option("", "--prior-interp",
+                                     help="linear | adaptive: swap the classical prior's subcarrier filling of a "
+                                          "prior-conditioned --checkpoint (it has no weights; default: as saved)"),
     learned_steps: int = typer.Option(150, "--learned-steps", min=1, help="training steps of learned baselines"),
     llm4cp_width: str = typer.Option("small", "--llm4cp-width",
                                      help="small (CPU) | paper (GPT-2 6x768) | small,paper (both)"),
@@ -65,6 +69,10 @@ def fm(
         fail("give exactly one of --data DIR or --family NAME|FILE")
     try:
         model = ckpt.load(checkpoint)[0] if checkpoint is not None else None
+        if prior_interp:
+            if model is None or not getattr(model.cfg, "prior", False):
+                fail(f"--prior-interp {prior_interp!r} needs a prior-conditioned --checkpoint")
+            model.cfg = dataclasses.replace(model.cfg, prior_interp=prior_interp)
         extra = {"WiFo-style MAE": ckpt.load(wifo_checkpoint)[0]} if wifo_checkpoint is not None else {}
         for spec in compare:
             name, sep, path = spec.partition("=")

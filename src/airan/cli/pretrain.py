@@ -23,6 +23,9 @@ def pretrain(
     loss: str = typer.Option("nmse", "--loss",
                              help="nmse (the batch's linear NMSE) | nmse_db (mean per-sample NMSE in dB, so a "
                                   "masking or SNR with a small error still pulls its weight)"),
+    prior_interp: str = typer.Option("linear", "--prior-interp",
+                                     help="with --prior: linear | adaptive (Wiener with the sample's own delay "
+                                          "profile where it predicts held-out pilots better; fm.wiener)"),
     out: Path = typer.Option(..., "--out", help="checkpoint directory"),
     steps: int = typer.Option(200, "--steps", min=1),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -40,7 +43,7 @@ def pretrain(
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
                              device=device, seed=seed, arch=arch, prior=prior,
-                             prior_denoise=denoise, loss=loss)
+                             prior_denoise=denoise, loss=loss, prior_interp=prior_interp)
         progress = progress_bar()
         with progress:
             task = progress.add_task("pretraining", total=steps)

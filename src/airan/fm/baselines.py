@@ -24,7 +24,7 @@ import torch
 
 from airan.fm.pad import kalman_predict, pad_predict
 from airan.fm.prior import classical_prior, subspace_denoise
-from airan.fm.wiener import wiener_interp
+from airan.fm.wiener import adaptive_interp, wiener_interp
 
 
 def last_slot(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -67,35 +67,8 @@ def denoised_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return classical_prior(subspace_denoise(y, k)[0], k)
 
 
-def adaptive_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """y [B, T, A, S] complex, known [T, S] bool (the same subcarriers in every observed slot). Per sample,
-    ``wiener_interp`` or ``denoised_interp``: both re-estimate every 4th run of consecutive observed subcarriers
-    (runs 2, 6, 10, ...) from the remaining ones, and the one closer to those observations (squared error summed
-    over them) is applied to the whole sample. With fewer than three runs, ``denoised_interp``."""
-    cols = known.any(dim=0).nonzero().squeeze(1).tolist()
-    runs: list[list[int]] = []
-    for c in cols:
-        if runs and c == runs[-1][-1] + 1:
-            runs[-1].append(c)
-        else:
-            runs.append([c])
-    # every 4th run, not every other: the rest keep the pilot spacing (gcd), so the Wiener filter's delay window
-    # under test is the one it will use (at twice the spacing a dispersive channel aliases and the test misleads)
-    held = [c for i, r in enumerate(runs) if i % 4 == 2 for c in r]
-    dn = denoised_interp(y, known)
-    if not held or len(cols) - len(held) < 2:
-        return dn
-    rest = known.clone()
-    rest[:, held] = False
-    probe = torch.zeros(known.shape, dtype=torch.bool)
-    probe[:, held] = known[:, held]  # [T, S] the held-out observed REs
-    w = probe[None, :, None, :]
-
-    def err(est: torch.Tensor) -> torch.Tensor:  # [B] mean squared error over the held-out REs
-        return ((est - y).abs() ** 2 * w).sum(dim=(1, 2, 3))
-
-    pick = err(wiener_interp(y, rest)) < err(denoised_interp(y, rest))  # [B]
-    return torch.where(pick[:, None, None, None], wiener_interp(y, known), dn)
+__all__ = ["BASELINES", "adaptive_interp", "ar1", "denoised_interp", "last_slot", "linear_interp", "lmmse",
+           "sample_covariance", "wiener_interp"]
 
 
 def sample_covariance(h: torch.Tensor) -> torch.Tensor:

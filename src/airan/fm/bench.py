@@ -32,7 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from airan.core.errors import ConfigError
 from airan.data.reader import CsiDataset
-from airan.fm.baselines import BASELINES, DENOISED, lmmse, sample_covariance
+from airan.fm.baselines import ADAPTIVE, BASELINES, DENOISED, lmmse, sample_covariance
 from airan.fm.prior import prior_kwargs
 from airan.fm.tokenizer import detokenize, known_tokens, tokenize
 
@@ -132,9 +132,12 @@ def matched_filter_se(est: torch.Tensor, clean: torch.Tensor, hidden: torch.Tens
 
 def prior_baseline(model: Any, task: str) -> str:
     """The harness row that is a prior-conditioned model's classical estimate alone on ``task`` (the bench masks
-    make ``fm.prior.prior_inputs`` equal to it): PAD for future slots, (denoised) interpolation otherwise."""
+    make ``fm.prior.prior_inputs`` equal to it): PAD for future slots, (denoised or adaptive) interpolation
+    otherwise."""
     if task == "time":
         return "PAD (Prony, angular-delay)"
+    if getattr(model.cfg, "prior_interp", "linear") == "adaptive":
+        return ADAPTIVE
     return DENOISED if getattr(model.cfg, "prior_denoise", False) else "linear interpolation"
 
 

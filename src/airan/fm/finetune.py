@@ -147,7 +147,9 @@ class FineTuned(nn.Module):
             y0 = hold_fill(y0, known)
         extra_cpu = {}
         if self.head.prefill == "classical":
-            y0, extra_cpu["noise_db"] = prior_inputs(y0, kf, bool(getattr(self.backbone.cfg, "prior_denoise", False)))
+            cfg = self.backbone.cfg
+            y0, extra_cpu["noise_db"] = prior_inputs(y0, kf, bool(getattr(cfg, "prior_denoise", False)),
+                                                     getattr(cfg, "prior_interp", "linear"))
         tok = tokenize(y0, spec, normalize=False)
         ktok = known_tokens(known, tuple(y.shape[1:]), spec)  # [N, D]
         dev = self.device

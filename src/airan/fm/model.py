@@ -42,8 +42,11 @@ class FMConfig:
     max_s: int = 512
     prior: bool = False
     prior_denoise: bool = False  # the prior denoises the observed block first (fm.prior.prior_inputs)
+    prior_interp: str = "linear"  # linear | adaptive: how the prior fills subcarriers (fm.prior.PRIOR_INTERPS)
 
     def __post_init__(self) -> None:
+        if self.prior_interp not in ("linear", "adaptive"):
+            raise ConfigError(f"unknown prior_interp {self.prior_interp!r}; choose linear or adaptive")
         if self.d_model % self.n_heads or self.dec_dim % max(1, self.n_heads // 2):
             raise ConfigError(f"d_model {self.d_model} / dec_dim {self.dec_dim} not divisible by the heads")
 

@@ -23,7 +23,7 @@ from airan.data.reader import CsiDataset
 from airan.fm import checkpoint
 from airan.fm.masking import MASKINGS, make_mask
 from airan.fm.model import CsiMAE, fm_config, masked_nmse, masked_nmse_db
-from airan.fm.prior import prior_kwargs
+from airan.fm.prior import PRIOR_INTERPS, prior_kwargs
 from airan.fm.tokenizer import tokenize
 from airan.fm.wifo import WIFO_MASKINGS, WifoMAE, wifo_config, wifo_mask
 
@@ -50,8 +50,11 @@ class PretrainConfig:
     prior: bool = False  # prior-conditioned backbone (fm.prior; arch airan only)
     prior_denoise: bool = True  # with prior: the prior denoises the observed block first (fm.prior.prior_inputs)
     loss: str = "nmse"  # nmse: the batch's linear NMSE; nmse_db: mean per-sample NMSE [dB] (every task pulls)
+    prior_interp: str = "linear"  # with prior: linear | adaptive subcarrier filling (fm.prior.prior_inputs)
 
     def __post_init__(self) -> None:
+        if self.prior_interp not in PRIOR_INTERPS:
+            raise ConfigError(f"unknown prior_interp {self.prior_interp!r}; choose one of {PRIOR_INTERPS}")
         if self.arch not in ARCHS:
             raise ConfigError(f"unknown arch {self.arch!r}; choose one of {ARCHS}")
         bad = [m for m in self.maskings if m not in MASKINGS]
@@ -93,7 +96,8 @@ def build_model(cfg: PretrainConfig) -> CsiMAE | WifoMAE:
     if cfg.arch == "wifo":
         return WifoMAE(wifo_config(cfg.size))
     return CsiMAE(dataclasses.replace(fm_config(cfg.size), prior=cfg.prior,
-                                      prior_denoise=cfg.prior and cfg.prior_denoise))
+                                      prior_denoise=cfg.prior and cfg.prior_denoise,
+                                      prior_interp=cfg.prior_interp if cfg.prior else "linear"))
 
 
 def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
@@ -165,11 +169,13 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
         if meta.get("arch", "airan") != cfg.arch:
             raise ConfigError(f"cannot resume arch {cfg.arch!r} from a {meta.get('arch', 'airan')!r} checkpoint "
                               f"in {str(out)!r}")
-        have = (bool(getattr(model.cfg, "prior", False)), bool(getattr(model.cfg, "prior_denoise", False)))
-        want = (cfg.prior, cfg.prior and cfg.prior_denoise)
+        have = (bool(getattr(model.cfg, "prior", False)), bool(getattr(model.cfg, "prior_denoise", False)),
+                getattr(model.cfg, "prior_interp", "linear"))
+        want = (cfg.prior, cfg.prior and cfg.prior_denoise, cfg.prior_interp if cfg.prior else "linear")
         if have != want:
-            raise ConfigError(f"cannot resume with prior={want[0]}, prior_denoise={want[1]} from a checkpoint with "
-                              f"prior={have[0]}, prior_denoise={have[1]} in {str(out)!r}")
+            raise ConfigError(f"cannot resume with prior={want[0]}, prior_denoise={want[1]}, prior_interp={want[2]} "
+                              f"from a checkpoint with prior={have[0]}, prior_denoise={have[1]}, "
+                              f"prior_interp={have[2]} in {str(out)!r}")
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         opt.load_state_dict(state["opt"])
         start, history = state["step"], meta.get("history", [])

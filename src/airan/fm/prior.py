@@ -210,26 +210,67 @@ def noise_db(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return out.clamp(lo, hi).float()
 
 
-def prior_inputs(y: torch.Tensor, known: torch.Tensor, denoise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+PRIOR_INTERPS = ("linear", "adaptive")
+
+
+def _adaptive_groups(k: torch.Tensor) -> list[tuple[list[int], torch.Tensor]]:
+    """Samples of k [B, T, A, S] bool that ``fm.wiener.adaptive_interp`` can fill, grouped by mask: the same
+    REs observed on every antenna, the same subcarriers (>= 2) in every observed slot, the last slot observed.
+    Returns [(sample indices, known [T, S] bool)]."""
+    groups: dict[bytes, list[int]] = {}
+    for i in range(k.shape[0]):
+        groups.setdefault(k[i].cpu().numpy().tobytes(), []).append(i)
+    out = []
+    for members in groups.values():
+        m = k[members[0]].cpu()
+        ts = m[:, 0, :]  # [T, S]
+        rows, cols = ts.any(dim=1), ts.any(dim=0)
+        if (torch.equal(m, ts[:, None, :].expand_as(m)) and bool(rows[-1]) and int(cols.sum()) >= 2
+                and torch.equal(ts, rows[:, None] & cols[None, :])):
+            out.append((members, ts))
+    return out
+
+
+def prior_inputs(y: torch.Tensor, known: torch.Tensor, denoise: bool = False,
+                 interp: str = "linear") -> tuple[torch.Tensor, torch.Tensor]:
     """The classical estimate and the noise level a prior-conditioned model reads. y [B, T, A, S] complex, known
     bool broadcastable to y. Returns (prior [B, T, A, S] complex (``classical_prior``), noise_db [B] float32).
 
     With ``denoise`` (``FMConfig.prior_denoise``) the noise is estimated from the eigenvalues of the observed
     block (``subspace_noise_var``; the second-difference ``noise_db`` where the observed REs are no block) and
     the block is denoised (``subspace_denoise``) before the interpolation, except for samples whose last slot is
-    unobserved: PAD extrapolates the raw slots (on the time task it predicts 1-1.5 dB worse from denoised ones)."""
-    if not denoise:
-        return classical_prior(y, known), noise_db(y, known)
+    unobserved: PAD extrapolates the raw slots (on the time task it predicts 1-1.5 dB worse from denoised ones).
+    With ``interp="adaptive"`` (``FMConfig.prior_interp``) samples whose observed REs are the same subcarriers in
+    every observed slot and on every antenna (pilots, another band) and whose last slot is observed are filled by
+    ``fm.wiener.adaptive_interp`` (Wiener with the sample's own delay profile, or the denoised interpolation,
+    whichever predicts held-out observed subcarriers better); the others as above."""
+    if interp not in PRIOR_INTERPS:
+        raise ValueError(f"unknown prior interpolation {interp!r}; choose one of {PRIOR_INTERPS}")
     k = known.to(torch.bool).expand_as(y)
-    yd, nv = subspace_denoise(y, known)
+    if not denoise:
+        prior, nd = classical_prior(y, known), noise_db(y, known)
+    else:
+        prior, nd = _denoised_prior(y, k)
+    if interp == "adaptive":
+        from airan.fm.wiener import adaptive_interp  # fm.wiener builds on this module
+
+        for members, ts in _adaptive_groups(k):
+            rows = torch.tensor(members, device=y.device)
+            prior[rows] = adaptive_interp(y[rows], ts.to(y.device)).to(prior.dtype)
+    return prior, nd
+
+
+def _denoised_prior(y: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``prior_inputs`` with ``denoise`` and linear interpolation. k: [B, T, A, S] bool."""
+    yd, nv = subspace_denoise(y, k)
     extrapolate = ~k[:, -1].any(dim=(1, 2))  # [B] the last slot is to be predicted
-    prior = classical_prior(torch.where(extrapolate[:, None, None, None], y, yd), known)
+    prior = classical_prior(torch.where(extrapolate[:, None, None, None], y, yd), k)
     power = ((y.abs() ** 2) * k).sum(dim=(1, 2, 3)).double() / k.sum(dim=(1, 2, 3)).clamp_min(1)
     ratio = nv / (power - nv).clamp_min(1e-30)
     lo, hi = NOISE_DB_RANGE
     eig_db = (10 * torch.log10(ratio.clamp_min(1e-30))).clamp(lo, hi).float()
     have = torch.isfinite(nv)
-    return prior, eig_db if have.all() else torch.where(have, eig_db, noise_db(y, known))
+    return prior, eig_db if have.all() else torch.where(have, eig_db, noise_db(y, k))
 
 
 def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, tok: Tokens) -> dict[str, torch.Tensor]:
@@ -244,5 +285,6 @@ def prior_kwargs(model: torch.nn.Module, x: torch.Tensor, known: torch.Tensor, t
     known = known.expand_as(x)
     y = detokenize(x.float().cpu() * known.cpu(), tok, spec, rescale=False)  # [B, T, A, S] complex
     k = detokenize(known.float().cpu(), tok, spec, rescale=False).real > 0.5  # [B, T, A, S] observed
-    prior, nd = prior_inputs(y, k, denoise=bool(getattr(model.cfg, "prior_denoise", False)))
+    prior, nd = prior_inputs(y, k, denoise=bool(getattr(model.cfg, "prior_denoise", False)),
+                             interp=getattr(model.cfg, "prior_interp", "linear"))
     return {"prior": tokenize(prior, spec, normalize=False).x.to(dev), "noise_db": nd.to(dev)}

@@ -2,6 +2,7 @@
 zero-shot inference on an unseen shape. CPU only."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,6 +178,14 @@ def test_cli_bench_fm_on_a_family(tmp_path):
     assert rows and all(row["task"] == "freq" for row in rows)
     bad = CliRunner().invoke(app, ["bench", "fm", "--family", "ci-tiny", "--shots", "5pct"])
     assert bad.exit_code != 0 and "5pct" in bad.output
+    # the prior's interpolation can only be swapped on a prior-conditioned checkpoint, to a known value
+    root = Path(__file__).resolve().parents[3] / "checkpoints"
+    no_prior = CliRunner().invoke(app, ["bench", "fm", "--family", "ci-tiny", "--checkpoint",
+                                        str(root / "airan-tiny-cpu"), "--prior-interp", "adaptive"])
+    assert no_prior.exit_code != 0 and "prior-conditioned" in no_prior.output
+    unknown = CliRunner().invoke(app, ["bench", "fm", "--family", "ci-tiny", "--checkpoint",
+                                       str(root / "airan-tiny-prior-cpu"), "--prior-interp", "cubic"])
+    assert unknown.exit_code != 0 and "'cubic'" in unknown.output
 
 
 def test_lmmse_beats_interpolation_at_low_snr(data):

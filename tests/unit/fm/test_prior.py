@@ -216,3 +216,51 @@ def test_denoising_prior_interpolates_denoised_pilots_but_extrapolates_raw_slots
     known = known_mask("freq", 16, 64)
     with torch.no_grad():  # an untrained denoising prior model is the denoised interpolation
         assert torch.allclose(mae_predict(model, y, known), denoised_interp(y, known), atol=1e-4)
+
+
+def test_adaptive_prior_fills_pilots_and_bands_with_the_adaptive_interpolation():
+    from airan.fm.wiener import adaptive_interp
+
+    y, _ = _noisy(20.0)
+    for task in ("freq", "estimation"):
+        known = known_mask(task, 16, 64)
+        prior, nd = prior_inputs(y, known[None, :, None, :], denoise=True, interp="adaptive")
+        assert torch.allclose(prior, adaptive_interp(y, known), atol=1e-5), task
+        _, nd_lin = prior_inputs(y, known[None, :, None, :], denoise=True)
+        assert torch.equal(nd, nd_lin)  # the noise input does not depend on the interpolation
+    # future slots (PAD), random masks and antenna-dependent masks keep the other path
+    known = known_mask("time", 16, 64)
+    ad, _ = prior_inputs(y, known[None, :, None, :], denoise=True, interp="adaptive")
+    assert torch.allclose(ad, pad_predict(y, known), atol=1e-5)
+    rnd = torch.rand(y.shape, generator=torch.Generator().manual_seed(1)) < 0.5
+    assert torch.equal(prior_inputs(y, rnd, True, "adaptive")[0], prior_inputs(y, rnd, True)[0])
+    one_ant = torch.zeros(y.shape, dtype=torch.bool)
+    one_ant[:, :, 0, ::4] = True
+    assert torch.equal(prior_inputs(y, one_ant, True, "adaptive")[0], prior_inputs(y, one_ant, True)[0])
+    with pytest.raises(ValueError, match="'cubic'"):
+        prior_inputs(y, known[None, :, None, :], True, "cubic")
+    # an untrained adaptive-prior model is the adaptive interpolation; the setting is validated where it enters
+    torch.manual_seed(0)
+    model = CsiMAE(dataclasses.replace(fm_config("tiny"), prior=True, prior_denoise=True,
+                                       prior_interp="adaptive")).eval()
+    known = known_mask("freq", 16, 64)
+    with torch.no_grad():
+        assert torch.allclose(mae_predict(model, y, known), adaptive_interp(y, known), atol=1e-4)
+    with pytest.raises(ConfigError, match="'cubic'"):
+        dataclasses.replace(fm_config("tiny"), prior_interp="cubic")
+    with pytest.raises(ConfigError, match="'cubic'"):
+        PretrainConfig(prior=True, prior_interp="cubic")
+
+
+def test_adaptive_prior_checkpoint_round_trips_and_resume_refuses_a_change(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "ckpt"
+    generate_dataset(load_family("ci-tiny"), 16, data, seed=12, shard_size=16)
+    pretrain(data, out, PretrainConfig(steps=1, batch_size=4, prior=True, prior_interp="adaptive", ckpt_every=1))
+    loaded, _, meta = checkpoint.load(out)
+    assert loaded.cfg.prior_interp == "adaptive" and meta["model_config"]["prior_interp"] == "adaptive"
+    with pytest.raises(ConfigError, match="prior_interp=linear"):
+        pretrain(data, out, PretrainConfig(steps=2, batch_size=4, prior=True), resume=True)
+    # checkpoints saved before the setting existed load as linear
+    meta["model_config"].pop("prior_interp")
+    (out / "meta.json").write_text(__import__("json").dumps(meta))
+    assert checkpoint.load(out)[0].cfg.prior_interp == "linear"
