@@ -42,7 +42,8 @@ def runs(a: argparse.Namespace) -> dict[str, list[str]]:
     common = ["--snr-db", str(a.snr_db), "--max-samples", str(a.max_samples), "--format", "json"]
     learned = ["--learned-steps", str(a.learned_steps), "--llm4cp-width", a.llm4cp_width]
     ft = ["--finetune-mode", a.finetune_mode, "--finetune-steps", str(a.finetune_steps),
-          "--finetune-batch", str(a.finetune_batch), *learned]
+          "--finetune-batch", str(a.finetune_batch),
+          *(["--finetune-val", str(a.finetune_val)] if a.finetune_val else []), *learned]
     out = {
         k: ["airan", "bench", "fm", *ours, *v, *common] for k, v in {
             "hetero_time_zero": ["--data", a.hetero, "--split", "zero_shot", "--task", "time", "--shots", "zero",
@@ -240,6 +241,7 @@ def main() -> None:
     p.add_argument("--finetune-mode", default="lora")
     p.add_argument("--finetune-steps", type=int, default=300)
     p.add_argument("--finetune-batch", type=int, default=32)
+    p.add_argument("--finetune-val", type=float, default=0.0, help="held-out share that picks the fine-tuning step")
     p.add_argument("--prior-interp", default="", help="linear | adaptive: our prior's subcarrier filling (airan bench "
                                                        "fm --prior-interp); default: as the checkpoint was saved")
     p.add_argument("--learned-steps", type=int, default=300)

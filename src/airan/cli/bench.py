@@ -44,6 +44,9 @@ def fm(
     finetune_mode: str = typer.Option("lora", "--finetune-mode", help="full | head | lora (with --shots)"),
     finetune_steps: int = typer.Option(300, "--finetune-steps", min=1),
     finetune_batch: int = typer.Option(32, "--finetune-batch", min=1, help="samples per fine-tuning step"),
+    finetune_val: float = typer.Option(0.0, "--finetune-val", min=0.0, max=0.9,
+                                       help="share of the fine-tuning samples held out to keep the best step (0: "
+                                            "keep the last)"),
     prior_interp: str = typer.Option("", "--prior-interp",
                                      help="linear | adaptive: swap the classical prior's subcarrier filling of a "
                                           "prior-conditioned --checkpoint (it has no weights; default: as saved)"),
@@ -90,7 +93,8 @@ def fm(
                              split=split or ("all" if family is not None else "test"), shots=shots,
                              finetune_mode=finetune_mode, finetune_steps=finetune_steps, max_samples=max_samples,
                              seed=seed, learned_steps=learned_steps, llm4cp_width=llm4cp_width,
-                             finetune_batch=finetune_batch, on_progress=lambda m: status.update(f"benchmarking: {m}"))
+                             finetune_batch=finetune_batch, finetune_val=finetune_val,
+                             on_progress=lambda m: status.update(f"benchmarking: {m}"))
     except AiranError as e:
         fail(str(e))
     command = "airan " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("airan") else "airan bench fm"

@@ -213,14 +213,16 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
               extra_models: dict[str, Any] | None = None, snr_db: float = 20.0, split: str = "test",
               shots: str = "zero", finetune_mode: str = "lora", finetune_steps: int = 300,
               max_samples: int = 256, seed: int = 0, learned_steps: int = 150, llm4cp_width: str = "small",
-              finetune_batch: int = 32, on_progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+              finetune_batch: int = 32, finetune_val: float = 0.0,
+              on_progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """One row per (contender, config) of the dataset's ``split`` (``test``, ``zero_shot`` or ``all``).
 
     ``model`` is our pretrained backbone; ``extra_models`` maps a name to another masked autoencoder with the
     same contract (e.g. the WiFo-style replica). With ``shots`` other than ``zero`` every pretrained model is
     fine-tuned (``finetune_mode``: full | head | lora, ``finetune_steps`` of ``finetune_batch`` samples) on that
-    share of the training split. ``llm4cp_width``: ``small``, ``paper`` or both, comma-separated (one LLM4CP row
-    per width)."""
+    share of the training split (``finetune_val`` of it held out to pick the best step, the pretrained model
+    being step 0; ``FinetuneConfig.val_fraction``). ``llm4cp_width``: ``small``, ``paper`` or both,
+    comma-separated (one LLM4CP row per width)."""
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {TASKS}")
     if shots not in SHOTS:
@@ -250,7 +252,7 @@ def run_bench(dataset: str | Path, task: str, *, model: Any = None, model_name: 
         for name, m in pretrained.items():
             say(f"fine-tuning {name} ({finetune_mode}, {shots}: {len(sub)} samples)")
             cfg = FinetuneConfig(task=task, mode=finetune_mode, steps=finetune_steps, batch_size=finetune_batch,
-                                 snr_db=snr_db, seed=seed)
+                                 snr_db=snr_db, seed=seed, val_fraction=finetune_val)
             tuned[name] = finetune(m, dataset, cfg, train_idx=sub)
     rows = []
     family = ds.manifest["family"]["name"]

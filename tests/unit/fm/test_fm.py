@@ -148,15 +148,15 @@ def test_bench_llm4cp_widths_and_finetune_batch(data, tmp_path, monkeypatch):
     seen = []
 
     def spy(model, dataset, cfg, train_idx=None):
-        seen.append(cfg.batch_size)
+        seen.append((cfg.batch_size, cfg.val_fraction))
         raise ConfigError("stop here")
 
     monkeypatch.setattr(ft_mod, "finetune", spy)
     pretrain(data, tmp_path / "ck", PretrainConfig(steps=1, batch_size=4, seed=2))
     with pytest.raises(ConfigError, match="stop here"):
         run_bench(data, "time", model=checkpoint.load(tmp_path / "ck")[0], split="test", shots="10pct",
-                  finetune_batch=5)
-    assert seen == [5]
+                  finetune_batch=5, finetune_val=0.2)
+    assert seen == [(5, 0.2)]
 
 
 def test_shots_subsets_are_nested_and_deterministic():
