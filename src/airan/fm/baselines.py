@@ -67,10 +67,6 @@ def denoised_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return classical_prior(subspace_denoise(y, k)[0], k)
 
 
-__all__ = ["BASELINES", "adaptive_interp", "ar1", "denoised_interp", "last_slot", "linear_interp", "lmmse",
-           "sample_covariance", "wiener_interp"]
-
-
 def sample_covariance(h: torch.Tensor) -> torch.Tensor:
     """Frequency covariance [S, S] complex of unit-power channels h [B, T, A, S] (averaged over B, T, A)."""
     v = h.reshape(-1, h.shape[-1])

@@ -14,7 +14,9 @@ It needs no training data, no covariance and no noise level, so it applies to an
 
 A ``prior_denoise`` model (``FMConfig.prior_denoise``, the default of ``airan pretrain --prior``) first denoises
 the observed REs with the sample's own covariance along slots, antennas and subcarriers (``subspace_denoise``,
-below) and takes its noise level from the same eigenvalues; ``prior_inputs`` is the one entry point.
+below) and takes its noise level from the same eigenvalues; ``prior_inputs`` is the one entry point. With
+``FMConfig.prior_interp="adaptive"`` pilot and band masks are filled by ``fm.wiener.adaptive_interp`` instead of
+straight lines (Wiener interpolation with the sample's own delay profile where that predicts better).
 
 How much a refinement should change the prior depends on the noise (at 5 dB SNR smoothing pays, at 30 dB it
 costs), so the model also reads ``noise_db``: a per-sample estimate of the noise-to-signal ratio from the
