@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from airan.fm.pad import kalman_predict, pad_predict
-from airan.fm.prior import classical_prior, subspace_denoise
+from airan.fm.prior import denoised_interp
 from airan.fm.wiener import adaptive_interp, wiener_interp
 
 
@@ -60,11 +60,6 @@ def linear_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         res[i] = np.interp(grid, cols, flat[i].real) + 1j * np.interp(grid, cols, flat[i].imag)
     out[:] = res.reshape(*yn.shape[:-1], s)
     return torch.from_numpy(out)
-
-
-def denoised_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    k = known[None, :, None, :]
-    return classical_prior(subspace_denoise(y, k)[0], k)
 
 
 def sample_covariance(h: torch.Tensor) -> torch.Tensor:

@@ -186,6 +186,14 @@ def subspace_denoise(y: torch.Tensor, known: torch.Tensor,
     return out, nv_all
 
 
+def denoised_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """The subspace-denoised linear interpolation: y [B, T, A, S] complex, known [T, S] bool -> [B, T, A, S]
+    (``classical_prior`` of ``subspace_denoise``; a baseline in ``fm.baselines`` and half of ``fm.wiener``'s
+    adaptive interpolation)."""
+    k = known[None, :, None, :]
+    return classical_prior(subspace_denoise(y, k)[0], k)
+
+
 NOISE_DB_RANGE = (-40.0, 10.0)  # clamp of the noise estimate [dB relative to the signal power]
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from scipy.optimize import nnls
 
-from airan.fm.prior import _axis_cov, _shrink, classical_prior, subspace_denoise, subspace_noise_var
+from airan.fm.prior import _axis_cov, _shrink, classical_prior, denoised_interp, subspace_noise_var
 
 OVERSAMPLE = 2  # delay grid points per resolvable delay bin (1 / number of subcarriers in the period)
 GAP_SCALE = 1 / 16  # decay length of the kernel that smooths the profile before cutting, as a fraction of G
@@ -113,15 +113,9 @@ def wiener_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     return classical_prior(full, rows[None, :, None, None].expand_as(y))
 
 
-def _denoised(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Subspace-denoised linear interpolation (``fm.baselines.denoised_interp``). known: [T, S] bool."""
-    k = known[None, :, None, :]
-    return classical_prior(subspace_denoise(y, k)[0], k)
-
-
 def adaptive_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """y [B, T, A, S] complex, known [T, S] bool (the same subcarriers in every observed slot). Per sample,
-    ``wiener_interp`` or the subspace-denoised linear interpolation (``fm.baselines.denoised_interp``): both
+    ``wiener_interp`` or the subspace-denoised linear interpolation (``fm.prior.denoised_interp``): both
     re-estimate every 4th run of consecutive observed subcarriers (runs 2, 6, 10, ...) from the remaining ones,
     and the one closer to those observations (squared error summed over them) is applied to the whole sample.
     With fewer than three runs, the denoised interpolation."""
@@ -135,7 +129,7 @@ def adaptive_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     # every 4th run, not every other: the rest keep the pilot spacing (gcd), so the Wiener filter's delay window
     # under test is the one it will use (at twice the spacing a dispersive channel aliases and the test misleads)
     held = [c for i, r in enumerate(runs) if i % 4 == 2 for c in r]
-    dn = _denoised(y, known)
+    dn = denoised_interp(y, known)
     if not held or len(cols) - len(held) < 2:
         return dn
     rest = known.clone()
@@ -144,8 +138,8 @@ def adaptive_interp(y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     probe[:, held] = known[:, held]  # [T, S] the held-out observed REs
     w = probe[None, :, None, :]
 
-    def err(est: torch.Tensor) -> torch.Tensor:  # [B] mean squared error over the held-out REs
+    def err(est: torch.Tensor) -> torch.Tensor:  # [B] squared error summed over the held-out REs
         return ((est - y).abs() ** 2 * w).sum(dim=(1, 2, 3))
 
-    pick = err(wiener_interp(y, rest)) < err(_denoised(y, rest))  # [B]
+    pick = err(wiener_interp(y, rest)) < err(denoised_interp(y, rest))  # [B]
     return torch.where(pick[:, None, None, None], wiener_interp(y, known), dn)
