@@ -23,7 +23,7 @@ from machine import machine_info, peak_rss_mib
 
 from airan.agents.policies import POLICIES, policy_class
 from airan.agents.runner import run_suite
-from airan.agents.scorer import plot_confusion, score
+from airan.agents.scorer import plot_confusion, recovery_vs_reference, score
 from airan.agents.suite import load_suite, make_suite, save_suite, suite_summary
 from airan.core.errors import ConfigError
 
@@ -95,6 +95,27 @@ def fmt(m: Any) -> str:
     return s
 
 
+def recovery_split(scores: dict[str, Any]) -> list[str]:
+    """Markdown: each policy's recovery on the episodes the oracle fully recovered and on the rest."""
+    oracle = scores.get("oracle")
+    rows = [(name, recovery_vs_reference(sc, oracle)) for name, sc in scores.items() if oracle and name != "oracle"]
+    rows = [(name, r) for name, r in rows if r is not None]
+    if not rows:
+        return []
+    out = ["## Recovery where the catalogue can recover", "",
+           "Compensable episodes with a defined FKR, split by whether the oracle (grid search in the true twin) "
+           "fully recovered the episode (`airan.agents.scorer.recovery_vs_reference`): the first columns measure "
+           "the policy where full recovery is possible, the last ones where not even the oracle got there.", "",
+           "| policy | oracle fully recovered: n | full recovery | FKR median (oracle's) | not fully recovered by "
+           "the oracle: n | full recovery | FKR median (oracle's) |", "|---|---|---|---|---|---|---|"]
+    for name, r in rows:
+        a, b = r["recoverable"], r["not_recoverable"]
+        out.append(f"| {name} | {a['episodes']} | {fmt(a['full_recovery_rate'])} | {fmt(a['fkr_median'])} "
+                   f"({fmt(a['reference_fkr_median'])}) | {b['episodes']} | {fmt(b['full_recovery_rate'])} | "
+                   f"{fmt(b['fkr_median'])} ({fmt(b['reference_fkr_median'])}) |")
+    return out + [""]
+
+
 def markdown(result: dict[str, Any]) -> str:
     scores = result["policies"]
     son = value(scores["son"]["metrics"]["mttr_rops_median"]) if "son" in scores else None
@@ -118,6 +139,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(
             "-" if value(sc["metrics"][m]) is None else f"{value(sc['metrics'][m]):.3g}" for m in head) + " |")
     lines += [""] + beats(scores, head) + [""]
+    lines += recovery_split(scores)
     for metric in TABLE:
         target = TARGETS.get(metric)
         tgt = f"{target[0]} {target[1]}" if target else ("<= son / 2" if metric == "mttr_rops_median" else "-")

@@ -34,7 +34,9 @@ fault. ``onset`` is the first real fault's onset ROP;
   external interference and backhaul congestion (offload with CIO), handover misconfiguration (re-pushing the
   cell's CIO/TTT/hysteresis replaces the bad set in the twin). Every catalogue cause is compensable.
 * **full_recovery_rate**: compensable episodes whose FKR over the last 3 ROPs of the fault window is
-  ``>= 0.9`` / compensable episodes with a defined FKR.
+  ``>= 0.9`` / compensable episodes with a defined FKR. ``recovery_vs_reference`` splits it (and the FKR
+  median) by whether a reference policy, the oracle, fully recovered the same episode: an episode class can be
+  compensable while a given episode is not, and the oracle's search in the true twin shows which.
 * **mttr_rops**: ROPs from onset to the first ROP after detection at which the per-ROP recovered fraction
   ``(healed - unhealed) / (nofault - unhealed)`` is ``>= 0.9`` for 2 consecutive ROPs (or the fault ended);
   episodes that never recover count as the fault window's length (censored). Compensable, defined FKR.
@@ -330,6 +332,8 @@ def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "metrics": _block(main), "per_class": per_class, "lookalike": look,
         "undetectable": {"episodes": len(und), "metrics": _block(und) if und else None},
         "confusion": confusion(main),
+        "recovery": [{"id": o["id"], "cause": o["cause"], "fkr": o["fkr"], "full": o["full"]} for o in main
+                     if not o["control"] and o["cause"] in COMPENSABLE and o["fkr"] is not None],
         "wall_s_total": float(sum(lg.get("wall_s", 0.0) for lg in logs)),
     }
 
@@ -397,6 +401,26 @@ def compare(suite: Suite, logs_a: Sequence[dict[str, Any]], logs_b: Sequence[dic
                         "full_gained": count("full", True), "full_lost": count("full", False),
                         "harmful_a": len(ha), "harmful_b": len(hb)},
             "harmful": {"a": ha, "b": hb}}
+
+
+def recovery_vs_reference(scored: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any] | None:
+    """Recovery of one policy split by what a reference policy (the oracle) achieved on the same episodes:
+    ``scored`` / ``reference`` are ``score()`` results on the same suite. On the episodes the reference fully
+    recovered (*recoverable*: the catalogue can do it, shown in the true twin) and on the rest: the policy's
+    full recovery rate and FKR median there. None when either score lacks the per-episode ``recovery`` table
+    (scores written before it existed)."""
+    if "recovery" not in scored or "recovery" not in reference:
+        return None
+    ref = {r["id"]: r for r in reference["recovery"]}
+    mine = {r["id"]: r for r in scored["recovery"]}
+    ids = sorted(set(ref) & set(mine))
+    out: dict[str, Any] = {"reference": reference["policy"], "episodes": len(ids)}
+    for name, keep in (("recoverable", True), ("not_recoverable", False)):
+        sub = [mine[i] for i in ids if bool(ref[i]["full"]) is keep]
+        out[name] = {"episodes": len(sub), "full_recovery_rate": wilson(sum(bool(r["full"]) for r in sub), len(sub)),
+                     "fkr_median": median_ci([r["fkr"] for r in sub]),
+                     "reference_fkr_median": median_ci([ref[r["id"]]["fkr"] for r in sub])}
+    return out
 
 
 def score_policies(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

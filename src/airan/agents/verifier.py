@@ -49,6 +49,7 @@ class VerifierConfig:
     consistent_gain: float = 0.003
     min_gain_ho: float = 0.5
     max_harm_ho: float = 1.0
+    sync_sessions: bool = False
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -126,6 +127,8 @@ class Verifier:
         self._mirrored: dict[int, int] = {}  # seed -> how many of ``self.network_actions`` its twin carries
         self.network_actions: list[Action] = []
         self._predicted: dict[tuple, dict[tuple, list[float]]] = {}  # verify()'s rollouts, see there
+        self._sessions: np.ndarray | None = None  # [num_ues] int64 the network's latest UE trace (serving cells)
+        self._sessions_version = 0
 
     def sync(self, applied: Sequence[Action]) -> None:
         """Mirror the network's configuration: ``applied`` are all actions applied to the network so far, in
@@ -136,6 +139,17 @@ class Verifier:
         if applied[: len(self.network_actions)] != self.network_actions:
             raise ConfigError("applied actions must extend the ones synced before (the network's log is append-only)")
         self.network_actions = applied
+
+    def observe_sessions(self, serving: np.ndarray | None) -> None:
+        """The network's latest UE trace: ``serving`` [num_ues] int64 serving cell per UE (-1: not traced), or
+        None. With ``cfg.sync_sessions`` each what-if twin adopts these sessions after the hypothesis settled
+        (``NetworkTwin.adopt_sessions``), so the rollouts start from the UEs the network actually serves."""
+        if serving is None:
+            return
+        serving = np.asarray(serving, dtype=np.int64)
+        if self._sessions is None or not np.array_equal(serving, self._sessions):
+            self._sessions = serving.copy()
+            self._sessions_version += 1
 
     def _twin(self, seed: int) -> Any:
         if seed not in self._twins:
@@ -165,6 +179,8 @@ class Verifier:
         t.inject(Fault(cause, tuple(int(c) for c in fault_cells), severity=sev, onset_rop=t.rop, mode=mode))
         for _ in range(self.cfg.settle_rops):
             t.step()
+        if self.cfg.sync_sessions and self._sessions is not None:
+            t.adopt_sessions(self._sessions)
         return t
 
     def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,
@@ -190,20 +206,21 @@ class Verifier:
             out[cause] = np.asarray(vals)
         return out
 
-    def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
-               candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> list[Prediction]:
-        """Predictions for ``candidates`` under the hypothesis (``cause`` on ``fault_cells``); ``scope``: cells
-        [M] int64 whose objective is guarded; ``severities``: the hypothesis' severities when evidence
-        measured them (``estimated_severities``), else ``cfg.severities``. Sorted best first."""
+    def _sevs(self, severities: tuple[float, ...] | None) -> tuple[float, ...]:
         sevs = self.cfg.severities if severities is None else tuple(severities)
         if not sevs or not all(0 < s <= 1 for s in sevs):
             raise ConfigError(f"severities must be in (0, 1], got {sevs!r}")
-        if not candidates:
-            return []
+        return sevs
+
+    def rollouts(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
+                 candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> dict[tuple, list[float]]:
+        """Each candidate's predicted objective changes, one per rollout (seeds x severities x modes; -inf where
+        an action was out of bounds), keyed by ``Candidate.actions``; arguments as for ``verify``."""
+        sevs = self._sevs(severities)
         # the twins are deterministic: the same hypothesis on the same knobs predicts the same numbers, so a
         # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
         key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs,
-               len(self.network_actions))
+               len(self.network_actions), self._sessions_version if self.cfg.sync_sessions else 0)
         known = self._predicted.setdefault(key, {})
         todo = list(dict.fromkeys(c.actions for c in candidates if c.actions not in known))
         if todo:
@@ -219,10 +236,20 @@ class Verifier:
                             except ActionError:
                                 deltas[j].append(-np.inf)
             known.update(zip(todo, deltas))
+        return {c.actions: list(known[c.actions]) for c in candidates}
+
+    def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
+               candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> list[Prediction]:
+        """Predictions for ``candidates`` under the hypothesis (``cause`` on ``fault_cells``); ``scope``: cells
+        [M] int64 whose objective is guarded; ``severities``: the hypothesis' severities when evidence
+        measured them (``estimated_severities``), else ``cfg.severities``. Sorted best first."""
+        self._sevs(severities)
+        if not candidates:
+            return []
+        known = self.rollouts(cause, fault_cells, scope, candidates, severities)
         out = []
         for cand in candidates:
-            d = known[cand.actions]
-            mean, low, high, ok = judge(np.asarray(d, float), cause, self.cfg)
+            mean, low, high, ok = judge(np.asarray(known[cand.actions], float), cause, self.cfg)
             out.append(Prediction(cand, mean, low, high, ok))
         out.sort(key=lambda p: (-p.accepted, -p.mean))
         return out

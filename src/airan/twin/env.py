@@ -17,7 +17,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from airan.core.errors import FaultError
+from airan.core.errors import ConfigError, FaultError
 from airan.core.rng import spawn_rngs
 from airan.core.units import db_to_lin, thermal_noise_dbm
 from airan.twin import backhaul, energy, handover, mobility, radio, scheduler, traffic
@@ -143,6 +143,27 @@ class NetworkTwin(gym.Env):
             raise FaultError(f"inject() takes a Fault, got {type(fault).__name__}")
         fault.validate_for(self.cfg.num_cells)
         self._s.faults.append(fault)
+
+    def adopt_sessions(self, serving: np.ndarray) -> None:
+        """What-if synchronisation from a UE trace: ``serving`` [num_ues] int64, each UE's serving cell as the
+        network's trace reports it (-1: not connected, not traced). Traced UEs become active and served by the
+        reported cell (a handover in progress is dropped); the others become idle. Positions, channels and
+        session rates stay this twin's own (a trace carries no position; its volumes include the network's
+        faults, which a what-if run injects itself)."""
+        self._require()
+        serving = np.asarray(serving)
+        u, n = self._s.ue_xyz.shape[0], self.cfg.num_cells
+        if serving.shape != (u,) or not np.issubdtype(serving.dtype, np.integer):
+            raise ConfigError(f"serving must be an int array of shape ({u},), got {serving.dtype} {serving.shape}")
+        bad = (serving < -1) | (serving >= n)
+        if bad.any():
+            raise ConfigError(f"serving cell {int(serving[bad][0])} of UE {int(np.argmax(bad))} is not in [-1, {n})")
+        on = serving >= 0
+        s = self._s
+        s.active = on.copy()
+        s.ho.serving[on] = serving[on]
+        s.ho.candidate[on] = -1
+        s.ho.ttt_elapsed_ms[on] = 0.0
 
     def clone(self) -> NetworkTwin:
         """An independent copy (shares the immutable drop): stepping it never changes this twin."""

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from airan.agents.scorer import compare, median_ci, plot_confusion, score, wilson
+from airan.agents.scorer import compare, median_ci, plot_confusion, recovery_vs_reference, score, wilson
 from airan.agents.suite import Suite, SuiteEpisode
 from airan.core.errors import ConfigError
 from airan.twin.faults import Fault
@@ -162,3 +162,17 @@ def test_confusion_png(tmp_path):
     s = score(SUITE, _good_logs())
     p = plot_confusion(s["confusion"], tmp_path / "c.png")
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_recovery_split_by_what_the_reference_recovered():
+    good = score(SUITE, _good_logs())  # the outage fully recovered, the PA episode not
+    assert [(r["id"], r["full"]) for r in good["recovery"]] == [("out", True), ("pa", False)]
+    nothing = score(SUITE, [_log(e, "none") for e in SUITE.episodes])
+    split = recovery_vs_reference(nothing, good)
+    assert split["reference"] == "p" and split["episodes"] == 2
+    assert split["recoverable"]["episodes"] == 1 and split["recoverable"]["full_recovery_rate"]["value"] == 0.0
+    assert split["recoverable"]["reference_fkr_median"]["value"] == pytest.approx(5 / 6)
+    assert split["not_recoverable"]["episodes"] == 1 and split["not_recoverable"]["fkr_median"]["value"] == 0.0
+    assert recovery_vs_reference(good, good)["recoverable"]["full_recovery_rate"]["value"] == 1.0
+    old = {k: v for k, v in good.items() if k != "recovery"}  # a score written before the table existed
+    assert recovery_vs_reference(nothing, old) is None

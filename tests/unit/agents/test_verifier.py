@@ -121,3 +121,26 @@ def test_a_repeated_prediction_is_reused_until_the_network_changes():
     v.sync([Action("power", 9, 1.5)])  # the network changed: everything is simulated again
     v.verify("cell_outage", (4,), np.array([4, 9]), [up])
     assert len(calls) == n + 4
+
+
+def test_sessions_synced_only_when_configured_and_predictions_recomputed():
+    cand = Candidate("restart", (Action("restart", 4),), "sleeping_cell")
+    plain = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1))
+    synced = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_sessions=True))
+    u = _make(0)._s.ue_xyz.shape[0]
+    idle = np.full(u, -1, np.int64)  # a trace in which nobody is connected
+    for v in (plain, synced):
+        v.observe_sessions(None)  # no trace: nothing changes
+        v.observe_sessions(idle)
+    p_plain = plain.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [cand])[0]
+    p_sync = synced.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [cand])[0]
+    assert p_plain.accepted and p_plain.mean > 0  # the twin's own sessions: the restart brings traffic back
+    assert p_sync.mean == 0.0 and not p_sync.accepted  # no UE in session: nothing to recover
+    busy = np.zeros(u, np.int64)  # every UE traced on cell 0: a new trace invalidates the cached rollouts
+    synced.observe_sessions(busy)
+    assert synced._sessions_version == 2
+    synced.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [cand])
+    assert len(synced._predicted) == 2
+    plain.observe_sessions(busy)
+    plain.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [cand])
+    assert len(plain._predicted) == 1  # without syncing, the trace does not change the prediction

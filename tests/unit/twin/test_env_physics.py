@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
@@ -155,3 +156,21 @@ def test_inject_rejects_bad_faults(tiny_twin, case):
 
     with pytest.raises(FaultError, match="999" if case == "cell-out-of-range" else "str"):
         tiny_twin.inject(Fault("cell_outage", (999,)) if case == "cell-out-of-range" else "meteor")
+
+
+def test_adopt_sessions_takes_the_trace_and_rejects_bad_cells():
+    t = NetworkTwin("ci-tiny")
+    t.reset(seed=3)
+    u, n = t._s.ue_xyz.shape[0], t.cfg.num_cells
+    serving = np.full(u, -1, np.int64)
+    serving[:5] = np.arange(5) % n
+    t.adopt_sessions(serving)
+    assert t._s.active.sum() == 5 and np.array_equal(t._s.ho.serving[:5], serving[:5])
+    _, _, _, _, info = t.step()
+    assert np.nansum(info["kpis"]["DRB.DemandDl"]) > 0  # the adopted sessions offer traffic
+    bad = serving.copy()
+    bad[7] = n
+    with pytest.raises(ConfigError, match=str(n)):
+        t.adopt_sessions(bad)
+    with pytest.raises(ConfigError, match="shape"):
+        t.adopt_sessions(serving[:-1])

@@ -1,0 +1,231 @@
+"""How well the verifier's imperfect twin predicts what an action does -> bench/results/heal_verifier_fidelity*.json
+
+The ``airan`` policy runs unchanged on a suite. Every time its verifier predicts the candidates of a round, this
+benchmark also rolls each candidate out in a clone of the *true* network (which it has and the policy does not)
+from the same ROP, over the same horizon, cells and objective, and records both: the verifier's per-rollout
+changes (imperfect twins: seeds x severities) and the true change. From those records it reports
+
+- fidelity per hypothesised cause: sign agreement of the predicted mean with the true change, rank correlation
+  (Spearman) over candidates, how often the true change falls within the rollouts' [min, max];
+- the verifier's acceptance rule as a classifier of the true outcome: of the candidate each round would take (the
+  best accepted one), how often the truth was a loss beyond ``--harm`` (a harmful pick) or a gain; of the rounds
+  where it took nothing, how often some candidate truly gained more than ``--worth`` (a missed cure);
+- the same for a grid of alternative rules (``min_gain``, ``max_harm``, ``consistent_gain``), judged on the
+  same records offline.
+
+The records are first decisions of each round under the current rule (later rounds depend on what was applied),
+so the offline comparison of rules is a first-order guide, not an episode outcome: a rule that looks better here
+must still win a full ``heal_dev.py`` run on the training split before dev. The true change is measured on the
+verifier's objective (carried/offered DL traffic of the suspects and the lead cell's neighbours, or minus the
+handover failures per ROP) over ``VerifierConfig.horizon_rops``, with the true network's own random streams.
+
+    .venv/bin/python bench/heal_verifier_fidelity.py --suite SUITE.json --workers 2 [--tag train]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info, peak_rss_mib  # noqa: E402
+
+from airan.agents.planner import Candidate  # noqa: E402
+from airan.agents.policies.airan import AiranConfig, AiranPolicy  # noqa: E402
+from airan.agents.runner import run_policy_episode  # noqa: E402
+from airan.agents.suite import episode_from_dict, episode_to_dict, load_suite  # noqa: E402
+from airan.agents.verifier import Verifier, VerifierConfig, judge  # noqa: E402
+from airan.core.errors import ActionError  # noqa: E402
+from airan.data.datagen import make_executor  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+class RecordingVerifier(Verifier):
+    """The policy's verifier, unchanged, plus the true change of every candidate it predicts (from a clone of the
+    true twin, ``true_twin()``, at the decision ROP)."""
+
+    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_twin: Any, truth: tuple, sink: list) -> None:
+        super().__init__(make_twin, cfg)
+        self.true_twin, self.truth, self.sink = true_twin, truth, sink
+
+    def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray, candidates: list[Candidate],
+               severities: tuple[float, ...] | None = None) -> list:
+        preds = super().verify(cause, fault_cells, scope, candidates, severities)
+        if not candidates:
+            return preds
+        rolls = self.rollouts(cause, fault_cells, scope, candidates, severities)
+        now = self.true_twin()
+        ref = self._rollout(now, (), scope, cause)
+        recs = []
+        for p in preds:
+            try:
+                true = self._rollout(now, p.candidate.actions, scope, cause) - ref
+            except ActionError:
+                true = None
+            recs.append({"name": p.candidate.name, "rollouts": [float(x) for x in rolls[p.candidate.actions]],
+                         "true": true, "accepted": bool(p.accepted)})
+        real = [f for f in self.truth if f.kind != "benign_surge"]
+        self.sink.append({"rop": int(now.rop), "hypothesis": cause, "cells": [int(c) for c in fault_cells],
+                          "true_cause": real[0].kind if real else "control",
+                          "true_cells": [int(c) for c in real[0].cells] if real else [],
+                          "severities": list(severities) if severities is not None else None,
+                          "candidates": recs})
+        return preds
+
+
+class ProbePolicy(AiranPolicy):
+    """``airan`` with a recording verifier. ``uses_truth`` only makes the runner hand over the true twin and the
+    ground truth, which the recording reads; no decision reads them (the policy's code is ``AiranPolicy``'s)."""
+
+    uses_truth = True
+
+    def __init__(self, verifier: VerifierConfig | None = None) -> None:
+        super().__init__(AiranConfig(verifier=verifier or VerifierConfig()))
+        self.records: list[dict[str, Any]] = []
+
+    def reset(self, ctx: Any) -> None:
+        super().reset(ctx)
+        self.verifier = RecordingVerifier(ctx.make_twin, self.cfg.verifier, ctx.true_twin, ctx.truth, self.records)
+
+
+def _job(job: dict[str, Any], _out: str) -> dict[str, Any]:
+    ep = episode_from_dict(job["episode"])
+    policy = ProbePolicy(VerifierConfig(**job["verifier"]))
+    log = run_policy_episode(ep, policy)
+    for r in policy.records:
+        r["episode"] = ep.id
+    return {"records": policy.records, "wall_s": log["wall_s"]}
+
+
+# ------------------------------------------------------------------------------------------------ analysis
+def pick(cands: list[dict[str, Any]], cause: str, cfg: VerifierConfig) -> dict[str, Any] | None:
+    """The candidate a round takes under ``cfg``'s acceptance rule: the accepted one of largest predicted mean."""
+    best, best_mean = None, -np.inf
+    for c in cands:
+        mean, _, _, ok = judge(np.asarray(c["rollouts"], float), cause, cfg)
+        if ok and mean > best_mean:
+            best, best_mean = c, mean
+    return best
+
+
+def rule_outcome(records: list[dict[str, Any]], cfg: VerifierConfig, harm: float, worth: float,
+                 harm_ho: float, worth_ho: float) -> dict[str, Any]:
+    """What ``cfg``'s rule would take in each recorded round, judged by the true change."""
+    taken = harmful = gained = missed = 0
+    gain_sum = 0.0
+    for r in records:
+        ho = r["hypothesis"] == "ho_misconfig"
+        h, w = (harm_ho, worth_ho) if ho else (harm, worth)
+        c = pick(r["candidates"], r["hypothesis"], cfg)
+        trues = [x["true"] for x in r["candidates"] if x["true"] is not None]
+        if c is None or c["true"] is None:
+            missed += bool(trues) and max(trues) >= w
+            continue
+        taken += 1
+        harmful += c["true"] < -h
+        gained += c["true"] >= w
+        if not ho:
+            gain_sum += c["true"]
+    return {"rounds": len(records), "taken": taken, "harmful": harmful, "gained": gained,
+            "missed_cures": missed, "ratio_gain_sum": round(gain_sum, 4)}
+
+
+def fidelity(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per hypothesised cause: sign agreement, Spearman over each round's candidates (mean of rounds with >= 3
+    candidates), and how often the truth lies within the rollouts' [min, max]."""
+    out: dict[str, Any] = {}
+    for cause in sorted({r["hypothesis"] for r in records}):
+        rs = [r for r in records if r["hypothesis"] == cause]
+        pairs = [(float(np.mean(c["rollouts"])), c["true"], min(c["rollouts"]), max(c["rollouts"]))
+                 for r in rs for c in r["candidates"] if c["true"] is not None and np.all(np.isfinite(c["rollouts"]))]
+        if not pairs:
+            continue
+        pm, tv, lo, hi = (np.asarray(x, float) for x in zip(*pairs, strict=True))
+        moved = np.abs(tv) > 1e-9
+        rhos = []
+        for r in rs:
+            cs = [(float(np.mean(c["rollouts"])), c["true"]) for c in r["candidates"]
+                  if c["true"] is not None and np.all(np.isfinite(c["rollouts"]))]
+            if len(cs) >= 3 and len({x for x, _ in cs}) > 1 and len({y for _, y in cs}) > 1:
+                rhos.append(float(spearmanr(*zip(*cs, strict=True)).statistic))
+        out[cause] = {"rounds": len(rs), "candidates": len(pairs),
+                      "sign_agreement": round(float(np.mean(np.sign(pm[moved]) == np.sign(tv[moved]))), 3)
+                      if moved.any() else None,
+                      "spearman_mean": round(float(np.mean(rhos)), 3) if rhos else None,
+                      "within_rollout_range": round(float(np.mean((tv >= lo) & (tv <= hi))), 3),
+                      "true_mean": round(float(np.mean(tv)), 4), "predicted_mean": round(float(np.mean(pm)), 4),
+                      "corr_pred_true": round(float(np.corrcoef(pm, tv)[0, 1]), 3) if len(pm) > 2 else None}
+    return out
+
+
+RULE_GRID = {"min_gain": (0.005, 0.01, 0.02), "max_harm": (0.0, 0.01, 0.02, 0.05), "consistent_gain": (0.0, 0.003)}
+
+
+def rule_grid(records: list[dict[str, Any]], base: VerifierConfig, **kw: float) -> list[dict[str, Any]]:
+    rows = []
+    for g, h, cg in itertools.product(*RULE_GRID.values()):
+        if cg > g:
+            continue
+        cfg = VerifierConfig(**{**base.__dict__, "min_gain": g, "max_harm": h, "consistent_gain": cg})
+        rows.append({"min_gain": g, "max_harm": h, "consistent_gain": cg,
+                     "current": (g, h, cg) == (base.min_gain, base.max_harm, base.consistent_gain),
+                     **rule_outcome(records, cfg, **kw)})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0, help="first N episodes only (0: all)")
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--harm", type=float, default=0.01, help="a true ratio change below -HARM is a harmful pick")
+    ap.add_argument("--worth", type=float, default=0.02, help="a true ratio gain of at least WORTH is a cure")
+    ap.add_argument("--verifier", type=json.loads, default={},
+                    help='VerifierConfig fields to change, as JSON (e.g. \'{"sync_sessions": true}\')')
+    ap.add_argument("--records", type=Path, default=None, help="reuse records written by an earlier run")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    suite = load_suite(args.suite)
+    eps = [e for e in suite.episodes if not e.undetectable][: args.limit or None]
+    if args.records is not None:
+        records = json.loads(args.records.read_text())["records"]
+    else:
+        records = []
+        from rich.progress import Progress
+
+        with Progress() as progress:
+            task = progress.add_task("verifier fidelity", total=len(eps))
+            jobs = [{"episode": episode_to_dict(e), "verifier": args.verifier} for e in eps]
+            for res in make_executor(args.workers, None).map(_job, jobs, ""):
+                records += res["records"]
+                progress.advance(task)
+    kw = {"harm": args.harm, "worth": args.worth, "harm_ho": 1.0, "worth_ho": 0.5}
+    base = VerifierConfig(**args.verifier)
+    result = {"machine": machine_info(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+              "suite_file": str(args.suite), "verifier": args.verifier, "episodes": len(eps),
+              "wall_s": round(time.perf_counter() - t0, 1),
+              "peak_rss_mib": peak_rss_mib(), "thresholds": kw,
+              "fidelity": fidelity(records), "rules": rule_grid(records, base, **kw),
+              "records": records}
+    suffix = f"_{args.tag}" if args.tag else ""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"heal_verifier_fidelity{suffix}.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: result[k] for k in ("episodes", "wall_s", "fidelity")}, indent=1))
+    for row in sorted(result["rules"], key=lambda r: (r["harmful"], -r["ratio_gain_sum"]))[:12]:
+        print(row)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
