@@ -167,6 +167,8 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix of the output files (e.g. smoke)")
     ap.add_argument("--logs", type=Path, default=None,
                     help="also write each policy's episode logs here (logs_POLICY.jsonl), for scorer-free analysis")
+    ap.add_argument("--from-logs", type=Path, default=None,
+                    help="score the logs_POLICY.jsonl saved here by an earlier --logs run instead of running")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="keep the scores of policies not rerun from earlier results on the same suite (no file: "
                          "this tag's result); with --policies '' nothing reruns")
@@ -206,9 +208,17 @@ def main() -> None:
             print(f"skipping {name}: {e}", file=sys.stderr)
             continue
         t1 = time.perf_counter()
-        logs = run_suite(suite, name, workers=args.workers, show_progress=True)
-        walls[name] = time.perf_counter() - t1
-        commands[name] = command
+        if args.from_logs is not None:  # rescore saved logs (e.g. after a scorer change); keep the run's wall time
+            path = args.from_logs / f"logs_{name}.jsonl"
+            if not path.is_file():
+                raise SystemExit(f"--from-logs: no {path}")
+            logs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            walls.setdefault(name, float("nan"))
+            commands[name] = f"{commands.get(name, '?')} (rescored: {command})"
+        else:
+            logs = run_suite(suite, name, workers=args.workers, show_progress=True)
+            walls[name] = time.perf_counter() - t1
+            commands[name] = command
         if args.logs is not None:
             args.logs.mkdir(parents=True, exist_ok=True)
             (args.logs / f"logs_{name}.jsonl").write_text("".join(json.dumps(lg) + "\n" for lg in logs))

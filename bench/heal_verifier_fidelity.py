@@ -44,9 +44,13 @@ from airan.agents.runner import run_policy_episode  # noqa: E402
 from airan.agents.suite import episode_from_dict, episode_to_dict, load_suite  # noqa: E402
 from airan.agents.verifier import Verifier, VerifierConfig, judge  # noqa: E402
 from airan.core.errors import ActionError  # noqa: E402
+from airan.core.rng import spawn_rngs  # noqa: E402
 from airan.data.datagen import make_executor  # noqa: E402
+from airan.twin.env import TWIN_STREAMS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
+PERFECT_DRAWS = 2  # re-seeded clones of the true twin per round (the perfect-model reference)
+PERFECT_KEY = 0x5EED
 
 
 class RecordingVerifier(Verifier):
@@ -64,15 +68,23 @@ class RecordingVerifier(Verifier):
             return preds
         rolls = self.rollouts(cause, fault_cells, scope, candidates, severities)
         now = self.true_twin()
+        # the perfect model: the true network's state, configuration and faults, with other random streams for
+        # what happens next (UE movement, sessions, measurement noise): how well anyone could predict
+        perfect = []
+        for k in range(PERFECT_DRAWS):
+            t = now.clone()
+            t._s.rngs = spawn_rngs(PERFECT_KEY + 7919 * k + int(now.rop), TWIN_STREAMS)
+            perfect.append((t, self._rollout(t, (), scope, cause)))
         ref = self._rollout(now, (), scope, cause)
         recs = []
         for p in preds:
             try:
                 true = self._rollout(now, p.candidate.actions, scope, cause) - ref
+                best = [self._rollout(t, p.candidate.actions, scope, cause) - r0 for t, r0 in perfect]
             except ActionError:
-                true = None
+                true, best = None, []
             recs.append({"name": p.candidate.name, "rollouts": [float(x) for x in rolls[p.candidate.actions]],
-                         "true": true, "accepted": bool(p.accepted)})
+                         "true": true, "perfect": best, "accepted": bool(p.accepted)})
         real = [f for f in self.truth if f.kind != "benign_surge"]
         self.sink.append({"rop": int(now.rop), "hypothesis": cause, "cells": [int(c) for c in fault_cells],
                           "true_cause": real[0].kind if real else "control",
@@ -139,12 +151,19 @@ def rule_outcome(records: list[dict[str, Any]], cfg: VerifierConfig, harm: float
             "missed_cures": missed, "ratio_gain_sum": round(gain_sum, 4)}
 
 
-def fidelity(records: list[dict[str, Any]]) -> dict[str, Any]:
+def predicted_by(records: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The records with ``key``'s predictions (``rollouts`` or ``perfect``) as the rollouts to judge."""
+    return [r | {"candidates": [c | {"rollouts": c[key]} for c in r["candidates"] if c.get(key)]} for r in records]
+
+
+def fidelity(records: list[dict[str, Any]], key: str = "rollouts") -> dict[str, Any]:
     """Per hypothesised cause: sign agreement, Spearman over each round's candidates (mean of rounds with >= 3
-    candidates), and how often the truth lies within the rollouts' [min, max]."""
+    candidates), and how often the truth lies within the rollouts' [min, max]; ``key``: ``rollouts`` (the
+    verifier) or ``perfect`` (the perfect-model reference)."""
     out: dict[str, Any] = {}
-    for cause in sorted({r["hypothesis"] for r in records}):
-        rs = [r for r in records if r["hypothesis"] == cause]
+    ok = predicted_by(records, key)
+    for cause in sorted({r["hypothesis"] for r in ok}):
+        rs = [r for r in ok if r["hypothesis"] == cause]
         pairs = [(float(np.mean(c["rollouts"])), c["true"], min(c["rollouts"]), max(c["rollouts"]))
                  for r in rs for c in r["candidates"] if c["true"] is not None and np.all(np.isfinite(c["rollouts"]))]
         if not pairs:
@@ -215,13 +234,15 @@ def main() -> None:
               "suite_file": str(args.suite), "verifier": args.verifier, "episodes": len(eps),
               "wall_s": round(time.perf_counter() - t0, 1),
               "peak_rss_mib": peak_rss_mib(), "thresholds": kw,
-              "fidelity": fidelity(records), "rules": rule_grid(records, base, **kw),
+              "fidelity": fidelity(records), "fidelity_perfect_model": fidelity(records, "perfect"),
+              "rules": rule_grid(records, base, **kw),
+              "current_rule_on_perfect_model": rule_outcome(predicted_by(records, "perfect"), base, **kw),
               "records": records}
     suffix = f"_{args.tag}" if args.tag else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"heal_verifier_fidelity{suffix}.json"
     out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("episodes", "wall_s", "fidelity")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("episodes", "wall_s", "fidelity", "fidelity_perfect_model")}, indent=1))
     for row in sorted(result["rules"], key=lambda r: (r["harmful"], -r["ratio_gain_sum"]))[:12]:
         print(row)
     print(f"wrote {out}")
