@@ -40,13 +40,19 @@ from machine import machine_info, peak_rss_mib  # noqa: E402
 
 from airan.agents.planner import Candidate  # noqa: E402
 from airan.agents.policies.airan import AiranConfig, AiranPolicy  # noqa: E402
-from airan.agents.runner import run_policy_episode  # noqa: E402
+from airan.agents.runner import IMPERFECT_KEY, run_policy_episode  # noqa: E402
 from airan.agents.suite import episode_from_dict, episode_to_dict, load_suite  # noqa: E402
 from airan.agents.verifier import Verifier, VerifierConfig, judge  # noqa: E402
 from airan.core.errors import ActionError  # noqa: E402
 from airan.core.rng import spawn_rngs  # noqa: E402
 from airan.data.datagen import make_executor  # noqa: E402
 from airan.twin.env import TWIN_STREAMS  # noqa: E402
+from airan.twin.imperfect import (  # noqa: E402
+    DEFAULT_POWER_ERR_DB,
+    DEFAULT_SF_ERR_DB,
+    DEFAULT_TILT_ERR_DEG,
+    ImperfectTwin,
+)
 
 RESULTS = Path(__file__).parent / "results"
 PERFECT_DRAWS = 2  # re-seeded clones of the true twin per round (the perfect-model reference)
@@ -57,9 +63,28 @@ class RecordingVerifier(Verifier):
     """The policy's verifier, unchanged, plus the true change of every candidate it predicts (from a clone of the
     true twin, ``true_twin()``, at the decision ROP)."""
 
-    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_twin: Any, truth: tuple, sink: list) -> None:
+    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_twin: Any, truth: tuple, sink: list,
+                 episode_seed: int) -> None:
         super().__init__(make_twin, cfg)
-        self.true_twin, self.truth, self.sink = true_twin, truth, sink
+        self.true_twin, self.truth, self.sink, self.episode_seed = true_twin, truth, sink, episode_seed
+
+    def radio_errors(self, now: Any, k: int) -> Any:
+        """A clone of the true twin ``now`` carrying the radio errors of the verifier's twin for seed ``k`` (the
+        same calibration errors and shadow-fading perturbation ``runner.imperfect_factory`` draws), re-seeded."""
+        base = now.clone()
+        calib = np.random.Generator(np.random.PCG64(np.random.SeedSequence([IMPERFECT_KEY, self.episode_seed, 0])))
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([IMPERFECT_KEY, self.episode_seed, 1, k])))
+        n, d = base.cfg.num_cells, base.drop
+        twin = ImperfectTwin.__new__(ImperfectTwin)
+        twin.__dict__.update(base.__dict__)
+        twin.power_err_db = calib.uniform(-DEFAULT_POWER_ERR_DB, DEFAULT_POWER_ERR_DB, n)
+        twin.tilt_err_deg = calib.uniform(-DEFAULT_TILT_ERR_DEG, DEFAULT_TILT_ERR_DEG, n)
+        rng.integers(0, 2**31 - 1)  # imperfect_twin() draws its own streams' seed first
+        err = rng.normal(0.0, DEFAULT_SF_ERR_DB, (base._s.ue_xyz.shape[0], len(d.site_xy)))
+        twin._s.sf_db = twin._s.sf_db + err[:, d.cell_site]
+        twin._s.gain_cache = None
+        twin._s.rngs = spawn_rngs(PERFECT_KEY + 7919 * k + int(now.rop), TWIN_STREAMS)
+        return twin
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray, candidates: list[Candidate],
                severities: tuple[float, ...] | None = None) -> list:
@@ -70,21 +95,25 @@ class RecordingVerifier(Verifier):
         now = self.true_twin()
         # the perfect model: the true network's state, configuration and faults, with other random streams for
         # what happens next (UE movement, sessions, measurement noise): how well anyone could predict
-        perfect = []
+        perfect, radio = [], []
         for k in range(PERFECT_DRAWS):
             t = now.clone()
             t._s.rngs = spawn_rngs(PERFECT_KEY + 7919 * k + int(now.rop), TWIN_STREAMS)
             perfect.append((t, self._rollout(t, (), scope, cause)))
+            # the perfect model with the verifier's radio errors: what the intended imperfection alone costs
+            t = self.radio_errors(now, self.cfg.seeds[k % len(self.cfg.seeds)])
+            radio.append((t, self._rollout(t, (), scope, cause)))
         ref = self._rollout(now, (), scope, cause)
         recs = []
         for p in preds:
             try:
                 true = self._rollout(now, p.candidate.actions, scope, cause) - ref
                 best = [self._rollout(t, p.candidate.actions, scope, cause) - r0 for t, r0 in perfect]
+                rad = [self._rollout(t, p.candidate.actions, scope, cause) - r0 for t, r0 in radio]
             except ActionError:
-                true, best = None, []
+                true, best, rad = None, [], []
             recs.append({"name": p.candidate.name, "rollouts": [float(x) for x in rolls[p.candidate.actions]],
-                         "true": true, "perfect": best, "accepted": bool(p.accepted)})
+                         "true": true, "perfect": best, "radio_errors": rad, "accepted": bool(p.accepted)})
         real = [f for f in self.truth if f.kind != "benign_surge"]
         self.sink.append({"rop": int(now.rop), "hypothesis": cause, "cells": [int(c) for c in fault_cells],
                           "true_cause": real[0].kind if real else "control",
@@ -100,18 +129,20 @@ class ProbePolicy(AiranPolicy):
 
     uses_truth = True
 
-    def __init__(self, verifier: VerifierConfig | None = None) -> None:
+    def __init__(self, verifier: VerifierConfig | None = None, episode_seed: int = 0) -> None:
         super().__init__(AiranConfig(verifier=verifier or VerifierConfig()))
         self.records: list[dict[str, Any]] = []
+        self.episode_seed = episode_seed
 
     def reset(self, ctx: Any) -> None:
         super().reset(ctx)
-        self.verifier = RecordingVerifier(ctx.make_twin, self.cfg.verifier, ctx.true_twin, ctx.truth, self.records)
+        self.verifier = RecordingVerifier(ctx.make_twin, self.cfg.verifier, ctx.true_twin, ctx.truth, self.records,
+                                          self.episode_seed)
 
 
 def _job(job: dict[str, Any], _out: str) -> dict[str, Any]:
     ep = episode_from_dict(job["episode"])
-    policy = ProbePolicy(VerifierConfig(**job["verifier"]))
+    policy = ProbePolicy(VerifierConfig(**job["verifier"]), ep.seed)
     log = run_policy_episode(ep, policy)
     for r in policy.records:
         r["episode"] = ep.id
@@ -235,14 +266,17 @@ def main() -> None:
               "wall_s": round(time.perf_counter() - t0, 1),
               "peak_rss_mib": peak_rss_mib(), "thresholds": kw,
               "fidelity": fidelity(records), "fidelity_perfect_model": fidelity(records, "perfect"),
+              "fidelity_radio_errors": fidelity(records, "radio_errors"),
               "rules": rule_grid(records, base, **kw),
               "current_rule_on_perfect_model": rule_outcome(predicted_by(records, "perfect"), base, **kw),
+              "current_rule_on_radio_errors": rule_outcome(predicted_by(records, "radio_errors"), base, **kw),
               "records": records}
     suffix = f"_{args.tag}" if args.tag else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"heal_verifier_fidelity{suffix}.json"
     out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("episodes", "wall_s", "fidelity", "fidelity_perfect_model")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("episodes", "wall_s", "fidelity", "fidelity_perfect_model",
+                                          "fidelity_radio_errors")}, indent=1))
     for row in sorted(result["rules"], key=lambda r: (r["harmful"], -r["ratio_gain_sum"]))[:12]:
         print(row)
     print(f"wrote {out}")
