@@ -50,6 +50,7 @@ class VerifierConfig:
     min_gain_ho: float = 0.5
     max_harm_ho: float = 1.0
     sync_sessions: bool = False
+    sync_rates: bool = False
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -128,6 +129,7 @@ class Verifier:
         self.network_actions: list[Action] = []
         self._predicted: dict[tuple, dict[tuple, list[float]]] = {}  # verify()'s rollouts, see there
         self._sessions: np.ndarray | None = None  # [num_ues] int64 the network's latest UE trace (serving cells)
+        self._rates: np.ndarray | None = None  # [num_ues] float64 their offered DL traffic [Mbit/s], NaN: unknown
         self._sessions_version = 0
 
     def sync(self, applied: Sequence[Action]) -> None:
@@ -140,15 +142,21 @@ class Verifier:
             raise ConfigError("applied actions must extend the ones synced before (the network's log is append-only)")
         self.network_actions = applied
 
-    def observe_sessions(self, serving: np.ndarray | None) -> None:
+    def observe_sessions(self, serving: np.ndarray | None, demand_mbps: np.ndarray | None = None) -> None:
         """The network's latest UE trace: ``serving`` [num_ues] int64 serving cell per UE (-1: not traced), or
-        None. With ``cfg.sync_sessions`` each what-if twin adopts these sessions after the hypothesis settled
-        (``NetworkTwin.adopt_sessions``), so the rollouts start from the UEs the network actually serves."""
+        None; ``demand_mbps`` [num_ues] float64 each traced UE's offered DL traffic [Mbit/s] (NaN: not traced).
+        With ``cfg.sync_sessions`` each what-if twin
+        adopts these sessions after the hypothesis settled (``NetworkTwin.adopt_sessions``), so the rollouts
+        start from the UEs the network actually serves; with ``cfg.sync_rates`` also their traffic."""
         if serving is None:
             return
         serving = np.asarray(serving, dtype=np.int64)
-        if self._sessions is None or not np.array_equal(serving, self._sessions):
+        rate = None if demand_mbps is None else np.asarray(demand_mbps, dtype=np.float64)
+        same_rates = (rate is None) == (self._rates is None) and (
+            rate is None or np.array_equal(rate, self._rates, equal_nan=True))
+        if self._sessions is None or not np.array_equal(serving, self._sessions) or not same_rates:
             self._sessions = serving.copy()
+            self._rates = None if rate is None else rate.copy()
             self._sessions_version += 1
 
     def _twin(self, seed: int) -> Any:
@@ -180,7 +188,13 @@ class Verifier:
         for _ in range(self.cfg.settle_rops):
             t.step()
         if self.cfg.sync_sessions and self._sessions is not None:
-            t.adopt_sessions(self._sessions)
+            rate = None
+            if self.cfg.sync_rates and self._rates is not None:
+                rate = self._rates.copy()
+                if cause in ("overload_hotspot", "benign_surge"):
+                    # the injected surge multiplies what its cells' UEs ask; the trace already carries the real one
+                    rate[np.isin(self._sessions, np.asarray(fault_cells))] = np.nan
+            t.adopt_sessions(self._sessions, rate)
         return t
 
     def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,

@@ -144,12 +144,14 @@ class NetworkTwin(gym.Env):
         fault.validate_for(self.cfg.num_cells)
         self._s.faults.append(fault)
 
-    def adopt_sessions(self, serving: np.ndarray) -> None:
+    def adopt_sessions(self, serving: np.ndarray, demand_dl_mbps: np.ndarray | None = None) -> None:
         """What-if synchronisation from a UE trace: ``serving`` [num_ues] int64, each UE's serving cell as the
         network's trace reports it (-1: not connected, not traced). Traced UEs become active and served by the
-        reported cell (a handover in progress is dropped); the others become idle. Positions, channels and
-        session rates stay this twin's own (a trace carries no position; its volumes include the network's
-        faults, which a what-if run injects itself)."""
+        reported cell (a handover in progress is dropped); the others become idle. ``demand_dl_mbps``
+        [num_ues] float64 (optional): each UE's offered DL traffic in the trace [Mbit/s]; the UE's session rate
+        is set so that it offers as much at this twin's current ROP (its diurnal factor divided out); NaN keeps
+        the UE's own rate (the caller leaves out what a fault it injects itself multiplies). Positions and
+        channels stay this twin's own (a trace carries no position)."""
         self._require()
         serving = np.asarray(serving)
         u, n = self._s.ue_xyz.shape[0], self.cfg.num_cells
@@ -158,6 +160,13 @@ class NetworkTwin(gym.Env):
         bad = (serving < -1) | (serving >= n)
         if bad.any():
             raise ConfigError(f"serving cell {int(serving[bad][0])} of UE {int(np.argmax(bad))} is not in [-1, {n})")
+        if demand_dl_mbps is not None:
+            dem = np.asarray(demand_dl_mbps, dtype=np.float64)
+            if dem.shape != (u,) or np.any(dem < 0) or np.any(np.isinf(dem)):
+                raise ConfigError(f"demand_dl_mbps must be [{u}] finite values >= 0 (NaN: keep), got shape "
+                                  f"{dem.shape}")
+            day = traffic.diurnal_factor(self._s.rop, self.cfg.traffic)
+            self._rate_dl = np.where(np.isnan(dem), self._rate_dl, np.nan_to_num(dem) / max(day, 1e-9))
         on = serving >= 0
         s = self._s
         s.active = on.copy()

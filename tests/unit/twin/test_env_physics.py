@@ -174,3 +174,23 @@ def test_adopt_sessions_takes_the_trace_and_rejects_bad_cells():
         t.adopt_sessions(bad)
     with pytest.raises(ConfigError, match="shape"):
         t.adopt_sessions(serving[:-1])
+
+
+def test_adopt_sessions_sets_rates_from_the_traced_demand():
+    from airan.twin.traffic import diurnal_factor
+
+    t = NetworkTwin("ci-tiny")
+    t.reset(seed=3)
+    u = t._s.ue_xyz.shape[0]
+    own = t._rate_dl.copy()
+    serving = np.full(u, -1, np.int64)
+    serving[:3] = 0
+    demand = np.full(u, np.nan)
+    demand[:2] = 2.0  # UE 2 is traced without a volume: it keeps its own rate
+    t.adopt_sessions(serving, demand)
+    day = diurnal_factor(t.rop, t.cfg.traffic)
+    assert np.allclose(t._rate_dl[:2] * day, 2.0) and t._rate_dl[2] == own[2]
+    assert np.array_equal(t._rate_dl[3:], own[3:])
+    demand[0] = -1.0
+    with pytest.raises(ConfigError, match="demand_dl_mbps"):
+        t.adopt_sessions(serving, demand)

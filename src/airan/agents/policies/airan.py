@@ -123,7 +123,7 @@ class AiranPolicy(Policy):
         dec = Decision()
         self.knobs.sync(obs.applied)
         self.verifier.sync([entry[1] for entry in obs.applied])
-        self.verifier.observe_sessions(obs.ue_serving)
+        self.verifier.observe_sessions(obs.ue_serving, obs.ue_dl_demand_mbps)
         dets = self.monitor.update(obs)
         dec.detections = dets
         feats = self.monitor.features
