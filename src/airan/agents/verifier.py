@@ -153,9 +153,9 @@ class Verifier:
     def observe_sessions(self, serving: np.ndarray | None, demand_mbps: np.ndarray | None = None) -> None:
         """The network's latest UE trace: ``serving`` [num_ues] int64 serving cell per UE (-1: not traced), or
         None; ``demand_mbps`` [num_ues] float64 each traced UE's offered DL traffic [Mbit/s] (NaN: not traced).
-        With ``cfg.sync_sessions`` each what-if twin
-        adopts these sessions after the hypothesis settled (``NetworkTwin.adopt_sessions``), so the rollouts
-        start from the UEs the network actually serves; with ``cfg.sync_rates`` also their traffic."""
+        With ``cfg.sync_sessions`` each what-if twin adopts these sessions after the hypothesis settled
+        (``NetworkTwin.adopt_sessions``), so the rollouts start from the UEs the network actually serves; with
+        ``cfg.sync_rates`` also their traffic."""
         if serving is None:
             return
         serving = np.asarray(serving, dtype=np.int64)
