@@ -3,15 +3,19 @@
 The ``airan`` policy runs unchanged on a suite. Every time its verifier predicts the candidates of a round, this
 benchmark also rolls each candidate out in a clone of the *true* network (which it has and the policy does not)
 from the same ROP, over the same horizon, cells and objective, and records both: the verifier's per-rollout
-changes (imperfect twins: seeds x severities) and the true change. From those records it reports
+changes (imperfect twins: seeds x severities) and the true change, and two references rolled out from the true
+network's state with its future re-seeded: the *perfect model* (how well anyone could predict a few noisy ROPs)
+and the perfect model with the verifier's radio errors (its calibration errors and shadow-fading perturbation on
+the true UE state: what the intended imperfection alone costs). From those records it reports
 
-- fidelity per hypothesised cause: sign agreement of the predicted mean with the true change, rank correlation
-  (Spearman) over candidates, how often the true change falls within the rollouts' [min, max];
+- fidelity per hypothesised cause, for the verifier and each reference: sign agreement of the predicted mean
+  with the true change, rank correlation (Spearman) over candidates, Pearson correlation, how often the true
+  change falls within the rollouts' [min, max];
 - the verifier's acceptance rule as a classifier of the true outcome: of the candidate each round would take (the
   best accepted one), how often the truth was a loss beyond ``--harm`` (a harmful pick) or a gain; of the rounds
   where it took nothing, how often some candidate truly gained more than ``--worth`` (a missed cure);
 - the same for a grid of alternative rules (``min_gain``, ``max_harm``, ``consistent_gain``), judged on the
-  same records offline.
+  same records offline, and the current rule applied to each reference's predictions.
 
 The records are first decisions of each round under the current rule (later rounds depend on what was applied),
 so the offline comparison of rules is a first-order guide, not an episode outcome: a rule that looks better here
@@ -20,6 +24,7 @@ verifier's objective (carried/offered DL traffic of the suspects and the lead ce
 handover failures per ROP) over ``VerifierConfig.horizon_rops``, with the true network's own random streams.
 
     .venv/bin/python bench/heal_verifier_fidelity.py --suite SUITE.json --workers 2 [--tag train]
+        [--verifier '{"sync_sessions": true, "sync_rates": true}']   # a VerifierConfig variant
 """
 
 from __future__ import annotations
