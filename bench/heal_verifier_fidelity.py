@@ -45,51 +45,45 @@ from machine import machine_info, peak_rss_mib  # noqa: E402
 
 from airan.agents.planner import Candidate  # noqa: E402
 from airan.agents.policies.airan import AiranConfig, AiranPolicy  # noqa: E402
-from airan.agents.runner import IMPERFECT_KEY, run_policy_episode  # noqa: E402
+from airan.agents.runner import run_policy_episode  # noqa: E402
 from airan.agents.suite import episode_from_dict, episode_to_dict, load_suite  # noqa: E402
 from airan.agents.verifier import Verifier, VerifierConfig, judge  # noqa: E402
 from airan.core.errors import ActionError  # noqa: E402
 from airan.core.rng import spawn_rngs  # noqa: E402
 from airan.data.datagen import make_executor  # noqa: E402
 from airan.twin.env import TWIN_STREAMS  # noqa: E402
-from airan.twin.imperfect import (  # noqa: E402
-    DEFAULT_POWER_ERR_DB,
-    DEFAULT_SF_ERR_DB,
-    DEFAULT_TILT_ERR_DEG,
-    ImperfectTwin,
-)
+from airan.twin.imperfect import ImperfectTwin  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 PERFECT_DRAWS = 2  # re-seeded clones of the true twin per round (the perfect-model reference)
 PERFECT_KEY = 0x5EED
 
 
+def _reseeded(twin: Any, k: int) -> Any:
+    """``twin`` with fresh random streams for what happens next (draw ``k`` of the perfect-model references)."""
+    twin._s.rngs = spawn_rngs(PERFECT_KEY + 7919 * k + int(twin.rop), TWIN_STREAMS)
+    return twin
+
+
 class RecordingVerifier(Verifier):
     """The policy's verifier, unchanged, plus the true change of every candidate it predicts (from a clone of the
     true twin, ``true_twin()``, at the decision ROP)."""
 
-    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_twin: Any, truth: tuple, sink: list,
-                 episode_seed: int) -> None:
+    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_twin: Any, truth: tuple, sink: list) -> None:
         super().__init__(make_twin, cfg)
-        self.true_twin, self.truth, self.sink, self.episode_seed = true_twin, truth, sink, episode_seed
+        self.true_twin, self.truth, self.sink = true_twin, truth, sink
 
-    def radio_errors(self, now: Any, k: int) -> Any:
-        """A clone of the true twin ``now`` carrying the radio errors of the verifier's twin for seed ``k`` (the
-        same calibration errors and shadow-fading perturbation ``runner.imperfect_factory`` draws), re-seeded."""
-        base = now.clone()
-        calib = np.random.Generator(np.random.PCG64(np.random.SeedSequence([IMPERFECT_KEY, self.episode_seed, 0])))
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([IMPERFECT_KEY, self.episode_seed, 1, k])))
-        n, d = base.cfg.num_cells, base.drop
+    def radio_errors(self, now: Any, seed: int, k: int) -> Any:
+        """A re-seeded clone of the true twin ``now`` carrying the radio errors of the verifier's own imperfect
+        twin for ``seed``: its calibration errors and its shadow-fading perturbation (that twin is never stepped,
+        so its shadow fading minus the drop's is the perturbation)."""
+        own = self._twin(seed)
         twin = ImperfectTwin.__new__(ImperfectTwin)
-        twin.__dict__.update(base.__dict__)
-        twin.power_err_db = calib.uniform(-DEFAULT_POWER_ERR_DB, DEFAULT_POWER_ERR_DB, n)
-        twin.tilt_err_deg = calib.uniform(-DEFAULT_TILT_ERR_DEG, DEFAULT_TILT_ERR_DEG, n)
-        rng.integers(0, 2**31 - 1)  # imperfect_twin() draws its own streams' seed first
-        err = rng.normal(0.0, DEFAULT_SF_ERR_DB, (base._s.ue_xyz.shape[0], len(d.site_xy)))
-        twin._s.sf_db = twin._s.sf_db + err[:, d.cell_site]
+        twin.__dict__.update(now.clone().__dict__)
+        twin.power_err_db, twin.tilt_err_deg = own.power_err_db, own.tilt_err_deg
+        twin._s.sf_db = twin._s.sf_db + (own._s.sf_db - own.drop.sf_db)  # [num_ues, num_cells] dB
         twin._s.gain_cache = None
-        twin._s.rngs = spawn_rngs(PERFECT_KEY + 7919 * k + int(now.rop), TWIN_STREAMS)
-        return twin
+        return _reseeded(twin, k)
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray, candidates: list[Candidate],
                severities: tuple[float, ...] | None = None) -> list:
@@ -102,11 +96,10 @@ class RecordingVerifier(Verifier):
         # what happens next (UE movement, sessions, measurement noise): how well anyone could predict
         perfect, radio = [], []
         for k in range(PERFECT_DRAWS):
-            t = now.clone()
-            t._s.rngs = spawn_rngs(PERFECT_KEY + 7919 * k + int(now.rop), TWIN_STREAMS)
+            t = _reseeded(now.clone(), k)
             perfect.append((t, self._rollout(t, (), scope, cause)))
             # the perfect model with the verifier's radio errors: what the intended imperfection alone costs
-            t = self.radio_errors(now, self.cfg.seeds[k % len(self.cfg.seeds)])
+            t = self.radio_errors(now, self.cfg.seeds[k % len(self.cfg.seeds)], k)
             radio.append((t, self._rollout(t, (), scope, cause)))
         ref = self._rollout(now, (), scope, cause)
         recs = []
@@ -134,20 +127,18 @@ class ProbePolicy(AiranPolicy):
 
     uses_truth = True
 
-    def __init__(self, verifier: VerifierConfig | None = None, episode_seed: int = 0) -> None:
+    def __init__(self, verifier: VerifierConfig | None = None) -> None:
         super().__init__(AiranConfig(verifier=verifier or VerifierConfig()))
         self.records: list[dict[str, Any]] = []
-        self.episode_seed = episode_seed
 
     def reset(self, ctx: Any) -> None:
         super().reset(ctx)
-        self.verifier = RecordingVerifier(ctx.make_twin, self.cfg.verifier, ctx.true_twin, ctx.truth, self.records,
-                                          self.episode_seed)
+        self.verifier = RecordingVerifier(ctx.make_twin, self.cfg.verifier, ctx.true_twin, ctx.truth, self.records)
 
 
 def _job(job: dict[str, Any], _out: str) -> dict[str, Any]:
     ep = episode_from_dict(job["episode"])
-    policy = ProbePolicy(VerifierConfig(**job["verifier"]), ep.seed)
+    policy = ProbePolicy(VerifierConfig(**job["verifier"]))
     log = run_policy_episode(ep, policy)
     for r in policy.records:
         r["episode"] = ep.id
@@ -264,6 +255,7 @@ def main() -> None:
             for res in make_executor(args.workers, None).map(_job, jobs, ""):
                 records += res["records"]
                 progress.advance(task)
+        records.sort(key=lambda r: r["episode"])  # workers finish in any order; rounds keep theirs (stable sort)
     kw = {"harm": args.harm, "worth": args.worth, "harm_ho": 1.0, "worth_ho": 0.5}
     base = VerifierConfig(**args.verifier)
     result = {"machine": machine_info(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
