@@ -162,9 +162,12 @@ class NetworkTwin(gym.Env):
             raise ConfigError(f"serving cell {int(serving[bad][0])} of UE {int(np.argmax(bad))} is not in [-1, {n})")
         if demand_dl_mbps is not None:
             dem = np.asarray(demand_dl_mbps, dtype=np.float64)
-            if dem.shape != (u,) or np.any(dem < 0) or np.any(np.isinf(dem)):
-                raise ConfigError(f"demand_dl_mbps must be [{u}] finite values >= 0 (NaN: keep), got shape "
-                                  f"{dem.shape}")
+            if dem.shape != (u,):
+                raise ConfigError(f"demand_dl_mbps must be [{u}] (NaN: keep), got shape {dem.shape}")
+            bad_dem = (dem < 0) | np.isinf(dem)
+            if bad_dem.any():
+                i = int(np.argmax(bad_dem))
+                raise ConfigError(f"demand_dl_mbps of UE {i} is {dem[i]!r}; it must be finite and >= 0 (NaN: keep)")
             day = traffic.diurnal_factor(self._s.rop, self.cfg.traffic)
             self._rate_dl = np.where(np.isnan(dem), self._rate_dl, np.nan_to_num(dem) / max(day, 1e-9))
         on = serving >= 0
