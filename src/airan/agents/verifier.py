@@ -46,7 +46,10 @@ class VerifierConfig:
     dev 0.66 -> 0.67, test 0.53 -> 0.59; full recovery dev 0.44 -> 0.50, test 0.43 -> 0.51) and harmful actions
     fell on the training split (15/446 -> 1/449) but rose on dev (6/581 -> 12/685) and test (0/171 -> 7/176); on
     the 300-episode held-out suite harm fell (20/546 -> 13/618) but the FKR median too (0.532 -> 0.518), so both
-    are off by default (README, "Verifier fidelity" and "A second held-out suite")."""
+    are off by default (README, "Verifier fidelity" and "A second held-out suite").
+    rank_by: how accepted candidates are ordered, best first: ``"mean"`` (predicted mean change) or ``"low"``
+    (the worst rollout, ties broken by the mean): the set that is safest in every imperfect twin, not the one
+    that gains most on average."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
@@ -60,8 +63,11 @@ class VerifierConfig:
     max_harm_ho: float = 1.0
     sync_sessions: bool = False
     sync_rates: bool = False
+    rank_by: str = "mean"
 
     def __post_init__(self) -> None:
+        if self.rank_by not in ("mean", "low"):
+            raise ConfigError(f"rank_by must be 'mean' or 'low', got {self.rank_by!r}")
         if not self.seeds:
             raise ConfigError("verifier needs at least one seed")
         for name in ("severities", "shift_severities"):
@@ -125,6 +131,16 @@ def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig) -> tuple[float, f
         return mean, low, high, bool(mean >= cfg.min_gain_ho and low >= -cfg.max_harm_ho)
     ok = (mean >= cfg.min_gain and low >= -cfg.max_harm) or (low > 0 and mean >= cfg.consistent_gain)
     return mean, low, high, bool(ok)
+
+
+def rank(preds: Sequence[Prediction], by: str = "mean") -> list[Prediction]:
+    """``preds`` best first: accepted before rejected, then by the mean predicted change (``by="mean"``) or by
+    the worst rollout, ties broken by the mean (``by="low"``)."""
+    if by == "low":
+        return sorted(preds, key=lambda p: (-p.accepted, -p.low, -p.mean))
+    if by == "mean":
+        return sorted(preds, key=lambda p: (-p.accepted, -p.mean))
+    raise ConfigError(f"rank by must be 'mean' or 'low', got {by!r}")
 
 
 class Verifier:
@@ -274,5 +290,4 @@ class Verifier:
         for cand in candidates:
             mean, low, high, ok = judge(np.asarray(known[cand.actions], float), cause, self.cfg)
             out.append(Prediction(cand, mean, low, high, ok))
-        out.sort(key=lambda p: (-p.accepted, -p.mean))
-        return out
+        return rank(out, self.cfg.rank_by)

@@ -7,6 +7,7 @@ from airan.agents.base import Decision, Diagnosis, Observation, is_high_risk
 from airan.agents.diagnoser import MODEL_PATH
 from airan.agents.policies.airan import AiranPolicy
 from airan.agents.reporter import Incident
+from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
@@ -118,11 +119,11 @@ def test_an_alarmed_cell_leads_the_diagnosis(cell):
     assert diag["cells"][0] == cell  # UL_INTERFERENCE names the cell: the classifier's ranking does not override it
 
 
-def _overload_policy():
+def _overload_policy(cfg=None):
     """An airan policy reset on ci-tiny with an overload hotspot on cell 4 from ROP 3 (for ``_plan`` tests)."""
     twin = NetworkTwin("ci-tiny")
     twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
-    pol = AiranPolicy()
+    pol = AiranPolicy(cfg)
     pol.reset(tiny_ctx(twin, "ep"))
     return pol, twin
 
@@ -172,6 +173,34 @@ def test_waiting_for_changed_cells_to_settle_spends_no_action_round():
     dec = Decision()
     pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, diag)  # window passed
     assert pol.rounds == 1 and any(n.startswith("verifier:") for n in dec.notes)
+
+
+@pytest.mark.parametrize("retry_rops", [0, 2])
+def test_a_round_where_nothing_passes_the_verifier_is_retried_later_when_configured(retry_rops):
+    """With ``retry_rops`` a round whose candidates the verifier all rejects spends no action round; the planner
+    asks again ``retry_rops`` ROPs later, at most ``max_retries`` times. Without it every round counts."""
+    from airan.agents.policies.airan import AiranConfig
+    from airan.agents.verifier import VerifierConfig
+
+    never = VerifierConfig(seeds=(0,), severities=(1.0,), min_gain=9.0, consistent_gain=9.0)  # nothing can pass
+    pol, twin = _overload_policy(AiranConfig(verifier=never, retry_rops=retry_rops, max_retries=1))
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag)
+    info, hist = _steps(twin, 8)
+    dec = Decision()
+    pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), []), dec, diag)
+    assert any(n.startswith("verifier:") and n.endswith("rejected") for n in dec.notes)
+    assert not pol.executor.busy and not dec.actions
+    if retry_rops == 0:
+        assert pol.rounds == 1 and pol.next_plan_rop == -1
+        return
+    assert pol.rounds == 0 and pol.retries == 1 and pol.next_plan_rop == 9
+    assert any("asking again at ROP 9" in n for n in dec.notes)
+    dec = Decision()
+    pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, diag)
+    assert pol.rounds == 1 and pol.retries == 1  # the retry budget is spent: this rejection counts
+    with pytest.raises(ConfigError, match="retry_rops"):
+        AiranConfig(retry_rops=-1)
 
 
 def test_the_guarded_scope_is_the_lead_cells_neighbourhood_not_the_runner_up_suspects():

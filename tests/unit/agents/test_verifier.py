@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from airan.agents.planner import Candidate
-from airan.agents.verifier import Verifier, VerifierConfig, judge, objective
+from airan.agents.verifier import Prediction, Verifier, VerifierConfig, judge, objective, rank
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
@@ -144,3 +144,19 @@ def test_sessions_synced_only_when_configured_and_predictions_recomputed():
     plain.observe_sessions(busy)
     plain.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [cand])
     assert len(plain._predicted) == 1  # without syncing, the trace does not change the prediction
+
+
+def test_rank_by_the_worst_rollout_prefers_the_set_safe_in_every_twin():
+    """A 9-deg step that gains most on average but little in its worst twin ranks below a 4-deg step whose
+    worst twin still gains more; rejected sets always come last; a bad ``rank_by`` is named."""
+    def pred(name, mean, low, ok=True):
+        return Prediction(Candidate(name, (Action("tilt", 2, 1.0),), "uptilt_overshoot"), mean, low, mean + 0.05, ok)
+
+    preds = [pred("9 deg", 0.055, 0.016), pred("4 deg", 0.046, 0.021), pred("2 deg", 0.043, 0.021),
+             pred("bad", 0.2, 0.1, ok=False)]
+    assert [p.candidate.name for p in rank(preds, "mean")] == ["9 deg", "4 deg", "2 deg", "bad"]
+    assert [p.candidate.name for p in rank(preds, "low")] == ["4 deg", "2 deg", "9 deg", "bad"]
+    with pytest.raises(ConfigError, match="'worst'"):
+        VerifierConfig(rank_by="worst")
+    with pytest.raises(ConfigError, match="'median'"):
+        rank(preds, "median")

@@ -57,7 +57,10 @@ class AiranConfig:
     edge_drop_detects: let the measurement reports' edge drop detect on its own at the calibrated
     ``coverage_drop_db`` (dev: downtilt recall 0.65 -> 0.83, control alarms 0 -> 2 of 66; see ``Monitor``).
     evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
-    rounds per incident; close_after_rops: quiet ROPs that close an incident."""
+    rounds per incident; close_after_rops: quiet ROPs that close an incident.
+    retry_rops / max_retries: with ``retry_rops > 0`` a round in which the verifier accepts no candidate does
+    not spend one of ``max_rounds``; the planner asks again ``retry_rops`` ROPs later while the anomaly lasts,
+    at most ``max_retries`` times per incident (0: every round counts, as before)."""
 
     monitor: MonitorConfig | None = None
     verifier: VerifierConfig = VerifierConfig()
@@ -67,11 +70,15 @@ class AiranConfig:
     edge_drop_detects: bool = False
     max_rounds: int = 3
     close_after_rops: int = 3
+    retry_rops: int = 0
+    max_retries: int = 4
 
     def __post_init__(self) -> None:
         if self.evidence_rops < 1 or self.max_rounds < 0 or self.close_after_rops < 1:
             raise ConfigError(f"evidence_rops/close_after_rops must be >= 1 and max_rounds >= 0, got "
                               f"{self.evidence_rops!r}/{self.close_after_rops!r}/{self.max_rounds!r}")
+        if self.retry_rops < 0 or self.max_retries < 0:
+            raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
         if not 0 < self.confident <= 1:
             raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
 
@@ -112,6 +119,8 @@ class AiranPolicy(Policy):
         self.feature_buf: list[np.ndarray] = []
         self.quiet = 0
         self.rounds = 0
+        self.retries = 0
+        self.next_plan_rop = -1
         self.tried: set[str] = set()
         self._last_trial_actions: tuple = ()
         self.evidence: dict[str, float] = {}
@@ -200,6 +209,7 @@ class AiranPolicy(Policy):
         for f in self.feature_buf[-k:]:
             self.diagnoser.observe(f)
         self.diagnosis, self.quiet, self.rounds = None, 0, 0
+        self.retries, self.next_plan_rop = 0, -1
         self.tried = set()
 
     def _incident_step(self, obs: Observation, dec: Decision, dets) -> None:
@@ -249,7 +259,7 @@ class AiranPolicy(Policy):
             inc.diagnosis = diag
             pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
             inc.citations = cite(obs.history, CAUSE_KPIS[diag.top(1)[0]], diag.cells[0], pre, obs.rop)
-        if self.executor.busy or self.rounds >= self.cfg.max_rounds or not dets:
+        if self.executor.busy or self.rounds >= self.cfg.max_rounds or not dets or obs.rop < self.next_plan_rop:
             return
         self._plan(obs, dec, diag)
 
@@ -298,6 +308,12 @@ class AiranPolicy(Policy):
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
         best = next((p for p in preds if p.accepted), None)
         if best is None:
+            if self.cfg.retry_rops > 0 and self.retries < self.cfg.max_retries:
+                # nothing passed: the round is not spent; ask again once the network moved on
+                self.rounds -= 1
+                self.retries += 1
+                self.next_plan_rop = obs.rop + self.cfg.retry_rops
+                dec.notes.append(f"planner: nothing accepted for {cause}; asking again at ROP {self.next_plan_rop}")
             return
         self.tried.add(best.candidate.name)
         reason = f"{best.candidate.name} for {cause} on cell {cells[0]} (predicted {best.mean:+.3f})"
