@@ -32,6 +32,9 @@ from airan.twin.faults import Fault, demand_gain
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 
 
+RANKINGS = ("mean", "low")  # how accepted candidates are ordered (``rank``)
+
+
 @dataclass(frozen=True)
 class VerifierConfig:
     """seeds: imperfect twins (one per seed); severities: hypothesis severities when no evidence measured one;
@@ -69,8 +72,8 @@ class VerifierConfig:
     rank_by: str = "mean"
 
     def __post_init__(self) -> None:
-        if self.rank_by not in ("mean", "low"):
-            raise ConfigError(f"rank_by must be 'mean' or 'low', got {self.rank_by!r}")
+        if self.rank_by not in RANKINGS:
+            raise ConfigError(f"rank_by must be one of {RANKINGS}, got {self.rank_by!r}")
         if not self.seeds:
             raise ConfigError("verifier needs at least one seed")
         for name in ("severities", "shift_severities"):
@@ -143,7 +146,7 @@ def rank(preds: Sequence[Prediction], by: str = "mean") -> list[Prediction]:
         return sorted(preds, key=lambda p: (-p.accepted, -p.low, -p.mean))
     if by == "mean":
         return sorted(preds, key=lambda p: (-p.accepted, -p.mean))
-    raise ConfigError(f"rank by must be 'mean' or 'low', got {by!r}")
+    raise ConfigError(f"rank by must be one of {RANKINGS}, got {by!r}")
 
 
 class Verifier:

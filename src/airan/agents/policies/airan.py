@@ -313,7 +313,7 @@ class AiranPolicy(Policy):
         best = next((p for p in preds if p.accepted), None)
         if best is None:
             if self.cfg.retry_rops > 0 and self.retries < self.cfg.max_retries:
-                # nothing passed: the round is not spent; ask again once the network moved on
+                # nothing passed: the round is not spent; a later ask sees any new hypothesis, severity or knobs
                 self.rounds -= 1
                 self.retries += 1
                 self.next_plan_rop = obs.rop + self.cfg.retry_rops
