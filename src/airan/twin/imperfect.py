@@ -11,6 +11,10 @@ but never its state, and it is wrong in the ways a real digital twin is wrong:
 * **different randomness**: its own mobility, traffic, handover and UE-activity streams, and per-UE demand
   re-drawn, so its future never replays the true network's.
 
+An operator can calibrate it (``calibrate``: per-cell power and tilt corrections, per (UE, site) shadowing
+corrections) from what the network reports, e.g. the UEs' measurement reports (``airan.agents.mr_calibration``);
+``predicted_rsrp_dbm`` is the twin's own prediction of those reports.
+
 The true twin's drop is cached and immutable; every array this twin changes is its own copy.
 """
 
@@ -48,12 +52,51 @@ class ImperfectTwin(NetworkTwin):
                               f"{tilt_err_deg.shape}")
         self.power_err_db = power_err_db
         self.tilt_err_deg = tilt_err_deg
+        self.power_corr_db = np.zeros(n)
+        self.tilt_corr_deg = np.zeros(n)
 
     def _radio(self, mods) -> dict[str, np.ndarray]:
-        # The hidden errors act like fault modifiers the operator does not know about.
-        mods.power_delta_db = mods.power_delta_db + self.power_err_db
-        mods.tilt_delta_deg = mods.tilt_delta_deg + self.tilt_err_deg
+        # The hidden errors act like fault modifiers the operator does not know about; the corrections are
+        # what the operator learnt about them (``calibrate``).
+        mods.power_delta_db = mods.power_delta_db + self.power_err_db + self.power_corr_db
+        mods.tilt_delta_deg = mods.tilt_delta_deg + self.tilt_err_deg + self.tilt_corr_deg
         return super()._radio(mods)
+
+    def predicted_rsrp_dbm(self, extra_tilt_deg: float = 0.0, shadowing: bool = True) -> np.ndarray:
+        """[num_ues, num_cells] float64 the large-scale RSRP [dBm] this twin predicts for its UEs now (no
+        measurement error), every cell's tilt moved by ``extra_tilt_deg`` [deg] (for a numerical slope);
+        ``shadowing=False``: without the shadow fading (path loss, antenna and power only). The twin is not
+        changed."""
+        self._require()
+        if not np.isfinite(extra_tilt_deg):
+            raise ConfigError(f"extra_tilt_deg must be finite, got {extra_tilt_deg!r}")
+        t = self.clone()
+        mods = t._mods()
+        mods.tilt_delta_deg = mods.tilt_delta_deg + float(extra_tilt_deg)
+        rsrp = t._radio(mods)["rsrp_dbm"]
+        return rsrp if shadowing else rsrp + t._s.sf_db
+
+    def calibrate(self, power_db: np.ndarray, tilt_deg: np.ndarray, shadowing_db: np.ndarray | None = None) -> None:
+        """Add model corrections, e.g. fitted to measurement reports (``agents.mr_calibration``): per cell
+        ([num_cells] float64 each) transmit power [dB] and electrical tilt [deg] (positive = more downtilt);
+        ``shadowing_db`` [num_ues, num_sites] float64 what each UE's links to each site gain [dB] (the measured
+        local shadowing; it then evolves with the UE's movement like the rest of the twin's shadow fading).
+        Corrections accumulate; clones made afterwards carry them."""
+        self._require()
+        n = self.cfg.num_cells
+        p = np.asarray(power_db, dtype=np.float64)
+        t = np.asarray(tilt_deg, dtype=np.float64)
+        if p.shape != (n,) or t.shape != (n,) or not (np.all(np.isfinite(p)) and np.all(np.isfinite(t))):
+            raise ConfigError(f"calibration corrections must be finite [{n}] arrays, got {p.shape} / {t.shape}")
+        if shadowing_db is not None:
+            sh = np.asarray(shadowing_db, dtype=np.float64)
+            shape = (self._s.sf_db.shape[0], len(self.drop.site_xy))
+            if sh.shape != shape or not np.all(np.isfinite(sh)):
+                raise ConfigError(f"shadowing corrections must be a finite {shape} array, got {sh.shape}")
+            self._s.sf_db = self._s.sf_db - sh[:, self.drop.cell_site]
+        self.power_corr_db = self.power_corr_db + p
+        self.tilt_corr_deg = self.tilt_corr_deg + t
+        self._s.rsrp_dbm = self._radio(self._mods())["rsrp_dbm"]
 
 
 def _check(name: str, value: float) -> None:

@@ -130,6 +130,7 @@ class AiranPolicy(Policy):
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
+        self._cal_noted: set[int] = set()  # verifier twins whose calibration the notes reported
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -139,6 +140,9 @@ class AiranPolicy(Policy):
         self.verifier.observe_sessions(obs.ue_serving, obs.ue_dl_demand_mbps)
         dets = self.monitor.update(obs)
         dec.detections = dets
+        if dets:
+            self.verifier.freeze_reports()
+        self.verifier.observe_reports(obs.rop, obs.mr_rsrp_dbm)
         feats = self.monitor.features
         if feats is not None:
             self.feature_buf = (self.feature_buf + [feats])[-self.monitor.cfg.persistence:]
@@ -307,6 +311,13 @@ class AiranPolicy(Policy):
         guard = cause_scope(cause, (int(cells[0]),), self.ctx.cell_site, self.ctx.neighbours)
         preds = self.verifier.verify(cause, cells if cause in SITE_FAULTS else cells[:1], scope, cands,
                                      self._severities(cause, cells[0]))
+        for seed, cal in sorted(self.verifier.calibration.items()):
+            if seed not in self._cal_noted:
+                self._cal_noted.add(seed)
+                dec.notes.append(
+                    f"verifier: twin {seed} calibrated from {int(cal['reports'].sum())} measurement reports of "
+                    f"{cal['rops']} ROP(s): power corrections rms {np.sqrt(np.mean(cal['power_db'] ** 2)):.2f} dB, "
+                    f"tilt rms {np.sqrt(np.mean(cal['tilt_deg'] ** 2)):.2f} deg")
         for p in preds:
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")

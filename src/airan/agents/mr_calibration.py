@@ -1,0 +1,180 @@
+"""Calibrating the operator's twin from measurement reports, before anything goes wrong.
+
+The verifier's imperfect twin radiates each cell with a hidden power error (uniform +-2 dB) and tilt error
+(+-1 deg), one set per network (``airan.twin.imperfect``): every what-if twin of an episode shares it, so the
+spread of the verifier's rollouts covers traffic and propagation randomness but not the twin's own calibration,
+and when the twins agree they can all be wrong together. Operators calibrate a planning model with drive tests
+or MDT-located measurement reports; here the UE trace index plays the role of the location (the twin's UE i
+starts where the network's UE i is: same drop geometry), and the reports of the first ROPs of an episode, before
+the monitor raised anything, are the calibration data.
+
+Model, per cell c and report of UE i at ROP r (the cell among the UE's ``top_k`` strongest per the twin, and
+reported): ``d = MR[r, i, c] - model[i, c] = a_c + b_c * g[i, c] + e``, with ``model`` the twin's predicted
+RSRP [dBm] at its start, ``g`` its slope with the cell's tilt [dB/deg] (from the twin itself) and ``e`` the
+shadow-fading perturbation, measurement error and UE movement (``noise_db``). ``a_c`` [dB] and ``b_c`` [deg] are
+the corrections (``ImperfectTwin.calibrate``), fitted by ridge regression with zero-mean priors of the twin's
+known calibration accuracy (``prior_power_db``, ``prior_tilt_deg``: the std of U(+-2 dB) and U(+-1 deg)), then
+refitted without residuals beyond ``clip_sigma`` noise std. Restricting to the twin's top-k cells keeps the
+selection of what UEs report (their strongest cells, measured with noise) from biasing ``a_c`` upward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from airan.core.errors import ConfigError, ShapeError
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """rops: ROPs of reports used, from the episode start (and only before the first detection); top_k: a
+    report counts when the cell is among the UE's top_k strongest cells in the twin; noise_db: std of a
+    residual around the model; prior_power_db / prior_tilt_deg: prior std of the corrections; clip_sigma:
+    residuals dropped in the refit [noise std]; min_reports: fewer reports leave a cell uncorrected;
+    links: fit a shadowing error per (UE, site) too (``fit_with_links``, prior std ``link_std_db``, the
+    imperfect twin's shadow-fading perturbation; what is left, ``link_noise_db``: measurement error,
+    quantisation, movement) and correct the twin's shadowing of those links with it.
+    On 14 training episodes (4 ROPs, top 8): power error rms 1.16 -> 0.85 dB per cell alone, 0.62 with links;
+    tilt 0.57 -> 0.28 / 0.22 deg; the reported links' shadowing error 4.7 -> 2.7 dB."""
+
+    rops: int = 4
+    top_k: int = 8
+    noise_db: float = 3.5
+    prior_power_db: float = 2.0 / np.sqrt(3.0)
+    prior_tilt_deg: float = 1.0 / np.sqrt(3.0)
+    clip_sigma: float = 3.0
+    min_reports: int = 5
+    links: bool = True
+    link_std_db: float = 3.0
+    link_noise_db: float = 3.5
+
+    def __post_init__(self) -> None:
+        if self.rops < 1 or self.top_k < 1 or self.min_reports < 1:
+            raise ConfigError(f"rops, top_k and min_reports must be >= 1, got {self.rops!r}/{self.top_k!r}/"
+                              f"{self.min_reports!r}")
+        for name in ("noise_db", "prior_power_db", "prior_tilt_deg", "clip_sigma", "link_std_db", "link_noise_db"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise ConfigError(f"{name} must be a finite value > 0, got {v!r}")
+
+
+def report_residuals(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_db_per_deg: np.ndarray,
+                     top_k: int, rank_dbm: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Residuals of ``reports`` (each [num_ues, num_cells] float64 reported RSRP [dBm], NaN = not reported)
+    against ``model_dbm`` [num_ues, num_cells] (the twin's predicted RSRP [dBm]) on the pairs where the cell
+    is among the UE's ``top_k`` strongest by ``rank_dbm`` [num_ues, num_cells] (default: the model; pass the
+    twin's RSRP without shadowing so that the selection depends on neither the twin's nor the network's
+    shadow fading, which would bias the residuals). Returns (residual_db [N] float64, cell [N] int64,
+    slope [N] float64: ``slope_db_per_deg`` [num_ues, num_cells] at those pairs, ue [N] int64)."""
+    model = np.asarray(model_dbm, dtype=np.float64)
+    slope = np.asarray(slope_db_per_deg, dtype=np.float64)
+    order = model if rank_dbm is None else np.asarray(rank_dbm, dtype=np.float64)
+    if model.ndim != 2 or slope.shape != model.shape or order.shape != model.shape:
+        raise ShapeError(f"model, slope and rank must be the same [num_ues, num_cells], got {model.shape} / "
+                         f"{slope.shape} / {order.shape}")
+    k = min(int(top_k), model.shape[1])
+    rank = np.argsort(np.argsort(-np.where(np.isfinite(order), order, -np.inf), axis=1), axis=1)
+    top = rank < k  # [num_ues, num_cells]
+    res, cells, slopes, ues = [], [], [], []
+    for mr in reports:
+        mr = np.asarray(mr, dtype=np.float64)
+        if mr.shape != model.shape:
+            raise ShapeError(f"a report must be {model.shape}, got {mr.shape}")
+        ok = top & np.isfinite(mr) & np.isfinite(model)
+        ue, cell = np.nonzero(ok)
+        res.append(mr[ue, cell] - model[ue, cell])
+        cells.append(cell)
+        slopes.append(slope[ue, cell])
+        ues.append(ue)
+    if not res:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    return (np.concatenate(res), np.concatenate(cells).astype(np.int64), np.concatenate(slopes),
+            np.concatenate(ues).astype(np.int64))
+
+
+def fit_corrections(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, num_cells: int,
+                    cfg: CalibrationConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-cell (power_db [C], tilt_deg [C], reports [C] int64) corrections from residuals [N] (see module
+    docstring); cells with fewer than ``cfg.min_reports`` residuals get 0, 0."""
+    cfg = cfg or CalibrationConfig()
+    d = np.asarray(residual_db, dtype=np.float64)
+    c = np.asarray(cell, dtype=np.int64)
+    g = np.asarray(slope_db_per_deg, dtype=np.float64)
+    if not (d.shape == c.shape == g.shape) or d.ndim != 1:
+        raise ShapeError(f"residual, cell and slope must be equal [N] arrays, got {d.shape}/{c.shape}/{g.shape}")
+    if c.size and (c.min() < 0 or c.max() >= num_cells):
+        raise ConfigError(f"cell indices must be in [0, {num_cells}), got {c.min()}..{c.max()}")
+    ok = np.isfinite(d) & np.isfinite(g)
+    d, c, g = d[ok], c[ok], g[ok]
+    power, tilt = np.zeros(num_cells), np.zeros(num_cells)
+    n = np.bincount(c, minlength=num_cells).astype(np.int64)
+    s2 = cfg.noise_db ** 2
+    prior = np.array([1.0 / cfg.prior_power_db ** 2, 1.0 / cfg.prior_tilt_deg ** 2])
+    for cc in np.nonzero(n >= cfg.min_reports)[0]:
+        m = c == cc
+        dd, gg = d[m], g[m]
+        keep = np.ones(dd.size, bool)
+        for _ in range(2):
+            x = np.stack([np.ones(int(keep.sum())), gg[keep]], axis=1)  # [n, 2]
+            a = x.T @ x / s2 + np.diag(prior)
+            coef = np.linalg.solve(a, x.T @ dd[keep] / s2)
+            keep = np.abs(dd - coef[0] - coef[1] * gg) <= cfg.clip_sigma * cfg.noise_db
+            if keep.sum() < cfg.min_reports:
+                break
+        power[cc], tilt[cc] = coef
+    return power, tilt, n
+
+
+def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, link: np.ndarray,
+                   num_cells: int, num_links: int, cfg: CalibrationConfig | None = None,
+                   link_std_db: float = 3.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The joint fit: ``d = a_c + b_c g + u_l + e`` with a random effect ``u_l`` ~ N(0, ``link_std_db``^2) per
+    link ``l`` ([N] int64 in [0, num_links): one per (UE, site), the shadow-fading error the co-sited cells
+    of a UE share) and ``e`` ~ N(0, ``cfg.link_noise_db``^2) the rest. The differences between the sectors of a site
+    that one UE reports carry no shadow-fading error, so the sector offsets come out sharper than from
+    ``fit_corrections``. Returns (power_db [C], tilt_deg [C], reports [C] int64, link_db [num_links]) (MAP
+    estimates; cells with fewer than ``cfg.min_reports`` residuals get 0, 0)."""
+    cfg = cfg or CalibrationConfig()
+    d = np.asarray(residual_db, dtype=np.float64)
+    c = np.asarray(cell, dtype=np.int64)
+    g = np.asarray(slope_db_per_deg, dtype=np.float64)
+    k = np.asarray(link, dtype=np.int64)
+    if not (d.shape == c.shape == g.shape == k.shape) or d.ndim != 1:
+        raise ShapeError(f"residual, cell, slope and link must be equal [N] arrays, got {d.shape}/{c.shape}/"
+                         f"{g.shape}/{k.shape}")
+    if c.size and (c.min() < 0 or c.max() >= num_cells or k.min() < 0 or k.max() >= num_links):
+        raise ConfigError(f"cell / link indices out of [0, {num_cells}) / [0, {num_links})")
+    if not np.isfinite(link_std_db) or link_std_db <= 0:
+        raise ConfigError(f"link_std_db must be a finite value > 0, got {link_std_db!r}")
+    n = np.bincount(c, minlength=num_cells).astype(np.int64)
+    ok = np.isfinite(d) & np.isfinite(g) & (n[c] >= cfg.min_reports)
+    power, tilt, links = np.zeros(num_cells), np.zeros(num_cells), np.zeros(num_links)
+    if not ok.any():
+        return power, tilt, n, links
+    keep = ok.copy()
+    prior = np.concatenate([np.full(num_cells, cfg.prior_power_db ** -2), np.full(num_cells, cfg.prior_tilt_deg ** -2),
+                            np.full(num_links, link_std_db ** -2)])
+    for _ in range(2):
+        rows = np.nonzero(keep)[0]
+        m = rows.size
+        x = sparse.csr_matrix((np.concatenate([np.ones(m), g[rows], np.ones(m)]),
+                               (np.tile(np.arange(m), 3), np.concatenate([c[rows], num_cells + c[rows],
+                                                                          2 * num_cells + k[rows]]))),
+                              shape=(m, 2 * num_cells + num_links))
+        a = (x.T @ x) / cfg.link_noise_db ** 2 + sparse.diags(prior)
+        theta = spsolve(a.tocsc(), x.T @ d[rows] / cfg.link_noise_db ** 2)
+        pred = theta[c] + theta[num_cells + c] * g + theta[2 * num_cells + k]
+        new = ok & (np.abs(d - pred) <= cfg.clip_sigma * cfg.link_noise_db)
+        if new.sum() < cfg.min_reports or np.array_equal(new, keep):
+            break
+        keep = new
+    power, tilt, links = theta[:num_cells], theta[num_cells:2 * num_cells], theta[2 * num_cells:]
+    power = np.where(n >= cfg.min_reports, power, 0.0)
+    tilt = np.where(n >= cfg.min_reports, tilt, 0.0)
+    return power, tilt, n, links
