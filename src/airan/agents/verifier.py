@@ -1,11 +1,12 @@
 """Verifier: predicts what each candidate does, in the policy's *imperfect* twin (never the true one).
 
 For a hypothesis (cause, cells) the verifier injects that fault into clones of its imperfect twins (one per
-seed, built once per episode by ``ctx.make_twin`` and kept at the network's current configuration by ``sync``:
-every action applied to the network so far), at each of a few plausible severities, lets it settle (optionally
-adopts the sessions and traffic of the network's latest UE trace, ``observe_sessions``: which UEs are in
-session, on which cell, asking for how much; the twin's UE i is the trace's UE i, its drop is the network's,
-positions drift apart by mobility), then runs ``horizon_rops`` ROPs with and without the candidate. The guarded
+seed, built once per episode by ``ctx.make_twin``, calibrated then from the network's first measurement
+reports, ``observe_reports``, and kept at the network's current configuration by ``sync``: every action
+applied to the network so far), at each of a few plausible severities, lets it settle, adopts the sessions and
+traffic of the network's latest UE trace (``observe_sessions``: which UEs are in session, on which cell, asking
+for how much; the twin's UE i is the trace's UE i, its drop is the network's, positions drift apart by
+mobility), then runs ``horizon_rops`` ROPs with and without the candidate. The guarded
 objective is the neighbourhood's carried/offered DL traffic ratio (fault cells + their neighbours), or minus the
 ping-pong + RLF count for a handover fault. The prediction is the change vs doing nothing: mean and [min, max]
 over seeds x severities; a candidate is accepted when the mean gain clears ``min_gain`` and its lower bound
@@ -46,23 +47,24 @@ class VerifierConfig:
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
     rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm.
     sync_sessions / sync_rates: start each rollout from the sessions / and the traffic the network's latest UE
-    trace reports (``observe_sessions``). With both, recovery rose on the first three splits (FKR median train
-    0.64 -> 0.68, dev 0.66 -> 0.67, test 0.53 -> 0.59; full recovery dev 0.44 -> 0.50, test 0.43 -> 0.51) and
-    harmful actions fell on the training split (15/446 -> 1/449) but rose on dev (6/581 -> 12/685) and test
-    (0/171 -> 7/176); on the 300-episode held-out suite harm fell (20/546 -> 13/618) but the FKR median too
-    (0.532 -> 0.518); on a third (with ``AiranConfig.retry_rops=2``) FKR rose (0.530 -> 0.602) and harm with it
-    (4/601 -> 22/830), so both are off by default (README, "Verifier fidelity" and "A third held-out suite").
+    trace reports (``observe_sessions``). calibrate / calibration: calibrate each what-if twin, when it is
+    built, from the network's measurement reports of the first ``calibration.rops`` ROPs before any detection
+    (``observe_reports``; the fit is in ``mr_calibration``: it halves the twin's hidden power/tilt errors, rms
+    1.16 -> 0.58 dB and 0.56 -> 0.24 deg, ``bench/twin_calibration.py``). All three are on by default: the
+    twin then starts from the network's own UEs on a radio calibrated to what those UEs report. Judged with a
+    rule written before the runs (train screen, then a never-used 300-episode suite, README "Calibrating the
+    twin"): train FKR median 0.639 -> 0.779, full recovery 32 -> 35 of 73, harmful 15/446 -> 4/444; held out
+    (``--seed 7303``) FKR 0.453 -> 0.660, full 48 -> 53 of 115, harmful 7/525 -> 7/629, control actions 1/66
+    both. Either half alone was not enough: sync alone raised recovery on four of five splits but harm on three
+    (pooled 2.0 % vs 1.9 %; the harmful sync sets had every imperfect twin agreeing, and wrong, as they share
+    one set of calibration errors), and calibration alone moved nothing beyond the run-to-run spread on the
+    training split (FKR 0.636, full 33/73, harmful 10/399; the same verifier with other twin seeds: 0.634,
+    32/73, 8/411).
     rank_by: how accepted candidates are ordered, best first: ``"mean"`` (predicted mean change) or ``"low"``
     (the worst rollout, ties broken by the mean): the set that is safest in every imperfect twin, not the one
     that gains most on average. ``"low"`` took fewer harmful actions on the training split (15/446 -> 10/473)
     but recovered less (FKR median 0.64 -> 0.58, full recovery 32 -> 29 of 73): smaller steps compensate less,
-    so ``"mean"`` is the default.
-    calibrate / calibration: calibrate each what-if twin, when it is built, from the network's measurement
-    reports of the first ``calibration.rops`` ROPs before any detection (``observe_reports``; the fit is in
-    ``mr_calibration``). Why: the twins of an episode share one set of hidden power/tilt errors, and on the
-    training split a twin without them took 0 harmful actions in 453 (15 in 446 with them), FKR median
-    0.639 -> 0.667, full recovery 32 -> 36 of 73; a twin also without the shadowing perturbation did no better
-    (README, "Calibrating the twin")."""
+    so ``"mean"`` is the default."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
@@ -74,10 +76,10 @@ class VerifierConfig:
     consistent_gain: float = 0.003
     min_gain_ho: float = 0.5
     max_harm_ho: float = 1.0
-    sync_sessions: bool = False
-    sync_rates: bool = False
+    sync_sessions: bool = True
+    sync_rates: bool = True
     rank_by: str = "mean"
-    calibrate: bool = False
+    calibrate: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
 
     def __post_init__(self) -> None:
@@ -189,6 +191,11 @@ class Verifier:
 
     def _calibrate(self, seed: int, twin: Any) -> None:
         model = twin.predicted_rsrp_dbm()
+        if self._reports[0].shape != model.shape:
+            # a trace that does not index this twin's UEs cannot calibrate it: the twin stays as built
+            self.calibration[seed] = {"skipped": f"reports are {self._reports[0].shape}, the twin's UEs x cells "
+                                                 f"{model.shape}", "rops": len(self._reports)}
+            return
         slope = twin.predicted_rsrp_dbm(0.5) - twin.predicted_rsrp_dbm(-0.5)  # [num_ues, num_cells] dB/deg
         cal = self.cfg.calibration
         res, cell, g, ue = report_residuals(self._reports, model, slope, cal.top_k,
@@ -261,7 +268,8 @@ class Verifier:
         t.inject(Fault(cause, tuple(int(c) for c in fault_cells), severity=sev, onset_rop=t.rop, mode=mode))
         for _ in range(self.cfg.settle_rops):
             t.step()
-        if self.cfg.sync_sessions and self._sessions is not None:
+        if self.cfg.sync_sessions and self._sessions is not None and self._sessions.shape[0] == t.serving.shape[0]:
+            # (a trace of another UE population than the twin's cannot seed it: the twin keeps its own sessions)
             rate = None
             if self.cfg.sync_rates and self._rates is not None:
                 rate = self._rates.copy()

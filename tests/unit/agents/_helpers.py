@@ -8,6 +8,7 @@ from airan.agents.base import EpisodeContext, Observation
 from airan.agents.monitor import sector_neighbours
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
+from airan.twin.imperfect import imperfect_twin
 from airan.twin.scenarios import get_scenario
 
 SEED = 3
@@ -18,9 +19,10 @@ def tiny_ctx(twin: NetworkTwin, episode_id: str = "t") -> EpisodeContext:
     xy = d.site_xy[d.cell_site]
 
     def make_twin(seed: int) -> NetworkTwin:
-        t = NetworkTwin("ci-tiny")
-        t.reset(seed=SEED + 1 + seed)
-        return t
+        # the operator's twin of this network, as the runner builds it: same drop, hidden calibration errors
+        # (one set per network), its own propagation perturbation and randomness per seed
+        return imperfect_twin("ci-tiny", twin.seed_value, np.random.default_rng([7, seed]),
+                              calibration_rng=np.random.default_rng(7))
 
     return EpisodeContext(episode_id, get_scenario("ci-tiny"), 16, xy, d.cell_yaw_deg, d.cell_site,
                           sector_neighbours(xy, d.cell_yaw_deg), make_twin)

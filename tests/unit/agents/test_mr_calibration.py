@@ -112,7 +112,7 @@ def test_verifier_calibrates_new_twins_from_the_first_reports_only_when_asked():
     net.reset(seed=ep.seed)
     reports = [net.step()[4]["mr_rsrp_dbm"] for _ in range(6)]
     on = Verifier(imperfect_factory(ep), VerifierConfig(calibrate=True))
-    off = Verifier(imperfect_factory(ep), VerifierConfig())
+    off = Verifier(imperfect_factory(ep), VerifierConfig(calibrate=False))
     for r, mr in enumerate(reports):
         on.observe_reports(r, mr)
         off.observe_reports(r, mr)
@@ -138,7 +138,7 @@ def test_airan_policy_calibrates_its_twins_before_the_fault_and_says_so():
     from airan.twin.faults import Fault
 
     ep = SuiteEpisode("cal-1", "ci-tiny", 3, 10, (Fault("sleeping_cell", (4,), onset_rop=5),))
-    pol = AiranPolicy(AiranConfig(verifier=VerifierConfig(calibrate=True)))
+    pol = AiranPolicy(AiranConfig())  # calibration is on by default
     log = run_policy_episode(ep, pol)
     notes = [n for d in log["decisions"] for n in d.get("notes", []) if "calibrated from" in n]
     assert notes and "of 4 ROP(s)" in notes[0]

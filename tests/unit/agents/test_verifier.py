@@ -125,8 +125,10 @@ def test_a_repeated_prediction_is_reused_until_the_network_changes():
 
 def test_sessions_synced_only_when_configured_and_predictions_recomputed():
     cand = Candidate("restart", (Action("restart", 4),), "sleeping_cell")
-    plain = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1))
-    synced = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_sessions=True))
+    plain = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_sessions=False,
+                                           sync_rates=False))
+    synced = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_sessions=True,
+                                            sync_rates=False))
     u = _make(0)._s.ue_xyz.shape[0]
     idle = np.full(u, -1, np.int64)  # a trace in which nobody is connected
     for v in (plain, synced):

@@ -314,6 +314,9 @@ class AiranPolicy(Policy):
         for seed, cal in sorted(self.verifier.calibration.items()):
             if seed not in self._cal_noted:
                 self._cal_noted.add(seed)
+                if "skipped" in cal:
+                    dec.notes.append(f"verifier: twin {seed} not calibrated: {cal['skipped']}")
+                    continue
                 dec.notes.append(
                     f"verifier: twin {seed} calibrated from {int(cal['reports'].sum())} measurement reports of "
                     f"{cal['rops']} ROP(s): power corrections rms {np.sqrt(np.mean(cal['power_db'] ** 2)):.2f} dB, "
