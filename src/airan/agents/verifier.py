@@ -56,9 +56,9 @@ class VerifierConfig:
     twin"): train FKR median 0.639 -> 0.779, full recovery 32 -> 35 of 73, harmful 15/446 -> 4/444; held out
     (``--seed 7303``) FKR 0.453 -> 0.660, full 48 -> 53 of 115, harmful 7/525 -> 7/629, control actions 1/66
     both; measured after the decision: dev FKR 0.656 -> 0.606 (harmful 6/581 -> 7/652), the third held-out
-    suite FKR 0.530 -> 0.673 but harmful 4/601 -> 16/646. Either half alone was not enough: sync alone raised recovery on four of five splits but harm on three
-    (pooled 2.0 % vs 1.9 %; the harmful sync sets had every imperfect twin agreeing, and wrong, as they share
-    one set of calibration errors), and calibration alone moved nothing beyond the run-to-run spread on the
+    suite FKR 0.530 -> 0.673 but harmful 4/601 -> 16/646. Either half alone was not enough: sync alone raised
+    recovery on four of five splits but harm on three (pooled 2.0 % vs 1.9 %; the harmful sync sets had every
+    imperfect twin agreeing, and wrong, as they share one set of calibration errors), and calibration alone moved nothing beyond the run-to-run spread on the
     training split (FKR 0.636, full 33/73, harmful 10/399; the same verifier with other twin seeds: 0.634,
     32/73, 8/411).
     rank_by: how accepted candidates are ordered, best first: ``"mean"`` (predicted mean change) or ``"low"``
