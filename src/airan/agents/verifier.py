@@ -58,9 +58,9 @@ class VerifierConfig:
     both; measured after the decision: dev FKR 0.656 -> 0.606 (harmful 6/581 -> 7/652), the third held-out
     suite FKR 0.530 -> 0.673 but harmful 4/601 -> 16/646. Either half alone was not enough: sync alone raised
     recovery on four of five splits but harm on three (pooled 2.0 % vs 1.9 %; the harmful sync sets had every
-    imperfect twin agreeing, and wrong, as they share one set of calibration errors), and calibration alone moved nothing beyond the run-to-run spread on the
-    training split (FKR 0.636, full 33/73, harmful 10/399; the same verifier with other twin seeds: 0.634,
-    32/73, 8/411).
+    imperfect twin agreeing, and wrong, as they share one set of calibration errors), and calibration alone
+    moved nothing beyond the run-to-run spread on the training split (FKR 0.636, full 33/73, harmful 10/399;
+    the same verifier with other twin seeds: 0.634, 32/73, 8/411).
     rank_by: how accepted candidates are ordered, best first: ``"mean"`` (predicted mean change) or ``"low"``
     (the worst rollout, ties broken by the mean): the set that is safest in every imperfect twin, not the one
     that gains most on average. ``"low"`` took fewer harmful actions on the training split (15/446 -> 10/473)
