@@ -136,9 +136,9 @@ def fit_corrections(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg:
 
 
 def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, link: np.ndarray,
-                   num_cells: int, num_links: int, cfg: CalibrationConfig | None = None,
-                   link_std_db: float = 3.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The joint fit: ``d = a_c + b_c g + u_l + e`` with a random effect ``u_l`` ~ N(0, ``link_std_db``^2) per
+                   num_cells: int, num_links: int, cfg: CalibrationConfig | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The joint fit: ``d = a_c + b_c g + u_l + e`` with a random effect ``u_l`` ~ N(0, ``cfg.link_std_db``^2) per
     link ``l`` ([N] int64 in [0, num_links): one per (UE, site), the shadow-fading error the co-sited cells
     of a UE share) and ``e`` ~ N(0, ``cfg.link_noise_db``^2) the rest. The differences between the sectors of a site
     that one UE reports carry no shadow-fading error, so the sector offsets come out sharper than from
@@ -154,8 +154,6 @@ def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: 
                          f"{g.shape}/{k.shape}")
     if c.size and (c.min() < 0 or c.max() >= num_cells or k.min() < 0 or k.max() >= num_links):
         raise ConfigError(f"cell / link indices out of [0, {num_cells}) / [0, {num_links})")
-    if not np.isfinite(link_std_db) or link_std_db <= 0:
-        raise ConfigError(f"link_std_db must be a finite value > 0, got {link_std_db!r}")
     n = np.bincount(c, minlength=num_cells).astype(np.int64)
     ok = np.isfinite(d) & np.isfinite(g) & (n[c] >= cfg.min_reports)
     power, tilt, links = np.zeros(num_cells), np.zeros(num_cells), np.zeros(num_links)
@@ -163,7 +161,7 @@ def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: 
         return power, tilt, n, links
     keep = ok.copy()
     prior = np.concatenate([np.full(num_cells, cfg.prior_power_db ** -2), np.full(num_cells, cfg.prior_tilt_deg ** -2),
-                            np.full(num_links, link_std_db ** -2)])
+                            np.full(num_links, cfg.link_std_db ** -2)])
     for _ in range(2):
         rows = np.nonzero(keep)[0]
         m = rows.size

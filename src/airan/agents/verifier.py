@@ -205,7 +205,7 @@ class Verifier:
             site = np.asarray(twin.drop.cell_site, dtype=np.int64)
             num_ues, num_sites = model.shape[0], len(twin.drop.site_xy)
             power, tilt, n, links = fit_with_links(res, cell, g, ue * num_sites + site[cell], model.shape[1],
-                                                   num_ues * num_sites, cal, cal.link_std_db)
+                                                   num_ues * num_sites, cal)
             twin.calibrate(power, tilt, links.reshape(num_ues, num_sites))
         else:
             power, tilt, n = fit_corrections(res, cell, g, model.shape[1], cal)
