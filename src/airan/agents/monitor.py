@@ -209,6 +209,31 @@ def change_quantile(diff: np.ndarray, quantile: float = 0.5, min_ues: int = 3) -
     return np.where(n >= min_ues, np.nan_to_num(med), 0.0)
 
 
+def site_relative_change(diff: np.ndarray, cell_site: np.ndarray) -> np.ndarray:
+    """Each UE's change in the RSRP it reports of a cell minus the mean change of its reports of the cell's
+    co-sited cells: [num_ues, num_cells] float64 [dB], NaN where the UE has no co-sited report in both windows.
+
+    diff      : [num_ues, num_cells] float64 ``report_change`` [dB] (NaN: not reported in both windows)
+    cell_site : [num_cells] int64 site of each cell
+    The cells of one site share the path loss and the shadowing of a UE (one mast, one propagation path), so
+    when the UE moves, the RSRP it reports of every co-sited cell moves alike and the difference keeps only the
+    antenna gains (and the measurement noise): UE movement, which widens the no-fault spread of ``mr_shift``,
+    cancels. A tilt or power change of one cell moves its difference to its site mates by the full change, and
+    each mate's difference by the opposite change over the number of mates."""
+    d = np.asarray(diff, float)
+    site = np.asarray(cell_site, np.int64)
+    if d.ndim != 2 or site.shape != (d.shape[1],):
+        raise ShapeError(f"diff must be [num_ues, num_cells] and cell_site [num_cells], got {d.shape} and "
+                         f"{site.shape}")
+    mates = (site[:, None] == site[None, :]) & ~np.eye(site.size, dtype=bool)  # [C, C]
+    fin = np.isfinite(d)
+    total = np.nan_to_num(d) @ mates  # [U, C] sum of the mates' changes
+    count = fin.astype(float) @ mates  # [U, C]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
+    return d - ref
+
+
 def overdue_ues(mr_rsrp_dbm: np.ndarray | None, serving: np.ndarray | None, margin_db: float) -> np.ndarray:
     """[num_ues] bool: the UEs whose strongest reported neighbour is at least ``margin_db`` [dB] stronger than
     their serving cell in this ROP's measurement reports.
@@ -363,6 +388,9 @@ class MonitorConfig:
     of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``;
     None: the edge drop does not detect on its own), for that many consecutive ROPs detects on its own (0 ROPs
     disables it);
+    site_shift_db / site_shift_rops: a site-relative shift (``site_relative_change``, median over the UEs) of
+    at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it; needs
+    the cells' sites, ``Monitor(cell_site=...)``);
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
     late_ho_margin_db / late_ho_rops / late_ho_min: UEs held by their serving cell with a neighbour at least
@@ -382,6 +410,8 @@ class MonitorConfig:
     coverage_shift_db: float = 3.0
     coverage_drop_db: float | None = None
     coverage_shift_rops: int = 2
+    site_shift_db: float = 2.0
+    site_shift_rops: int = 3
     demand_surge_log2: float = 0.8
     demand_surge_rops: int = 2
     late_ho_margin_db: float = 6.0
@@ -409,6 +439,9 @@ class MonitorConfig:
         if not self.demand_surge_log2 > 0 or self.demand_surge_rops < 0:
             raise ConfigError(f"demand_surge_log2 must be > 0 and demand_surge_rops >= 0, got "
                               f"{self.demand_surge_log2!r}/{self.demand_surge_rops!r}")
+        if not self.site_shift_db > 0 or self.site_shift_rops < 0:
+            raise ConfigError(f"site_shift_db must be > 0 and site_shift_rops >= 0, got {self.site_shift_db!r}/"
+                              f"{self.site_shift_rops!r}")
         if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
             raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
                               f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")
@@ -423,11 +456,15 @@ class Monitor:
     that heal it, are always judged against the pre-incident network."""
 
     def __init__(self, neighbours: np.ndarray, cfg: MonitorConfig | None = None,
-                 scorer: AnomalyScorer | None = None) -> None:
+                 scorer: AnomalyScorer | None = None, cell_site: np.ndarray | None = None) -> None:
         nb = np.asarray(neighbours)
         if nb.ndim != 2:
             raise ConfigError(f"neighbours must be [num_cells, K], got shape {nb.shape}")
         self.neighbours = nb.astype(np.int64)
+        # [num_cells] int64 site per cell; None: the site-relative shift is not computed
+        self.cell_site = None if cell_site is None else np.asarray(cell_site, np.int64)
+        if self.cell_site is not None and self.cell_site.shape != (nb.shape[0],):
+            raise ShapeError(f"cell_site must be [{nb.shape[0]}], got shape {self.cell_site.shape}")
         self.cfg = cfg or MonitorConfig()
         self.scorer = scorer or RuleScorer()
         n = nb.shape[0]
@@ -435,6 +472,7 @@ class Monitor:
         self.streak = np.zeros(n, np.int64)
         self.dead_streak = np.zeros(n, np.int64)
         self.shift_streak = np.zeros(n, np.int64)
+        self.site_streak = np.zeros(n, np.int64)
         self.surge_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
         self.frozen_stop: int | None = None
@@ -445,6 +483,7 @@ class Monitor:
         self.changed_rop = np.full(n, -1, np.int64)  # last ROP a radio action of the policy took effect per cell
         self.shift_db = np.zeros(n)
         self.drop_db = np.zeros(n)  # [num_cells] edge drop: minus the lower quartile of the UEs' RSRP change [dB]
+        self.site_shift_db = np.zeros(n)  # [num_cells] median over UEs of ``site_relative_change`` [dB]
         self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
         self.ue_demand: list[np.ndarray | None] = []
         self.surge_log2 = np.zeros(n)
@@ -488,10 +527,11 @@ class Monitor:
         if stop - start < self.cfg.min_baseline_rops:
             self.features, self.scores = None, np.zeros(n)
             self.shift_db, self.drop_db, self.surge_log2 = np.zeros(n), np.zeros(n), np.zeros(n)
+            self.site_shift_db = np.zeros(n)
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
-            self.shift_db, self.drop_db = self.report_shift(obs.rop, start, stop)
+            self.shift_db, self.drop_db, self.site_shift_db = self.report_shift(obs.rop, start, stop)
             self.surge_log2 = demand_surge(self.ue_serving, self.ue_demand, n, start, stop, obs.rop)
             self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
@@ -506,6 +546,9 @@ class Monitor:
         self.shift_streak = np.where(moved, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
+        self.site_streak = np.where(np.abs(self.site_shift_db) >= self.cfg.site_shift_db, self.site_streak + 1, 0)
+        k = self.cfg.site_shift_rops
+        sure = np.maximum(sure, (k > 0) & (self.site_streak >= k))
         self.late_count = self.late_handover(obs.rop)  # 0 when the signature is off; late_ho_min > 0
         self.late_fire = self.late_count >= self.cfg.late_ho_min
         sure = np.maximum(sure, self.late_fire)
@@ -547,16 +590,22 @@ class Monitor:
                 c = int(entry[1].cell)
                 self.changed_rop[c] = max(self.changed_rop[c], int(entry[0]))
 
-    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile) over the baseline window,
-        both 0 for a cell the policy itself changed after ``start`` (its reports then compare two settings, not a
-        fault)."""
+    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile, [num_cells] site-relative
+        shift = the median over UEs of ``site_relative_change``) over the baseline window [dB]; 0 for a cell the
+        policy itself changed after ``start`` (its reports then compare two settings, not a fault), and the
+        site-relative shift 0 for every cell of a site with such a cell (0 everywhere without ``cell_site``)."""
         n = self.neighbours.shape[0]
         diff = report_change(self.reports, start, stop, rop)
         if diff is None or diff.shape[1] != n:
-            return np.zeros(n), np.zeros(n)
+            return np.zeros(n), np.zeros(n), np.zeros(n)
         own = self.changed_rop > start
-        return (np.where(own, 0.0, change_quantile(diff, 0.5)), np.where(own, 0.0, -change_quantile(diff, 0.25)))
+        site = np.zeros(n)
+        if self.cell_site is not None:
+            own_site = np.isin(self.cell_site, self.cell_site[own])
+            site = np.where(own_site, 0.0, change_quantile(site_relative_change(diff, self.cell_site), 0.5))
+        return (np.where(own, 0.0, change_quantile(diff, 0.5)), np.where(own, 0.0, -change_quantile(diff, 0.25)),
+                site)
 
     def dead_air(self, rop: int) -> np.ndarray:
         """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence."""

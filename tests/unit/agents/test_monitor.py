@@ -11,7 +11,7 @@ from airan.agents.monitor import (
     nanmedian0,
     sector_neighbours,
 )
-from airan.core.errors import ConfigError
+from airan.core.errors import ConfigError, ShapeError
 from airan.twin.faults import Fault
 
 from ._helpers import observations
@@ -324,3 +324,57 @@ def test_late_handover_signature_needs_ues_held_by_the_same_cell_rop_after_rop()
     assert run(5, False) == {}  # overdue, but not held by the same cell
     with pytest.raises(ConfigError, match="-2"):
         MonitorConfig(late_ho_margin_db=-2.0)
+
+
+def test_site_relative_change_cancels_what_moves_every_cell_of_a_site():
+    from airan.agents.monitor import change_quantile, report_change, site_relative_change
+    from airan.core.errors import ShapeError
+
+    rng = np.random.default_rng(5)
+    u, site = 40, np.array([0, 0, 0, 1, 1, 1])
+    gain = rng.uniform(-25, 0, (u, 6))  # antenna gain of each cell toward each UE [dB]
+    path = rng.uniform(-120, -90, (u, 2))  # path loss + shadowing per UE and site [dB]
+    reports = []
+    for r in range(12):
+        path = path + rng.normal(0, 4.0, (u, 2))  # fast movers: each UE's path to each site moves by several dB
+        mr = path[:, site] + gain + (-3.0 if r >= 9 else 0.0) * (np.arange(6) == 1)  # cell 1's PA: -3 dB
+        reports.append(mr + rng.normal(0, 0.5, mr.shape))
+    diff = report_change(reports, 0, 8, 11)
+    rel = site_relative_change(diff, site)
+    shift = change_quantile(rel, 0.5)
+    assert shift[1] == pytest.approx(-3.0, abs=0.5)  # the cell's own change
+    assert shift[[0, 2]] == pytest.approx([1.5, 1.5], abs=0.5)  # its mates: the opposite over 2 mates
+    assert np.all(np.abs(shift[3:]) < 0.5)  # the other site: movement cancelled
+    assert np.abs(change_quantile(diff, 0.5)[3:]).max() > np.abs(shift[3:]).max()  # it does not cancel in mr_shift
+    lone = site_relative_change(diff, np.array([0, 0, 0, 1, 1, 2]))
+    assert np.all(np.isnan(lone[:, 5]))  # a cell alone on its site has no reference
+    with pytest.raises(ShapeError, match=r"\(5,\)"):
+        site_relative_change(diff, site[:5])
+
+
+def test_site_shift_signature_detects_an_uptilt_with_the_median_shift_off():
+    from airan.agents.base import Observation
+    from airan.twin.actions import Action
+
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb, site = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), d.cell_site
+    obs_list = [o for _, o in observations([Fault("uptilt_overshoot", (4,), severity=0.5, onset_rop=9)], 13)]
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0)
+    mon, blind, own = (Monitor(nb, cfg, _Quiet(), cell_site=site), Monitor(nb, cfg, _Quiet()),
+                       Monitor(nb, cfg, _Quiet(), cell_site=site))
+    first: dict[int, int] = {}
+    for o in obs_list:
+        for det in mon.update(o):
+            first.setdefault(det.cell, o.rop)
+        assert blind.update(o) == []  # without the sites the signature is off
+        own.update(Observation(o.rop, o.kpis, o.history, o.events, applied=[(9, Action("tilt", 3, 1.0), 0, 1)],
+                               mr_rsrp_dbm=o.mr_rsrp_dbm))
+    assert first.get(4) == 11  # 6 deg up: three ROPs of >= 2 dB against its site mates
+    assert set(first) <= {3, 4, 5}  # the mates move the opposite way, half as much
+    assert np.argmax(np.abs(mon.site_shift_db)) == 4
+    assert np.all(own.site_shift_db[[3, 4, 5]] == 0.0)  # the policy changed a cell of the site itself
+    with pytest.raises(ConfigError, match="-2.0"):
+        MonitorConfig(site_shift_db=-2.0)
+    with pytest.raises(ShapeError, match=r"\(3,\)"):
+        Monitor(nb, cfg, cell_site=site[:3])

@@ -110,7 +110,8 @@ class AiranPolicy(Policy):
 
     def reset(self, ctx: EpisodeContext) -> None:
         self.ctx = ctx
-        self.monitor = Monitor(ctx.neighbours, self.monitor_config(), ModelScorer(self.model))
+        self.monitor = Monitor(ctx.neighbours, self.monitor_config(), ModelScorer(self.model),
+                               cell_site=ctx.cell_site)
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
         self.planner = Planner(ctx)
@@ -178,18 +179,18 @@ class AiranPolicy(Policy):
     def evidence_lead(self) -> int | None:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
-        shift (the largest), then a demand surge (the largest), then a late-handover signature (the most UEs
-        held), then dead air or a ping-pong storm (the most likely faulty)."""
+        shift, median or site-relative (the largest), then a demand surge (the largest), then a late-handover
+        signature (the most UEs held), then dead air or a ping-pong storm (the most likely faulty)."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
             return None
         hard = sure & (mon.hard_alarms() > 0)
-        k = mon.cfg.coverage_shift_rops
-        shift = sure & (mon.shift_streak >= k) if k > 0 else np.zeros_like(sure)
+        k, ks = mon.cfg.coverage_shift_rops, mon.cfg.site_shift_rops
+        shift = sure & (((mon.shift_streak >= k) & (k > 0)) | ((mon.site_streak >= ks) & (ks > 0)))
         if shift.any() and not hard.any():
             on = np.nonzero(shift)[0]
-            return int(on[np.argmax(np.abs(mon.shift_db[on]))])
+            return int(on[np.argmax(np.maximum(np.abs(mon.shift_db[on]), np.abs(mon.site_shift_db[on])))])
         k = mon.cfg.demand_surge_rops
         surge = sure & (mon.surge_streak >= k) if k > 0 else np.zeros_like(sure)
         if surge.any() and not hard.any():
