@@ -244,6 +244,34 @@ def site_relative_change(diff: np.ndarray, cell_site: np.ndarray) -> np.ndarray:
     return d - ref
 
 
+def decodable_ues(mr_rsrp_dbm: np.ndarray, serving: np.ndarray, margin_db: float,
+                  min_rsrp_dbm: float = -np.inf) -> np.ndarray:
+    """[num_ues] bool: the UEs that report their serving cell at ``min_rsrp_dbm`` [dBm] or more and within
+    ``margin_db`` [dB] of the strongest other cell they report (or no other): a serving link neither lost in
+    the noise nor drowned by a neighbour; arrays as for ``overdue_ues`` (a UE whose report lacks its serving
+    cell is not decodable)."""
+    own, best = serving_and_strongest(mr_rsrp_dbm, serving)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(own) & (own >= best - margin_db) & (own >= min_rsrp_dbm)
+
+
+def serving_and_strongest(mr_rsrp_dbm: np.ndarray, serving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per UE ([num_ues] float64 [dBm]) the reported RSRP of its serving cell (NaN: not connected or not in its
+    report) and of the strongest other cell it reports (-inf: none); arrays as for ``overdue_ues``."""
+    mr = np.asarray(mr_rsrp_dbm, float)
+    srv = np.asarray(serving, np.int64)
+    if mr.ndim != 2 or srv.shape != (mr.shape[0],):
+        raise ShapeError(f"mr_rsrp_dbm must be [num_ues, num_cells] and serving [num_ues], got {mr.shape} and "
+                         f"{srv.shape}")
+    rows = np.arange(mr.shape[0])
+    ok = (srv >= 0) & (srv < mr.shape[1])
+    own = np.where(ok, mr[rows, np.clip(srv, 0, max(mr.shape[1] - 1, 0))], np.nan)
+    others = np.where(np.isfinite(mr), mr, -np.inf)
+    others[rows[ok], srv[ok]] = -np.inf
+    best = others.max(axis=1) if mr.shape[1] else np.full(mr.shape[0], -np.inf)
+    return own, best
+
+
 def overdue_ues(mr_rsrp_dbm: np.ndarray | None, serving: np.ndarray | None, margin_db: float) -> np.ndarray:
     """[num_ues] bool: the UEs whose strongest reported neighbour is at least ``margin_db`` [dB] stronger than
     their serving cell in this ROP's measurement reports.
@@ -255,19 +283,9 @@ def overdue_ues(mr_rsrp_dbm: np.ndarray | None, serving: np.ndarray | None, marg
     trace."""
     if mr_rsrp_dbm is None or serving is None:
         return np.zeros(0 if serving is None else np.asarray(serving).shape[0], bool)
-    mr = np.asarray(mr_rsrp_dbm, float)
-    srv = np.asarray(serving, np.int64)
-    if mr.ndim != 2 or srv.shape != (mr.shape[0],):
-        raise ShapeError(f"mr_rsrp_dbm must be [num_ues, num_cells] and serving [num_ues], got {mr.shape} and "
-                         f"{srv.shape}")
-    rows = np.arange(mr.shape[0])
-    ok = (srv >= 0) & (srv < mr.shape[1])
-    own = np.where(ok, mr[rows, np.clip(srv, 0, mr.shape[1] - 1)], np.nan)  # [num_ues] dBm
-    others = np.where(np.isfinite(mr), mr, -np.inf)
-    others[rows[ok], srv[ok]] = -np.inf
-    best = others.max(axis=1) if mr.shape[1] else np.full(mr.shape[0], -np.inf)
+    own, best = serving_and_strongest(mr_rsrp_dbm, serving)
     with np.errstate(invalid="ignore"):
-        return ok & np.isfinite(own) & np.isfinite(best) & (best - own >= margin_db)
+        return np.isfinite(own) & np.isfinite(best) & (best - own >= margin_db)
 
 
 def demand_surge(serving: list[np.ndarray | None], demand_mbps: list[np.ndarray | None], num_cells: int,
@@ -392,7 +410,10 @@ class MonitorConfig:
     ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak;
     dead_air_rops: consecutive dead-air ROPs (carried < 1 % of a demand > 0.5 Mbit/s while available with at
     least ``dead_air_min_ues`` mean connected UEs, or fewer whose mean DL SINR is at least
-    ``dead_air_min_sinr_db``) that detect on their own (0 disables the signature);
+    ``dead_air_min_sinr_db``; with measurement reports, a UE trace and the UE noise floor, fewer of which at
+    least one with traffic reports its serving cell at least ``dead_air_min_snr_db`` above the noise floor and
+    within ``dead_air_margin_db`` of the strongest cell it hears, ``decodable_ues``) that detect on their own (0
+    disables the signature);
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
     of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``;
@@ -415,6 +436,8 @@ class MonitorConfig:
     dead_air_rops: int = 3
     dead_air_min_ues: float = 1.5
     dead_air_min_sinr_db: float = 0.0
+    dead_air_margin_db: float = 3.0
+    dead_air_min_snr_db: float = 0.0
     pingpong_rops: int = 3
     pingpong_min: float = 6.0
     coverage_shift_db: float = 3.0
@@ -452,6 +475,8 @@ class MonitorConfig:
         if not self.site_shift_db > 0 or self.site_shift_rops < 0:
             raise ConfigError(f"site_shift_db must be > 0 and site_shift_rops >= 0, got {self.site_shift_db!r}/"
                               f"{self.site_shift_rops!r}")
+        if not self.dead_air_margin_db >= 0:
+            raise ConfigError(f"dead_air_margin_db must be >= 0, got {self.dead_air_margin_db!r}")
         if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
             raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
                               f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")
@@ -466,7 +491,8 @@ class Monitor:
     that heal it, are always judged against the pre-incident network."""
 
     def __init__(self, neighbours: np.ndarray, cfg: MonitorConfig | None = None,
-                 scorer: AnomalyScorer | None = None, cell_site: np.ndarray | None = None) -> None:
+                 scorer: AnomalyScorer | None = None, cell_site: np.ndarray | None = None,
+                 noise_re_dbm: float | None = None) -> None:
         nb = np.asarray(neighbours)
         if nb.ndim != 2:
             raise ConfigError(f"neighbours must be [num_cells, K], got shape {nb.shape}")
@@ -475,6 +501,9 @@ class Monitor:
         self.cell_site = None if cell_site is None else np.asarray(cell_site, np.int64)
         if self.cell_site is not None and self.cell_site.shape != (nb.shape[0],):
             raise ShapeError(f"cell_site must be [{nb.shape[0]}], got shape {self.cell_site.shape}")
+        # UE thermal noise per resource element [dBm] (carrier spacing + UE noise figure); None: the dead-air
+        # signature judges a lone UE by the cell's SINR KPI only
+        self.noise_re_dbm = None if noise_re_dbm is None else float(noise_re_dbm)
         self.cfg = cfg or MonitorConfig()
         self.scorer = scorer or RuleScorer()
         n = nb.shape[0]
@@ -618,9 +647,26 @@ class Monitor:
                 site)
 
     def dead_air(self, rop: int) -> np.ndarray:
-        """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence."""
-        return dead_air_cells({k: np.asarray(v, float)[rop] for k, v in self.derived.items()},
-                              self.cfg.dead_air_min_ues, self.cfg.dead_air_min_sinr_db)
+        """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence; a cell
+        with fewer than ``dead_air_min_ues`` UEs also needs, when the ROP has measurement reports and a UE trace,
+        one of its UEs with traffic to report it ``dead_air_min_snr_db`` above the UE noise floor and within
+        ``dead_air_margin_db`` of the strongest cell it hears (``decodable_ues``; needs ``noise_re_dbm``): the
+        cell KPI's SINR averages every camped UE, idle ones included, and a lone active UE at the edge of
+        coverage (RSRP -124 dBm per resource element against a -120 dBm floor, -8 dB SINR, below the most robust
+        MCS) gets nothing from a healthy cell."""
+        d = {k: np.asarray(v, float)[rop] for k, v in self.derived.items()}
+        dead = dead_air_cells(d, self.cfg.dead_air_min_ues, self.cfg.dead_air_min_sinr_db)
+        mr = self.reports[rop] if rop < len(self.reports) else None
+        srv = self.ue_serving[rop] if rop < len(self.ue_serving) else None
+        dem = self.ue_demand[rop] if rop < len(self.ue_demand) else None
+        if mr is None or srv is None or dem is None or self.noise_re_dbm is None:
+            return dead
+        n = dead.shape[0]
+        floor = self.noise_re_dbm + self.cfg.dead_air_min_snr_db
+        ok = decodable_ues(mr, srv, self.cfg.dead_air_margin_db, floor) & (np.nan_to_num(dem) > 0)
+        has = np.bincount(srv[ok], minlength=n)[:n] > 0
+        few = np.nan_to_num(d["conn"]) < self.cfg.dead_air_min_ues
+        return dead & (~few | has)
 
     def pingpong_storm(self, rop: int) -> np.ndarray:
         """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs."""

@@ -105,6 +105,43 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
     assert first == {2: 7, 5: 8}  # 3 dead ROPs detect; never the single UE that cannot decode (cell 3)
     off = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, dead_air_rops=0), _Quiet())
     assert all(off.update(obs(r)) == [] for r in range(9))
+    # with the UEs' reports: cell 5's lone UE hears it at -124 dBm, under the -120 dBm noise floor + 0 dB, so
+    # the good cell SINR was the idle UEs'; the UE cannot decode and cell 5 is not dead (cell 2 has 3 UEs)
+    n, u = len(d.cell_site), 4
+    mr = np.full((u, n), np.nan)
+    mr[0, [2, 0]] = [-95.0, -101.0]
+    mr[1, 5] = -124.0
+    srv, dem = np.array([2, 5, -1, -1]), np.array([8.0, 8.0, np.nan, np.nan])
+    def with_reports(r, rsrp5=-124.0):
+        m = mr.copy()
+        m[1, 5] = rsrp5
+        o = obs(r)
+        return Observation(o.rop, o.kpis, o.history, o.events, mr_rsrp_dbm=m, ue_serving=srv, ue_dl_demand_mbps=dem)
+    for rsrp5, want in ((-124.0, {2: 7}), (-110.0, {2: 7, 5: 8})):
+        mon = Monitor(off.neighbours, MonitorConfig(threshold=0.9), _Quiet(), noise_re_dbm=-120.0)
+        first = {}
+        for r in range(9):
+            for det in mon.update(with_reports(r, rsrp5)):
+                first.setdefault(det.cell, r)
+        assert first == want, rsrp5
+    with pytest.raises(ConfigError, match="-1.0"):
+        MonitorConfig(dead_air_margin_db=-1.0)
+
+
+def test_decodable_ues_need_a_serving_link_above_the_noise_and_near_the_strongest():
+    from airan.agents.monitor import decodable_ues
+
+    nan = np.nan
+    mr = np.array([[-90.0, -92.0, nan],    # served by 0, the strongest: decodable
+                   [-90.0, -88.0, nan],    # a neighbour 2 dB stronger: within the 3 dB margin
+                   [-90.0, -85.0, nan],    # 5 dB stronger: drowned
+                   [-124.0, nan, nan],     # alone, but under the -120 dBm floor
+                   [nan, -80.0, nan]])     # its serving cell is not in its report
+    srv = np.array([0, 0, 0, 0, 0])
+    assert decodable_ues(mr, srv, 3.0, -120.0).tolist() == [True, True, False, False, False]
+    assert decodable_ues(mr, srv, 3.0).tolist() == [True, True, False, True, False]  # no floor
+    with pytest.raises(ShapeError, match=r"\(4,\)"):
+        decodable_ues(mr, srv[:4], 3.0)
 
 
 def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():

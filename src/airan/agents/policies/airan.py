@@ -29,6 +29,7 @@ from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
 from airan.core.errors import ConfigError
+from airan.core.units import thermal_noise_dbm
 from airan.twin.faults import SITE_FAULTS, demand_gain
 
 CAUSE_KPIS = {
@@ -110,8 +111,10 @@ class AiranPolicy(Policy):
 
     def reset(self, ctx: EpisodeContext) -> None:
         self.ctx = ctx
+        sc = ctx.scenario
         self.monitor = Monitor(ctx.neighbours, self.monitor_config(), ModelScorer(self.model),
-                               cell_site=ctx.cell_site)
+                               cell_site=ctx.cell_site,
+                               noise_re_dbm=thermal_noise_dbm(sc.subcarrier_spacing_hz, sc.ue_noise_figure_db))
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
         self.planner = Planner(ctx)
