@@ -475,8 +475,9 @@ class MonitorConfig:
         if not self.site_shift_db > 0 or self.site_shift_rops < 0:
             raise ConfigError(f"site_shift_db must be > 0 and site_shift_rops >= 0, got {self.site_shift_db!r}/"
                               f"{self.site_shift_rops!r}")
-        if not self.dead_air_margin_db >= 0:
-            raise ConfigError(f"dead_air_margin_db must be >= 0, got {self.dead_air_margin_db!r}")
+        if not self.dead_air_margin_db >= 0 or not np.isfinite(self.dead_air_min_snr_db):
+            raise ConfigError(f"dead_air_margin_db must be >= 0 and dead_air_min_snr_db finite, got "
+                              f"{self.dead_air_margin_db!r}/{self.dead_air_min_snr_db!r}")
         if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
             raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
                               f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")

@@ -126,6 +126,8 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
         assert first == want, rsrp5
     with pytest.raises(ConfigError, match="-1.0"):
         MonitorConfig(dead_air_margin_db=-1.0)
+    with pytest.raises(ConfigError, match="nan"):
+        MonitorConfig(dead_air_min_snr_db=float("nan"))
 
 
 def test_decodable_ues_need_a_serving_link_above_the_noise_and_near_the_strongest():
