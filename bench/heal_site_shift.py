@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, peak_rss_mib  # noqa: E402
 
 from airan.agents.monitor import (  # noqa: E402
+    Monitor,
     MonitorConfig,
     change_quantile,
     report_change,
@@ -53,19 +54,19 @@ RUN_ROPS = (2, 3, 4)
 def shifts(ep: SuiteEpisode) -> dict:
     """Run ``ep`` without healing: per ROP and cell the ``median`` and ``site`` shifts [R, C] float64 [dB], with
     the episode's class, onset, scope and detectability."""
-    cfg = MonitorConfig()
     twin = NetworkTwin(ep.scenario)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     d = twin.drop
     reports: list[np.ndarray] = []
     step_kpis(twin, ep.rops, reports)
     c = len(d.cell_site)
+    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    mon = Monitor(nb)  # only for its baseline window (no incident: never frozen)
     med, site = np.zeros((ep.rops, c)), np.zeros((ep.rops, c))
     ready = np.zeros(ep.rops, bool)  # [R] the baseline is in place
     for r in range(ep.rops):
-        stop = max(r + 1 - cfg.gap_rops, 0)
-        start = max(stop - cfg.baseline_rops, 0)
-        if stop - start < cfg.min_baseline_rops:
+        start, stop = mon.baseline_window(r)
+        if stop - start < mon.cfg.min_baseline_rops:
             continue
         diff = report_change(reports, start, stop, r)
         if diff is None:
@@ -74,7 +75,6 @@ def shifts(ep: SuiteEpisode) -> dict:
         med[r] = change_quantile(diff, 0.5)
         site[r] = change_quantile(site_relative_change(diff, d.cell_site), 0.5)
     real = tuple(f for f in ep.faults if f.kind != "benign_surge")
-    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
     scope = fault_scope(real, d.cell_site, nb) if real else np.zeros(0, np.int64)
     active = np.array([any(f.level(r) > 0 for f in real) for r in range(ep.rops)])
     return {"id": ep.id, "cls": "control" if ep.control else ep.cause, "undetectable": bool(ep.undetectable),
