@@ -53,3 +53,30 @@ def load(out: str | Path, device: str = "cpu") -> tuple[CsiMAE | WifoMAE, dict[s
     state = torch.load(out / "ckpt.pt", map_location=device, weights_only=False)
     model.load_state_dict(state.pop("model"))
     return model, state, meta
+
+
+EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def export_weights(src: str | Path, dst: str | Path, dtype: str = "float16") -> dict[str, Any]:
+    """Write a weights-only copy of the checkpoint in ``src`` to ``dst`` (no optimiser, step or RNG state, so it
+    cannot be resumed; floating-point tensors stored as ``dtype``, which ``load`` casts back to float32): the
+    form to ship. A ``small`` model (5.4 M parameters) is 65 MB with its AdamW state and 11 MB exported as
+    float16. Returns the new meta (``exported_from``, ``weights_dtype``, ``bytes``)."""
+    if dtype not in EXPORT_DTYPES:
+        raise StoreError(f"unknown export dtype {dtype!r}; choose one of {sorted(EXPORT_DTYPES)}")
+    model, _, meta = load(src, "cpu")
+    dst = Path(dst)
+    if dst.resolve() == Path(src).resolve():
+        raise StoreError(f"export destination {str(dst)!r} is the source checkpoint; pick another directory")
+    dst.mkdir(parents=True, exist_ok=True)
+    state = {k: v.to(EXPORT_DTYPES[dtype]) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    tmp = dst / f"ckpt.{os.getpid()}.tmp"
+    torch.save({"model": state}, tmp)
+    os.replace(tmp, dst / "ckpt.pt")
+    meta = {**meta, "exported_from": str(src), "weights_dtype": dtype, "saved": time.time(),
+            "bytes": (dst / "ckpt.pt").stat().st_size}
+    tmp_meta = dst / f"meta.{os.getpid()}.tmp"
+    tmp_meta.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp_meta, dst / "meta.json")
+    return meta

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ class PretrainConfig:
     prior_denoise: bool = True  # with prior: the prior denoises the observed block first (fm.prior.prior_inputs)
     loss: str = "nmse"  # nmse: the batch's linear NMSE; nmse_db: mean per-sample NMSE [dB] (every task pulls)
     prior_interp: str = "linear"  # with prior: linear | adaptive subcarrier filling (fm.prior.prior_inputs)
+    prep_workers: int = 0  # >0: threads prepare batches ahead (masks, noise, prior) with a generator per step
 
     def __post_init__(self) -> None:
         if self.prior_interp not in PRIOR_INTERPS:
@@ -60,6 +63,8 @@ class PretrainConfig:
         bad = [m for m in self.maskings if m not in MASKINGS]
         if bad:
             raise ConfigError(f"unknown masking(s) {bad}; choose from {MASKINGS}")
+        if isinstance(self.prep_workers, bool) or not isinstance(self.prep_workers, int) or self.prep_workers < 0:
+            raise ConfigError(f"prep_workers must be an integer >= 0, got {self.prep_workers!r}")
         if self.steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise ConfigError(f"steps/batch_size/grad_accum must be >= 1, got {self.steps}/{self.batch_size}/"
                               f"{self.grad_accum}")
@@ -100,20 +105,28 @@ def build_model(cfg: PretrainConfig) -> CsiMAE | WifoMAE:
                                       prior_interp=cfg.prior_interp if cfg.prior else "linear"))
 
 
-def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
-              device: str, noise_snr_db: tuple[float, float] | None = None,
-              mask_fn: Callable[..., torch.Tensor] = make_mask, loss: str = "nmse") -> torch.Tensor:
-    """Masked-reconstruction loss of one batch h [B, T, A, S] complex (clean, any power): the batch's NMSE
-    (``loss="nmse"``, linear) or the mean per-sample NMSE in dB (``"nmse_db"``, ``model.masked_nmse_db``).
+@dataclass
+class StepInputs:
+    """One prepared batch of ``step_loss``, on the model's device: tokens ``x`` [B, N, D] float32 (masked and
+    noisy as the masking asks), ``pos`` [N, 3] int64, ``masked`` [B, N] bool (the hidden tokens), ``extra`` the
+    prior keywords (``fm.prior.prior_kwargs``; empty for a plain backbone), ``target`` [B, N, D] float32 (the
+    clean tokens), ``score`` [B, N] bool (tokens whose reconstruction is scored) and ``valid`` [B, N, D] or
+    [N, D] bool (entries that are not padding)."""
 
-    Token maskings hide whole patches and score the hidden ones; ``pilot`` keeps every token but zeroes all
-    REs except a comb of pilot subcarriers (spacing 2, 4 or 8, random offset) and scores every RE. With
-    ``noise_snr_db`` the visible input is noisy at a per-sample SNR drawn uniformly in that range [dB] while
-    the target stays clean (a denoising objective: real inputs are noisy). ``mask_fn(kind, b, pos, g, ratio)``
-    makes the token masks (``make_mask``; ``wifo.wifo_mask`` for the WiFo replica)."""
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of {LOSSES}")
-    crit = masked_nmse_db if loss == "nmse_db" else masked_nmse
+    x: torch.Tensor
+    pos: torch.Tensor
+    masked: torch.Tensor
+    extra: dict[str, torch.Tensor]
+    target: torch.Tensor
+    score: torch.Tensor
+    valid: torch.Tensor
+
+
+def prepare_step(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
+                 device: str, noise_snr_db: tuple[float, float] | None = None,
+                 mask_fn: Callable[..., torch.Tensor] = make_mask) -> StepInputs:
+    """The CPU side of one training step (tokens, noise, masks, classical prior), moved to ``device``; reads
+    only ``model.cfg`` and the model's device, so worker threads can run it while the model trains."""
     tok = tokenize(h, model.cfg.patch)
     x_in = tok.x
     if noise_snr_db is not None:
@@ -129,13 +142,39 @@ def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float,
         if getattr(model.cfg, "prior", False):  # the encoder reads the pilots filled in by the classical estimate
             extra = prior_kwargs(model, x_in, keep & tok.valid, tok)
             x_in = extra["prior"]
-        pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
-        score = (tok.valid & ~keep[None]).to(device)
-        return crit(pred, tok.x.to(device), torch.ones_like(masked).to(device), score)
+        return StepInputs(x_in.to(device), tok.pos.to(device), masked.to(device), extra, tok.x.to(device),
+                          torch.ones_like(masked).to(device), (tok.valid & ~keep[None]).to(device))
     masked = mask_fn(kind, h.shape[0], tok.pos, g, ratio)
     extra = prior_kwargs(model, x_in, ~masked[..., None] & tok.valid, tok)
-    pred = model(x_in.to(device), tok.pos.to(device), masked.to(device), **extra)
-    return crit(pred, tok.x.to(device), masked.to(device), tok.valid.to(device))
+    return StepInputs(x_in.to(device), tok.pos.to(device), masked.to(device), extra, tok.x.to(device),
+                      masked.to(device), tok.valid.to(device))
+
+
+def forward_loss(model: CsiMAE | WifoMAE, inp: StepInputs, loss: str = "nmse") -> torch.Tensor:
+    """The masked-reconstruction loss of a prepared batch (``prepare_step``): linear NMSE or mean per-sample
+    NMSE in dB (``loss``)."""
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+    crit = masked_nmse_db if loss == "nmse_db" else masked_nmse
+    pred = model(inp.x, inp.pos, inp.masked, **inp.extra)
+    return crit(pred, inp.target, inp.score, inp.valid)
+
+
+def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float, g: torch.Generator,
+              device: str, noise_snr_db: tuple[float, float] | None = None,
+              mask_fn: Callable[..., torch.Tensor] = make_mask, loss: str = "nmse") -> torch.Tensor:
+    """Masked-reconstruction loss of one batch h [B, T, A, S] complex (clean, any power): the batch's NMSE
+    (``loss="nmse"``, linear) or the mean per-sample NMSE in dB (``"nmse_db"``, ``model.masked_nmse_db``).
+
+    Token maskings hide whole patches and score the hidden ones; ``pilot`` keeps every token but zeroes all
+    REs except a comb of pilot subcarriers (spacing 2, 4 or 8, random offset) and scores every RE. With
+    ``noise_snr_db`` the visible input is noisy at a per-sample SNR drawn uniformly in that range [dB] while
+    the target stays clean (a denoising objective: real inputs are noisy). ``mask_fn(kind, b, pos, g, ratio)``
+    makes the token masks (``make_mask``; ``wifo.wifo_mask`` for the WiFo replica). ``prepare_step`` then
+    ``forward_loss``."""
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+    return forward_loss(model, prepare_step(model, h, kind, ratio, g, device, noise_snr_db, mask_fn), loss)
 
 
 def pilot_keep(tok, spec, s: int, g: torch.Generator) -> torch.Tensor:
@@ -152,10 +191,11 @@ def pilot_keep(tok, spec, s: int, g: torch.Generator) -> torch.Tensor:
 
 
 def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, resume: bool = False,
-             on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-    """Train; write checkpoints to ``out_dir``; return the summary (losses, samples/s, params)."""
+             on_step: Callable[[int, float], None] | None = None, cache_shards: int = 8) -> dict[str, Any]:
+    """Train; write checkpoints to ``out_dir``; return the summary (losses, samples/s, params).
+    ``cache_shards``: shards the reader keeps in memory (as many as the dataset has: read each once)."""
     out = Path(out_dir)
-    ds = CsiDataset(data_dir)
+    ds = CsiDataset(data_dir, cache_shards=cache_shards)
     train = ds.split("sample", seed=cfg.seed)["train"]
     if not train:
         raise ConfigError(f"dataset {str(data_dir)!r} has no training samples (all configs held out?)")
@@ -166,6 +206,8 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
     g = torch.Generator().manual_seed(cfg.seed)
     if resume and (out / "ckpt.pt").exists():
         model, state, meta = checkpoint.load(out, cfg.device)
+        if "opt" not in state:
+            raise ConfigError(f"the checkpoint in {str(out)!r} holds weights only (exported); it cannot be resumed")
         if meta.get("arch", "airan") != cfg.arch:
             raise ConfigError(f"cannot resume arch {cfg.arch!r} from a {meta.get('arch', 'airan')!r} checkpoint "
                               f"in {str(out)!r}")
@@ -187,26 +229,48 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
     rng = np.random.default_rng(cfg.seed + start)
     wifo = cfg.arch == "wifo"
     kinds = tuple(WIFO_MASKINGS) if wifo else cfg.maskings
+    mask_fn = wifo_mask if wifo else make_mask
+
+    def draw() -> tuple[torch.Tensor, str, float]:  # the next batch and its masking (main thread only)
+        h = next(stream)
+        kind = kinds[int(rng.integers(len(kinds)))]
+        if kind == "temporal" and h.shape[1] <= model.cfg.pt:
+            kind = "random"
+        if wifo and kind == "frequency" and h.shape[3] <= model.cfg.ps:
+            kind = "random"
+        return h, kind, (WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio)
+
+    def prepared(step: int) -> Iterator[tuple[int, StepInputs]]:  # (batch size, inputs) per micro-batch, in order
+        if cfg.prep_workers == 0:  # one generator for the whole run (its state is checkpointed)
+            while True:
+                h, kind, ratio = draw()
+                yield h.shape[0], prepare_step(model, h, kind, ratio, g, cfg.device, cfg.noise_snr_db, mask_fn)
+        ahead: deque[tuple[int, Future[StepInputs]]] = deque()
+        micro = step * cfg.grad_accum
+        with ThreadPoolExecutor(cfg.prep_workers) as pool:
+            while True:
+                while len(ahead) < 2 * cfg.prep_workers:
+                    h, kind, ratio = draw()
+                    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + micro)  # reproducible per batch
+                    micro += 1
+                    ahead.append((h.shape[0], pool.submit(prepare_step, model, h, kind, ratio, gen, cfg.device,
+                                                          cfg.noise_snr_db, mask_fn)))
+                n, fut = ahead.popleft()
+                yield n, fut.result()
+
+    batches = prepared(start)
     for step in range(start, cfg.steps):
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
         opt.zero_grad(set_to_none=True)
         total = 0.0
         for _ in range(cfg.grad_accum):
-            h = next(stream)
-            kind = kinds[int(rng.integers(len(kinds)))]
-            if kind == "temporal" and h.shape[1] <= model.cfg.pt:
-                kind = "random"
-            if wifo and kind == "frequency" and h.shape[3] <= model.cfg.ps:
-                kind = "random"
-            ratio = WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio
-            mask_fn = wifo_mask if wifo else make_mask
+            n, inp = next(batches)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                loss = step_loss(model, h, kind, ratio, g, cfg.device, cfg.noise_snr_db, mask_fn,
-                                 cfg.loss) / cfg.grad_accum
+                loss = forward_loss(model, inp, cfg.loss) / cfg.grad_accum
             loss.backward()
             total += float(loss.detach())
-            samples += h.shape[0]
+            samples += n
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         history.append(total)
@@ -216,6 +280,7 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
             checkpoint.save(out, model, {"opt": opt.state_dict(), "step": step + 1, "gen": g.get_state()},
                             {"train_config": asdict(cfg), "arch": cfg.arch, "data": str(data_dir), "step": step + 1,
                              "history": history})
+    batches.close()
     seconds = time.perf_counter() - t0
     return {"steps": cfg.steps, "start_step": start, "loss_first": history[0] if history else None,
             "loss_last": float(np.mean(history[-10:])) if history else None, "history": history,
