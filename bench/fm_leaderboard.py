@@ -59,7 +59,7 @@ def runs(a: argparse.Namespace) -> dict[str, list[str]]:
     # our model is not fine-tuned here (the target compares it at 10 % only, and a predict step is costly on CPU)
     out["predict_time_full"] = ["airan", "bench", "fm", "--data", a.predict, "--split", "test", "--task", "time",
                                  "--shots", "full", *learned, *common]
-    return out
+    return {k + a.run_suffix: v for k, v in out.items()}
 
 
 def run_one(name: str, cmd: list[str], bindir: Path) -> dict:
@@ -172,26 +172,40 @@ def _best_other(res: dict, ours: dict[str, float]) -> list[str]:
             f"airan-fm {'beats it by' if d >= 0 else 'loses to it by'} {abs(d):.2f} dB on average"]
 
 
+def _sizes(res: dict) -> str:
+    """The parameter counts of airan-fm and the WiFo replica in a run (which model sizes were compared)."""
+    params = {r["model"]: r["params"] for r in res["rows"] if r["model"] in ("airan-fm", "WiFo-style MAE")}
+    return ", ".join(f"{m} {p / 1e6:.2f} M parameters" for m, p in sorted(params.items()))
+
+
+def _zero_shot_target(name: str, res: dict, task: str, need: float, prior: str) -> list[str]:
+    """The zero-shot target lines of one run: airan-fm against the WiFo-style replica on held-out configs."""
+    out: list[str] = []
+    ours, wifo = _per_config(res, "airan-fm"), _per_config(res, "WiFo-style MAE")
+    common = sorted(set(ours) & set(wifo))
+    if not common:
+        return [f"- zero-shot {task} (`{name}`) vs WiFo-style replica: no WiFo rows (run with --wifo-checkpoint)"]
+    gains = [wifo[c] - ours[c] for c in common]
+    ok = np.mean(gains) >= need and min(gains) >= 0
+    out.append(f"- zero-shot {task} on held-out hetero configs (`{name}`, {_sizes(res)}): airan-fm beats the "
+               f"WiFo-style replica by {np.mean(gains):.2f} dB on average (target >= {need:g} dB), worst config "
+               f"{min(gains):+.2f} dB "
+               f"(target >= 0): **{'met' if ok else 'MISSED'}** "
+               f"({', '.join(f'{c}: {g:+.2f}' for c, g in zip(common, gains, strict=True))})")
+    out += _prior_gain(res, prior)
+    out += _best_other(res, ours)
+    return out
+
+
 def targets(results: dict[str, dict]) -> list[str]:
     out = []
     for task, need, prior in (("time", 4.0, "PAD (Prony, angular-delay)"), ("freq", 5.0, "linear interpolation")):
-        res = results.get(f"hetero_{task}_zero")
-        if not res:
+        base = f"hetero_{task}_zero"
+        names = sorted(n for n in results if n == base or n.startswith(base + "_"))  # one per checkpoint pair
+        if not names:
             out.append(f"- zero-shot {task} vs WiFo-style replica: not run")
-            continue
-        ours, wifo = _per_config(res, "airan-fm"), _per_config(res, "WiFo-style MAE")
-        common = sorted(set(ours) & set(wifo))
-        if not common:
-            out.append(f"- zero-shot {task} vs WiFo-style replica: no WiFo rows (run with --wifo-checkpoint)")
-            continue
-        gains = [wifo[c] - ours[c] for c in common]
-        ok = np.mean(gains) >= need and min(gains) >= 0
-        out.append(f"- zero-shot {task} on held-out hetero configs: airan-fm beats the WiFo-style replica by "
-                   f"{np.mean(gains):.2f} dB on average (target >= {need:g} dB), worst config {min(gains):+.2f} dB "
-                   f"(target >= 0): **{'met' if ok else 'MISSED'}** "
-                   f"({', '.join(f'{c}: {g:+.2f}' for c, g in zip(common, gains, strict=True))})")
-        out += _prior_gain(res, prior)
-        out += _best_other(res, ours)
+        for name in names:
+            out += _zero_shot_target(name, results[name], task, need, prior)
     ten, full = results.get("predict_time_10pct"), results.get("predict_time_full")
     if ten and full:
         ours = _per_config(ten, "airan-fm")
@@ -229,6 +243,31 @@ def targets(results: dict[str, dict]) -> list[str]:
     return out
 
 
+def pretraining_section(records: dict[str, dict]) -> str:
+    """A table of the pretraining runs (``bench/fm_pretrain_gpu.py`` records): where each checkpoint was trained,
+    how fast, and what bounded the loop."""
+    if not records:
+        return ""
+    lines = ["", "## Pretraining runs", "",
+             "Throughput of the training loop end to end (data preparation on the CPU included) and model-bound "
+             "(forward + backward + AdamW on batches already on the device); FLOPs counted by "
+             "`torch.utils.flop_counter` over 24 batches of the training mix (forward + backward).", "",
+             "| checkpoint | size | params | steps x batch | seconds | samples/s | TFLOP/s | model-bound samples/s | "
+             "model-bound TFLOP/s | peak GPU GiB | device | record |", "|" + "---|" * 12]
+    for name, doc in records.items():
+        m = doc["machine"]
+        dev = f"{m.get('gpu') or 'CPU'} ({m.get('cores')} cores), torch {doc.get('torch')}"
+        for r in doc["runs"]:
+            lines.append(f"| {r['name']} | {r['size']} | {r['params']:,} | {r['steps']} x {r['batch_size']} | "
+                         f"{r['seconds']:.0f} | {r['samples_per_s']:.0f} | {r.get('achieved_tflops', 0):.1f} | "
+                         f"{r.get('model_bound_samples_per_s', 0):.0f} | {r.get('model_bound_tflops', 0):.1f} | "
+                         f"{r.get('peak_gpu_memory_gib') or 0:.1f} | {dev} | `fm_{name}.json` |")
+    lines += [""] + [f"- `fm_{n}.json`: `{d['command']}` (data: {d['datagen']['samples']:,} `hetero` samples, "
+                     f"seed {d['datagen']['seed']}, generated there in {d['datagen']['seconds']:.0f} s)"
+                     for n, d in records.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hetero", default="")
@@ -247,6 +286,8 @@ def main() -> None:
     p.add_argument("--learned-steps", type=int, default=300)
     p.add_argument("--llm4cp-width", default="small")
     p.add_argument("--only", nargs="*", default=None)
+    p.add_argument("--run-suffix", default="", help="appended to every run name (e.g. _small_gpu: another "
+                                                     "checkpoint pair next to the existing runs)")
     p.add_argument("--from-json", action="store_true", help="only rebuild the markdown from existing JSON")
     a = p.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -257,11 +298,16 @@ def main() -> None:
             if a.only and name not in a.only:
                 continue
             results[name] = run_one(name, cmd, bindir)
+    pretraining = {}
     for f in sorted(RESULTS.glob("fm_*.json")):
         name = f.stem[3:]
         if name not in results:
-            results[name] = json.loads(f.read_text())
-    (RESULTS / "FM_LEADERBOARD.md").write_text(leaderboard(results))
+            doc = json.loads(f.read_text())
+            if "runs" in doc:  # a pretraining throughput record (bench/fm_pretrain_gpu.py)
+                pretraining[name] = doc
+            else:
+                results[name] = doc
+    (RESULTS / "FM_LEADERBOARD.md").write_text(leaderboard(results) + pretraining_section(pretraining))
     print(RESULTS / "FM_LEADERBOARD.md")
 
 

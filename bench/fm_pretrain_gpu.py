@@ -37,6 +37,7 @@ RUNS = (  # name, arch, size, prior, training budget [s], export the weights
     ("airan-small-prior-gpu", "airan", "small", True, 170.0, True),
     ("wifo-small-gpu", "wifo", "small", False, 100.0, True),
     ("airan-base-prior-gpu", "airan", "base", True, 40.0, False),
+    ("airan-small-gpu", "airan", "small", False, 120.0, True),  # ablation: no prior (run with --only)
 )
 
 
@@ -129,7 +130,7 @@ def measure(model, cfg, data: Path, n_batches: int = 24) -> dict:
 
 
 def train_run(name: str, arch: str, size: str, prior: bool, budget_s: float, data: Path, out: Path, work: Path,
-              batch: int, workers: int, export: bool, device: str) -> dict:
+              batch: int, workers: int, export: bool, device: str, steps: int = 0) -> dict:
     import torch
 
     from airan.fm import checkpoint
@@ -137,19 +138,22 @@ def train_run(name: str, arch: str, size: str, prior: bool, budget_s: float, dat
 
     common = dict(size=size, arch=arch, prior=prior, loss="nmse_db", batch_size=batch, lr=1e-3, device=device,
                   prep_workers=workers, seed=0)
-    stamps: list[float] = []
-    probe_cfg = PretrainConfig(steps=30, warmup_steps=5, ckpt_every=10_000, **common)
-    probe = pretrain(data, work / f"{name}-probe", probe_cfg,
-                     on_step=lambda s, loss: stamps.append(time.perf_counter()), cache_shards=10_000)
-    rate = (len(stamps) - 11) / (stamps[-1] - stamps[10])  # steps/s after 10 warm-up steps
-    steps = int(min(50_000, max(60, budget_s * rate)))
+    rate, probe_rate = None, None
+    if steps <= 0:  # a probe sets the step count that fills the budget
+        stamps: list[float] = []
+        probe_cfg = PretrainConfig(steps=30, warmup_steps=5, ckpt_every=10_000, **common)
+        probe = pretrain(data, work / f"{name}-probe", probe_cfg,
+                         on_step=lambda s, loss: stamps.append(time.perf_counter()), cache_shards=10_000)
+        rate = (len(stamps) - 11) / (stamps[-1] - stamps[10])  # steps/s after 10 warm-up steps
+        probe_rate = probe["samples_per_s"]
+        steps = int(min(50_000, max(60, budget_s * rate)))
     cfg = PretrainConfig(steps=steps, warmup_steps=max(20, steps // 20), ckpt_every=10 * steps, **common)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     ck = work / f"{name}-full"
     summary = pretrain(data, ck, cfg, cache_shards=10_000)
     res = {"name": name, "arch": arch, "size": size, "prior": prior, "batch_size": batch, "prep_workers": workers,
-           "probe_steps_per_s": rate, "probe_samples_per_s": probe["samples_per_s"], "steps": steps,
+           "probe_steps_per_s": rate, "probe_samples_per_s": probe_rate, "steps": steps,
            "seconds": summary["seconds"], "samples_per_s": summary["samples_per_s"], "params": summary["params"],
            "loss_first": summary["loss_first"], "loss_last": summary["loss_last"],
            "loss_curve_every_1pct": summary["history"][:: max(1, steps // 100)],
@@ -177,6 +181,8 @@ def main() -> None:
     p.add_argument("--device", default="cuda", help="cuda, or cpu for a dry run of the script")
     p.add_argument("--size", default="", help="override every run's size (a CPU dry run: tiny)")
     p.add_argument("--budget-scale", type=float, default=1.0, help="scale every run's time budget")
+    p.add_argument("--steps", type=int, default=0, help="train every run for this many steps (no probe, no budget)")
+    p.add_argument("--json-name", default="fm_pretrain_gpu.json", help="the record's file name under --out")
     a = p.parse_args()
     t0 = time.perf_counter()
     out = Path(a.out)
@@ -188,7 +194,7 @@ def main() -> None:
 
     def save() -> None:
         result["elapsed_s"] = time.perf_counter() - t0
-        (out / "fm_pretrain_gpu.json").write_text(json.dumps(result, indent=1))
+        (out / a.json_name).write_text(json.dumps(result, indent=1))
 
     try:
         result["datagen"] = {"family": "hetero", "seed": 1, "workers": workers,
@@ -204,18 +210,18 @@ def main() -> None:
     result["cuda"] = torch.version.cuda
     save()
     for name, arch, size, prior, budget, export in RUNS:
-        if a.only is not None and name not in a.only:
+        if (name not in a.only) if a.only is not None else name == "airan-small-gpu":
             continue
         size = a.size or size
         budget *= a.budget_scale
         left = a.deadline_s - (time.perf_counter() - t0)
-        if left < budget + 40:
+        if left < (budget if a.steps <= 0 else 60) + 40:
             result["errors"].append(f"{name}: skipped, {left:.0f} s left before the deadline")
             save()
             continue
         try:
             r = train_run(name, arch, size, prior, budget, data, out, work, a.batch, min(workers, 12), export,
-                          a.device)
+                          a.device, a.steps)
             result["runs"].append(r)
             print(f"{name}: {r['steps']} steps in {r['seconds']:.0f} s, {r['samples_per_s']:.0f} samples/s, loss "
                   f"{r['loss_first']:.2f} -> {r['loss_last']:.2f}", flush=True)

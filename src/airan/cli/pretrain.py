@@ -34,6 +34,14 @@ def pretrain(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda:0"),
     seed: int = typer.Option(0, "--seed", min=0),
     resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in --out"),
+    prep_workers: int = typer.Option(0, "--prep-workers", min=0,
+                                     help="threads that prepare batches ahead (masks, noise, classical prior); use "
+                                          "them on a GPU, where the model waits for the CPU otherwise"),
+    cache_shards: int = typer.Option(8, "--cache-shards", min=1,
+                                     help="dataset shards kept in memory (as many as the dataset has: read once)"),
+    export: Path | None = typer.Option(None, "--export",
+                                       help="also write a weights-only float16 copy here (no optimiser state; "
+                                            "the form to ship)"),
     fmt: Format = typer.Option(Format.table, "--format"),
 ) -> None:
     """Pretrain the masked-autoencoder backbone (random, temporal and frequency masking)."""
@@ -43,7 +51,8 @@ def pretrain(
     try:
         cfg = PretrainConfig(size=size, steps=steps, batch_size=batch_size, lr=lr, grad_accum=grad_accum,
                              device=device, seed=seed, arch=arch, prior=prior,
-                             prior_denoise=denoise, loss=loss, prior_interp=prior_interp)
+                             prior_denoise=denoise, loss=loss, prior_interp=prior_interp,
+                             prep_workers=prep_workers)
         progress = progress_bar()
         with progress:
             task = progress.add_task("pretraining", total=steps)
@@ -51,7 +60,11 @@ def pretrain(
             def on_step(step: int, loss: float) -> None:
                 progress.update(task, completed=step + 1, description=f"pretraining (NMSE {loss:.3f})")
 
-            summary = run(data, out, cfg, resume=resume, on_step=on_step)
+            summary = run(data, out, cfg, resume=resume, on_step=on_step, cache_shards=cache_shards)
+        if export is not None:
+            from airan.fm.checkpoint import export_weights
+
+            summary["export"] = {"path": str(export), "bytes": export_weights(out, export, "float16")["bytes"]}
     except AiranError as e:
         fail(str(e))
     summary.pop("history")

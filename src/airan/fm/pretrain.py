@@ -1,5 +1,7 @@
 """Self-supervised pretraining: a plain loop over bucketed CSI batches with AdamW, warmup + cosine schedule,
-gradient accumulation, AMP (bf16) on CUDA, periodic checkpoints and resume.
+gradient accumulation, AMP (bf16) on CUDA, periodic checkpoints and resume. Each step is ``prepare_step`` (CPU:
+tokens, noise, masks, the classical prior) then ``forward_loss`` (the model); with ``prep_workers`` threads the
+preparation of later batches overlaps the model's work (on a GPU the loop waits for the CPU otherwise).
 
 ``PretrainConfig.arch`` picks the backbone: ``airan`` (``CsiMAE``, our masking families) or ``wifo`` (the
 WiFo-style replica ``WifoMAE`` of matched parameter count with WiFo's fixed random/temporal/frequency masking

@@ -101,6 +101,13 @@ def test_cli_pretrain(data, tmp_path):
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout)
     assert s["steps"] == 5 and s["params"] > 0 and (tmp_path / "c" / "ckpt.pt").exists()
+    r = CliRunner().invoke(app, ["pretrain", "--data", str(data), "--out", str(tmp_path / "d"), "--steps", "3",
+                                 "--batch-size", "8", "--prep-workers", "2", "--cache-shards", "100",
+                                 "--export", str(tmp_path / "e"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["export"]["bytes"] == (tmp_path / "e" / "ckpt.pt").stat().st_size
+    assert json.loads((tmp_path / "e" / "meta.json").read_text())["weights_dtype"] == "float16"
 
 
 def test_bench_harness_rows_and_baselines(data, tmp_path):
@@ -245,3 +252,57 @@ def test_pretraining_with_the_db_loss_records_db_and_falls(data, tmp_path):
                                                             maskings=("random",)))
     h = summary["history"]  # dB: an untrained decoder starts near +5 dB (linear NMSE ~3), training pulls it to ~0
     assert np.mean(h[-5:]) < np.mean(h[:5]) - 2.0 and min(h) < 1.0, h
+
+
+def test_prepared_batches_in_threads_are_reproducible_learn_and_resume(data, tmp_path):
+    """prep_workers > 0: batches prepared ahead in threads with a generator per batch give the same run twice,
+    the loss falls, and a resumed run continues where the checkpoint stopped."""
+    cfg = PretrainConfig(steps=30, batch_size=16, ckpt_every=15, seed=2, prep_workers=2, prior=True)
+    a = pretrain(data, tmp_path / "a", cfg)
+    b = pretrain(data, tmp_path / "b", cfg, cache_shards=1000)
+    assert a["history"] == b["history"]
+    pretrain(data, tmp_path / "c", PretrainConfig(**{**cfg.__dict__, "steps": 15}))
+    c = pretrain(data, tmp_path / "c", cfg, resume=True)
+    assert c["start_step"] == 15 and len(c["history"]) == 30
+    assert c["history"][:15] == a["history"][:15]
+    with pytest.raises(ConfigError, match="prep_workers"):
+        PretrainConfig(prep_workers=-1)
+    with pytest.raises(ConfigError, match="prep_workers"):
+        PretrainConfig(prep_workers=True)
+
+
+def test_step_loss_is_prepare_then_forward(data):
+    from airan.data.reader import CsiDataset
+    from airan.fm.pretrain import build_model, forward_loss, prepare_step, step_loss
+
+    h = next(CsiDataset(data).batches(batch_size=4, seed=0))["h"]
+    model = build_model(PretrainConfig(prior=True))
+    for kind in ("random", "temporal", "frequency", "pilot"):
+        direct = step_loss(model, h, kind, 0.5, torch.Generator().manual_seed(3), "cpu", (0.0, 30.0), loss="nmse_db")
+        inp = prepare_step(model, h, kind, 0.5, torch.Generator().manual_seed(3), "cpu", (0.0, 30.0))
+        assert torch.equal(direct, forward_loss(model, inp, "nmse_db")), kind
+        assert inp.x.shape == inp.target.shape and inp.masked.shape == inp.x.shape[:2]
+
+
+def test_exported_weights_are_small_load_close_and_refuse_resume(data, tmp_path):
+    from airan.core.errors import StoreError
+
+    src, dst = tmp_path / "full", tmp_path / "export"
+    cfg = PretrainConfig(steps=4, batch_size=8, seed=0)
+    pretrain(data, src, cfg)
+    meta = checkpoint.export_weights(src, dst, "float16")
+    assert meta["weights_dtype"] == "float16" and meta["exported_from"] == str(src)
+    assert (dst / "ckpt.pt").stat().st_size < 0.4 * (src / "ckpt.pt").stat().st_size  # no AdamW state, 2 bytes
+    full, _, _ = checkpoint.load(src)
+    small, state, _ = checkpoint.load(dst)
+    assert "opt" not in state and next(small.parameters()).dtype == torch.float32
+    h = torch.randn(2, 8, 4, 16, dtype=torch.complex64)
+    p_full, _, _ = reconstruct(full, h, "temporal", 0.25)
+    p_small, _, _ = reconstruct(small, h, "temporal", 0.25)
+    assert torch.linalg.norm(p_small - p_full) / torch.linalg.norm(p_full) < 1e-2
+    with pytest.raises(ConfigError, match="weights only"):
+        pretrain(data, dst, PretrainConfig(steps=6, batch_size=8), resume=True)
+    with pytest.raises(StoreError, match="'int8'"):
+        checkpoint.export_weights(src, tmp_path / "x", "int8")
+    with pytest.raises(StoreError, match="source checkpoint"):
+        checkpoint.export_weights(src, src)
