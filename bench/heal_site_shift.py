@@ -49,6 +49,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 COVERAGE = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 THRESHOLDS_DB = (1.5, 2.0, 2.5, 3.0)
 RUN_ROPS = (2, 3, 4)
+GATES_DB = (0.5, 1.0, 1.5, 2.0)  # site-relative gates on the default median rule
 
 
 def shifts(ep: SuiteEpisode) -> dict:
@@ -93,15 +94,28 @@ def fires(x: np.ndarray, threshold_db: float, rops: int) -> np.ndarray:
     return out
 
 
+def gated(median: np.ndarray, site: np.ndarray, gate_db: float) -> np.ndarray:
+    """[R, C] the median shift where the site-relative shift backs it (same sign, ``|site| >= gate_db``), else 0:
+    a cell's median moving with its co-sited cells is the UEs moving, not the cell."""
+    ok = (np.abs(site) >= gate_db) & (np.sign(site) == np.sign(median))
+    return np.where(ok, median, 0.0)
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     cfg = MonitorConfig()
     out = []
-    rules = [("median", cfg.coverage_shift_db, cfg.coverage_shift_rops, False)]
-    rules += [(s, t, k, True) for s, t, k in itertools.product(("site", "median"), THRESHOLDS_DB, RUN_ROPS)]
-    for stat, t, k, with_default in rules:
+    rules = [("median", cfg.coverage_shift_db, cfg.coverage_shift_rops, False, None)]
+    rules += [(s, t, k, True, None) for s, t, k in itertools.product(("site", "median"), THRESHOLDS_DB, RUN_ROPS)]
+    # the default median rule gated by the site-relative shift, OR-ed with the default site rule
+    rules += [("median_gated", cfg.coverage_shift_db, cfg.coverage_shift_rops, False, g) for g in GATES_DB]
+    for stat, t, k, with_default, gate in rules:
         ctrl, lead, rec = [], [], {c: {"detected": 0, "of": 0} for c in COVERAGE}
         for r in rows:
-            f = fires(r[stat], t, k)
+            if gate is not None:
+                f = fires(gated(r["median"], r["site"], gate), t, k)
+                f |= fires(r["site"], cfg.site_shift_db, cfg.site_shift_rops)
+            else:
+                f = fires(r[stat], t, k)
             if with_default:
                 f |= fires(r["median"], cfg.coverage_shift_db, cfg.coverage_shift_rops)
             if r["cls"] == "control":
@@ -115,6 +129,7 @@ def summarize(rows: list[dict]) -> list[dict]:
                 rec[r["cls"]]["of"] += 1
                 rec[r["cls"]]["detected"] += int(f[r["active"]][:, r["scope"]].any())
         out.append({"statistic": stat, "threshold_db": t, "rops": k, "or_default_median_rule": with_default,
+                    **({} if gate is None else {"site_gate_db": gate, "or_default_site_rule": True}),
                     "controls_firing": ctrl, "controls": sum(r["cls"] == "control" for r in rows),
                     "fault_episodes_firing_early_or_outside_scope": lead,
                     "fault_episodes": sum(r["cls"] != "control" for r in rows), "recall": rec})
@@ -163,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     for s in res["sweep"]:
         rec = " ".join(f"{c.split('_')[0]} {v['detected']}/{v['of']}" for c, v in s["recall"].items())
         tag = "(+default)" if s["or_default_median_rule"] else " " * 10
-        print(f"{s['statistic']:6s} {s['threshold_db']:.1f} dB x {s['rops']} {tag} "
+        if "site_gate_db" in s:
+            tag = f"gate {s['site_gate_db']:.1f}"
+        print(f"{s['statistic']:12s} {s['threshold_db']:.1f} dB x {s['rops']} {tag} "
               f"controls {len(s['controls_firing'])}/{s['controls']}, early/outside "
               f"{len(s['fault_episodes_firing_early_or_outside_scope'])}/{s['fault_episodes']} | {rec}")
     print("no-fault |shift| [dB]:", json.dumps(res["no_fault_abs_db"]))

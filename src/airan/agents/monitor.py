@@ -419,6 +419,9 @@ class MonitorConfig:
     of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``;
     None: the edge drop does not detect on its own), for that many consecutive ROPs detects on its own (0 ROPs
     disables it);
+    coverage_site_gate_db: > 0: a ROP counts for the median shift rule only where the cell's site-relative
+    shift has the same sign and at least that magnitude [dB] (a median that moves with the co-sited cells is the
+    UEs moving, not the cell; applies only with ``cell_site``); 0: no gate;
     site_shift_db / site_shift_rops: a site-relative shift (``site_relative_change``, median over the UEs) of
     at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it; needs
     the cells' sites, ``Monitor(cell_site=...)``);
@@ -443,6 +446,7 @@ class MonitorConfig:
     coverage_shift_db: float = 3.0
     coverage_drop_db: float | None = None
     coverage_shift_rops: int = 2
+    coverage_site_gate_db: float = 0.0
     site_shift_db: float = 2.0
     site_shift_rops: int = 3
     demand_surge_log2: float = 0.8
@@ -472,6 +476,8 @@ class MonitorConfig:
         if not self.demand_surge_log2 > 0 or self.demand_surge_rops < 0:
             raise ConfigError(f"demand_surge_log2 must be > 0 and demand_surge_rops >= 0, got "
                               f"{self.demand_surge_log2!r}/{self.demand_surge_rops!r}")
+        if not self.coverage_site_gate_db >= 0:
+            raise ConfigError(f"coverage_site_gate_db must be >= 0, got {self.coverage_site_gate_db!r}")
         if not self.site_shift_db > 0 or self.site_shift_rops < 0:
             raise ConfigError(f"site_shift_db must be > 0 and site_shift_rops >= 0, got {self.site_shift_db!r}/"
                               f"{self.site_shift_rops!r}")
@@ -581,6 +587,9 @@ class Monitor:
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
         moved = np.abs(self.shift_db) >= self.cfg.coverage_shift_db
+        if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
+            moved &= ((np.abs(self.site_shift_db) >= self.cfg.coverage_site_gate_db)
+                      & (np.sign(self.site_shift_db) == np.sign(self.shift_db)))
         if self.cfg.coverage_drop_db is not None:
             moved |= self.drop_db >= self.cfg.coverage_drop_db
         self.shift_streak = np.where(moved, self.shift_streak + 1, 0)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -417,3 +419,31 @@ def test_site_shift_signature_detects_an_uptilt_with_the_median_shift_off():
         MonitorConfig(site_shift_db=-2.0)
     with pytest.raises(ShapeError, match=r"\(3,\)"):
         Monitor(nb, cfg, cell_site=site[:3])
+
+
+def test_site_gate_keeps_the_median_rule_off_a_shift_every_cell_of_the_site_shares():
+    from airan.agents.base import Observation
+
+    pairs = list(observations([], 13))
+    d = pairs[0][0].drop
+    nb, site = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), d.cell_site
+    mates = np.flatnonzero(site == site[4])  # the cells of cell 4's site
+    shifted = []
+    for _, o in pairs:  # from ROP 9 every UE hears every cell of that site 5 dB weaker: the UEs moved away
+        mr = np.array(o.mr_rsrp_dbm, float)
+        if o.rop >= 9:
+            mr[:, mates] -= 5.0
+        shifted.append(Observation(o.rop, o.kpis, o.history, o.events, mr_rsrp_dbm=mr))
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, late_ho_rops=0, demand_surge_rops=0)
+    plain = Monitor(nb, cfg, _Quiet(), cell_site=site)
+    gated = Monitor(nb, dataclasses.replace(cfg, coverage_site_gate_db=1.0), _Quiet(), cell_site=site)
+    fired_plain, fired_gated, low, site_max = set(), set(), np.zeros(len(mates)), np.zeros(len(mates))
+    for o in shifted:
+        fired_plain |= {det.cell for det in plain.update(o)}
+        fired_gated |= {det.cell for det in gated.update(o)}
+        low, site_max = np.minimum(low, gated.shift_db[mates]), np.maximum(site_max, np.abs(gated.site_shift_db[mates]))
+    assert set(mates) <= fired_plain  # the median shift alone calls it a coverage change of each cell
+    assert fired_gated == set()  # relative to its site mates no cell moved
+    assert np.all(low <= -3.0) and np.all(site_max < 1.0)
+    with pytest.raises(ConfigError, match="-1.0"):
+        MonitorConfig(coverage_site_gate_db=-1.0)
