@@ -71,26 +71,20 @@ def measure(model, cfg, data: Path, n_batches: int = 24) -> dict:
 
     from airan.data.reader import CsiDataset
     from airan.fm.masking import make_mask
-    from airan.fm.pretrain import _stream, forward_loss, prepare_step
-    from airan.fm.wifo import WIFO_MASKINGS, wifo_mask
+    from airan.fm.pretrain import _stream, forward_loss, pick_masking, prepare_step
+    from airan.fm.wifo import wifo_mask
 
     ds = CsiDataset(data, cache_shards=10_000)
     stream = _stream(ds, ds.split("sample", seed=cfg.seed)["train"], cfg, epoch0=1000)
-    wifo = cfg.arch == "wifo"
-    kinds = tuple(WIFO_MASKINGS) if wifo else cfg.maskings
     rng = np.random.default_rng(7)
     g = torch.Generator().manual_seed(7)
     batches, prep_s, n_samples = [], 0.0, 0
     for _ in range(n_batches):
         h = next(stream)
-        kind = kinds[int(rng.integers(len(kinds)))]
-        if kind == "temporal" and h.shape[1] <= model.cfg.pt:
-            kind = "random"
-        if wifo and kind == "frequency" and h.shape[3] <= model.cfg.ps:
-            kind = "random"
+        kind, ratio = pick_masking(model, cfg, h, rng)
         t = time.perf_counter()
-        batches.append(prepare_step(model, h, kind, WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio, g, cfg.device,
-                                    cfg.noise_snr_db, wifo_mask if wifo else make_mask))
+        batches.append(prepare_step(model, h, kind, ratio, g, cfg.device, cfg.noise_snr_db,
+                                    wifo_mask if cfg.arch == "wifo" else make_mask))
         _sync(cfg.device)
         prep_s += time.perf_counter() - t
         n_samples += h.shape[0]

@@ -192,6 +192,20 @@ def pilot_keep(tok, spec, s: int, g: torch.Generator) -> torch.Tensor:
     return on[:, None, None, None, :].expand(-1, 2, spec.pt, spec.pa, -1).reshape(tok.pos.shape[0], -1)
 
 
+def pick_masking(model: CsiMAE | WifoMAE, cfg: PretrainConfig, h: torch.Tensor,
+                 rng: np.random.Generator) -> tuple[str, float]:
+    """(masking, mask ratio) for a batch h [B, T, A, S]: one of the run's maskings (WiFo's fixed mix for the
+    replica) drawn uniformly, ``random`` where the batch is too short for it (one patch along the masked axis)."""
+    wifo = cfg.arch == "wifo"
+    kinds = tuple(WIFO_MASKINGS) if wifo else cfg.maskings
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "temporal" and h.shape[1] <= model.cfg.pt:
+        kind = "random"
+    if wifo and kind == "frequency" and h.shape[3] <= model.cfg.ps:
+        kind = "random"
+    return kind, (WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio)
+
+
 def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, resume: bool = False,
              on_step: Callable[[int, float], None] | None = None, cache_shards: int = 8) -> dict[str, Any]:
     """Train; write checkpoints to ``out_dir``; return the summary (losses, samples/s, params).
@@ -229,18 +243,11 @@ def pretrain(data_dir: str | Path, out_dir: str | Path, cfg: PretrainConfig, *, 
     model.train()
     t0, samples = time.perf_counter(), 0
     rng = np.random.default_rng(cfg.seed + start)
-    wifo = cfg.arch == "wifo"
-    kinds = tuple(WIFO_MASKINGS) if wifo else cfg.maskings
-    mask_fn = wifo_mask if wifo else make_mask
+    mask_fn = wifo_mask if cfg.arch == "wifo" else make_mask
 
     def draw() -> tuple[torch.Tensor, str, float]:  # the next batch and its masking (main thread only)
         h = next(stream)
-        kind = kinds[int(rng.integers(len(kinds)))]
-        if kind == "temporal" and h.shape[1] <= model.cfg.pt:
-            kind = "random"
-        if wifo and kind == "frequency" and h.shape[3] <= model.cfg.ps:
-            kind = "random"
-        return h, kind, (WIFO_MASKINGS[kind] if wifo else cfg.mask_ratio)
+        return h, *pick_masking(model, cfg, h, rng)
 
     def prepared(step: int) -> Iterator[tuple[int, StepInputs]]:  # (batch size, inputs) per micro-batch, in order
         if cfg.prep_workers == 0:  # one generator for the whole run (its state is checkpointed)
