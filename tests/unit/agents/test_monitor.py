@@ -435,8 +435,9 @@ def test_site_gate_keeps_the_median_rule_off_a_shift_every_cell_of_the_site_shar
             mr[:, mates] -= 5.0
         shifted.append(Observation(o.rop, o.kpis, o.history, o.events, mr_rsrp_dbm=mr))
     cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, late_ho_rops=0, demand_surge_rops=0)
-    plain = Monitor(nb, cfg, _Quiet(), cell_site=site)
-    gated = Monitor(nb, dataclasses.replace(cfg, coverage_site_gate_db=1.0), _Quiet(), cell_site=site)
+    plain = Monitor(nb, dataclasses.replace(cfg, coverage_site_gate_db=0.0), _Quiet(), cell_site=site)
+    gated = Monitor(nb, cfg, _Quiet(), cell_site=site)  # the default gate, 2 dB
+    assert cfg.coverage_site_gate_db == 2.0
     fired_plain, fired_gated, low, site_max = set(), set(), np.zeros(len(mates)), np.zeros(len(mates))
     for o in shifted:
         fired_plain |= {det.cell for det in plain.update(o)}
