@@ -1,7 +1,8 @@
 """Checkpoints: ``ckpt.pt`` (model, optimiser, scheduler, step, RNG) + ``meta.json`` (model config, architecture,
 training config, data, code version, step, loss history), both written atomically so an interrupted save never
 leaves a half file. ``meta["arch"]`` (``airan`` or ``wifo``; missing in older checkpoints = ``airan``) picks the
-class ``load`` rebuilds."""
+class ``load`` rebuilds. ``export_weights`` writes the shippable form: the model's weights alone (float16 by
+default; ``load`` casts them back), which ``load`` reads like any checkpoint and ``pretrain --resume`` refuses."""
 
 from __future__ import annotations
 
