@@ -40,6 +40,7 @@ from airan.agents.monitor import (  # noqa: E402
     change_quantile,
     report_change,
     sector_neighbours,
+    site_backed,
     site_relative_change,
 )
 from airan.agents.suite import SuiteEpisode, fault_scope, load_suite, make_suite, step_kpis  # noqa: E402
@@ -95,10 +96,8 @@ def fires(x: np.ndarray, threshold_db: float, rops: int) -> np.ndarray:
 
 
 def gated(median: np.ndarray, site: np.ndarray, gate_db: float) -> np.ndarray:
-    """[R, C] the median shift where the site-relative shift backs it (same sign, ``|site| >= gate_db``), else 0:
-    a cell's median moving with its co-sited cells is the UEs moving, not the cell."""
-    ok = (np.abs(site) >= gate_db) & (np.sign(site) == np.sign(median))
-    return np.where(ok, median, 0.0)
+    """[R, C] the median shift where the site-relative shift backs it (``monitor.site_backed``), else 0."""
+    return np.where(site_backed(median, site, gate_db), median, 0.0)
 
 
 def summarize(rows: list[dict]) -> list[dict]:

@@ -42,8 +42,8 @@ on no control of the training split and finds the two detectable downtilts the m
 sites known, the median rule itself counts a ROP only where the site-relative shift agrees (same sign, at least
 ``coverage_site_gate_db`` = 2 dB): a cell whose median moves with its site mates' is the UEs moving away from or
 towards the mast, not the cell (on held-out suites 3-5 dB medians with site-relative shifts under 1.3 dB alarmed
-controls; the gate keeps every detection of the training split and, on a never-used suite, removed one of five
-control alarms and lost no detection).
+controls; the gate keeps every detection of the training split; on a never-used suite it removed one of five
+control alarms and lost no detection, on the dev suite it lost two detections and had no control alarm to remove).
 
 The monitor also reads the *UE trace* (``Observation.ue_serving`` / ``ue_dl_demand_mbps``: each connected UE's
 serving cell and offered DL traffic, as an operator's UE-level trace or MDT data-volume measurement gives it).
@@ -258,6 +258,14 @@ def decodable_ues(mr_rsrp_dbm: np.ndarray, serving: np.ndarray, margin_db: float
     own, best = serving_and_strongest(mr_rsrp_dbm, serving)
     with np.errstate(invalid="ignore"):
         return np.isfinite(own) & (own >= best - margin_db) & (own >= min_rsrp_dbm)
+
+
+def site_backed(shift_db: np.ndarray, site_shift_db: np.ndarray, gate_db: float) -> np.ndarray:
+    """Same-shape bool: where the site-relative shift backs the median shift (same sign, ``|site| >= gate_db``
+    [dB]). Arrays of any matching shape [dB]: a cell whose median moves with its site mates' is the UEs moving,
+    not the cell (``MonitorConfig.coverage_site_gate_db``)."""
+    site = np.asarray(site_shift_db, float)
+    return (np.abs(site) >= gate_db) & (np.sign(site) == np.sign(np.asarray(shift_db, float)))
 
 
 def serving_and_strongest(mr_rsrp_dbm: np.ndarray, serving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -593,8 +601,7 @@ class Monitor:
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
         moved = np.abs(self.shift_db) >= self.cfg.coverage_shift_db
         if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
-            moved &= ((np.abs(self.site_shift_db) >= self.cfg.coverage_site_gate_db)
-                      & (np.sign(self.site_shift_db) == np.sign(self.shift_db)))
+            moved &= site_backed(self.shift_db, self.site_shift_db, self.cfg.coverage_site_gate_db)
         if self.cfg.coverage_drop_db is not None:
             moved |= self.drop_db >= self.cfg.coverage_drop_db
         self.shift_streak = np.where(moved, self.shift_streak + 1, 0)

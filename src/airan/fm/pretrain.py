@@ -174,8 +174,6 @@ def step_loss(model: CsiMAE | WifoMAE, h: torch.Tensor, kind: str, ratio: float,
     the target stays clean (a denoising objective: real inputs are noisy). ``mask_fn(kind, b, pos, g, ratio)``
     makes the token masks (``make_mask``; ``wifo.wifo_mask`` for the WiFo replica). ``prepare_step`` then
     ``forward_loss``."""
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of {LOSSES}")
     return forward_loss(model, prepare_step(model, h, kind, ratio, g, device, noise_snr_db, mask_fn), loss)
 
 
