@@ -103,6 +103,9 @@ class Observation:
                 UE index as ``mr_rsrp_dbm``; -1: not connected, not traced); None: no UE trace
     ue_dl_demand_mbps: [num_ues] float64 each traced UE's offered DL traffic that ROP (PDCP SDU volume
                 arriving for it, as a rate) [Mbit/s], NaN where not traced; None: no UE trace
+    ue_xy_m   : [num_ues, 2] float64 the traced UEs' location estimates that ROP (immediate MDT with a GNSS
+                fix, or network positioning; a few metres to tens of metres off) [m], NaN where none; None:
+                no locations
     """
 
     rop: int
@@ -114,6 +117,7 @@ class Observation:
     mr_rsrp_dbm: np.ndarray | None = None
     ue_serving: np.ndarray | None = None
     ue_dl_demand_mbps: np.ndarray | None = None
+    ue_xy_m: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,10 @@ class VerifierConfig:
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
     rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm.
     sync_sessions / sync_rates: start each rollout from the sessions / and the traffic the network's latest UE
-    trace reports (``observe_sessions``). calibrate / calibration: calibrate each what-if twin, when it is
+    trace reports (``observe_sessions``). sync_positions: also move the twin's UEs to the locations the
+    network's latest location reports give (``observe_positions``; MDT / positioning, with their error), so the
+    rollouts start from where the UEs are, not from where the twin's own mobility took them.
+    calibrate / calibration: calibrate each what-if twin, when it is
     built, from the network's measurement reports of the first ``calibration.rops`` ROPs before any detection
     (``observe_reports``; the fit is in ``mr_calibration``: it halves the twin's hidden power/tilt errors, rms
     1.16 -> 0.58 dB and 0.56 -> 0.24 deg, ``bench/twin_calibration.py``). All three are on by default: the
@@ -80,6 +83,7 @@ class VerifierConfig:
     sync_sessions: bool = True
     sync_rates: bool = True
     rank_by: str = "mean"
+    sync_positions: bool = False
     calibrate: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
 
@@ -173,6 +177,7 @@ class Verifier:
         self._predicted: dict[tuple, dict[tuple, list[float]]] = {}  # verify()'s rollouts, see there
         self._sessions: np.ndarray | None = None  # [num_ues] int64 the network's latest UE trace (serving cells)
         self._rates: np.ndarray | None = None  # [num_ues] float64 their offered DL traffic [Mbit/s], NaN: unknown
+        self._positions: np.ndarray | None = None  # [num_ues, 2] float64 their latest location estimates [m]
         self._sessions_version = 0
         self._reports: list[np.ndarray] = []  # [num_ues, num_cells] reports of the calibration ROPs
         self._reports_frozen = False
@@ -239,6 +244,16 @@ class Verifier:
             self._rates = None if rate is None else rate.copy()
             self._sessions_version += 1
 
+    def observe_positions(self, ue_xy_m: np.ndarray | None) -> None:
+        """The network's latest UE location reports: [num_ues, 2] float64 [m] (NaN rows: no estimate), or None.
+        With ``cfg.sync_positions`` each what-if twin moves its UEs there before a rollout (``_faulted``)."""
+        if ue_xy_m is None or not self.cfg.sync_positions:
+            return
+        xy = np.asarray(ue_xy_m, dtype=np.float64)
+        if self._positions is None or not np.array_equal(xy, self._positions, equal_nan=True):
+            self._positions = xy.copy()
+            self._sessions_version += 1
+
     def _twin(self, seed: int) -> Any:
         if seed not in self._twins:
             self._twins[seed] = self.make_twin(seed)
@@ -278,6 +293,8 @@ class Verifier:
                     # the injected surge multiplies what its cells' UEs ask; the trace already carries the real one
                     rate[np.isin(self._sessions, np.asarray(fault_cells))] = np.nan
             t.adopt_sessions(self._sessions, rate)
+        if self.cfg.sync_positions and self._positions is not None and self._positions.shape == t.ue_xy.shape:
+            t.adopt_positions(self._positions)
         return t
 
     def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,
@@ -317,7 +334,8 @@ class Verifier:
         # the twins are deterministic: the same hypothesis on the same knobs predicts the same numbers, so a
         # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
         key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs,
-               len(self.network_actions), self._sessions_version if self.cfg.sync_sessions else 0)
+               len(self.network_actions),
+               self._sessions_version if self.cfg.sync_sessions or self.cfg.sync_positions else 0)
         known = self._predicted.setdefault(key, {})
         todo = list(dict.fromkeys(c.actions for c in candidates if c.actions not in known))
         if todo:

@@ -35,11 +35,12 @@ from airan.twin.events import Event
 from airan.twin.faults import CONFIG_FAULTS, HO_KNOB_ACTIONS, SOFTWARE_FAULTS, Fault, cell_modifiers
 from airan.twin.kpis import KPI_NAMES, masked_stat
 from airan.twin.link import default_link_table, ue_throughput_mbps
-from airan.twin.measurements import MeasurementConfig, measurement_report
+from airan.twin.measurements import MeasurementConfig, location_report, measurement_report
 from airan.twin.scenarios import ScenarioConfig, get_scenario
 
 ALARMS = ("CELL_DOWN", "CELL_RESTARTING", "BH_LINK_DOWN", "BH_CONGESTION", "PA_DEGRADED", "UL_INTERFERENCE")
-TWIN_STREAMS = ("mobility", "traffic", "handover", "ue", "measurement")  # append only: streams keep their seeds
+# append only: every stream keeps its seed when one is added
+TWIN_STREAMS = ("mobility", "traffic", "handover", "ue", "measurement", "location")
 MIN_LOAD = 0.1  # reference signals / control channels keep an on-air cell radiating at least this share
 
 
@@ -177,6 +178,30 @@ class NetworkTwin(gym.Env):
         s.ho.candidate[on] = -1
         s.ho.ttt_elapsed_ms[on] = 0.0
 
+    def adopt_positions(self, ue_xy_m: np.ndarray) -> None:
+        """What-if synchronisation from location reports: ``ue_xy_m`` [num_ues, 2] float64 [m], each UE's
+        reported position (NaN rows: keep this twin's own). The UEs move there; their path loss follows the new
+        distances (as when they move by mobility); shadow fading, headings and sessions stay this twin's own."""
+        self._require()
+        s, d = self._s, self.drop
+        xy = np.asarray(ue_xy_m, dtype=np.float64)
+        u = s.ue_xyz.shape[0]
+        if xy.shape != (u, 2):
+            raise ConfigError(f"ue_xy_m must be [{u}, 2] (NaN rows: keep), got shape {xy.shape}")
+        bad = np.isinf(xy).any(axis=1) | (np.isnan(xy).any(axis=1) & ~np.isnan(xy).all(axis=1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(f"ue_xy_m of UE {i} is {xy[i].tolist()!r}; give both coordinates finite or both NaN")
+        take = np.isfinite(xy).all(axis=1)
+        if not take.any():
+            return
+        s.ue_xyz = s.ue_xyz.copy()
+        s.ue_xyz[take, :2] = xy[take]
+        s.geom = mobility.link_geometry(s.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+        s.pathloss_db = mobility.evolve_large_scale(d.pathloss_db, d.d3d_m, s.geom.d3d_m, d.los,
+                                                    PL_SLOPE_DB_PER_DECADE[self.cfg.channel_model])
+        s.gain_cache = None
+
     def clone(self) -> NetworkTwin:
         """An independent copy (shares the immutable drop): stepping it never changes this twin."""
         self._require()
@@ -271,7 +296,9 @@ class NetworkTwin(gym.Env):
         (NaN: not reported; ``airan.twin.measurements``), and the UE trace of the RRC-connected UEs:
         ``ue_serving`` [num_ues] int64 serving cell (-1: not connected) and ``ue_dl_demand_mbps`` [num_ues]
         float64 offered DL traffic (the PDCP volume arriving for the UE, as a rate) [Mbit/s] (NaN: not
-        connected). Per-cell sums of the trace equal ``DRB.DemandDl``."""
+        connected), and ``ue_xy_m`` [num_ues, 2] float64 the connected UEs' location estimates [m] (NaN: not
+        connected; ``measurements.location_report``, drawn from its own stream). Per-cell sums of the trace
+        equal ``DRB.DemandDl``."""
         self._require()
         s, cfg = self._s, self.cfg
         if isinstance(actions, dict):
@@ -318,9 +345,10 @@ class NetworkTwin(gym.Env):
         mr = measurement_report(r["rsrp_dbm"], s.ho.serving, s.active & (s.ho.serving >= 0), r["on_air"],
                                 self.measurement, s.rngs["measurement"])
         traced = s.active & (ue["serving"] >= 0)
+        loc = location_report(s.ue_xyz[:, :2], traced, self.measurement, s.rngs["location"])
         info = {"kpis": kpis, "events": events, "rop": s.rop, "ue_sinr_db": ue["sinr_db"], "ue_thp_mbps": thp,
                 "mr_rsrp_dbm": mr, "ue_serving": np.where(traced, ue["serving"], -1),
-                "ue_dl_demand_mbps": np.where(traced, ue["demand_mbps"], np.nan)}
+                "ue_dl_demand_mbps": np.where(traced, ue["demand_mbps"], np.nan), "ue_xy_m": loc}
         s.rop += 1
         return self._obs(kpis), reward, False, False, info
 

@@ -25,13 +25,16 @@ from airan.core.errors import ConfigError, ShapeError
 class MeasurementConfig:
     """max_cells: cells per report, serving included (TS 38.331 maxCellReport); noise_db: std of the
     RSRP measurement error [dB] (TS 38.133 intra-frequency relative accuracy is +-2..3 dB at the limits);
-    resolution_db: reporting step [dB]; floor_dbm / ceiling_dbm: reporting range [dBm]."""
+    resolution_db: reporting step [dB]; floor_dbm / ceiling_dbm: reporting range [dBm];
+    location_noise_m: std of each coordinate of the UE location estimate that comes with the reports
+    (``location_report``: immediate MDT with a GNSS fix, TS 37.320, or network positioning) [m]."""
 
     max_cells: int = 8
     noise_db: float = 1.5
     resolution_db: float = 1.0
     floor_dbm: float = -156.0
     ceiling_dbm: float = -31.0
+    location_noise_m: float = 10.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_cells, bool) or not isinstance(self.max_cells, int) or self.max_cells < 1:
@@ -40,6 +43,8 @@ class MeasurementConfig:
             raise ConfigError(f"noise_db must be a finite value >= 0, got {self.noise_db!r}")
         if not np.isfinite(self.resolution_db) or self.resolution_db < 0:
             raise ConfigError(f"resolution_db must be a finite value >= 0, got {self.resolution_db!r}")
+        if not np.isfinite(self.location_noise_m) or self.location_noise_m < 0:
+            raise ConfigError(f"location_noise_m must be a finite value >= 0, got {self.location_noise_m!r}")
         if not self.floor_dbm < self.ceiling_dbm:
             raise ConfigError(f"floor_dbm must be below ceiling_dbm, got {self.floor_dbm!r} / {self.ceiling_dbm!r}")
 
@@ -86,3 +91,20 @@ def measurement_report(rsrp_dbm: np.ndarray, serving: np.ndarray, connected: np.
     keep |= is_srv & audible
     keep &= connected[:, None]
     return np.where(keep, meas, np.nan)
+
+
+def location_report(ue_xy_m: np.ndarray, connected: np.ndarray, cfg: MeasurementConfig,
+                    rng: np.random.Generator) -> np.ndarray:
+    """One ROP of UE location estimates: [num_ues, 2] float64 [m], NaN where the UE is not connected.
+
+    ue_xy_m   : [num_ues, 2] float64 true UE positions [m]
+    connected : [num_ues] bool, RRC-connected UEs (their reports carry a location, as immediate MDT does)
+    Each coordinate gets a Gaussian error of ``cfg.location_noise_m``. Draws two normals per UE from ``rng``
+    every call (the stream advances the same whoever is connected)."""
+    xy = np.asarray(ue_xy_m, float)
+    connected = np.asarray(connected, bool)
+    if xy.ndim != 2 or xy.shape[1] != 2 or connected.shape != (xy.shape[0],):
+        raise ShapeError(f"ue_xy_m must be [num_ues, 2] and connected [num_ues], got {xy.shape} and "
+                         f"{connected.shape}")
+    err = rng.normal(0.0, 1.0, xy.shape) * cfg.location_noise_m
+    return np.where(connected[:, None], xy + err, np.nan)

@@ -162,3 +162,19 @@ def test_rank_by_the_worst_rollout_prefers_the_set_safe_in_every_twin():
         VerifierConfig(rank_by="worst")
     with pytest.raises(ConfigError, match="'median'"):
         rank(preds, "median")
+
+
+def test_positions_synced_only_when_configured():
+    moved = {}
+    for on in (False, True):
+        v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_positions=on))
+        u = _make(0)._s.ue_xyz.shape[0]
+        xy = np.full((u, 2), np.nan)
+        xy[:4] = [[10.0, 20.0], [30.0, 40.0], [-50.0, 5.0], [0.0, -60.0]]
+        v.observe_positions(None)  # no location reports: nothing changes
+        assert v._sessions_version == 0
+        v.observe_positions(xy)
+        t = v._faulted(0, 1.0, "cell_outage", (4,), "")
+        moved[on] = np.allclose(t.ue_xy[:4], xy[:4])
+        assert v._sessions_version == (1 if on else 0)  # a new report invalidates the cached rollouts
+    assert moved[True] and not moved[False]

@@ -194,3 +194,27 @@ def test_adopt_sessions_sets_rates_from_the_traced_demand():
     demand[0] = -1.0
     with pytest.raises(ConfigError, match="demand_dl_mbps"):
         t.adopt_sessions(serving, demand)
+
+
+def test_adopt_positions_moves_the_ues_and_their_path_loss_follows():
+    t = NetworkTwin("ci-tiny")
+    t.reset(seed=3)
+    u = t._s.ue_xyz.shape[0]
+    site = t.drop.site_xy[t.drop.cell_site[0]]
+    before_xy, before_pl = t.ue_xy, t._s.pathloss_db.copy()
+    far = int(np.argmax(np.hypot(*(before_xy - site).T)))  # the UE farthest from cell 0's site
+    xy = np.full((u, 2), np.nan)
+    xy[far] = site + np.array([30.0, 0.0])  # reported next to that site
+    t.adopt_positions(xy)
+    assert np.allclose(t.ue_xy[far], xy[far])
+    others = np.arange(u) != far
+    assert np.array_equal(t.ue_xy[others], before_xy[others])  # NaN rows keep their own positions
+    assert t._s.pathloss_db[far, 0] < before_pl[far, 0] - 10.0  # much closer: much less path loss
+    np.testing.assert_allclose(t._s.pathloss_db[others], before_pl[others], atol=1e-3)
+    t.step()  # and the twin runs on from there
+    with pytest.raises(ConfigError, match="shape"):
+        t.adopt_positions(xy[:-1])
+    half = xy.copy()
+    half[0] = [1.0, np.nan]
+    with pytest.raises(ConfigError, match="UE 0"):
+        t.adopt_positions(half)

@@ -8,7 +8,7 @@ import pytest
 from airan.core.errors import ConfigError, ShapeError
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
-from airan.twin.measurements import MeasurementConfig, measurement_report
+from airan.twin.measurements import MeasurementConfig, location_report, measurement_report
 
 
 def _inputs(u=6, c=10, seed=0):
@@ -91,3 +91,36 @@ def test_ue_trace_adds_up_to_the_cell_demand_and_follows_a_hotspot():
     both = (a["ue_serving"] == 3) & (b["ue_serving"] == 3) & (a["ue_dl_demand_mbps"] > 0) & (b["ue_dl_demand_mbps"] > 0)
     assert both.any()
     np.testing.assert_allclose(b["ue_dl_demand_mbps"][both] / a["ue_dl_demand_mbps"][both], 4.0, rtol=0.01)
+
+
+def test_location_report_has_the_configured_error_and_only_connected_ues():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(-500.0, 500.0, (400, 2))
+    connected = np.arange(400) % 4 != 0
+    loc = location_report(xy, connected, MeasurementConfig(location_noise_m=10.0), np.random.default_rng(1))
+    assert loc.shape == (400, 2) and loc.dtype == np.float64
+    assert np.all(np.isnan(loc[~connected])) and np.all(np.isfinite(loc[connected]))
+    assert 8.5 < np.std(loc[connected] - xy[connected]) < 11.5
+    exact = location_report(xy, connected, MeasurementConfig(location_noise_m=0.0), np.random.default_rng(1))
+    np.testing.assert_array_equal(exact[connected], xy[connected])
+    with pytest.raises(ConfigError, match="-3.0"):
+        MeasurementConfig(location_noise_m=-3.0)
+    with pytest.raises(ShapeError, match=r"\(400, 3\)"):
+        location_report(np.zeros((400, 3)), connected, MeasurementConfig(), np.random.default_rng(0))
+
+
+def test_twin_location_reports_follow_the_traced_ues_and_change_no_other_stream():
+    runs = {}
+    for noise in (0.0, 25.0):
+        twin = NetworkTwin("ci-tiny", measurement=MeasurementConfig(location_noise_m=noise))
+        twin.reset(seed=6)
+        runs[noise] = [(twin.step()[4], twin.ue_xy) for _ in range(4)]
+    for (a, xy), (b, _) in zip(runs[0.0], runs[25.0], strict=True):
+        for k in a["kpis"]:
+            np.testing.assert_array_equal(a["kpis"][k], b["kpis"][k])
+        np.testing.assert_array_equal(a["mr_rsrp_dbm"], b["mr_rsrp_dbm"])
+        traced = a["ue_serving"] >= 0
+        assert traced.any() and np.all(np.isnan(a["ue_xy_m"][~traced]))
+        np.testing.assert_allclose(a["ue_xy_m"][traced], xy[traced])  # no error: exactly where they are
+        err = b["ue_xy_m"][traced] - xy[traced]
+        assert np.all(np.isfinite(err)) and np.any(np.abs(err) > 1.0)

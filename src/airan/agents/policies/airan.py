@@ -142,6 +142,7 @@ class AiranPolicy(Policy):
         self.knobs.sync(obs.applied)
         self.verifier.sync([entry[1] for entry in obs.applied])
         self.verifier.observe_sessions(obs.ue_serving, obs.ue_dl_demand_mbps)
+        self.verifier.observe_positions(obs.ue_xy_m)
         dets = self.monitor.update(obs)
         dec.detections = dets
         if dets:
