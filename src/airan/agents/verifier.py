@@ -35,6 +35,7 @@ RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 
 
 RANKINGS = ("mean", "low")  # how accepted candidates are ordered (``rank``)
+LINK_ROPS = 2  # ROPs of latest measurement reports behind ``VerifierConfig.sync_links``
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ class VerifierConfig:
     sync_sessions / sync_rates: start each rollout from the sessions / and the traffic the network's latest UE
     trace reports (``observe_sessions``). sync_positions: also move the twin's UEs to the locations the
     network's latest location reports give (``observe_positions``; MDT / positioning, with their error), so the
-    rollouts start from where the UEs are, not from where the twin's own mobility took them.
+    rollouts start from where the UEs are, not from where the twin's own mobility took them. sync_links: then
+    also correct each UE's links to each site by what the network's last ``LINK_ROPS`` ROPs of measurement
+    reports say they are now (the median residual over the site's reported cells; the hypothesised fault's
+    sites keep the twin's own links, since their reports carry the fault the twin injects).
     calibrate / calibration: calibrate each what-if twin, when it is
     built, from the network's measurement reports of the first ``calibration.rops`` ROPs before any detection
     (``observe_reports``; the fit is in ``mr_calibration``: it halves the twin's hidden power/tilt errors, rms
@@ -84,6 +88,7 @@ class VerifierConfig:
     sync_rates: bool = True
     rank_by: str = "mean"
     sync_positions: bool = False
+    sync_links: bool = False
     calibrate: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
 
@@ -181,6 +186,7 @@ class Verifier:
         self._sessions_version = 0
         self._reports: list[np.ndarray] = []  # [num_ues, num_cells] reports of the calibration ROPs
         self._reports_frozen = False
+        self._latest: list[np.ndarray] = []  # [num_ues, num_cells] reports of the last LINK_ROPS ROPs
         self.calibration: dict[int, dict[str, Any]] = {}  # seed -> the corrections fitted to its twin
 
     def observe_reports(self, rop: int, mr_rsrp_dbm: np.ndarray | None) -> None:
@@ -188,6 +194,9 @@ class Verifier:
         ``cfg.calibrate`` the ones of the first ``cfg.calibration.rops`` ROPs calibrate every twin built
         afterwards (``mr_calibration``). ``freeze_reports`` ends the collection (call it on the first
         detection: a fault's reports must not be taken for calibration)."""
+        if mr_rsrp_dbm is not None and self.cfg.sync_links:
+            self._latest = (self._latest + [np.asarray(mr_rsrp_dbm, dtype=np.float64).copy()])[-LINK_ROPS:]
+            self._sessions_version += 1  # new reports: new links, so earlier rollouts are stale
         if mr_rsrp_dbm is None or self._reports_frozen or rop >= self.cfg.calibration.rops:
             return
         self._reports.append(np.asarray(mr_rsrp_dbm, dtype=np.float64).copy())
@@ -295,7 +304,30 @@ class Verifier:
             t.adopt_sessions(self._sessions, rate)
         if self.cfg.sync_positions and self._positions is not None and self._positions.shape == t.ue_xy.shape:
             t.adopt_positions(self._positions)
+        if self.cfg.sync_links and self._latest and hasattr(t, "predicted_rsrp_dbm"):
+            self._relink(t, fault_cells)
         return t
+
+    def _relink(self, t: Any, fault_cells: tuple[int, ...]) -> None:
+        """Correct ``t``'s per (UE, site) links by the median residual of the latest reports over each site's
+        reported cells, except the fault cells' sites (``VerifierConfig.sync_links``)."""
+        model = t.predicted_rsrp_dbm()  # [num_ues, num_cells] dBm
+        if any(r.shape != model.shape for r in self._latest):
+            return
+        stack = np.stack(self._latest)  # [LINK_ROPS, num_ues, num_cells]
+        cnt = np.isfinite(stack).sum(axis=0)
+        now = np.where(cnt > 0, np.nansum(stack, axis=0) / np.maximum(cnt, 1), np.nan)  # [num_ues, num_cells]
+        res = now - model
+        site = np.asarray(t.drop.cell_site, dtype=np.int64)
+        skip = np.isin(site, site[list(fault_cells)])
+        res[:, skip] = np.nan
+        links = np.zeros((model.shape[0], len(t.drop.site_xy)))
+        for s_idx in np.unique(site[~skip]):
+            cols = res[:, site == s_idx]
+            has = np.isfinite(cols).any(axis=1)
+            if has.any():
+                links[has, s_idx] = np.nanmedian(cols[has], axis=1)  # every row has a finite value
+        t.calibrate(np.zeros(model.shape[1]), np.zeros(model.shape[1]), links)
 
     def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,
                          post_rops: int = 3) -> dict[str, np.ndarray]:
@@ -335,7 +367,8 @@ class Verifier:
         # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
         key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs,
                len(self.network_actions),
-               self._sessions_version if self.cfg.sync_sessions or self.cfg.sync_positions else 0)
+               self._sessions_version if self.cfg.sync_sessions or self.cfg.sync_positions or self.cfg.sync_links
+               else 0)
         known = self._predicted.setdefault(key, {})
         todo = list(dict.fromkeys(c.actions for c in candidates if c.actions not in known))
         if todo:

@@ -178,3 +178,33 @@ def test_positions_synced_only_when_configured():
         moved[on] = np.allclose(t.ue_xy[:4], xy[:4])
         assert v._sessions_version == (1 if on else 0)  # a new report invalidates the cached rollouts
     assert moved[True] and not moved[False]
+
+
+def _imperfect(seed):
+    from airan.twin.imperfect import imperfect_twin
+
+    return imperfect_twin("ci-tiny", 4, np.random.default_rng(100 + seed))
+
+
+def test_links_synced_to_the_latest_reports_except_at_the_hypothesis_site():
+    net = _make(0)  # the "network": the true twin of the drop the imperfect twins model
+    reports = [net.step()[4]["mr_rsrp_dbm"] for _ in range(3)]
+    err = {}
+    for on in (False, True):
+        v = Verifier(_imperfect, VerifierConfig(seeds=(1,), severities=(1.0,), horizon_rops=1, sync_links=on,
+                                           calibrate=False))
+        for r, mr in enumerate(reports):
+            v.observe_reports(r, mr)
+        t = v._faulted(1, 1.0, "cell_outage", (4,), "")
+        pred = t.predicted_rsrp_dbm()
+        site = np.asarray(t.drop.cell_site)
+        mine = np.isin(site, site[[4]])
+        ok = np.isfinite(reports[-1]) & ~mine[None, :]
+        err[on] = float(np.sqrt(np.mean((reports[-1][ok] - pred[ok]) ** 2)))
+        if on:  # the hypothesis' own site keeps the twin's links: identical to a twin without the sync
+            plain = Verifier(_imperfect, VerifierConfig(seeds=(1,), severities=(1.0,), horizon_rops=1,
+                                                        calibrate=False))
+            ref = plain._faulted(1, 1.0, "cell_outage", (4,), "").predicted_rsrp_dbm()
+            np.testing.assert_allclose(pred[:, mine & (np.arange(site.size) != 4)],
+                                       ref[:, mine & (np.arange(site.size) != 4)])
+    assert err[True] < 0.7 * err[False], err  # the twin now hears what the UEs report
