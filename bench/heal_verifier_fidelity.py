@@ -81,6 +81,8 @@ class RecordingVerifier(Verifier):
         twin = ImperfectTwin.__new__(ImperfectTwin)
         twin.__dict__.update(now.clone().__dict__)
         twin.power_err_db, twin.tilt_err_deg = own.power_err_db, own.tilt_err_deg
+        # and the corrections its calibration learnt: what is left of the errors is the verifier's
+        twin.power_corr_db, twin.tilt_corr_deg = own.power_corr_db, own.tilt_corr_deg
         twin._s.sf_db = twin._s.sf_db + (own._s.sf_db - own.drop.sf_db)  # [num_ues, num_cells] dB
         twin._s.gain_cache = None
         return _reseeded(twin, k)
