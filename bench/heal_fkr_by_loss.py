@@ -1,0 +1,107 @@
+"""Where a policy's recovery falls short of the oracle's, by fault cost -> bench/results/heal_fkr_by_loss_TAG.json
+
+Reads two ``heal_dev.py --logs DIR`` runs of the same suite (``logs_POLICY.jsonl`` and ``logs_oracle.jsonl``) and
+scores every episode with the scorer (``agents.scorer.episode_outcome``). For the episodes whose impact KPI is the
+carried/offered DL ratio (every class but handover misconfiguration, whose impact is counted in failures) and
+whose FKR is defined for the policy, the *loss* is the mean of ``nofault - unhealed`` over the ROPs after onset
+(ratio units: 0.05 = the neighbourhood carried 5 % less of what it was offered). Per loss bin it reports the
+number of episodes and, for the policy and the oracle, the FKR median and the share of episodes at FKR >= 0.9.
+
+    .venv/bin/python bench/heal_fkr_by_loss.py --suite bench/results/heal_dev_suite.json --logs LOGDIR \\
+        [--oracle-logs ORACLE_LOGDIR] [--policy airan] --tag dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402
+
+from airan.agents.scorer import episode_outcome  # noqa: E402
+from airan.agents.suite import load_suite  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+EDGES = (-np.inf, 0.01, 0.03, 0.1, 0.3, np.inf)  # loss bin edges [carried/offered ratio]
+
+
+def read_logs(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        raise SystemExit(f"no log file {path} (run heal_dev.py with --logs first)")
+    return {lg["episode_id"]: lg for lg in map(json.loads, path.read_text().splitlines()) if lg}
+
+
+def episode_loss(log: dict, onset: int) -> float:
+    """Mean ``nofault - unhealed`` impact KPI over the ROPs after ``onset`` (ratio units)."""
+    imp = log["impact"]
+    un, nf = np.asarray(imp["unhealed"], float), np.asarray(imp["nofault"], float)
+    return float(np.mean(nf[onset + 1:] - un[onset + 1:]))
+
+
+def by_loss(rows: list[tuple[float, float, float | None]]) -> list[dict]:
+    """rows: (loss, policy FKR, oracle FKR or None) -> one dict per non-empty loss bin."""
+    out = []
+    for lo, hi in zip(EDGES[:-1], EDGES[1:], strict=True):
+        sel = [r for r in rows if lo <= r[0] < hi]
+        if not sel:
+            continue
+        pol = np.array([r[1] for r in sel])
+        orc = np.array([r[2] for r in sel if r[2] is not None])
+        out.append({"loss_from": None if np.isinf(lo) else lo, "loss_to": None if np.isinf(hi) else hi,
+                    "episodes": len(sel), "fkr_median": float(np.median(pol)),
+                    "share_fkr_ge_0_9": float(np.mean(pol >= 0.9)),
+                    "oracle_episodes": int(orc.size),
+                    "oracle_fkr_median": float(np.median(orc)) if orc.size else None,
+                    "oracle_share_fkr_ge_0_9": float(np.mean(orc >= 0.9)) if orc.size else None})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--logs", type=Path, required=True, help="folder with logs_POLICY.jsonl")
+    ap.add_argument("--oracle-logs", type=Path, default=None, help="folder with logs_oracle.jsonl (default: --logs)")
+    ap.add_argument("--policy", default="airan")
+    ap.add_argument("--tag", default="")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    suite = load_suite(a.suite)
+    pol = read_logs(a.logs / f"logs_{a.policy}.jsonl")
+    orc = read_logs((a.oracle_logs or a.logs) / "logs_oracle.jsonl")
+    rows = []
+    for ep in suite.episodes:
+        if ep.control or ep.cause == "ho_misconfig" or ep.id not in pol:
+            continue
+        p = episode_outcome(ep, pol[ep.id])
+        if p["fkr"] is None:
+            continue
+        o = episode_outcome(ep, orc[ep.id]) if ep.id in orc else {"fkr": None}
+        onset = min(f.onset_rop for f in ep.faults if f.kind != "benign_surge")
+        rows.append((episode_loss(pol[ep.id], onset), float(p["fkr"]), o["fkr"]))
+    if not rows:
+        raise SystemExit(f"no scored episode of {a.policy!r} with a defined FKR in {a.logs}")
+    bins = by_loss(rows)
+    out = {"machine": machine_info(), "command": "heal_fkr_by_loss.py " + " ".join(sys.argv[1:]),
+           "suite_file": str(a.suite), "policy": a.policy, "episodes": len(rows), "bins": bins,
+           "wall_s": time.perf_counter() - t0}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"heal_fkr_by_loss{'_' + a.tag if a.tag else ''}.json"
+    path.write_text(json.dumps(out, indent=1))
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    for b in bins:
+        print(f"loss [{f(b['loss_from'])}, {f(b['loss_to'])}): {b['episodes']:3d} episodes  {a.policy} FKR median "
+              f"{f(b['fkr_median'])} (>= 0.9: {f(b['share_fkr_ge_0_9'])})  oracle {f(b['oracle_fkr_median'])} "
+              f"(>= 0.9: {f(b['oracle_share_fkr_ge_0_9'])}, {b['oracle_episodes']} episodes)")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
