@@ -10,6 +10,10 @@ cell from *all* the UEs that hear it, not only from the few it serves.
 (Gaussian, ``noise_db``), quantisation, the reporting floor, serving cell + strongest others, connected UEs
 only. Pure function; the twin draws its noise from its own ``measurement`` random stream, so the reports never
 shift another random stream (KPIs are identical with or without them).
+
+``location_report`` is the position that comes with a connected UE's reports (immediate MDT with a GNSS fix,
+TS 37.320, or network positioning): the true position plus a Gaussian error per coordinate, from the twin's
+``location`` stream.
 """
 
 from __future__ import annotations
