@@ -1,0 +1,153 @@
+"""Replay the airan monitor without healing, score detection-rule variants -> bench/results/heal_monitor_rules_TAG.json
+
+Each episode runs in the true twin with no action, and the ``airan`` policy's monitor (its calibrated threshold,
+persistence and signatures) ingests every ROP, so what fires is what the network shows; before its first
+action a policy sees exactly this, so the first detection of every variant below is the one a full run would
+make (later ones can differ: a run freezes the baseline once an incident opens). Per variant it counts
+controls with any cell firing, detectable fault episodes whose fault scope fires after onset (recall, per
+class), and fault episodes with a firing outside the scope or before onset (false leads). Variants:
+
+- ``current``: the monitor as configured;
+- ``bad>=G``: a model-score detection (no signature) also needs a KPI moved at least G robust z in its bad
+  direction, on the cell and against its neighbours (the rule scorer's statistic);
+- ``persist=P``: model-score detections need P consecutive ROPs;
+- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3).
+
+    .venv/bin/python bench/heal_monitor_rules.py --suite SUITE.json --workers 2 --tag train
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info, peak_rss_mib  # noqa: E402
+
+from airan.agents.base import Observation  # noqa: E402
+from airan.agents.monitor import BAD_DIRECTION, FEATURE_NAMES, MonitorConfig  # noqa: E402
+from airan.agents.policies.airan import AiranPolicy  # noqa: E402
+from airan.agents.runner import episode_context  # noqa: E402
+from airan.agents.suite import SuiteEpisode, fault_scope, load_suite  # noqa: E402
+from airan.twin.env import NetworkTwin  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+_BAD = [(FEATURE_NAMES.index(f"z.{k}"), FEATURE_NAMES.index(f"rel.{k}"), s) for k, s in BAD_DIRECTION.items()]
+VARIANTS: tuple[tuple[str, dict], ...] = (
+    ("current", {}), ("bad>=2", {"bad": 2.0}), ("bad>=3", {"bad": 3.0}), ("persist=3", {"persist": 3}),
+    ("persist=4", {"persist": 4}), ("pp>=3/3", {"pp": (3, 3)}), ("pp>=4/2", {"pp": (4, 2)}),
+    ("pp>=4/3", {"pp": (4, 3)}), ("pp>=5/3", {"pp": (5, 3)}),
+)
+
+
+def replay(ep: SuiteEpisode) -> dict:
+    """Per ROP and cell ([R, C] float64 each) the monitor's model score, the signatures that hold without the
+    ping-pong one (``sig``, 0/1), the worst bad-direction z (``bad``), and the ping-pong counts (``pp``)."""
+    twin = NetworkTwin(ep.scenario)
+    twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
+    ctx = episode_context(ep, twin)
+    policy = AiranPolicy()
+    policy.reset(ctx)
+    mon = policy.monitor
+    cfg = mon.cfg
+    r_n, c_n = ep.rops, ctx.num_cells
+    rec = {k: np.zeros((r_n, c_n)) for k in ("score", "sig", "bad", "pp")}
+    hist: dict[str, list[np.ndarray]] = {}
+    for r in range(r_n):
+        info = twin.step()[4]
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(np.asarray(v, float))
+        mon.update(Observation(rop=r, kpis=dict(info["kpis"]), history={k: np.stack(v) for k, v in hist.items()},
+                               events=list(info["events"]), mr_rsrp_dbm=info["mr_rsrp_dbm"],
+                               ue_serving=info["ue_serving"], ue_dl_demand_mbps=info["ue_dl_demand_mbps"]))
+        sig = (mon.hard_alarms() > 0) | ((cfg.dead_air_rops > 0) & (mon.dead_streak >= cfg.dead_air_rops))
+        sig |= (cfg.coverage_shift_rops > 0) & (mon.shift_streak >= cfg.coverage_shift_rops)
+        sig |= (cfg.site_shift_rops > 0) & (mon.site_streak >= cfg.site_shift_rops)
+        sig |= mon.late_fire | ((cfg.demand_surge_rops > 0) & (mon.surge_streak >= cfg.demand_surge_rops))
+        rec["score"][r], rec["sig"][r] = mon.scores, sig
+        if mon.features is not None:
+            f = mon.features
+            rec["bad"][r] = np.max([np.minimum(s * f[:, iz], s * f[:, ir]) for iz, ir, s in _BAD], axis=0)
+    rec["pp"] = np.nan_to_num(np.stack(hist["HO.PingPong"]))
+    real = [f for f in ep.faults if f.kind != "benign_surge"]
+    return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable,
+            "cause": ep.cause + (f"/{real[0].mode}" if real and real[0].mode else ""),
+            "onset": min(f.onset_rop for f in real) if real else None,
+            "scope": fault_scope(tuple(real), ctx.cell_site, ctx.neighbours) if real else np.zeros(0, np.int64),
+            "threshold": cfg.threshold, "persistence": cfg.persistence, "rec": rec}
+
+
+def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | None = None,
+          pp: tuple[int, int] | None = None) -> np.ndarray:
+    """[R, C] bool: where the variant's monitor detects."""
+    rec = e["rec"]
+    hot = rec["score"] > e["threshold"]
+    if bad is not None:
+        hot &= rec["bad"] >= bad
+    need = e["persistence"] if persist is None else persist
+    m, k = (cfg.pingpong_min, cfg.pingpong_rops) if pp is None else pp
+    streak = np.zeros(hot.shape[1])
+    out = np.zeros(hot.shape, bool)
+    for r in range(hot.shape[0]):
+        streak = np.where(hot[r], streak + 1, 0)
+        storm = rec["pp"][r + 1 - k: r + 1].sum(axis=0) >= m if k > 0 and r + 1 >= k else False
+        out[r] = (streak >= need) | (rec["sig"][r] > 0) | storm
+    return out
+
+
+def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
+    ctrl, det, leads, per, per_n = [], 0, 0, Counter(), Counter()
+    for e in eps:
+        f = fires(e, cfg, **kw)
+        if e["control"]:
+            ctrl += [e["id"]] if f.any() else []
+            continue
+        if e["undetectable"]:
+            continue
+        hit = bool(f[e["onset"]:][:, e["scope"]].any())
+        det += hit
+        per[e["cause"]] += hit
+        per_n[e["cause"]] += 1
+        outside = np.ones_like(f)
+        outside[e["onset"]:, e["scope"]] = False
+        leads += bool((f & outside).any())
+    n_fault = sum(per_n.values())
+    return {"controls_alarmed": len(ctrl), "controls": sum(e["control"] for e in eps), "alarmed_controls": ctrl,
+            "detected": det, "detectable": n_fault, "false_lead_episodes": leads,
+            "per_class": {c: [per[c], per_n[c]] for c in sorted(per_n)}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tag", default="")
+    a = ap.parse_args()
+    t0 = time.perf_counter()
+    suite = load_suite(a.suite)
+    with ProcessPoolExecutor(max(1, a.workers), mp_context=mp.get_context("spawn")) as ex:
+        eps = list(ex.map(replay, suite.episodes, chunksize=2))
+    cfg = AiranPolicy().monitor_config()
+    variants = {name: score_variant(eps, cfg, **kw) for name, kw in VARIANTS}
+    out = {"machine": machine_info(), "command": "heal_monitor_rules.py " + " ".join(sys.argv[1:]),
+           "suite_file": str(a.suite), "episodes": len(eps), "variants": variants,
+           "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"heal_monitor_rules{'_' + a.tag if a.tag else ''}.json"
+    path.write_text(json.dumps(out, indent=1))
+    for name, v in variants.items():
+        print(f"{name:10s} controls {v['controls_alarmed']}/{v['controls']}  recall {v['detected']}/{v['detectable']}"
+              f"  false-lead episodes {v['false_lead_episodes']}")
+    print(f"wrote {path} ({out['wall_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""bench/heal_monitor_rules.py: the rule variants it scores on replayed monitor records."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from airan.agents.monitor import MonitorConfig
+
+_PATH = Path(__file__).resolve().parents[3] / "bench" / "heal_monitor_rules.py"
+
+
+@pytest.fixture(scope="module")
+def mod():
+    spec = importlib.util.spec_from_file_location("heal_monitor_rules", _PATH)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+def _episode(control=False):
+    r, c = 8, 3
+    rec = {k: np.zeros((r, c)) for k in ("score", "sig", "bad", "pp")}
+    rec["score"][3:5, 0] = 0.99  # cell 0: two ROPs above the threshold, KPIs barely worse
+    rec["bad"][3:5, 0] = 1.0
+    rec["pp"][5:7, 2] = [2.0, 2.0]  # cell 2: 4 ping-pongs in 2 ROPs
+    return {"id": "e", "control": control, "undetectable": False, "cause": "x", "onset": 2,
+            "scope": np.array([0]), "threshold": 0.9, "persistence": 2, "rec": rec}
+
+
+def test_variants_change_what_fires(mod):
+    e, cfg = _episode(), MonitorConfig()
+    assert mod.fires(e, cfg)[4, 0] and not mod.fires(e, cfg)[:, 2].any()  # default: 6 ping-pongs over 3 ROPs
+    assert not mod.fires(e, cfg, bad=2.0)[:, 0].any()  # the score alone no longer detects
+    assert not mod.fires(e, cfg, persist=3)[:, 0].any()
+    assert mod.fires(e, cfg, pp=(4, 2))[6, 2]
+
+
+def test_scores_controls_recall_and_false_leads(mod):
+    cfg = MonitorConfig()
+    v = mod.score_variant([_episode(), _episode(control=True)], cfg, pp=(4, 2))
+    assert v["controls_alarmed"] == 1 and v["detected"] == 1 and v["detectable"] == 1
+    assert v["false_lead_episodes"] == 1  # cell 2 fired outside the fault scope
+    assert mod.score_variant([_episode()], cfg, bad=2.0)["detected"] == 0
