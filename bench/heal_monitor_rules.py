@@ -10,6 +10,7 @@ class), and fault episodes with a firing outside the scope or before onset (fals
 - ``current``: the monitor as configured;
 - ``bad>=G``: a model-score detection (no signature) also needs a KPI moved at least G robust z in its bad
   direction, on the cell and against its neighbours (the rule scorer's statistic);
+  (each variant also lists, per class, the detectable episodes it detects later than ``current`` or not at all)
 - ``persist=P``: model-score detections need P consecutive ROPs;
 - ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3).
 
@@ -79,7 +80,7 @@ def replay(ep: SuiteEpisode) -> dict:
     rec["pp"] = np.nan_to_num(np.stack(hist["HO.PingPong"]))
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable,
-            "cause": ep.cause + (f"/{real[0].mode}" if real and real[0].mode else ""),
+            "cause": (ep.cause or "control") + (f"/{real[0].mode}" if real and real[0].mode else ""),
             "onset": min(f.onset_rop for f in real) if real else None,
             "scope": fault_scope(tuple(real), ctx.cell_site, ctx.neighbours) if real else np.zeros(0, np.int64),
             "threshold": cfg.threshold, "persistence": cfg.persistence, "rec": rec}
@@ -104,7 +105,7 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
 
 
 def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
-    ctrl, det, leads, per, per_n = [], 0, 0, Counter(), Counter()
+    ctrl, det, leads, per, per_n, first = [], 0, 0, Counter(), Counter(), {}
     for e in eps:
         f = fires(e, cfg, **kw)
         if e["control"]:
@@ -112,7 +113,9 @@ def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
             continue
         if e["undetectable"]:
             continue
-        hit = bool(f[e["onset"]:][:, e["scope"]].any())
+        rops = np.nonzero(f[e["onset"]:][:, e["scope"]].any(axis=1))[0]
+        hit = bool(rops.size)
+        first[e["id"]] = int(rops[0]) if hit else None  # ROPs after onset
         det += hit
         per[e["cause"]] += hit
         per_n[e["cause"]] += 1
@@ -122,7 +125,18 @@ def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
     n_fault = sum(per_n.values())
     return {"controls_alarmed": len(ctrl), "controls": sum(e["control"] for e in eps), "alarmed_controls": ctrl,
             "detected": det, "detectable": n_fault, "false_lead_episodes": leads,
-            "per_class": {c: [per[c], per_n[c]] for c in sorted(per_n)}}
+            "per_class": {c: [per[c], per_n[c]] for c in sorted(per_n)}, "first_detection_rop": first}
+
+
+def later_than(v: dict, ref: dict, eps: list[dict]) -> dict[str, int]:
+    """Per class, detectable episodes the variant ``v`` detects later than ``ref`` (or not at all)."""
+    cause = {e["id"]: e["cause"] for e in eps}
+    out: Counter = Counter()
+    for i, t in ref["first_detection_rop"].items():
+        u = v["first_detection_rop"][i]
+        if t is not None and (u is None or u > t):
+            out[cause[i]] += 1
+    return dict(sorted(out.items()))
 
 
 def main() -> None:
@@ -137,6 +151,8 @@ def main() -> None:
         eps = list(ex.map(replay, suite.episodes, chunksize=2))
     cfg = AiranPolicy().monitor_config()
     variants = {name: score_variant(eps, cfg, **kw) for name, kw in VARIANTS}
+    for v in variants.values():
+        v["later_than_current"] = later_than(v, variants["current"], eps)
     out = {"machine": machine_info(), "command": "heal_monitor_rules.py " + " ".join(sys.argv[1:]),
            "suite_file": str(a.suite), "episodes": len(eps), "variants": variants,
            "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
@@ -145,7 +161,7 @@ def main() -> None:
     path.write_text(json.dumps(out, indent=1))
     for name, v in variants.items():
         print(f"{name:10s} controls {v['controls_alarmed']}/{v['controls']}  recall {v['detected']}/{v['detectable']}"
-              f"  false-lead episodes {v['false_lead_episodes']}")
+              f"  false-lead episodes {v['false_lead_episodes']}  later than current: {v['later_than_current']}")
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
 
