@@ -76,6 +76,11 @@ def test_monitor_takes_the_threshold_calibrated_with_the_model():
     assert AiranPolicy(AiranConfig(edge_drop_detects=True), model=model).monitor_config().coverage_drop_db == 5.5
     own = MonitorConfig(threshold=0.6)
     assert AiranPolicy(AiranConfig(monitor=own), model=model).monitor_config() is own
+    model.meta = {"detection_threshold": 0.97, "persistence": 3, "min_baseline_rops": 4}
+    assert AiranPolicy(AiranConfig(score_persistence=5), model=model).monitor_config().persistence == 5
+    assert AiranPolicy(AiranConfig(score_persistence=None), model=model).monitor_config().persistence == 3
+    with pytest.raises(ConfigError, match="score_persistence.*0"):
+        AiranConfig(score_persistence=0)
     model.meta = {}
     assert AiranPolicy(model=model).monitor_config().threshold == 0.9
 

@@ -55,6 +55,8 @@ SHIFT_SIGMA_DB = (2.0, 2.5)
 class AiranConfig:
     """monitor: the monitor's settings; None takes the detection threshold, persistence and baseline length
     calibrated with the diagnoser model (``bench/train_diagnoser.py``, CFAR on training episodes).
+    score_persistence: with ``monitor`` None, the consecutive ROPs the model score must stay above the threshold
+    to detect on its own (None: the model's calibrated persistence); the signatures are not affected.
     edge_drop_detects: let the measurement reports' edge drop detect on its own at the calibrated
     ``coverage_drop_db`` (dev: downtilt recall 0.65 -> 0.83, control alarms 0 -> 2 of 66; see ``Monitor``).
     evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
@@ -68,6 +70,7 @@ class AiranConfig:
     median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default (README, "A third held-out suite")."""
 
     monitor: MonitorConfig | None = None
+    score_persistence: int | None = None
     verifier: VerifierConfig = VerifierConfig()
     executor: ExecutorConfig = ExecutorConfig()
     evidence_rops: int = 3
@@ -82,6 +85,10 @@ class AiranConfig:
         if self.evidence_rops < 1 or self.max_rounds < 0 or self.close_after_rops < 1:
             raise ConfigError(f"evidence_rops/close_after_rops must be >= 1 and max_rounds >= 0, got "
                               f"{self.evidence_rops!r}/{self.close_after_rops!r}/{self.max_rounds!r}")
+        if self.score_persistence is not None and (isinstance(self.score_persistence, bool) or
+                                                   not isinstance(self.score_persistence, int) or
+                                                   self.score_persistence < 1):
+            raise ConfigError(f"score_persistence must be an integer >= 1 or None, got {self.score_persistence!r}")
         if self.retry_rops < 0 or self.max_retries < 0:
             raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
         if not 0 < self.confident <= 1:
@@ -106,7 +113,8 @@ class AiranPolicy(Policy):
         keys = ("coverage_shift_db", "demand_surge_log2")
         keys += ("coverage_drop_db",) if self.cfg.edge_drop_detects else ()
         extra = {k: float(meta[k]) for k in keys if k in meta}
-        return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=int(meta["persistence"]),
+        persistence = int(meta["persistence"]) if self.cfg.score_persistence is None else self.cfg.score_persistence
+        return MonitorConfig(threshold=float(meta["detection_threshold"]), persistence=persistence,
                              min_baseline_rops=int(meta["min_baseline_rops"]), **extra)
 
     def reset(self, ctx: EpisodeContext) -> None:
