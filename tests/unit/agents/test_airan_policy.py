@@ -68,8 +68,9 @@ def test_monitor_takes_the_threshold_calibrated_with_the_model():
 
     model = SoftmaxModel.load()
     model.meta = {"detection_threshold": 0.97, "persistence": 3, "min_baseline_rops": 4}
-    assert AiranPolicy(model=model).monitor_config() == MonitorConfig(threshold=0.97, persistence=3,
-                                                                      min_baseline_rops=4)
+    assert AiranPolicy(AiranConfig(score_persistence=None), model=model).monitor_config() == MonitorConfig(
+        threshold=0.97, persistence=3, min_baseline_rops=4)
+    assert AiranPolicy(model=model).monitor_config().persistence == 4  # the default holds the score 4 ROPs
     model.meta |= {"coverage_shift_db": 3.5, "coverage_drop_db": 5.5, "demand_surge_log2": 0.7}
     cfg = AiranPolicy(model=model).monitor_config()
     assert (cfg.coverage_shift_db, cfg.coverage_drop_db, cfg.demand_surge_log2) == (3.5, None, 0.7)
