@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info  # noqa: E402
+from machine import machine_info, write_result  # noqa: E402
 
 from airan.agents.scorer import episode_outcome  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 EDGES = (-np.inf, 0.01, 0.03, 0.1, 0.3, np.inf)  # loss bin edges [carried/offered ratio]
 
 
@@ -90,9 +89,7 @@ def main() -> None:
     out = {"machine": machine_info(), "command": "heal_fkr_by_loss.py " + " ".join(sys.argv[1:]),
            "suite_file": str(a.suite), "policy": a.policy, "episodes": len(rows), "bins": bins,
            "wall_s": time.perf_counter() - t0}
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"heal_fkr_by_loss{'_' + a.tag if a.tag else ''}.json"
-    path.write_text(json.dumps(out, indent=1))
+    path = write_result("heal_fkr_by_loss", a.tag, out)
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.2f}"
 

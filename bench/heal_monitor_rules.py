@@ -7,11 +7,13 @@ make (later ones can differ: a run freezes the baseline once an incident opens).
 controls with any cell firing, detectable fault episodes whose fault scope fires after onset (recall, per
 class), and fault episodes with a firing outside the scope or before onset (false leads). Variants:
 
-- ``current``: the monitor as configured;
+- ``calibrated``: the monitor with the model's calibrated persistence (2 ROPs; ``AiranConfig(score_persistence=
+  None)``), the reference of the others;
 - ``bad>=G``: a model-score detection (no signature) also needs a KPI moved at least G robust z in its bad
   direction, on the cell and against its neighbours (the rule scorer's statistic);
-  (each variant also lists, per class, the detectable episodes it detects later than ``current`` or not at all)
-- ``persist=P``: model-score detections need P consecutive ROPs;
+  (each variant also lists, per class, the detectable episodes it detects later than ``calibrated`` or not at
+  all)
+- ``persist=P``: model-score detections need P consecutive ROPs (4: the ``airan`` default);
 - ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3).
 
     .venv/bin/python bench/heal_monitor_rules.py --suite SUITE.json --workers 2 --tag train
@@ -20,7 +22,6 @@ class), and fault episodes with a firing outside the scope or before onset (fals
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import sys
 import time
@@ -31,19 +32,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, peak_rss_mib  # noqa: E402
+from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.base import Observation  # noqa: E402
 from airan.agents.monitor import BAD_DIRECTION, FEATURE_NAMES, MonitorConfig  # noqa: E402
-from airan.agents.policies.airan import AiranPolicy  # noqa: E402
+from airan.agents.policies.airan import AiranConfig, AiranPolicy  # noqa: E402
 from airan.agents.runner import episode_context  # noqa: E402
 from airan.agents.suite import SuiteEpisode, fault_scope, load_suite  # noqa: E402
 from airan.twin.env import NetworkTwin  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 _BAD = [(FEATURE_NAMES.index(f"z.{k}"), FEATURE_NAMES.index(f"rel.{k}"), s) for k, s in BAD_DIRECTION.items()]
 VARIANTS: tuple[tuple[str, dict], ...] = (
-    ("current", {}), ("bad>=2", {"bad": 2.0}), ("bad>=3", {"bad": 3.0}), ("persist=3", {"persist": 3}),
+    ("calibrated", {}), ("bad>=2", {"bad": 2.0}), ("bad>=3", {"bad": 3.0}), ("persist=3", {"persist": 3}),
     ("persist=4", {"persist": 4}), ("pp>=3/3", {"pp": (3, 3)}), ("pp>=4/2", {"pp": (4, 2)}),
     ("pp>=4/3", {"pp": (4, 3)}), ("pp>=5/3", {"pp": (5, 3)}),
 )
@@ -55,7 +55,7 @@ def replay(ep: SuiteEpisode) -> dict:
     twin = NetworkTwin(ep.scenario)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     ctx = episode_context(ep, twin)
-    policy = AiranPolicy()
+    policy = AiranPolicy(AiranConfig(score_persistence=None))
     policy.reset(ctx)
     mon = policy.monitor
     cfg = mon.cfg
@@ -149,19 +149,17 @@ def main() -> None:
     suite = load_suite(a.suite)
     with ProcessPoolExecutor(max(1, a.workers), mp_context=mp.get_context("spawn")) as ex:
         eps = list(ex.map(replay, suite.episodes, chunksize=2))
-    cfg = AiranPolicy().monitor_config()
+    cfg = AiranPolicy(AiranConfig(score_persistence=None)).monitor_config()
     variants = {name: score_variant(eps, cfg, **kw) for name, kw in VARIANTS}
     for v in variants.values():
-        v["later_than_current"] = later_than(v, variants["current"], eps)
+        v["later_than_calibrated"] = later_than(v, variants["calibrated"], eps)
     out = {"machine": machine_info(), "command": "heal_monitor_rules.py " + " ".join(sys.argv[1:]),
            "suite_file": str(a.suite), "episodes": len(eps), "variants": variants,
            "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"heal_monitor_rules{'_' + a.tag if a.tag else ''}.json"
-    path.write_text(json.dumps(out, indent=1))
+    path = write_result("heal_monitor_rules", a.tag, out)
     for name, v in variants.items():
         print(f"{name:10s} controls {v['controls_alarmed']}/{v['controls']}  recall {v['detected']}/{v['detectable']}"
-              f"  false-lead episodes {v['false_lead_episodes']}  later than current: {v['later_than_current']}")
+              f"  false-lead episodes {v['false_lead_episodes']}  later: {v['later_than_calibrated']}")
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
 

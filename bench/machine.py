@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
+from pathlib import Path
 
 
 def machine_info() -> dict:
@@ -37,3 +39,12 @@ def machine_info() -> dict:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def write_result(name: str, tag: str, out: dict) -> Path:
+    """Write a benchmark's JSON to ``bench/results/NAME[_TAG].json``; returns the path."""
+    results = Path(__file__).resolve().parent / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}{'_' + tag if tag else ''}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    return path

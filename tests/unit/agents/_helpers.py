@@ -40,3 +40,15 @@ def observations(faults: list[Fault], rops: int, seed: int = SEED):
         yield twin, Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"],
                                 mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
                                 ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
+
+
+def load_bench(name: str):
+    """Import ``bench/NAME.py`` (the benchmarks are scripts, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,19 +1,13 @@
 """bench/heal_fkr_by_loss.py: the loss bins and the loss of an episode."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).resolve().parents[3] / "bench" / "heal_fkr_by_loss.py"
+from ._helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def mod():
-    spec = importlib.util.spec_from_file_location("heal_fkr_by_loss", _PATH)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+    return load_bench("heal_fkr_by_loss")
 
 
 def test_bins_split_by_loss_and_count_the_oracle_apart(mod):

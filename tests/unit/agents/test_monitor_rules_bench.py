@@ -1,22 +1,16 @@
 """bench/heal_monitor_rules.py: the rule variants it scores on replayed monitor records."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from airan.agents.monitor import MonitorConfig
 
-_PATH = Path(__file__).resolve().parents[3] / "bench" / "heal_monitor_rules.py"
+from ._helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def mod():
-    spec = importlib.util.spec_from_file_location("heal_monitor_rules", _PATH)
-    m = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m)
-    return m
+    return load_bench("heal_monitor_rules")
 
 
 def _episode(control=False):
