@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,15 +22,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, peak_rss_mib  # noqa: E402
+from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.mr_calibration import CalibrationConfig  # noqa: E402
 from airan.agents.runner import imperfect_factory  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 from airan.agents.verifier import Verifier, VerifierConfig  # noqa: E402
 from airan.twin.env import NetworkTwin  # noqa: E402
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _stats(err: list[np.ndarray]) -> dict[str, float]:
@@ -93,9 +90,7 @@ def main() -> None:
         "by_scenario": {scope: {name: {k: _stats(v) for k, v in a.items()} for name, a in per.items()}
                         for scope, per in acc.items()},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"twin_calibration{'_' + args.tag if args.tag else ''}.json"
-    path.write_text(json.dumps(out, indent=1) + "\n")
+    path = write_result("twin_calibration", args.tag, out)
     for scope, per in out["by_scenario"].items():
         for name, s in per.items():
             print(f"{scope:8s} {name:5s} power rms {s['power_before']['rms']:.2f} -> {s['power_after']['rms']:.2f} dB, "

@@ -183,7 +183,7 @@ class Verifier:
         self._sessions: np.ndarray | None = None  # [num_ues] int64 the network's latest UE trace (serving cells)
         self._rates: np.ndarray | None = None  # [num_ues] float64 their offered DL traffic [Mbit/s], NaN: unknown
         self._positions: np.ndarray | None = None  # [num_ues, 2] float64 their latest location estimates [m]
-        self._sessions_version = 0
+        self._sessions_version = 0  # bumped whenever the UE state the twins adopt changes (trace, locations, reports)
         self._reports: list[np.ndarray] = []  # [num_ues, num_cells] reports of the calibration ROPs
         self._reports_frozen = False
         self._latest: list[np.ndarray] = []  # [num_ues, num_cells] reports of the last LINK_ROPS ROPs

@@ -195,12 +195,10 @@ class NetworkTwin(gym.Env):
         take = np.isfinite(xy).all(axis=1)
         if not take.any():
             return
-        s.ue_xyz = s.ue_xyz.copy()
-        s.ue_xyz[take, :2] = xy[take]
+        s.ue_xyz[take, :2] = xy[take]  # the state is this twin's own (``clone`` deep-copies it)
         s.geom = mobility.link_geometry(s.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
         s.pathloss_db = mobility.evolve_large_scale(d.pathloss_db, d.d3d_m, s.geom.d3d_m, d.los,
                                                     PL_SLOPE_DB_PER_DECADE[self.cfg.channel_model])
-        s.gain_cache = None
 
     def clone(self) -> NetworkTwin:
         """An independent copy (shares the immutable drop): stepping it never changes this twin."""
