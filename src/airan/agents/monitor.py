@@ -442,7 +442,13 @@ class MonitorConfig:
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
     late_ho_margin_db / late_ho_rops / late_ho_min: UEs held by their serving cell with a neighbour at least
     that margin [dB] stronger in two consecutive ROPs (``overdue_ues``), summed over that many ROPs, at least
-    that many detect on their own (0 ROPs disables it)."""
+    that many detect on their own (0 ROPs disables it);
+    late_ho_streak_rops / late_ho_quiet_rops: > 0 replaces that count by the *held streak*: a cell fires when one
+    of its UEs has been overdue (``late_ho_margin_db``) by the same serving cell for at least that many
+    consecutive ROPs and the cell made no outgoing handover attempt (``HO.AttOut``) in the last
+    ``late_ho_quiet_rops`` ROPs (0: no such gate);
+    pingpong_long_rops / pingpong_long_min: a second, *sustained* ping-pong rule: at least that many ping-pongs
+    summed over that many ROPs (0 ROPs disables it)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -467,6 +473,10 @@ class MonitorConfig:
     late_ho_margin_db: float = 6.0
     late_ho_rops: int = 3
     late_ho_min: float = 2.0
+    late_ho_streak_rops: int = 0
+    late_ho_quiet_rops: int = 3
+    pingpong_long_rops: int = 0
+    pingpong_long_min: float = 10.0
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -497,6 +507,11 @@ class MonitorConfig:
         if not self.dead_air_margin_db >= 0 or not np.isfinite(self.dead_air_min_snr_db):
             raise ConfigError(f"dead_air_margin_db must be >= 0 and dead_air_min_snr_db finite, got "
                               f"{self.dead_air_margin_db!r}/{self.dead_air_min_snr_db!r}")
+        if min(self.late_ho_streak_rops, self.late_ho_quiet_rops, self.pingpong_long_rops) < 0 or \
+                not self.pingpong_long_min > 0:
+            raise ConfigError(f"late_ho_streak_rops/late_ho_quiet_rops/pingpong_long_rops must be >= 0 and "
+                              f"pingpong_long_min > 0, got {self.late_ho_streak_rops!r}/{self.late_ho_quiet_rops!r}/"
+                              f"{self.pingpong_long_rops!r}/{self.pingpong_long_min!r}")
         if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
             raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
                               f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")
@@ -551,6 +566,8 @@ class Monitor:
         self.late: list[np.ndarray] = []  # per ROP (index = ROP): [num_cells] UEs held overdue (``late_held``)
         self._overdue = np.zeros(0, bool)  # [num_ues] overdue last ROP
         self._overdue_srv = np.zeros(0, np.int64)  # [num_ues] their serving cells last ROP
+        self._held_rops = np.zeros(0, np.int64)  # [num_ues] consecutive ROPs overdue by the same serving cell
+        self.held_streak: list[np.ndarray] = []  # per ROP (index = ROP): [num_cells] longest such run of its UEs
 
     def freeze(self, rop: int) -> None:
         """Freeze the baseline to end before the anomaly that started around ``rop``."""
@@ -611,7 +628,8 @@ class Monitor:
         k = self.cfg.site_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.site_streak >= k))
         self.late_count = self.late_handover(obs.rop)  # 0 when the signature is off; late_ho_min > 0
-        self.late_fire = self.late_count >= self.cfg.late_ho_min
+        need = self.cfg.late_ho_streak_rops if self.cfg.late_ho_streak_rops > 0 else self.cfg.late_ho_min
+        self.late_fire = self.late_count >= need
         sure = np.maximum(sure, self.late_fire)
         self.surge_streak = np.where(self.surge_log2 >= self.cfg.demand_surge_log2, self.surge_streak + 1, 0)
         k = self.cfg.demand_surge_rops
@@ -645,6 +663,8 @@ class Monitor:
         self.ue_serving = self.ue_serving[: obs.rop] + [None] * (obs.rop - len(self.ue_serving)) + [srv]
         self.ue_demand = self.ue_demand[: obs.rop] + [None] * (obs.rop - len(self.ue_demand)) + [dem]
         self.late = self.late[: obs.rop] + [np.zeros(self.neighbours.shape[0])] * (obs.rop - len(self.late))
+        self.held_streak = self.held_streak[: obs.rop] + [np.zeros(self.neighbours.shape[0])] * (
+            obs.rop - len(self.held_streak))
         self.late.append(self.late_held(mr, srv))
         for entry in obs.applied:
             if entry[1].kind in RADIO_ACTIONS:
@@ -694,9 +714,13 @@ class Monitor:
         """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs."""
         k = self.cfg.pingpong_rops
         pp = np.asarray(self.derived["pp"], float)
-        if k == 0 or rop + 1 < k:
-            return np.zeros(pp.shape[1], bool)
-        return np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
+        storm = np.zeros(pp.shape[1], bool)
+        if k > 0 and rop + 1 >= k:
+            storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
+        k = self.cfg.pingpong_long_rops
+        if k > 0 and rop + 1 >= k:
+            storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_long_min
+        return storm
 
     def late_held(self, mr: np.ndarray | None, srv: np.ndarray | None) -> np.ndarray:
         """[num_cells] float64 this ROP's UEs overdue (``overdue_ues``) now and last ROP, by the same serving cell;
@@ -704,20 +728,37 @@ class Monitor:
         n = self.neighbours.shape[0]
         now = overdue_ues(mr, srv, self.cfg.late_ho_margin_db)
         out = np.zeros(n)
+        runs = np.zeros(n)
         if now.size and now.shape == self._overdue.shape:
             held = now & self._overdue & (srv == self._overdue_srv)
             np.add.at(out, srv[held], 1.0)
+            self._held_rops = np.where(now & (srv == self._overdue_srv), self._held_rops + 1, now.astype(np.int64))
+        else:
+            self._held_rops = now.astype(np.int64)
+        if now.any():
+            np.maximum.at(runs, srv[now], self._held_rops[now].astype(float))
+        self.held_streak.append(runs)
         self._overdue = now
         self._overdue_srv = np.zeros(0, np.int64) if srv is None else np.asarray(srv, np.int64).copy()
         return out
 
     def late_handover(self, rop: int) -> np.ndarray:
         """[num_cells] float64 UEs held overdue (``late_held``) summed over the last ``late_ho_rops`` ROPs up to
-        ``rop`` (0 when the signature is off)."""
+        ``rop``, or with ``late_ho_streak_rops`` the longest held streak of the cell's UEs at ``rop`` (0 where the
+        cell made a handover attempt in the last ``late_ho_quiet_rops`` ROPs); 0 when the signature is off."""
         k = self.cfg.late_ho_rops
         n = self.neighbours.shape[0]
         if k == 0 or not self.late:
             return np.zeros(n)
+        if self.cfg.late_ho_streak_rops > 0:
+            runs = self.held_streak[rop] if rop < len(self.held_streak) else np.zeros(n)
+            q = self.cfg.late_ho_quiet_rops
+            if q > 0:
+                att = np.asarray(self.derived["ho"], float)
+                if rop + 1 < q:
+                    return np.zeros(n)
+                runs = np.where(np.nansum(att[rop + 1 - q: rop + 1], axis=0) > 0, 0.0, runs)
+            return np.asarray(runs, float)
         return np.sum(self.late[max(rop + 1 - k, 0): rop + 1], axis=0)
 
     def moved_kpis(self, cell: int, top: int = 3) -> tuple[str, ...]:

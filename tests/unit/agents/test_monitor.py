@@ -367,6 +367,71 @@ def test_late_handover_signature_needs_ues_held_by_the_same_cell_rop_after_rop()
         MonitorConfig(late_ho_margin_db=-2.0)
 
 
+def test_held_streak_rule_needs_one_ue_held_for_rops_and_a_silent_cell():
+    obs_list = [o for _, o in observations([], 10)]
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    num_cells = nb.shape[0]
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0, demand_surge_rops=0,
+                        late_ho_margin_db=4.0, late_ho_streak_rops=4, late_ho_quiet_rops=3)
+
+    def run(attempt_rop: int = -1, break_rop: int = -1) -> dict[int, int]:
+        """3 UEs of cell 1; UE 0 reports cell 2 5 dB above cell 1 from ROP 3 (one UE only: the summed rule's
+        2 UE-ROPs would need it held two ROPs, the streak rule four); cell 1 makes one handover attempt at
+        ``attempt_rop``; UE 0 is not overdue at ``break_rop``."""
+        mon, first = Monitor(nb, cfg, _Quiet()), {}
+        for o in obs_list:
+            mr = np.full((3, num_cells), np.nan)
+            mr[:, 1], mr[:, 2] = -90.0, -96.0
+            if o.rop >= 3 and o.rop != break_rop:
+                mr[0, 2] = -85.0
+            kpis = dict(o.kpis)
+            hist = {k: np.array(v, float) for k, v in o.history.items()}
+            hist["HO.AttOut"][:] = 0.0
+            if 0 <= attempt_rop <= o.rop:
+                hist["HO.AttOut"][attempt_rop, 1] = 1.0
+            kpis["HO.AttOut"] = hist["HO.AttOut"][o.rop]
+            for det in mon.update(dataclasses.replace(o, kpis=kpis, history=hist, mr_rsrp_dbm=mr,
+                                                      ue_serving=np.array([1, 1, 1]),
+                                                      ue_dl_demand_mbps=np.ones(3))):
+                first.setdefault(det.cell, o.rop)
+        return first
+
+    assert run() == {1: 6}  # overdue at ROPs 3, 4, 5, 6: held four ROPs at ROP 6
+    assert run(attempt_rop=6) == {1: 9}  # the cell handed a UE over at ROP 6: silent again from ROP 9
+    assert run(break_rop=5) == {1: 9}  # the run restarts at ROP 6
+    with pytest.raises(ConfigError, match="-1"):
+        MonitorConfig(late_ho_streak_rops=-1)
+
+
+def test_sustained_pingpong_rule_sees_a_steady_trickle_the_storm_misses():
+    from airan.agents.base import Observation
+
+    obs_list = list(observations([], 10))
+    twin = obs_list[0][0]
+    hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
+    hist["HO.PingPong"][:] = 0.0
+    hist["HO.PingPong"][:, 1] = [0, 0, 1, 2, 1, 2, 1, 2, 1, 2]  # never 6 over 3 ROPs; 10 over ROPs 2-9
+    hist["HO.PingPong"][:, 4] = [0, 3, 0, 0, 0, 3, 0, 0, 0, 3]  # bursts: 9 over any 8 ROPs
+    d = twin.drop
+    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+
+    def first(cfg: MonitorConfig) -> dict[int, int]:
+        mon, out = Monitor(nb, cfg, _Quiet()), {}
+        for r in range(10):
+            o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                            history={k: v[: r + 1] for k, v in hist.items()}, events=[])
+            for det in mon.update(o):
+                out.setdefault(det.cell, r)
+        return out
+
+    assert first(MonitorConfig(threshold=0.9, pingpong_long_rops=0)) == {}
+    assert first(MonitorConfig(threshold=0.9, pingpong_long_rops=8, pingpong_long_min=10)) == {1: 8}
+    with pytest.raises(ConfigError, match="0.0"):
+        MonitorConfig(pingpong_long_min=0.0)
+
+
 def test_site_relative_change_cancels_what_moves_every_cell_of_a_site():
     from airan.agents.monitor import change_quantile, report_change, site_relative_change
     from airan.core.errors import ShapeError
