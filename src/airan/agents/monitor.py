@@ -447,8 +447,8 @@ class MonitorConfig:
     of its UEs has been overdue (``late_ho_margin_db``) by the same serving cell for at least that many
     consecutive ROPs and the cell made no outgoing handover attempt (``HO.AttOut``) in the last
     ``late_ho_quiet_rops`` ROPs (0: no such gate);
-    pingpong_long_rops / pingpong_long_min: a second, *sustained* ping-pong rule: at least that many ping-pongs
-    summed over that many ROPs (0 ROPs disables it)."""
+    pingpong_steady_rops: a second, *steady* ping-pong rule: at least one ping-pong out of the cell in each of
+    that many consecutive ROPs (0 disables it)."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -475,8 +475,7 @@ class MonitorConfig:
     late_ho_min: float = 2.0
     late_ho_streak_rops: int = 0
     late_ho_quiet_rops: int = 3
-    pingpong_long_rops: int = 0
-    pingpong_long_min: float = 10.0
+    pingpong_steady_rops: int = 0
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -507,11 +506,9 @@ class MonitorConfig:
         if not self.dead_air_margin_db >= 0 or not np.isfinite(self.dead_air_min_snr_db):
             raise ConfigError(f"dead_air_margin_db must be >= 0 and dead_air_min_snr_db finite, got "
                               f"{self.dead_air_margin_db!r}/{self.dead_air_min_snr_db!r}")
-        if min(self.late_ho_streak_rops, self.late_ho_quiet_rops, self.pingpong_long_rops) < 0 or \
-                not self.pingpong_long_min > 0:
-            raise ConfigError(f"late_ho_streak_rops/late_ho_quiet_rops/pingpong_long_rops must be >= 0 and "
-                              f"pingpong_long_min > 0, got {self.late_ho_streak_rops!r}/{self.late_ho_quiet_rops!r}/"
-                              f"{self.pingpong_long_rops!r}/{self.pingpong_long_min!r}")
+        if min(self.late_ho_streak_rops, self.late_ho_quiet_rops, self.pingpong_steady_rops) < 0:
+            raise ConfigError(f"late_ho_streak_rops/late_ho_quiet_rops/pingpong_steady_rops must be >= 0, got "
+                              f"{self.late_ho_streak_rops!r}/{self.late_ho_quiet_rops!r}/{self.pingpong_steady_rops!r}")
         if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
             raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
                               f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")
@@ -711,15 +708,16 @@ class Monitor:
         return dead & (~few | has)
 
     def pingpong_storm(self, rop: int) -> np.ndarray:
-        """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs."""
+        """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs, or (with
+        ``pingpong_steady_rops``) at least one in each of the last ``pingpong_steady_rops`` ROPs."""
         k = self.cfg.pingpong_rops
         pp = np.asarray(self.derived["pp"], float)
         storm = np.zeros(pp.shape[1], bool)
         if k > 0 and rop + 1 >= k:
             storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
-        k = self.cfg.pingpong_long_rops
+        k = self.cfg.pingpong_steady_rops
         if k > 0 and rop + 1 >= k:
-            storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_long_min
+            storm |= np.all(np.nan_to_num(pp[rop + 1 - k: rop + 1]) >= 1.0, axis=0)
         return storm
 
     def late_held(self, mr: np.ndarray | None, srv: np.ndarray | None) -> np.ndarray:

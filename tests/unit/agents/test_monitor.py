@@ -405,15 +405,15 @@ def test_held_streak_rule_needs_one_ue_held_for_rops_and_a_silent_cell():
         MonitorConfig(late_ho_streak_rops=-1)
 
 
-def test_sustained_pingpong_rule_sees_a_steady_trickle_the_storm_misses():
+def test_steady_pingpong_rule_sees_a_trickle_the_storm_misses():
     from airan.agents.base import Observation
 
     obs_list = list(observations([], 10))
     twin = obs_list[0][0]
     hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
     hist["HO.PingPong"][:] = 0.0
-    hist["HO.PingPong"][:, 1] = [0, 0, 1, 2, 1, 2, 1, 2, 1, 2]  # never 6 over 3 ROPs; 10 over ROPs 2-9
-    hist["HO.PingPong"][:, 4] = [0, 3, 0, 0, 0, 3, 0, 0, 0, 3]  # bursts: 9 over any 8 ROPs
+    hist["HO.PingPong"][:, 1] = [0, 0, 1, 2, 1, 2, 1, 1, 1, 2]  # never 6 over 3 ROPs; one or more every ROP from 2
+    hist["HO.PingPong"][:, 4] = [0, 3, 1, 0, 3, 1, 0, 3, 1, 0]  # bursts, never 6 over 3 ROPs, with gaps
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
 
@@ -426,10 +426,10 @@ def test_sustained_pingpong_rule_sees_a_steady_trickle_the_storm_misses():
                 out.setdefault(det.cell, r)
         return out
 
-    assert first(MonitorConfig(threshold=0.9, pingpong_long_rops=0)) == {}
-    assert first(MonitorConfig(threshold=0.9, pingpong_long_rops=8, pingpong_long_min=10)) == {1: 8}
-    with pytest.raises(ConfigError, match="0.0"):
-        MonitorConfig(pingpong_long_min=0.0)
+    assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=0)) == {}
+    assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=6)) == {1: 7}  # ROPs 2-7
+    with pytest.raises(ConfigError, match="-3"):
+        MonitorConfig(pingpong_steady_rops=-3)
 
 
 def test_site_relative_change_cancels_what_moves_every_cell_of_a_site():
