@@ -1,4 +1,4 @@
-"""Calibrate the monitor's late-handover signature on the training split -> bench/results/heal_late_handover.json
+"""Calibrate the monitor's late-handover rules on the training split -> bench/results/heal_late_handover.json
 
 The signature (``airan.agents.monitor.overdue_ues``, ``Monitor.late_held``): a UE that reports a neighbour at
 least ``margin`` dB stronger than its serving cell in two consecutive ROPs, still served by the same cell, is
@@ -14,6 +14,10 @@ control) and, for every (margin, min) in the sweep, counts
 - detectable ``too_late`` handover misconfigurations whose fault cell fires while the fault is active (recall;
   detectability as the suite defines it, ``airan.agents.suite.is_undetectable``), and the same for
   ``pingpong`` ones (the signature is not meant for them: their UEs leave the cell early).
+The same episodes also score the *held streak* (the default rule since it replaced the summed count; see
+``MonitorConfig.late_ho_streak_rops``): a cell fires when one of its UEs has been overdue by ``margin`` dB,
+served by that same cell, for ``streak`` consecutive ROPs, and (``quiet`` > 0) the cell made no outgoing
+handover attempt (``HO.AttOut``) in the last ``quiet`` ROPs; ``streak_sweep`` in the JSON, same counts.
 The seeds are the training split's, disjoint from dev and test.
 
     .venv/bin/python bench/heal_late_handover.py --episodes 200 --seed 34 --per-class 12
@@ -42,6 +46,9 @@ from airan.twin.env import NetworkTwin  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 MARGINS_DB = (4.0, 6.0, 8.0)
 MINS = (1.0, 2.0, 3.0)
+STREAK_MARGINS_DB = (3.0, 4.0, 5.0, 6.0)
+STREAKS = (3, 4, 5)
+QUIETS = (0, 3)
 
 
 def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
@@ -53,39 +60,51 @@ def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
     reports: list[np.ndarray] = []
     trace: list[tuple[np.ndarray, np.ndarray]] = []
-    step_kpis(twin, ep.rops, reports, trace)
+    kpis = step_kpis(twin, ep.rops, reports, trace)
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     active = np.array([[any(f.level(r) > 0 and c in f.cells for f in real) for c in range(nb.shape[0])]
                        for r in range(ep.rops)])
-    sums = {}
-    for m in MARGINS_DB:
+    sums, streaks = {}, {}
+    for m in sorted(set(MARGINS_DB) | set(STREAK_MARGINS_DB)):
         mon = Monitor(nb, MonitorConfig(late_ho_margin_db=m))
         held = np.stack([mon.late_held(reports[r], trace[r][0]) for r in range(ep.rops)])  # [R, C]
         kernel = np.ones(rops_window)
         sums[m] = np.stack([np.convolve(held[:, c], kernel)[: ep.rops] for c in range(held.shape[1])], axis=1)
+        streaks[m] = np.stack(mon.held_streak)  # [R, C] longest run of a UE held overdue by the cell [ROPs]
+    att = np.nan_to_num(kpis["HO.AttOut"])  # [R, C] outgoing handover attempts
+    quiet = {q: np.stack([att[max(r + 1 - q, 0): r + 1].sum(axis=0) == 0 if r + 1 >= q else np.zeros(att.shape[1], bool)
+                          for r in range(ep.rops)]) for q in QUIETS if q > 0}
+    fires = {(m, k, q): (streaks[m] >= k) & (quiet[q] if q > 0 else True)
+             for m in STREAK_MARGINS_DB for k in STREAKS for q in QUIETS}
     ho = real[0] if real and real[0].kind == "ho_misconfig" else None
     return {"id": ep.id, "cls": "control" if ep.control else ep.cause, "mode": ho.mode if ho else None,
-            "detectable": (not is_undetectable(ep)) if ho else None, "active": active, "sums": sums}
+            "detectable": (not is_undetectable(ep)) if ho else None, "active": active, "sums": sums,
+            "fires": fires}
+
+
+def counts(rows: list[dict], fire) -> dict:
+    """Controls firing, other-fault episodes with a non-fault cell firing and too-late / ping-pong recall of a
+    rule ``fire(row)`` -> [R, C] bool."""
+    ctrl = [r["id"] for r in rows if r["cls"] == "control" and fire(r).any()]
+    lead = [r["id"] for r in rows if r["cls"] not in ("control", "ho_misconfig") and (fire(r) & ~r["active"]).any()]
+    rec = {}
+    for mode in ("too_late", "pingpong"):
+        eps = [r for r in rows if r["mode"] == mode and r["detectable"]]
+        hit = [r["id"] for r in eps if (fire(r) & r["active"]).any()]
+        rec[mode] = {"detected": len(hit), "of": len(eps), "ids": hit}
+    return {"controls_firing": ctrl, "controls": sum(r["cls"] == "control" for r in rows),
+            "other_fault_episodes_with_a_non_fault_cell_firing": lead,
+            "other_fault_episodes": sum(r["cls"] not in ("control", "ho_misconfig") for r in rows), "recall": rec}
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    out = []
-    for m in MARGINS_DB:
-        for k in MINS:
-            ctrl = [r["id"] for r in rows if r["cls"] == "control" and (r["sums"][m] >= k).any()]
-            lead = [r["id"] for r in rows if r["cls"] not in ("control", "ho_misconfig")
-                    and ((r["sums"][m] >= k) & ~r["active"]).any()]
-            rec = {}
-            for mode in ("too_late", "pingpong"):
-                eps = [r for r in rows if r["mode"] == mode and r["detectable"]]
-                hit = [r["id"] for r in eps if ((r["sums"][m] >= k) & r["active"]).any()]
-                rec[mode] = {"detected": len(hit), "of": len(eps), "ids": hit}
-            out.append({"margin_db": m, "min": k, "controls_firing": ctrl,
-                        "controls": sum(r["cls"] == "control" for r in rows),
-                        "other_fault_episodes_with_a_non_fault_cell_firing": lead,
-                        "other_fault_episodes": sum(r["cls"] not in ("control", "ho_misconfig") for r in rows),
-                        "recall": rec})
-    return out
+    return [{"margin_db": m, "min": k, **counts(rows, lambda r, m=m, k=k: r["sums"][m] >= k)}
+            for m in MARGINS_DB for k in MINS]
+
+
+def summarize_streaks(rows: list[dict]) -> list[dict]:
+    return [{"margin_db": m, "streak": k, "quiet": q, **counts(rows, lambda r, key=(m, k, q): r["fires"][key])}
+            for m in STREAK_MARGINS_DB for k in STREAKS for q in QUIETS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.per_class < 1 or a.rops < 1:
         raise SystemExit(f"--per-class and --rops must be >= 1, got {a.per_class} / {a.rops}")
     t0 = time.perf_counter()
+    cfg = MonitorConfig()
     suite = make_suite("train", a.episodes, a.seed, detectable_check=False)
     seen: Counter = Counter()
     eps = []
@@ -116,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     res = {"machine": machine_info(), "command": "python bench/heal_late_handover.py " + " ".join(sys.argv[1:]),
            "suite": {"split": "train", "episodes": a.episodes, "seed": a.seed, "per_class": a.per_class,
                      "run": len(eps)},
-           "rops": a.rops, "default": {"margin_db": MonitorConfig().late_ho_margin_db,
-                                       "min": MonitorConfig().late_ho_min},
-           "sweep": summarize(rows), "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
+           "rops": a.rops, "summed_rule": {"margin_db": 6.0, "min": MonitorConfig().late_ho_min},
+           "default": {"margin_db": cfg.late_ho_margin_db, "streak": cfg.late_ho_streak_rops,
+                       "quiet": cfg.late_ho_quiet_rops},
+           "sweep": summarize(rows), "streak_sweep": summarize_streaks(rows),
+           "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
@@ -129,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
               f"/{s['other_fault_episodes']}, too_late {s['recall']['too_late']['detected']}/"
               f"{s['recall']['too_late']['of']}, pingpong {s['recall']['pingpong']['detected']}/"
               f"{s['recall']['pingpong']['of']}")
+    for s in res["streak_sweep"]:
+        lead = len(s["other_fault_episodes_with_a_non_fault_cell_firing"])
+        print(f"streak: margin {s['margin_db']:.0f} dB, {s['streak']} ROPs, quiet {s['quiet']}: controls firing "
+              f"{len(s['controls_firing'])}/{s['controls']}, false lead {lead}/{s['other_fault_episodes']}, too_late "
+              f"{s['recall']['too_late']['detected']}/{s['recall']['too_late']['of']}")
     print(f"wrote {out}")
     return 0
 

@@ -8,9 +8,10 @@ features to a score in [0, 1] per cell; a detection needs ``persistence`` consec
 except for a twin alarm, which is strong evidence and detects at once, and for the *dead-air signature* (on air,
 demand, several UEs connected or one that could decode, and nothing carried for ``dead_air_rops`` consecutive
 ROPs), the textbook sleeping-cell symptom that no alarm reports, and for the *ping-pong signature* (at least
-``pingpong_min`` ping-pong handovers out of the cell over the last ``pingpong_rops`` ROPs), the
-mobility-robustness failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline
-absorbs a persistent shift within a few ROPs while the count stays high.
+``pingpong_min`` ping-pong handovers out of the cell over the last ``pingpong_rops`` ROPs, or at least one in
+each of the last ``pingpong_steady_rops`` ROPs: a steady trickle that never bursts), the mobility-robustness
+failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline absorbs a persistent
+shift within a few ROPs while the count stays high.
 
 Besides the cell KPIs the monitor reads the UEs' *measurement reports* (``Observation.mr_rsrp_dbm``): every
 connected UE reports the RSRP of the strongest cells it hears, so each cell is sampled by tens of UEs, most of
@@ -55,15 +56,17 @@ relative KPI test cannot tell a hotspot from churn, while a UE's own rate only m
 The UE trace and the measurement reports together give the *late-handover* signature, the other mobility-
 robustness failure of a handover misconfiguration (a large hysteresis, a long time-to-trigger or a negative
 CIO): ``overdue_ues`` marks the UEs that report a neighbour at least ``late_ho_margin_db`` stronger than their
-serving cell, in this ROP and the previous one, still served by the same cell. With any sane A3 setting
-(offset + hysteresis of a few dB, a time-to-trigger of a fraction of a second) such a UE would have handed over
-long before the end of a ROP; only handover parameters that hold it there explain it. A cell holding at least
-``late_ho_min`` of them summed over ``late_ho_rops`` ROPs detects on its own. On the training split
-(``bench/heal_late_handover.py``: 12 episodes per fault class, all 44 controls) 6 dB and 2 over 3 ROPs is the one
-setting of the sweep that fires on no control, on a cell outside the fault in 4 of 107 episodes of other faults
-(all of them faults that raise an alarm, which then leads) and on every detectable too-late misconfiguration
-(4 of 4); a 4 dB margin lets 6 controls fire, 3 UEs or 8 dB miss half of them. A twin alarm outranks it as the
-lead.
+serving cell. With any sane A3 setting (offset + hysteresis of a few dB, a time-to-trigger of a fraction of a
+second) such a UE would have handed over within a ROP; only handover parameters that hold it there explain it.
+The default rule is the *held streak*: a cell fires when one of its UEs has been overdue by 4 dB or more, served by
+that same cell, for ``late_ho_streak_rops`` = 4 consecutive ROPs while the cell made no outgoing handover attempt
+(``HO.AttOut``) in the last ``late_ho_quiet_rops`` = 3 ROPs: a cell that holds a UE this long and hands nobody
+over is not a cell whose UEs just crossed a border. On the training split (seeds 34 and 35, 600 episodes, 132
+controls) it fired on no control and found 10 of 16 too-late misconfigurations, where the first rule (at least
+``late_ho_min`` = 2 UE-ROPs held two ROPs running, summed over ``late_ho_rops`` = 3 ROPs at 6 dB; still there with
+``late_ho_streak_rops=0``) found 7 and fired outside the fault in more episodes of other faults; on two suites
+never used before (seeds 7309, 7310) the first rule alarmed 4 of 132 controls, and 3 of those took actions on a
+healthy network (README, "Handover signatures"). A twin alarm outranks it as the lead.
 
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.
@@ -470,12 +473,12 @@ class MonitorConfig:
     site_shift_rops: int = 3
     demand_surge_log2: float = 0.8
     demand_surge_rops: int = 2
-    late_ho_margin_db: float = 6.0
+    late_ho_margin_db: float = 4.0
     late_ho_rops: int = 3
     late_ho_min: float = 2.0
-    late_ho_streak_rops: int = 0
+    late_ho_streak_rops: int = 4
     late_ho_quiet_rops: int = 3
-    pingpong_steady_rops: int = 0
+    pingpong_steady_rops: int = 6
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:

@@ -330,7 +330,9 @@ def test_overdue_ues_are_the_ones_a_neighbour_outshines_by_the_margin():
         overdue_ues(mr, srv[:4], 6.0)
 
 
-def test_late_handover_signature_needs_ues_held_by_the_same_cell_rop_after_rop():
+def test_summed_late_handover_rule_needs_ues_held_by_the_same_cell_rop_after_rop():
+    """The first late-handover rule (UE-ROPs held overdue >= 6 dB summed over 3 ROPs), still selectable with
+    ``late_ho_streak_rops=0``."""
     import dataclasses
 
     obs_list = [o for _, o in observations([], 10)]
@@ -338,7 +340,8 @@ def test_late_handover_signature_needs_ues_held_by_the_same_cell_rop_after_rop()
         d = twin.drop
         nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
     num_cells = nb.shape[0]
-    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0, demand_surge_rops=0)
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, pingpong_steady_rops=0,
+                        coverage_shift_rops=0, demand_surge_rops=0, late_ho_margin_db=6.0, late_ho_streak_rops=0)
 
     def run(overdue_from: int, same_cell: bool) -> dict[int, int]:
         """4 UEs of cell 1; UEs 0 and 1 report cell 2 8 dB above cell 1 from ``overdue_from``; UE 3 once, at

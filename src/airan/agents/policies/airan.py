@@ -269,7 +269,8 @@ class AiranPolicy(Policy):
         elif lead is not None and self.monitor.late_fire[lead]:
             # UEs held by the lead cell with a neighbour several dB stronger: only handover parameters do that
             lik = late_handover_likelihood()
-            cited = {"ue.late_handover_ues": float(self.monitor.late_count[lead])}
+            name = "ue.late_handover_held_rops" if self.monitor.cfg.late_ho_streak_rops > 0 else "ue.late_handover_ues"
+            cited = {name: float(self.monitor.late_count[lead])}
             self.lead_signal = ("late_ho", lead, float(self.monitor.late_count[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
