@@ -248,7 +248,8 @@ def surge_likelihood(observed_log2: float, severities: tuple[float, ...] = (0.4,
 # cause: on the training split the first rule (UE-ROPs held, summed) held on every detectable too-late
 # misconfiguration and on a cell outside the fault in 4 of 107 episodes of other faults
 # (``bench/heal_late_handover.py``), a likelihood ratio of about 25. The held streak that replaced it fires
-# outside the fault less often (3 vs 8 of 600 training episodes), so the ratio is, if anything, conservative.
+# on a cell outside the fault less often (3 vs 12 of 398 training episodes of other faults,
+# ``bench/results/heal_late_handover_train3[45]_all.json``), so the ratio is, if anything, conservative.
 LATE_HO_OTHER_LIKELIHOOD = 0.04
 
 

@@ -64,7 +64,8 @@ that same cell, for ``late_ho_streak_rops`` = 4 consecutive ROPs while the cell 
 over is not a cell whose UEs just crossed a border. On the training split (seeds 34 and 35, 600 episodes, 132
 controls) it fired on no control and found 10 of 16 too-late misconfigurations, where the first rule (at least
 ``late_ho_min`` = 2 UE-ROPs held two ROPs running, summed over ``late_ho_rops`` = 3 ROPs at 6 dB; still there with
-``late_ho_streak_rops=0``) found 7 and fired outside the fault in more episodes of other faults; on two suites
+``late_ho_streak_rops=0``) found 7 and fired on a cell outside the fault in 12 of 398 episodes of other faults,
+the streak in 3 (``bench/heal_late_handover.py``, ``heal_late_handover_train3[45]_all.json``); on two suites
 never used before (seeds 7309, 7310) the first rule alarmed 4 of 132 controls, and 3 of those took actions on a
 healthy network (README, "Handover signatures"). A twin alarm outranks it as the lead.
 
