@@ -444,9 +444,10 @@ class MonitorConfig:
     the cells' sites, ``Monitor(cell_site=...)``);
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
-    late_ho_margin_db / late_ho_rops / late_ho_min: UEs held by their serving cell with a neighbour at least
-    that margin [dB] stronger in two consecutive ROPs (``overdue_ues``), summed over that many ROPs, at least
-    that many detect on their own (0 ROPs disables it);
+    late_ho_margin_db / late_ho_rops / late_ho_min: the summed late-handover rule (used when
+    ``late_ho_streak_rops`` is 0): UEs held by their serving cell with a neighbour at least that margin [dB]
+    stronger in two consecutive ROPs (``overdue_ues``), summed over that many ROPs, at least that many detect on
+    their own (``late_ho_rops`` = 0 disables the late-handover signature, either rule);
     late_ho_streak_rops / late_ho_quiet_rops: > 0 replaces that count by the *held streak*: a cell fires when one
     of its UEs has been overdue (``late_ho_margin_db``) by the same serving cell for at least that many
     consecutive ROPs and the cell made no outgoing handover attempt (``HO.AttOut``) in the last
