@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, peak_rss_mib  # noqa: E402
 
-from airan.agents.monitor import Monitor, MonitorConfig, sector_neighbours  # noqa: E402
+from airan.agents.monitor import Monitor, MonitorConfig, sector_neighbours, silent_cells  # noqa: E402
 from airan.agents.suite import SuiteEpisode, is_undetectable, make_suite, step_kpis  # noqa: E402
 from airan.twin.env import NetworkTwin  # noqa: E402
 
@@ -72,8 +72,7 @@ def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
         sums[m] = np.stack([np.convolve(held[:, c], kernel)[: ep.rops] for c in range(held.shape[1])], axis=1)
         streaks[m] = np.stack(mon.held_streak)  # [R, C] longest run of a UE held overdue by the cell [ROPs]
     att = np.nan_to_num(kpis["HO.AttOut"])  # [R, C] outgoing handover attempts
-    quiet = {q: np.stack([att[max(r + 1 - q, 0): r + 1].sum(axis=0) == 0 if r + 1 >= q else np.zeros(att.shape[1], bool)
-                          for r in range(ep.rops)]) for q in QUIETS if q > 0}
+    quiet = {q: np.stack([silent_cells(att, r, q) for r in range(ep.rops)]) for q in QUIETS if q > 0}
     fires = {(m, k, q): (streaks[m] >= k) & (quiet[q] if q > 0 else True)
              for m in STREAK_MARGINS_DB for k in STREAKS for q in QUIETS}
     ho = real[0] if real and real[0].kind == "ho_misconfig" else None

@@ -305,6 +305,17 @@ def overdue_ues(mr_rsrp_dbm: np.ndarray | None, serving: np.ndarray | None, marg
         return np.isfinite(own) & np.isfinite(best) & (best - own >= margin_db)
 
 
+def silent_cells(ho_attempts: np.ndarray, rop: int, rops: int) -> np.ndarray:
+    """[num_cells] bool: the cells that made no outgoing handover attempt in the ``rops`` ROPs up to ``rop``.
+
+    ho_attempts : [R, num_cells] float64 ``HO.AttOut`` per ROP (NaN: not reported, counted as none)
+    False everywhere before ``rops`` ROPs of history exist."""
+    att = np.asarray(ho_attempts, float)
+    if rop + 1 < rops:
+        return np.zeros(att.shape[1], bool)
+    return np.nansum(att[rop + 1 - rops: rop + 1], axis=0) == 0
+
+
 def demand_surge(serving: list[np.ndarray | None], demand_mbps: list[np.ndarray | None], num_cells: int,
                  start: int, stop: int, rop: int, recent_rops: int = 2, min_ues: int = 1) -> np.ndarray:
     """Median over a cell's UEs of the change in their own offered DL traffic: [num_cells] float64 [log2].
@@ -757,10 +768,7 @@ class Monitor:
             runs = self.held_streak[rop] if rop < len(self.held_streak) else np.zeros(n)
             q = self.cfg.late_ho_quiet_rops
             if q > 0:
-                att = np.asarray(self.derived["ho"], float)
-                if rop + 1 < q:
-                    return np.zeros(n)
-                runs = np.where(np.nansum(att[rop + 1 - q: rop + 1], axis=0) > 0, 0.0, runs)
+                runs = np.where(silent_cells(self.derived["ho"], rop, q), runs, 0.0)
             return np.asarray(runs, float)
         return np.sum(self.late[max(rop + 1 - k, 0): rop + 1], axis=0)
 
