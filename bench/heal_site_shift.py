@@ -51,6 +51,8 @@ COVERAGE = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 THRESHOLDS_DB = (1.5, 2.0, 2.5, 3.0)
 RUN_ROPS = (2, 3, 4)
 GATES_DB = (0.5, 1.0, 1.5, 2.0)  # site-relative gates on the default median rule
+# the spread of the site-relative change: its lower quartile (the *site-relative edge drop*) and its IQR
+SPREAD_THRESHOLDS_DB = {"site_drop": (3.0, 4.0, 5.0, 6.0, 8.0), "site_spread": (4.0, 6.0, 8.0, 10.0, 12.0)}
 
 
 def shifts(ep: SuiteEpisode) -> dict:
@@ -65,6 +67,7 @@ def shifts(ep: SuiteEpisode) -> dict:
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
     mon = Monitor(nb)  # only for its baseline window (no incident: never frozen)
     med, site = np.zeros((ep.rops, c)), np.zeros((ep.rops, c))
+    site_drop, site_spread = np.zeros((ep.rops, c)), np.zeros((ep.rops, c))
     ready = np.zeros(ep.rops, bool)  # [R] the baseline is in place
     for r in range(ep.rops):
         start, stop = mon.baseline_window(r)
@@ -75,13 +78,17 @@ def shifts(ep: SuiteEpisode) -> dict:
             continue
         ready[r] = True
         med[r] = change_quantile(diff, 0.5)
-        site[r] = change_quantile(site_relative_change(diff, d.cell_site), 0.5)
+        rel = site_relative_change(diff, d.cell_site)
+        site[r] = change_quantile(rel, 0.5)
+        site_drop[r] = -change_quantile(rel, 0.25)
+        site_spread[r] = change_quantile(rel, 0.75) - change_quantile(rel, 0.25)
     real = tuple(f for f in ep.faults if f.kind != "benign_surge")
     scope = fault_scope(real, d.cell_site, nb) if real else np.zeros(0, np.int64)
     active = np.array([any(f.level(r) > 0 for f in real) for r in range(ep.rops)])
     return {"id": ep.id, "cls": "control" if ep.control else ep.cause, "undetectable": bool(ep.undetectable),
             "onset": min((f.onset_rop for f in real), default=ep.rops), "scope": scope, "active": active,
-            "ready": ready, "median": med, "site": site}
+            "ready": ready, "median": med, "site": site,
+            "site_drop": site_drop, "site_spread": site_spread}
 
 
 def fires(x: np.ndarray, threshold_db: float, rops: int) -> np.ndarray:
@@ -100,6 +107,13 @@ def gated(median: np.ndarray, site: np.ndarray, gate_db: float) -> np.ndarray:
     return np.where(site_backed(median, site, gate_db), median, 0.0)
 
 
+def monitor_fires(r: dict, cfg: MonitorConfig) -> np.ndarray:
+    """[R, C] bool: the monitor's default coverage signatures (the site-gated median rule, the site rule)."""
+    f = fires(gated(r["median"], r["site"], cfg.coverage_site_gate_db), cfg.coverage_shift_db,
+              cfg.coverage_shift_rops)
+    return f | fires(r["site"], cfg.site_shift_db, cfg.site_shift_rops)
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     cfg = MonitorConfig()
     out = []
@@ -107,6 +121,8 @@ def summarize(rows: list[dict]) -> list[dict]:
     rules += [(s, t, k, True, None) for s, t, k in itertools.product(("site", "median"), THRESHOLDS_DB, RUN_ROPS)]
     # the default median rule gated by the site-relative shift, OR-ed with the default site rule
     rules += [("median_gated", cfg.coverage_shift_db, cfg.coverage_shift_rops, False, g) for g in GATES_DB]
+    # the monitor's default coverage rules (gated median, site-relative median) OR-ed with a spread statistic
+    rules += [(s, t, k, "monitor", None) for s, ts in SPREAD_THRESHOLDS_DB.items() for t in ts for k in RUN_ROPS]
     for stat, t, k, with_default, gate in rules:
         ctrl, lead, rec = [], [], {c: {"detected": 0, "of": 0} for c in COVERAGE}
         for r in rows:
@@ -115,7 +131,9 @@ def summarize(rows: list[dict]) -> list[dict]:
                 f |= fires(r["site"], cfg.site_shift_db, cfg.site_shift_rops)
             else:
                 f = fires(r[stat], t, k)
-            if with_default:
+            if with_default == "monitor":
+                f = fires(np.maximum(r[stat], 0.0), t, k) | monitor_fires(r, cfg)
+            elif with_default:
                 f |= fires(r["median"], cfg.coverage_shift_db, cfg.coverage_shift_rops)
             if r["cls"] == "control":
                 ctrl += [r["id"]] if f.any() else []
@@ -138,7 +156,7 @@ def summarize(rows: list[dict]) -> list[dict]:
 def no_fault_spread(rows: list[dict]) -> dict:
     """|shift| quantiles [dB] over the controls' cells and ROPs with a baseline in place (0 where < 3 UEs)."""
     out = {}
-    for stat in ("median", "site"):
+    for stat in ("median", "site", "site_drop", "site_spread"):
         a = np.concatenate([np.abs(r[stat][r["ready"]]).ravel() for r in rows if r["cls"] == "control"])
         if a.size:
             q = np.quantile(a, [0.95, 0.99, 0.999])
@@ -176,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(res, indent=1))
     for s in res["sweep"]:
         rec = " ".join(f"{c.split('_')[0]} {v['detected']}/{v['of']}" for c, v in s["recall"].items())
-        tag = "(+default)" if s["or_default_median_rule"] else " " * 10
+        tag = {"monitor": "(+monitor)", True: "(+default)"}.get(s["or_default_median_rule"], " " * 10)
         if "site_gate_db" in s:
             tag = f"gate {s['site_gate_db']:.1f}"
         print(f"{s['statistic']:12s} {s['threshold_db']:.1f} dB x {s['rops']} {tag} "

@@ -253,6 +253,14 @@ def site_relative_change(diff: np.ndarray, cell_site: np.ndarray) -> np.ndarray:
     return d - ref
 
 
+def site_relative_spread(rel: np.ndarray, min_ues: int = 3) -> np.ndarray:
+    """[num_cells] float64 the interquartile range over UEs of ``site_relative_change`` ``rel`` [num_ues,
+    num_cells] [dB] (NaN ignored; 0 where fewer than ``min_ues`` UEs have a value). A power change moves every
+    UE's difference alike (the median moves, the spread does not); a tilt change raises it under the new beam
+    and lowers it under the old one, so a mild downtilt widens the spread while the median stays put."""
+    return change_quantile(rel, 0.75, min_ues) - change_quantile(rel, 0.25, min_ues)
+
+
 def decodable_ues(mr_rsrp_dbm: np.ndarray, serving: np.ndarray, margin_db: float,
                   min_rsrp_dbm: float = -np.inf) -> np.ndarray:
     """[num_ues] bool: the UEs that report their serving cell at ``min_rsrp_dbm`` [dBm] or more and within
@@ -464,7 +472,12 @@ class MonitorConfig:
     consecutive ROPs and the cell made no outgoing handover attempt (``HO.AttOut``) in the last
     ``late_ho_quiet_rops`` ROPs (0: no such gate);
     pingpong_steady_rops: a second, *steady* ping-pong rule: at least one ping-pong out of the cell in each of
-    that many consecutive ROPs (0 disables it)."""
+    that many consecutive ROPs (0 disables it);
+    site_spread_db / site_spread_rops: the *site-relative spread* (``site_relative_spread``: the interquartile
+    range over the UEs of ``site_relative_change``) of at least that much [dB] for that many consecutive ROPs
+    detects on its own (None: the spread does not detect; needs ``cell_site``). A tilt change moves the near
+    and the far UEs' RSRP in opposite directions, so a mild one leaves the median where it was and widens the
+    spread; relative to the site mates, UE movement cancels as for the site-relative shift."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -492,6 +505,8 @@ class MonitorConfig:
     late_ho_streak_rops: int = 4
     late_ho_quiet_rops: int = 3
     pingpong_steady_rops: int = 6
+    site_spread_db: float | None = None
+    site_spread_rops: int = 2
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -528,6 +543,9 @@ class MonitorConfig:
         if not self.late_ho_margin_db > 0 or self.late_ho_rops < 0 or not self.late_ho_min > 0:
             raise ConfigError(f"late_ho_margin_db and late_ho_min must be > 0 and late_ho_rops >= 0, got "
                               f"{self.late_ho_margin_db!r}/{self.late_ho_min!r}/{self.late_ho_rops!r}")
+        if (self.site_spread_db is not None and not self.site_spread_db > 0) or self.site_spread_rops < 1:
+            raise ConfigError(f"site_spread_db must be > 0 (or None) and site_spread_rops >= 1, got "
+                              f"{self.site_spread_db!r}/{self.site_spread_rops!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -560,6 +578,7 @@ class Monitor:
         self.dead_streak = np.zeros(n, np.int64)
         self.shift_streak = np.zeros(n, np.int64)
         self.site_streak = np.zeros(n, np.int64)
+        self.spread_streak = np.zeros(n, np.int64)
         self.surge_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
         self.frozen_stop: int | None = None
@@ -571,6 +590,7 @@ class Monitor:
         self.shift_db = np.zeros(n)
         self.drop_db = np.zeros(n)  # [num_cells] edge drop: minus the lower quartile of the UEs' RSRP change [dB]
         self.site_shift_db = np.zeros(n)  # [num_cells] median over UEs of ``site_relative_change`` [dB]
+        self.site_spread_db = np.zeros(n)  # [num_cells] its interquartile range (``site_relative_spread``) [dB]
         self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
         self.ue_demand: list[np.ndarray | None] = []
         self.surge_log2 = np.zeros(n)
@@ -616,11 +636,12 @@ class Monitor:
         if stop - start < self.cfg.min_baseline_rops:
             self.features, self.scores = None, np.zeros(n)
             self.shift_db, self.drop_db, self.surge_log2 = np.zeros(n), np.zeros(n), np.zeros(n)
-            self.site_shift_db = np.zeros(n)
+            self.site_shift_db, self.site_spread_db = np.zeros(n), np.zeros(n)
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
-            self.shift_db, self.drop_db, self.site_shift_db = self.report_shift(obs.rop, start, stop)
+            self.shift_db, self.drop_db, self.site_shift_db, self.site_spread_db = self.report_shift(obs.rop, start,
+                                                                                                    stop)
             self.surge_log2 = demand_surge(self.ue_serving, self.ue_demand, n, start, stop, obs.rop)
             self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
@@ -640,6 +661,10 @@ class Monitor:
         self.site_streak = np.where(np.abs(self.site_shift_db) >= self.cfg.site_shift_db, self.site_streak + 1, 0)
         k = self.cfg.site_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.site_streak >= k))
+        spread_on = self.cfg.site_spread_db is not None and self.cell_site is not None
+        self.spread_streak = np.where(spread_on & (self.site_spread_db >= (self.cfg.site_spread_db or np.inf)),
+                                      self.spread_streak + 1, 0)
+        sure = np.maximum(sure, self.spread_fire())
         self.late_count = self.late_handover(obs.rop)  # 0 when the signature is off; late_ho_min > 0
         need = self.cfg.late_ho_streak_rops if self.cfg.late_ho_streak_rops > 0 else self.cfg.late_ho_min
         self.late_fire = self.late_count >= need
@@ -684,22 +709,30 @@ class Monitor:
                 c = int(entry[1].cell)
                 self.changed_rop[c] = max(self.changed_rop[c], int(entry[0]))
 
-    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def spread_fire(self) -> np.ndarray:
+        """[num_cells] bool: the site-relative spread signature holds this ROP (``MonitorConfig.site_spread_db``)."""
+        return (self.cfg.site_spread_db is not None) & (self.spread_streak >= self.cfg.site_spread_rops)
+
+    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                      np.ndarray]:
         """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile, [num_cells] site-relative
-        shift = the median over UEs of ``site_relative_change``) over the baseline window [dB]; 0 for a cell the
-        policy itself changed after ``start`` (its reports then compare two settings, not a fault), and the
-        site-relative shift 0 for every cell of a site with such a cell (0 everywhere without ``cell_site``)."""
+        shift = the median over UEs of ``site_relative_change``, [num_cells] site-relative spread =
+        ``site_relative_spread``) over the baseline window [dB]; 0 for a cell the policy itself changed after
+        ``start`` (its reports then compare two settings, not a fault), and the site-relative statistics 0 for
+        every cell of a site with such a cell (0 everywhere without ``cell_site``)."""
         n = self.neighbours.shape[0]
         diff = report_change(self.reports, start, stop, rop)
         if diff is None or diff.shape[1] != n:
-            return np.zeros(n), np.zeros(n), np.zeros(n)
+            return np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
         own = self.changed_rop > start
-        site = np.zeros(n)
+        site, spread = np.zeros(n), np.zeros(n)
         if self.cell_site is not None:
             own_site = np.isin(self.cell_site, self.cell_site[own])
-            site = np.where(own_site, 0.0, change_quantile(site_relative_change(diff, self.cell_site), 0.5))
+            rel = site_relative_change(diff, self.cell_site)
+            site = np.where(own_site, 0.0, change_quantile(rel, 0.5))
+            spread = np.where(own_site, 0.0, site_relative_spread(rel))
         return (np.where(own, 0.0, change_quantile(diff, 0.5)), np.where(own, 0.0, -change_quantile(diff, 0.25)),
-                site)
+                site, spread)
 
     def dead_air(self, rop: int) -> np.ndarray:
         """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence; a cell

@@ -127,3 +127,24 @@ def test_a_demand_surge_lead_points_to_overload_and_is_cited():
     assert diag.top(1) == ["overload_hotspot"] and diag.cells[0] == 2
     assert diag.evidence["ue.dl_demand_surge_log2"] == 1.2
     assert surge_likelihood(0.1).argmax() != CAUSES.index("overload_hotspot")  # no surge: nothing for overload
+
+
+def test_a_spread_lead_turns_a_shift_that_fits_no_fault_into_a_tilt():
+    from airan.agents.diagnoser import SPREAD_OTHER_LIKELIHOOD, shift_likelihood, spread_likelihood
+
+    x, y = _synthetic(400)
+    d = Diagnoser(train_softmax(x, y, steps=200), num_cells=5)
+    feats = np.zeros((5, len(FEATURE_NAMES)))
+    feats[3, CLASSES.index("ho_misconfig")] = 1.0  # the classifier leans to a handover fault on cell 3 (p 0.5)
+    d.observe(feats)
+    # a mild downtilt: the median UE did not move and the edge dropped less than the twin predicted, so the shift
+    # alone fits "no fault" (and so every cause that leaves the RSRP alone) better than the downtilt
+    pred = {"none": np.array([[0.0, 1.7]]), "excessive_downtilt": np.array([[0.2, 4.5], [-4.5, 7.2]]),
+            "uptilt_overshoot": np.array([[11.0, -8.0]]), "pa_degradation": np.array([[-4.0, 5.5]])}
+    lik = shift_likelihood(np.array([0.0, 2.8]), pred, np.array([2.0, 2.5]))
+    assert d.diagnose(lead=3, lead_likelihood=lik).top(1) == ["ho_misconfig"]
+    spread = spread_likelihood()
+    assert set(np.asarray(CAUSES)[spread == 1.0]) == {"excessive_downtilt", "uptilt_overshoot"}
+    assert np.all(spread[spread < 1.0] == SPREAD_OTHER_LIKELIHOOD)
+    diag = d.diagnose(lead=3, lead_likelihood=lik * spread)
+    assert diag.cells[0] == 3 and diag.top(1) == ["excessive_downtilt"]  # the shift still says which tilt

@@ -516,3 +516,52 @@ def test_site_gate_keeps_the_median_rule_off_a_shift_every_cell_of_the_site_shar
     assert np.all(low <= -3.0) and np.all(site_max < 1.0)
     with pytest.raises(ConfigError, match="-1.0"):
         MonitorConfig(coverage_site_gate_db=-1.0)
+
+
+def test_site_relative_spread_widens_for_a_tilt_and_not_for_a_power_change():
+    from airan.agents.monitor import change_quantile, report_change, site_relative_change, site_relative_spread
+
+    rng = np.random.default_rng(11)
+    u, site = 60, np.array([0, 0, 0, 1, 1, 1])
+    gain = rng.uniform(-25, 0, (u, 6))
+    near = np.arange(u) < u // 2  # cell 1's near UEs gain under a downtilt, its far ones lose as much
+    path = rng.uniform(-120, -90, (u, 2))
+    reports = []
+    for r in range(12):
+        path = path + rng.normal(0, 4.0, (u, 2))
+        tilt = np.where(near, 4.0, -4.0) if r >= 9 else np.zeros(u)
+        mr = path[:, site] + gain
+        mr[:, 1] += tilt
+        mr[:, 4] += -3.0 if r >= 9 else 0.0  # cell 4's PA: every UE loses 3 dB
+        reports.append(mr + rng.normal(0, 0.5, mr.shape))
+    rel = site_relative_change(report_change(reports, 0, 8, 11), site)
+    spread, median = site_relative_spread(rel), change_quantile(rel, 0.5)
+    assert abs(median[1]) < 2.0 and spread[1] > 6.0  # the tilt: the median stays put, the spread opens
+    assert median[4] == pytest.approx(-3.0, abs=0.6) and spread[4] < 2.0  # the power change: the reverse
+    assert spread[1] == np.max(spread)  # its mates see a fraction of it
+    few = np.full((2, 6), 1.0)
+    assert np.all(site_relative_spread(few) == 0.0)  # fewer than 3 UEs: no statistic
+
+
+def test_site_spread_signature_detects_a_downtilt_only_when_configured():
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb, site = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), d.cell_site
+    obs_list = [o for _, o in observations([Fault("excessive_downtilt", (4,), severity=1.0, onset_rop=9)], 13)]
+    base = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0, site_shift_rops=0,
+                         late_ho_rops=0, demand_surge_rops=0)
+    on = Monitor(nb, dataclasses.replace(base, site_spread_db=4.0, site_spread_rops=2), _Quiet(), cell_site=site)
+    off = Monitor(nb, base, _Quiet(), cell_site=site)
+    fired: dict[int, int] = {}
+    for o in obs_list:
+        for det in on.update(o):
+            fired.setdefault(det.cell, o.rop)
+        assert off.update(o) == []  # site_spread_db None: the spread never detects
+        if o.rop < 9:
+            assert not on.spread_fire().any()
+    assert 4 in fired and fired[4] >= 10  # two ROPs of the spread after the onset
+    assert set(fired) <= set(np.flatnonzero(site == site[4]))  # its site mates' spread opens by their share
+    with pytest.raises(ConfigError, match="-1.0"):
+        MonitorConfig(site_spread_db=-1.0)
+    with pytest.raises(ConfigError, match="site_spread_rops"):
+        MonitorConfig(site_spread_db=4.0, site_spread_rops=0)

@@ -19,6 +19,7 @@ from airan.agents.diagnoser import (
     SoftmaxModel,
     late_handover_likelihood,
     shift_likelihood,
+    spread_likelihood,
     surge_likelihood,
 )
 from airan.agents.executor import Executor, ExecutorConfig
@@ -195,8 +196,9 @@ class AiranPolicy(Policy):
     def evidence_lead(self) -> int | None:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
-        shift, median or site-relative (the largest), then a demand surge (the largest), then a late-handover
-        signature (the most UEs held), then dead air or a ping-pong storm (the most likely faulty)."""
+        shift, median or site-relative (the largest), then a site-relative spread (the widest), then a demand
+        surge (the largest), then a late-handover signature (the most UEs held), then dead air or a ping-pong
+        storm (the most likely faulty)."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
@@ -207,6 +209,13 @@ class AiranPolicy(Policy):
         if shift.any() and not hard.any():
             on = np.nonzero(shift)[0]
             return int(on[np.argmax(np.maximum(np.abs(mon.shift_db[on]), np.abs(mon.site_shift_db[on])))])
+        spread = sure & mon.spread_fire()
+        if spread.any() and not hard.any():
+            # a tilt moves its own cell's reports for the UEs under both beams, so its site mates' site-relative
+            # spread opens too (by their share of the change); what the UEs report of the mates themselves did not
+            # move, so the cell whose reports lost most at the lower quartile (the edge drop) is the tilted one
+            on = np.nonzero(spread)[0]
+            return int(on[np.argmax(mon.drop_db[on])])
         k = mon.cfg.demand_surge_rops
         surge = sure & (mon.surge_streak >= k) if k > 0 else np.zeros_like(sure)
         if surge.any() and not hard.any():
@@ -252,12 +261,16 @@ class AiranPolicy(Policy):
         lead = self.evidence_lead()
         lik, cited, self.lead_signal = None, None, None
         k = self.monitor.cfg.coverage_shift_rops
-        if lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k:
+        measured = lead is not None and ((k > 0 and self.monitor.shift_streak[lead] >= k) or
+                                         bool(self.monitor.spread_fire()[lead]))
+        if measured:
             # which cause explains what the UEs report of the lead cell? ask the twin
             if lead not in self.shift_predictions:
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
             observed = np.array([self.monitor.shift_db[lead], self.monitor.drop_db[lead]], float)
             lik = shift_likelihood(observed, self.shift_predictions[lead], SHIFT_SIGMA_DB)
+            if not (k > 0 and self.monitor.shift_streak[lead] >= k):  # the spread alone fired: a tilt's signature
+                lik = lik * spread_likelihood()
             cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
             self.lead_signal = ("shift", lead, float(self.monitor.shift_db[lead]))
         elif lead is not None and self.monitor.cfg.demand_surge_rops > 0 and \
