@@ -549,7 +549,8 @@ def test_site_spread_signature_detects_a_downtilt_only_when_configured():
         nb, site = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), d.cell_site
     obs_list = [o for _, o in observations([Fault("excessive_downtilt", (4,), severity=1.0, onset_rop=9)], 13)]
     base = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, coverage_shift_rops=0, site_shift_rops=0,
-                         late_ho_rops=0, demand_surge_rops=0)
+                         late_ho_rops=0, demand_surge_rops=0, site_spread_db=None)
+    assert (MonitorConfig().site_spread_db, MonitorConfig().site_spread_rops) == (4.0, 4)  # the default
     on = Monitor(nb, dataclasses.replace(base, site_spread_db=4.0, site_spread_rops=2), _Quiet(), cell_site=site)
     off = Monitor(nb, base, _Quiet(), cell_site=site)
     fired: dict[int, int] = {}
