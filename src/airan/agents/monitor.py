@@ -592,6 +592,7 @@ class Monitor:
         self.changed_rop = np.full(n, -1, np.int64)  # last ROP a radio action of the policy took effect per cell
         self.shift_db = np.zeros(n)
         self.drop_db = np.zeros(n)  # [num_cells] edge drop: minus the lower quartile of the UEs' RSRP change [dB]
+        self.rise_db = np.zeros(n)  # [num_cells] edge rise: the upper quartile of the UEs' RSRP change [dB]
         self.site_shift_db = np.zeros(n)  # [num_cells] median over UEs of ``site_relative_change`` [dB]
         self.site_spread_db = np.zeros(n)  # [num_cells] its interquartile range (``site_relative_spread``) [dB]
         self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
@@ -639,12 +640,13 @@ class Monitor:
         if stop - start < self.cfg.min_baseline_rops:
             self.features, self.scores = None, np.zeros(n)
             self.shift_db, self.drop_db, self.surge_log2 = np.zeros(n), np.zeros(n), np.zeros(n)
+            self.rise_db = np.zeros(n)
             self.site_shift_db, self.site_spread_db = np.zeros(n), np.zeros(n)
             hot = alarm_any > 0
         else:
             base = baseline_stats(self.derived, start, stop)
-            self.shift_db, self.drop_db, self.site_shift_db, self.site_spread_db = self.report_shift(obs.rop, start,
-                                                                                                    stop)
+            (self.shift_db, self.drop_db, self.rise_db, self.site_shift_db,
+             self.site_spread_db) = self.report_shift(obs.rop, start, stop)
             self.surge_log2 = demand_surge(self.ue_serving, self.ue_demand, n, start, stop, obs.rop)
             self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms, self.shift_db)
             self.scores = np.asarray(self.scorer.score(self.features), float)
@@ -716,17 +718,17 @@ class Monitor:
         """[num_cells] bool: the site-relative spread signature holds this ROP (``MonitorConfig.site_spread_db``)."""
         return (self.cfg.site_spread_db is not None) & (self.spread_streak >= self.cfg.site_spread_rops)
 
-    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                      np.ndarray]:
-        """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile, [num_cells] site-relative
-        shift = the median over UEs of ``site_relative_change``, [num_cells] site-relative spread =
+    def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
+        """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile, [num_cells] edge rise = its
+        upper quartile, [num_cells] site-relative shift = the median over UEs of ``site_relative_change``,
+        [num_cells] site-relative spread =
         ``site_relative_spread``) over the baseline window [dB]; 0 for a cell the policy itself changed after
         ``start`` (its reports then compare two settings, not a fault), and the site-relative statistics 0 for
         every cell of a site with such a cell (0 everywhere without ``cell_site``)."""
         n = self.neighbours.shape[0]
         diff = report_change(self.reports, start, stop, rop)
         if diff is None or diff.shape[1] != n:
-            return np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+            return np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
         own = self.changed_rop > start
         site, spread = np.zeros(n), np.zeros(n)
         if self.cell_site is not None:
@@ -735,7 +737,7 @@ class Monitor:
             site = np.where(own_site, 0.0, change_quantile(rel, 0.5))
             spread = np.where(own_site, 0.0, site_relative_spread(rel))
         return (np.where(own, 0.0, change_quantile(diff, 0.5)), np.where(own, 0.0, -change_quantile(diff, 0.25)),
-                site, spread)
+                np.where(own, 0.0, change_quantile(diff, 0.75)), site, spread)
 
     def dead_air(self, rop: int) -> np.ndarray:
         """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence; a cell

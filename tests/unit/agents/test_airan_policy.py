@@ -263,3 +263,41 @@ def test_ues_held_by_a_cell_lead_the_diagnosis_to_a_handover_misconfiguration():
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "ho_misconfig"
     assert diag["evidence"]["ue.late_handover_held_rops"] >= 4.0
     assert "L1M.SINR of cell 4" in pol.report()  # the report cites what a too-late setting moves
+
+
+def test_a_spread_leads_to_the_site_cell_whose_own_reports_moved_at_either_quartile():
+    from airan.agents.policies.airan import AiranConfig
+
+    pol, _ = _overload_policy(AiranConfig(spread_lead="site_quartiles"))
+    mon, site = pol.monitor, pol.ctx.cell_site
+    n = site.size
+    mates = np.flatnonzero(site == site[4])  # cell 4's site: 3 cells
+    mon.drop_db, mon.rise_db, mon.site_spread_db = np.zeros(n), np.zeros(n), np.zeros(n)
+    mon.sure, mon.spread_streak = np.zeros(n), np.zeros(n, np.int64)
+    other = int(mates[mates != 4][0])
+    mon.sure[other], mon.spread_streak[other] = 1.0, mon.cfg.site_spread_rops  # the mate's spread fired
+    mon.site_spread_db[other] = 6.0
+    mon.rise_db[4] = 5.0  # an uptilt: cell 4's far UEs hear it louder; the mates' own reports did not move
+    mon.drop_db[other] = 1.0
+    assert pol.lead_evidence() == (4, "spread")
+    mon.rise_db[4], mon.drop_db[4] = 0.0, 7.0  # a downtilt: its far UEs lose
+    assert pol.evidence_lead() == 4
+    mon.drop_db[4] = 0.0
+    assert pol.lead_evidence() == (other, "spread")  # nothing moved of its own: the firing cell itself
+    mon.shift_streak = np.zeros(n, np.int64)
+    mon.spread_streak[other] = 0
+    mon.sure[other] = 0.0
+    assert pol.lead_evidence() == (None, "")
+    with pytest.raises(ConfigError, match="site"):
+        AiranConfig(spread_lead="site")
+
+
+def test_a_spread_led_by_the_edge_drop_picks_among_the_firing_cells():
+    pol, _ = _overload_policy()
+    assert pol.cfg.spread_lead == "edge_drop"
+    mon, n = pol.monitor, pol.ctx.cell_site.size
+    mon.drop_db, mon.rise_db, mon.site_spread_db = np.zeros(n), np.zeros(n), np.zeros(n)
+    mon.sure, mon.spread_streak = np.zeros(n), np.zeros(n, np.int64)
+    mon.sure[[3, 4]], mon.spread_streak[[3, 4]] = 1.0, mon.cfg.site_spread_rops
+    mon.drop_db[[3, 4, 5]] = [1.0, 4.0, 9.0]  # cell 5 does not fire: not a candidate
+    assert pol.lead_evidence() == (4, "spread")

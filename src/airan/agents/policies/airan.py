@@ -48,6 +48,9 @@ CAUSE_KPIS = {
 CAUSE_KNOBS = {"ho_misconfig": ("cio", "ttt", "hysteresis"), "excessive_downtilt": ("tilt",),
                "uptilt_overshoot": ("tilt",)}
 
+# How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
+SPREAD_LEADS = ("edge_drop", "site_quartiles")
+
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
 
@@ -85,6 +88,7 @@ class AiranConfig:
     close_after_rops: int = 3
     retry_rops: int = 0
     max_retries: int = 4
+    spread_lead: str = "edge_drop"
 
     def __post_init__(self) -> None:
         if self.evidence_rops < 1 or self.max_rounds < 0 or self.close_after_rops < 1:
@@ -96,6 +100,8 @@ class AiranConfig:
             raise ConfigError(f"score_persistence must be an integer >= 1 or None, got {self.score_persistence!r}")
         if self.retry_rops < 0 or self.max_retries < 0:
             raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
+        if self.spread_lead not in SPREAD_LEADS:
+            raise ConfigError(f"spread_lead must be one of {SPREAD_LEADS}, got {self.spread_lead!r}")
         if not 0 < self.confident <= 1:
             raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
 
@@ -194,40 +200,56 @@ class AiranPolicy(Policy):
         return dec
 
     def evidence_lead(self) -> int | None:
+        """The cell a monitor signature singles out this ROP, if any (``lead_evidence``)."""
+        return self.lead_evidence()[0]
+
+    def lead_evidence(self) -> tuple[int | None, str]:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
-        shift, median or site-relative (the largest), then a site-relative spread (the widest), then a demand
+        shift, median or site-relative (the largest), then a site-relative spread (``spread_lead``), then a demand
         surge (the largest), then a late-handover signature (the most UEs held), then dead air or a ping-pong
-        storm (the most likely faulty)."""
+        storm (the most likely faulty). Returns (cell, the signature that chose it: "alarm", "shift", "spread",
+        "surge", "late", "other" or "" with no cell)."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
-            return None
+            return None, ""
         hard = sure & (mon.hard_alarms() > 0)
         k, ks = mon.cfg.coverage_shift_rops, mon.cfg.site_shift_rops
         shift = sure & (((mon.shift_streak >= k) & (k > 0)) | ((mon.site_streak >= ks) & (ks > 0)))
         if shift.any() and not hard.any():
             on = np.nonzero(shift)[0]
-            return int(on[np.argmax(np.maximum(np.abs(mon.shift_db[on]), np.abs(mon.site_shift_db[on])))])
+            return int(on[np.argmax(np.maximum(np.abs(mon.shift_db[on]), np.abs(mon.site_shift_db[on])))]), "shift"
         spread = sure & mon.spread_fire()
         if spread.any() and not hard.any():
-            # a tilt moves its own cell's reports for the UEs under both beams, so its site mates' site-relative
-            # spread opens too (by their share of the change); what the UEs report of the mates themselves did not
-            # move, so the cell whose reports lost most at the lower quartile (the edge drop) is the tilted one
-            on = np.nonzero(spread)[0]
-            return int(on[np.argmax(mon.drop_db[on])])
+            return self.spread_lead(spread), "spread"
         k = mon.cfg.demand_surge_rops
         surge = sure & (mon.surge_streak >= k) if k > 0 else np.zeros_like(sure)
         if surge.any() and not hard.any():
             on = np.nonzero(surge)[0]
-            return int(on[np.argmax(mon.surge_log2[on])])
+            return int(on[np.argmax(mon.surge_log2[on])]), "surge"
         late = sure & mon.late_fire
         if late.any() and not hard.any():
             on = np.nonzero(late)[0]
-            return int(on[np.argmax(mon.late_count[on])])
+            return int(on[np.argmax(mon.late_count[on])]), "late"
         on = np.nonzero(hard if hard.any() else sure)[0]
         fault_p = 1.0 - self.diagnoser.posterior()[:, 0]
-        return int(on[np.argmax(fault_p[on])])
+        return int(on[np.argmax(fault_p[on])]), "alarm" if hard.any() else "other"
+
+    def spread_lead(self, firing: np.ndarray) -> int:
+        """The tilted cell behind a site-relative spread firing on ``firing`` [num_cells] bool. A tilt moves what
+        the UEs report of its own cell and opens its site mates' site-relative spread too (by their share of its
+        change), while what they report of the mates themselves does not move. ``AiranConfig.spread_lead``
+        ``"edge_drop"``: the firing cell with the largest edge drop (a downtilt's far UEs lose);
+        ``"site_quartiles"``: of the cells of the widest spread's site, firing or not, the one whose own reports
+        moved most at either quartile (edge drop, or edge rise: an uptilt's far UEs gain)."""
+        mon = self.monitor
+        on = np.nonzero(firing)[0]
+        if self.cfg.spread_lead == "edge_drop":
+            return int(on[np.argmax(mon.drop_db[on])])
+        widest = int(on[np.argmax(mon.site_spread_db[on])])
+        site = np.nonzero(self.ctx.cell_site == self.ctx.cell_site[widest])[0]
+        return int(site[np.argmax(np.maximum(mon.drop_db[site], mon.rise_db[site]))])
 
     def _alarm_elsewhere(self, dets) -> bool:
         """Whether a detected cell outside the open incident carries an equipment alarm."""
@@ -258,18 +280,18 @@ class AiranPolicy(Policy):
             return
         if self.diagnoser.rops == 0:
             return
-        lead = self.evidence_lead()
+        lead, lead_kind = self.lead_evidence()
         lik, cited, self.lead_signal = None, None, None
         k = self.monitor.cfg.coverage_shift_rops
-        measured = lead is not None and ((k > 0 and self.monitor.shift_streak[lead] >= k) or
-                                         bool(self.monitor.spread_fire()[lead]))
+        shifted = lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k
+        measured = shifted or lead_kind == "spread"
         if measured:
             # which cause explains what the UEs report of the lead cell? ask the twin
             if lead not in self.shift_predictions:
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
             observed = np.array([self.monitor.shift_db[lead], self.monitor.drop_db[lead]], float)
             lik = shift_likelihood(observed, self.shift_predictions[lead], SHIFT_SIGMA_DB)
-            if not (k > 0 and self.monitor.shift_streak[lead] >= k):  # the spread alone fired: a tilt's signature
+            if not shifted:  # the spread alone singled the lead out: a tilt's signature
                 lik = lik * spread_likelihood()
             cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
             self.lead_signal = ("shift", lead, float(self.monitor.shift_db[lead]))
