@@ -666,9 +666,8 @@ class Monitor:
         self.site_streak = np.where(np.abs(self.site_shift_db) >= self.cfg.site_shift_db, self.site_streak + 1, 0)
         k = self.cfg.site_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.site_streak >= k))
-        spread_on = self.cfg.site_spread_db is not None and self.cell_site is not None
-        self.spread_streak = np.where(spread_on & (self.site_spread_db >= (self.cfg.site_spread_db or np.inf)),
-                                      self.spread_streak + 1, 0)
+        wide = self.site_spread_db >= self.cfg.site_spread_db if self.cfg.site_spread_db is not None else False
+        self.spread_streak = np.where(wide, self.spread_streak + 1, 0)  # (0 everywhere without cell_site)
         sure = np.maximum(sure, self.spread_fire())
         self.late_count = self.late_handover(obs.rop)  # 0 when the signature is off; late_ho_min > 0
         need = self.cfg.late_ho_streak_rops if self.cfg.late_ho_streak_rops > 0 else self.cfg.late_ho_min

@@ -75,7 +75,8 @@ class AiranConfig:
     compensable episodes spent their 3 rounds in 3 ROPs with every candidate rejected and then did nothing for
     11-14 ROPs, but asking again rarely changes the answer: the verifier's twins are deterministic and their
     prediction depends on the hypothesis, severities and knobs, not the ROP, so retry_rops=2 moved the FKR
-    median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default (README, "A third held-out suite")."""
+    median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default (README, "A third held-out suite").
+    spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
