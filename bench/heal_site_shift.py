@@ -1,11 +1,14 @@
-"""Calibrate the monitor's site-relative coverage shift -> bench/results/heal_site_shift_SPLIT.json
+"""Calibrate the monitor's site-relative coverage signatures -> bench/results/heal_site_shift_SPLIT.json
 
-Two statistics of the UEs' measurement reports, per cell and ROP, against the monitor's sliding baseline
+Statistics of the UEs' measurement reports, per cell and ROP, against the monitor's sliding baseline
 (``MonitorConfig.baseline_rops`` ROPs ending ``gap_rops`` before now):
 - ``median``: ``mr_shift``, the median over UEs of the change in the RSRP each reports of the cell (the
   monitor's coverage shift; it fires at ``coverage_shift_db`` for ``coverage_shift_rops`` ROPs);
 - ``site``: the median over UEs of ``site_relative_change``, the same change minus the UE's change of the
-  cell's co-sited cells: the cells of a site share a UE's path loss and shadowing, so UE movement cancels.
+  cell's co-sited cells: the cells of a site share a UE's path loss and shadowing, so UE movement cancels;
+- ``site_drop`` / ``site_spread``: minus the lower quartile / the interquartile range over UEs of that same
+  site-relative change (``monitor.site_relative_spread``; a mild tilt lifts the near UEs and drops the far
+  ones, the median staying put), each swept OR-ed with the monitor's default coverage rules ("(+monitor)").
 
 The benchmark runs a suite's episodes without healing (no action, so what fires is what the network shows)
 and, for each statistic and each (threshold, ROPs) in the sweep, OR-ed with the default median rule, counts
