@@ -122,7 +122,7 @@ def markdown(result: dict[str, Any]) -> str:
     oracle = scores.get("oracle")
     split = result["suite"].get("split", "dev")
     lines = [f"# Healing on the {split} suite ({result['suite']['episodes']} episodes)", "",
-             f"Machine: {result['machine']['cpu']} ({result['machine']['cores']} cores). Command: "
+             f"Machine (this command): {result['machine']['cpu']} ({result['machine']['cores']} cores). Command: "
              f"`{result['command']}`. Wall time {result['wall_s']:.0f} s.", "",
              f"Suite: {json.dumps(result['suite']['per_cause'])}; controls {result['suite']['controls']}, "
              f"undetectable {result['suite']['undetectable']} (scored apart), look-alike episodes "
@@ -130,8 +130,15 @@ def markdown(result: dict[str, Any]) -> str:
     if result["skipped"]:
         lines += [f"Skipped: {', '.join(f'{k} ({v})' for k, v in result['skipped'].items())}", ""]
     cmds = result.get("policy_commands") or {}
+    machines = result.get("policy_machines") or {}
+
+    def ran_on(p: str) -> str:
+        m = machines.get(p, result["machine"]) if machines else result["machine"]
+        return f"{m['cpu']}, {m['cores']} cores" if m else "machine not recorded"
+
     lines += ["Per policy: " + "; ".join(f"{p} `{cmds.get(p, result['command'])}` "
-                                         f"({result['policy_wall_s'].get(p, 0):.0f} s)" for p in scores), ""]
+                                         f"({result['policy_wall_s'].get(p, 0):.0f} s, {ran_on(p)})" for p in scores),
+              ""]
     head = [m for m in TABLE if m in TARGETS or m == "mttr_rops_median"]
     lines += ["## Summary (point estimates; details and 95 % intervals below)", "",
               "| policy | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
@@ -188,7 +195,7 @@ def main() -> None:
         suite = make_suite("dev", args.episodes, args.seed)
         save_suite(suite, suite_path)
     suite_s = time.perf_counter() - t0
-    scores, skipped, walls, commands = {}, {}, {}, {}
+    scores, skipped, walls, commands, machines = {}, {}, {}, {}, {}
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     if args.merge is not None:
         for earlier in args.merge or [RESULTS / f"heal_dev{suffix}.json"]:
@@ -199,7 +206,12 @@ def main() -> None:
                 raise SystemExit(f"{earlier} was scored on {old.get('suite_file')!r}, not {str(suite_path)!r}")
             scores.update(old["policies"])
             walls.update(old["policy_wall_s"])
-            commands.update(old.get("policy_commands") or {p: old["command"] for p in old["policies"]})
+            old_cmds = old.get("policy_commands") or {p: old["command"] for p in old["policies"]}
+            commands.update(old_cmds)
+            # a file without per-policy machines names the machine of its own command only: policies it merged
+            # in from elsewhere ran on a machine it did not record (None)
+            machines.update(old.get("policy_machines") or
+                            {p: old["machine"] if old_cmds.get(p) == old["command"] else None for p in old["policies"]})
     for name in [p.strip() for p in args.policies.split(",") if p.strip()]:
         try:
             policy_class(name)
@@ -219,6 +231,7 @@ def main() -> None:
             logs = run_suite(suite, name, workers=args.workers, show_progress=True)
             walls[name] = time.perf_counter() - t1
             commands[name] = command
+            machines[name] = machine_info()
         if args.logs is not None:
             args.logs.mkdir(parents=True, exist_ok=True)
             (args.logs / f"logs_{name}.jsonl").write_text("".join(json.dumps(lg) + "\n" for lg in logs))
@@ -226,6 +239,7 @@ def main() -> None:
         plot_confusion(scores[name]["confusion"], RESULTS / f"heal_dev{suffix}_confusion_{name}.png",
                        title=f"{name} on {suite.name}")
     result = {"machine": machine_info(), "command": command, "policy_commands": commands,
+              "policy_machines": {p: machines.get(p) for p in scores},
               "suite_file": str(suite_path), "suite": suite_summary(suite) | {"rops": suite.rops},
               "suite_s": suite_s, "wall_s": time.perf_counter() - t0, "policy_wall_s": walls,
               "peak_rss_mib": peak_rss_mib(), "targets": {k: list(v) for k, v in TARGETS.items()},
