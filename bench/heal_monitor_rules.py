@@ -71,7 +71,8 @@ def replay(ep: SuiteEpisode) -> dict:
                                ue_serving=info["ue_serving"], ue_dl_demand_mbps=info["ue_dl_demand_mbps"]))
         sig = (mon.hard_alarms() > 0) | ((cfg.dead_air_rops > 0) & (mon.dead_streak >= cfg.dead_air_rops))
         sig |= (cfg.coverage_shift_rops > 0) & (mon.shift_streak >= cfg.coverage_shift_rops)
-        sig |= (cfg.site_shift_rops > 0) & (mon.site_streak >= cfg.site_shift_rops) | mon.spread_fire()
+        sig |= (cfg.site_shift_rops > 0) & (mon.site_streak >= cfg.site_shift_rops)
+        sig |= mon.spread_fire()
         sig |= mon.late_fire | ((cfg.demand_surge_rops > 0) & (mon.surge_streak >= cfg.demand_surge_rops))
         rec["score"][r], rec["sig"][r] = mon.scores, sig
         if mon.features is not None:

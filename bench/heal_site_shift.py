@@ -45,6 +45,7 @@ from airan.agents.monitor import (  # noqa: E402
     sector_neighbours,
     site_backed,
     site_relative_change,
+    site_relative_spread,
 )
 from airan.agents.suite import SuiteEpisode, fault_scope, load_suite, make_suite, step_kpis  # noqa: E402
 from airan.twin.env import NetworkTwin  # noqa: E402
@@ -84,7 +85,7 @@ def shifts(ep: SuiteEpisode) -> dict:
         rel = site_relative_change(diff, d.cell_site)
         site[r] = change_quantile(rel, 0.5)
         site_drop[r] = -change_quantile(rel, 0.25)
-        site_spread[r] = change_quantile(rel, 0.75) - change_quantile(rel, 0.25)
+        site_spread[r] = site_relative_spread(rel)
     real = tuple(f for f in ep.faults if f.kind != "benign_surge")
     scope = fault_scope(real, d.cell_site, nb) if real else np.zeros(0, np.int64)
     active = np.array([any(f.level(r) > 0 for f in real) for r in range(ep.rops)])

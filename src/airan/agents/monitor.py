@@ -720,10 +720,9 @@ class Monitor:
     def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
         """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile, [num_cells] edge rise = its
         upper quartile, [num_cells] site-relative shift = the median over UEs of ``site_relative_change``,
-        [num_cells] site-relative spread =
-        ``site_relative_spread``) over the baseline window [dB]; 0 for a cell the policy itself changed after
-        ``start`` (its reports then compare two settings, not a fault), and the site-relative statistics 0 for
-        every cell of a site with such a cell (0 everywhere without ``cell_site``)."""
+        [num_cells] site-relative spread = ``site_relative_spread``) over the baseline window [dB]; 0 for a cell
+        the policy itself changed after ``start`` (its reports then compare two settings, not a fault), and the
+        site-relative statistics 0 for every cell of a site with such a cell (0 everywhere without ``cell_site``)."""
         n = self.neighbours.shape[0]
         diff = report_change(self.reports, start, stop, rop)
         if diff is None or diff.shape[1] != n:
