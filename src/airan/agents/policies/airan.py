@@ -48,6 +48,13 @@ CAUSE_KPIS = {
 CAUSE_KNOBS = {"ho_misconfig": ("cio", "ttt", "hysteresis"), "excessive_downtilt": ("tilt",),
                "uptilt_overshoot": ("tilt",)}
 
+# Causes whose catalogue actions compensate the fault rather than cure it: after a kept action the fault is still
+# there, and the compensation itself often masks the signature that opened the incident (the surging UEs hand over
+# to the uptilted neighbours, the offloading CIO empties the interfered cell), so a quiet monitor does not say the
+# fault is over (``AiranConfig.follow_up``).
+COMPENSATING_CAUSES = ("cell_outage", "pa_degradation", "external_interference", "overload_hotspot",
+                       "backhaul_congestion", "backhaul_failure")
+
 # How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
 SPREAD_LEADS = ("edge_drop", "site_quartiles")
 
@@ -76,7 +83,10 @@ class AiranConfig:
     11-14 ROPs, but asking again rarely changes the answer: the verifier's twins are deterministic and their
     prediction depends on the hypothesis, severities and knobs, not the ROP, so retry_rops=2 moved the FKR
     median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default (README, "A third held-out suite").
-    spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``)."""
+    spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``).
+    follow_up: after the executor keeps an action set planned for a compensating cause (``COMPENSATING_CAUSES``),
+    keep the incident open and plan the next round on the same diagnosis without waiting for a detection, until
+    the rounds are spent, the verifier accepts nothing more or a rollback says the network disagrees."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -90,6 +100,7 @@ class AiranConfig:
     retry_rops: int = 0
     max_retries: int = 4
     spread_lead: str = "edge_drop"
+    follow_up: bool = False
 
     def __post_init__(self) -> None:
         if self.evidence_rops < 1 or self.max_rounds < 0 or self.close_after_rops < 1:
@@ -150,6 +161,7 @@ class AiranPolicy(Policy):
         self.retries = 0
         self.next_plan_rop = -1
         self.tried: set[str] = set()
+        self.following = False  # a kept compensation asks for a follow-up round (``AiranConfig.follow_up``)
         self._last_trial_actions: tuple = ()
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
@@ -196,6 +208,10 @@ class AiranPolicy(Policy):
                 self.open.actions.append(f"ROP {obs.rop}: {acts[0].reason}")
         if outcome:
             dec.notes.append(f"executor: {outcome}")
+        if outcome == "kept" and self.open is not None and self.open.diagnosis is not None:
+            self.following = self.cfg.follow_up and self.open.diagnosis.top(1)[0] in COMPENSATING_CAUSES
+        elif outcome == "rollback":
+            self.following = False
         if self.open is not None:
             self._incident_step(obs, dec, dets)
         return dec
@@ -268,12 +284,14 @@ class AiranPolicy(Policy):
         self.diagnosis, self.quiet, self.rounds = None, 0, 0
         self.retries, self.next_plan_rop = 0, -1
         self.tried = set()
+        self.following = False
 
     def _incident_step(self, obs: Observation, dec: Decision, dets) -> None:
         inc = self.open
         assert inc is not None
         self.quiet = 0 if dets else self.quiet + 1
-        if self.quiet >= self.cfg.close_after_rops and not self.executor.busy:
+        follow = self.following and self.rounds < self.cfg.max_rounds
+        if self.quiet >= self.cfg.close_after_rops and not self.executor.busy and not follow:
             inc.closed_rop = obs.rop
             self.incidents.append(inc)
             self.open = None
@@ -321,8 +339,16 @@ class AiranPolicy(Policy):
             inc.diagnosis = diag
             pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
             inc.citations = cite(obs.history, CAUSE_KPIS[diag.top(1)[0]], diag.cells[0], pre, obs.rop)
-        if self.executor.busy or self.rounds >= self.cfg.max_rounds or not dets or obs.rop < self.next_plan_rop:
+        if self.executor.busy or self.rounds >= self.cfg.max_rounds or obs.rop < self.next_plan_rop:
             return
+        if not dets:
+            if not follow:
+                return
+            # a follow-up round: the telemetry now carries the policy's own compensation, so plan on the
+            # diagnosis the incident's actions were planned on
+            diag = inc.diagnosis
+            dec.notes.append(f"planner: follow-up round {self.rounds + 1} for {diag.top(1)[0]} on cell "
+                             f"{diag.cells[0]} (the compensation is kept; the fault is not known to be over)")
         self._plan(obs, dec, diag)
 
     def self_inflicted(self, cause: str, cell: int, applied: list) -> tuple[str, ...]:
@@ -380,6 +406,7 @@ class AiranPolicy(Policy):
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
         best = next((p for p in preds if p.accepted), None)
         if best is None:
+            self.following = False
             if self.cfg.retry_rops > 0 and self.retries < self.cfg.max_retries:
                 # nothing passed: the round is not spent; a later ask sees any new hypothesis, severity or knobs
                 self.rounds -= 1
