@@ -301,3 +301,41 @@ def test_a_spread_led_by_the_edge_drop_picks_among_the_firing_cells():
     mon.sure[[3, 4]], mon.spread_streak[[3, 4]] = 1.0, mon.cfg.site_spread_rops
     mon.drop_db[[3, 4, 5]] = [1.0, 4.0, 9.0]  # cell 5 does not fire: not a candidate
     assert pol.lead_evidence() == (4, "spread")
+
+
+@pytest.mark.parametrize("follow_up", [False, True])
+def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(follow_up):
+    """A compensation masks the signature that opened the incident, so with ``follow_up`` a kept compensation
+    keeps the incident open and the next round is planned on the same diagnosis with no detection; without it
+    the quiet incident closes. A rollback, or a cause the catalogue cures, asks for no follow-up."""
+    from airan.agents.policies.airan import AiranConfig
+
+    pol, twin = _overload_policy(AiranConfig(follow_up=follow_up))
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
+    hist = {}
+    for r in range(8):  # the monitor sees every ROP (its features feed the diagnoser)
+        _, _, _, _, info = twin.step()
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
+                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
+                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
+        pol.monitor.update(obs)
+    pol.diagnoser.observe(pol.monitor.features)
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag, actions=["ROP 5: CIO +6 dB"])
+    pol.diagnosis, pol.rounds, pol.quiet = diag, 1, 2
+    pol._follow("kept")
+    assert pol.following is follow_up
+    dec = Decision()
+    pol._incident_step(obs, dec, [])  # a third quiet ROP
+    if not follow_up:
+        assert pol.open is None and not any(n.startswith("verifier:") for n in dec.notes)
+        return
+    assert pol.open is not None and pol.rounds == 2
+    assert any(n.startswith("planner: follow-up round 2 for overload_hotspot on cell 4") for n in dec.notes)
+    assert any(n.startswith("verifier:") for n in dec.notes)
+    pol._follow("rollback")
+    assert not pol.following
+    pol.open.diagnosis = Diagnosis({"sleeping_cell": 0.9}, (4,))  # a restart cures: nothing left to compensate
+    pol._follow("kept")
+    assert not pol.following
