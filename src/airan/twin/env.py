@@ -207,6 +207,14 @@ class NetworkTwin(gym.Env):
         new._s = copy.deepcopy(self._s)
         return new
 
+    def reseed(self, seed: int) -> None:
+        """Draw this twin's future from ``seed``: its random streams (``TWIN_STREAMS``: mobility, session
+        arrivals, handover, measurement and location noise) become children of ``seed``; its present state
+        (positions, sessions, knobs, faults, channel) is kept. A clone shares its parent's future until
+        reseeded; two clones reseeded with one seed share a future again (common random numbers)."""
+        self._require()
+        self._s.rngs = spawn_rngs(seed, TWIN_STREAMS)
+
     @property
     def rop(self) -> int:
         """Index of the next ROP that ``step`` will simulate (ROPs count from 0)."""

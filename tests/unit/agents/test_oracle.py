@@ -59,6 +59,29 @@ def test_needs_the_truth():
         OraclePolicy().reset(ctx)
     with pytest.raises(ConfigError, match="horizon_rops"):
         OracleConfig(horizon_rops=0)
+    with pytest.raises(ConfigError, match="futures"):
+        OracleConfig(futures=-1)
+
+
+def test_the_blind_oracle_scores_candidates_over_fresh_futures_not_the_true_one():
+    """``oracle_blind`` scores every candidate (and doing nothing) over the same freshly drawn futures: its
+    prediction of doing nothing differs from the true future's, and it still counter-tilts a stuck downtilt."""
+    pol = make_policy("oracle_blind")
+    assert pol.name == "oracle_blind" and pol.cfg.futures == 3
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=TILT.seed, options={"faults": list(TILT.faults)})
+    from airan.agents.runner import episode_context
+
+    pol.reset(episode_context(TILT, twin, oracle=True))
+    for _ in range(6):
+        twin.step()
+    seeds = (11, 12)
+    blind, blind2 = pol._simulate((), seeds), pol._simulate((), seeds)
+    assert blind == blind2  # the same futures for every candidate: a paired comparison
+    assert blind != pol._simulate(())  # not the future that will happen
+    log = run_policy_episode(TILT, make_policy("oracle_blind"))
+    tilts = [a for a in log["applied"] if a["kind"] == "tilt" and a["cell"] == 4]
+    assert tilts and all(a["value"] < 0 for a in tilts)
 
 
 @pytest.mark.parametrize("cause", CAUSES)

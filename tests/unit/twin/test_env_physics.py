@@ -32,6 +32,23 @@ def test_same_seed_same_kpis():
     assert not np.array_equal(ka["L1M.RSRP"], kc["L1M.RSRP"], equal_nan=True)
 
 
+def test_a_reseeded_clone_keeps_the_present_and_draws_another_future(tiny_twin):
+    """A clone shares its parent's future; ``reseed`` keeps the present state but draws the future (mobility,
+    sessions, measurement noise) from the new seed, the same future for the same seed."""
+    _run(tiny_twin, 3)
+    same, other, other2 = tiny_twin.clone(), tiny_twin.clone(), tiny_twin.clone()
+    other.reseed(99)
+    other2.reseed(99)
+    assert np.array_equal(other.ue_xy, tiny_twin.ue_xy) and other.rop == tiny_twin.rop  # the present is kept
+    k0, _ = _run(tiny_twin, 3)
+    ks, _ = _run(same, 3)
+    ko, _ = _run(other, 3)
+    ko2, _ = _run(other2, 3)
+    assert np.array_equal(k0["DRB.CellThpDl"], ks["DRB.CellThpDl"], equal_nan=True)  # a clone: foresight
+    assert not np.array_equal(k0["DRB.CellThpDl"], ko["DRB.CellThpDl"], equal_nan=True)
+    assert np.array_equal(ko["DRB.CellThpDl"], ko2["DRB.CellThpDl"], equal_nan=True)  # common random numbers
+
+
 def test_outage_removes_traffic_and_loads_neighbours(tiny_twin):
     cell = _busiest_cell(tiny_twin)
     base, fault = tiny_twin.clone(), tiny_twin.clone()

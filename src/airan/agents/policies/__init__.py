@@ -14,6 +14,7 @@ POLICIES: dict[str, str] = {
     "rules": "airan.agents.policies.rules:RulesPolicy",
     "son": "airan.agents.policies.son:SonPolicy",
     "oracle": "airan.agents.policies.oracle:OraclePolicy",
+    "oracle_blind": "airan.agents.policies.oracle:BlindOraclePolicy",
 }
 
 

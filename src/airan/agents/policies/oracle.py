@@ -14,12 +14,19 @@ no other policy gets. Per ROP:
   ``ApprovalRequest`` and applied once granted, like every other policy.
 
 Because the clones carry the true twin's random streams, its predictions are exact for the horizon: what
-it achieves is what the action catalogue can achieve, given the approval delay.
+it achieves is what the action catalogue can achieve, given the approval delay. That is more than any policy
+that acts on the present can know: the clones also see which sessions will start, where the UEs will walk
+and what the measurements will read. ``oracle_blind`` (``BlindOraclePolicy``, ``OracleConfig.futures`` = 3) is
+the same search with that foresight taken away: each candidate is scored by the mean over ``futures`` clones
+whose futures are drawn afresh (``NetworkTwin.reseed``; the same draws for every candidate and for doing
+nothing, so the comparison is paired). It still knows the fault, the true propagation and the present state of
+every UE, so it bounds what a policy that knows the network perfectly but not the future can recover.
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +46,7 @@ from airan.agents.planner import nearest_neighbours
 from airan.agents.runner import impact_kpi_name, impact_value
 from airan.agents.suite import fault_scope
 from airan.core.errors import ActionError, ConfigError
+from airan.core.rng import make_rng
 from airan.twin.actions import POWER_OFFSET_BOUNDS_DB, Action
 from airan.twin.faults import SITE_FAULTS, Fault
 
@@ -46,18 +54,23 @@ from airan.twin.faults import SITE_FAULTS, Fault
 @dataclass(frozen=True)
 class OracleConfig:
     """horizon_rops: ROPs each candidate is simulated; every_rops: ROPs between searches; max_rounds: searches
-    per episode; min_gain: impact-KPI gain over doing nothing needed to act (ratio units, or HO failures)."""
+    per episode; min_gain: impact-KPI gain over doing nothing needed to act (ratio units, or HO failures).
+    futures: 0 scores each candidate in one clone that shares the true twin's future (foresight); k >= 1 by
+    the mean over k clones whose futures are drawn afresh per search (common to all candidates)."""
 
     horizon_rops: int = 5
     every_rops: int = 2
     max_rounds: int = 4
     min_gain: float = 0.003
     min_gain_ho: float = 0.5
+    futures: int = 0
 
     def __post_init__(self) -> None:
         if self.horizon_rops < 1 or self.every_rops < 1 or self.max_rounds < 0:
             raise ConfigError(f"horizon_rops/every_rops must be >= 1 and max_rounds >= 0, got "
                               f"{self.horizon_rops!r}/{self.every_rops!r}/{self.max_rounds!r}")
+        if isinstance(self.futures, bool) or not isinstance(self.futures, int) or self.futures < 0:
+            raise ConfigError(f"futures must be an integer >= 0, got {self.futures!r}")
         if self.min_gain < 0 or self.min_gain_ho < 0:
             raise ConfigError(f"min_gain must be >= 0, got {self.min_gain!r}/{self.min_gain_ho!r}")
 
@@ -128,6 +141,7 @@ class OraclePolicy(Policy):
             self.scope = fault_scope(tuple(self.faults), ctx.cell_site, ctx.neighbours)
             self.kpi = impact_kpi_name(self.fault.kind)
         self.rounds = 0
+        self.rng = make_rng(zlib.crc32(ctx.episode_id.encode()))  # the futures' seeds (``OracleConfig.futures``)
         self.next_search = -1
         self.pending: dict[str, tuple[Action, ...]] = {}
         self.n_req = 0
@@ -135,27 +149,34 @@ class OraclePolicy(Policy):
         self.log: list[str] = []
         self.mine: dict[tuple[str, int], Action] = {}  # (knob kind, cell) -> action restoring its pre-state
 
-    def _simulate(self, actions: tuple[Action, ...]) -> float | None:
-        twin = self.ctx.true_twin()
+    def _simulate(self, actions: tuple[Action, ...], futures: tuple[int | None, ...] = (None,)) -> float | None:
+        """Mean impact KPI over ``horizon_rops`` ROPs with ``actions`` applied now, averaged over one clone per
+        entry of ``futures`` (None: the true twin's own future; an int: a future drawn from that seed)."""
         vals = []
-        try:
-            for i in range(self.cfg.horizon_rops):
-                kpis = twin.step(list(actions) if i == 0 else None)[4]["kpis"]
-                vals.append(impact_value(kpis, self.scope, self.kpi))
-        except ActionError:
-            return None
+        for seed in futures:
+            twin = self.ctx.true_twin()
+            if seed is not None:
+                twin.reseed(seed)
+            try:
+                for i in range(self.cfg.horizon_rops):
+                    kpis = twin.step(list(actions) if i == 0 else None)[4]["kpis"]
+                    vals.append(impact_value(kpis, self.scope, self.kpi))
+            except ActionError:
+                return None
         return float(np.mean(vals))
 
     def search(self) -> tuple[tuple[Action, ...], float]:
         """Best candidate set and its predicted gain over doing nothing (empty set when nothing helps)."""
-        base = self._simulate(())
+        k = self.cfg.futures
+        futures = tuple(int(x) for x in self.rng.integers(0, 2**31 - 1, size=k)) if k else (None,)
+        base = self._simulate((), futures)
         twin = self.ctx.true_twin()
         best: tuple[tuple[Action, ...], float] = ((), 0.0)
         cands = candidates(self.fault, self.ctx, twin.knobs)
         if self.mine:  # undoing its own earlier actions is always a candidate
             cands.append(tuple(self.mine.values()))
         for cand in cands:
-            v = self._simulate(cand)
+            v = self._simulate(cand, futures)
             if v is not None and v - base > best[1]:
                 best = (cand, v - base)
         return best
@@ -221,3 +242,13 @@ class OraclePolicy(Policy):
         if self.fault is None:
             return head + "no fault injected; nothing done."
         return head + " ".join(self.log)
+
+
+class BlindOraclePolicy(OraclePolicy):
+    """The oracle without foresight: knows the fault, the true twin and its present state, but scores each
+    candidate over ``futures`` freshly drawn futures instead of the one that will happen."""
+
+    name = "oracle_blind"
+
+    def __init__(self, cfg: OracleConfig | None = None) -> None:
+        super().__init__(cfg or OracleConfig(futures=3))
