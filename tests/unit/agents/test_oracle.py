@@ -82,6 +82,7 @@ def test_the_blind_oracle_scores_candidates_over_fresh_futures_not_the_true_one(
     log = run_policy_episode(TILT, make_policy("oracle_blind"))
     tilts = [a for a in log["applied"] if a["kind"] == "tilt" and a["cell"] == 4]
     assert tilts and all(a["value"] < 0 for a in tilts)
+    assert "(oracle_blind upper bound)" in log["report"]
 
 
 @pytest.mark.parametrize("cause", CAUSES)

@@ -238,7 +238,7 @@ class OraclePolicy(Policy):
         return dec
 
     def report(self) -> str:
-        head = f"Episode {self.ctx.episode_id} (oracle upper bound): "
+        head = f"Episode {self.ctx.episode_id} ({self.name} upper bound): "
         if self.fault is None:
             return head + "no fault injected; nothing done."
         return head + " ".join(self.log)
