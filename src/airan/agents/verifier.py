@@ -188,12 +188,18 @@ class Verifier:
         self._reports_frozen = False
         self._latest: list[np.ndarray] = []  # [num_ues, num_cells] reports of the last LINK_ROPS ROPs
         self.calibration: dict[int, dict[str, Any]] = {}  # seed -> the corrections fitted to its twin
+        # an ablation's handle on clones of the *true* network (``AiranTrueTwinPolicy``); a deployable policy never
+        # has one. With it, each rollout starts from the true network now, with whatever fault it really has, and
+        # a future drawn from the seed (``NetworkTwin.reseed``) instead of a hypothesis injected into a twin.
+        self.true_twin: Callable[[], Any] | None = None
+        self._rop = 0  # the latest ROP observed (``observe_reports``), to draw the true twin's futures per ROP
 
     def observe_reports(self, rop: int, mr_rsrp_dbm: np.ndarray | None) -> None:
         """The network's measurement reports of ``rop`` ([num_ues, num_cells] float64 [dBm], NaN = none): with
         ``cfg.calibrate`` the ones of the first ``cfg.calibration.rops`` ROPs calibrate every twin built
         afterwards (``mr_calibration``). ``freeze_reports`` ends the collection (call it on the first
         detection: a fault's reports must not be taken for calibration)."""
+        self._rop = int(rop)
         if mr_rsrp_dbm is not None and self.cfg.sync_links:
             self._latest = (self._latest + [np.asarray(mr_rsrp_dbm, dtype=np.float64).copy()])[-LINK_ROPS:]
             self._sessions_version += 1  # new reports: new links, so earlier rollouts are stale
@@ -363,6 +369,8 @@ class Verifier:
         """Each candidate's predicted objective changes, one per rollout (seeds x severities x modes; -inf where
         an action was out of bounds), keyed by ``Candidate.actions``; arguments as for ``verify``."""
         sevs = self._sevs(severities)
+        if self.true_twin is not None:
+            return self._true_rollouts(cause, scope, candidates)
         # the twins are deterministic: the same hypothesis on the same knobs predicts the same numbers, so a
         # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
         key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs,
@@ -385,6 +393,21 @@ class Verifier:
                                 deltas[j].append(-np.inf)
             known.update(zip(todo, deltas))
         return {c.actions: list(known[c.actions]) for c in candidates}
+
+    def _true_rollouts(self, cause: str, scope: np.ndarray, candidates: list[Candidate]) -> dict[tuple, list[float]]:
+        """``rollouts`` in clones of the true network as it is now (``true_twin``): one future per seed, the same
+        for every candidate and for doing nothing; the hypothesis only chooses the objective."""
+        out: dict[tuple, list[float]] = {c.actions: [] for c in candidates}
+        for seed in self.cfg.seeds:
+            t = self.true_twin()
+            t.reseed(int(seed) * 1_000_003 + self._rop)
+            ref = self._rollout(t, (), scope, cause)
+            for actions in out:
+                try:
+                    out[actions].append(self._rollout(t, actions, scope, cause) - ref)
+                except ActionError:
+                    out[actions].append(-np.inf)
+        return out
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
                candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> list[Prediction]:

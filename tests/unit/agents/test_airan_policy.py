@@ -7,6 +7,7 @@ from airan.agents.base import Decision, Diagnosis, Observation, is_high_risk
 from airan.agents.diagnoser import MODEL_PATH
 from airan.agents.policies.airan import AiranPolicy
 from airan.agents.reporter import Incident
+from airan.agents.suite import SuiteEpisode
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
@@ -339,3 +340,26 @@ def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(foll
     pol.open.diagnosis = Diagnosis({"sleeping_cell": 0.9}, (4,))  # a restart cures: nothing left to compensate
     pol._follow("kept")
     assert not pol.following
+
+
+def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():
+    """``airan_true_twin`` rolls candidates out in clones of the true network (the fault it really has, the
+    present state, a fresh future per seed) rather than in the imperfect twins; without the truth it refuses."""
+    from airan.agents.policies import make_policy
+    from airan.agents.runner import episode_context
+
+    twin = NetworkTwin("ci-tiny")
+    twin.reset(seed=SEED, options={"faults": [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=3)]})
+    pol = make_policy("airan_true_twin")
+    with pytest.raises(ConfigError, match="true_twin"):
+        pol.reset(tiny_ctx(twin, "ep"))
+    pol.reset(episode_context(SuiteEpisode("ep", "ci-tiny", SEED, 12, ()), twin, oracle=True))
+    assert pol.verifier.true_twin is not None
+    for _ in range(6):
+        twin.step()
+    cands = pol.planner.propose("overload_hotspot", (4,), pol.knobs)[:2]
+    scope = np.array([4, 3, 5], np.int64)
+    got = pol.verifier.rollouts("overload_hotspot", (4,), scope, cands)
+    assert all(len(v) == len(pol.cfg.verifier.seeds) for v in got.values())  # one future per seed, no severities
+    assert pol.verifier.rollouts("overload_hotspot", (4,), scope, cands) == got  # paired, reproducible
+    assert pol.verifier._predicted == {}  # the imperfect twins' rollouts were never asked for

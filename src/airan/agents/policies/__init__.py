@@ -15,6 +15,7 @@ POLICIES: dict[str, str] = {
     "son": "airan.agents.policies.son:SonPolicy",
     "oracle": "airan.agents.policies.oracle:OraclePolicy",
     "oracle_blind": "airan.agents.policies.oracle:BlindOraclePolicy",
+    "airan_true_twin": "airan.agents.policies.airan:AiranTrueTwinPolicy",
 }
 
 

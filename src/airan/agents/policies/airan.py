@@ -452,3 +452,21 @@ class AiranPolicy(Policy):
         incidents = self.incidents + ([self.open] if self.open is not None else [])
         text, self.evidence = render(incidents, self.ctx.episode_id)
         return rephrase(text, self.llm)
+
+
+class AiranTrueTwinPolicy(AiranPolicy):
+    """An ablation, not a deployable policy: ``airan`` whose verifier rolls its candidates out in clones of the
+    *true* network as it is now, with freshly drawn futures (``Verifier.true_twin``), instead of its imperfect
+    twins with the hypothesised fault injected. Monitor, diagnoser, planner, acceptance rule and executor are
+    unchanged, so the gap between this and ``airan`` is what the imperfect twin costs, and the gap between this
+    and ``oracle_blind`` is what the rest of the pipeline costs (late detection, diagnosis, candidates, rule)."""
+
+    name = "airan_true_twin"
+    uses_truth = True
+
+    def reset(self, ctx: EpisodeContext) -> None:
+        if ctx.true_twin is None:
+            raise ConfigError("the airan_true_twin ablation needs ctx.true_twin (the runner sets it for policies "
+                              "with uses_truth = True)")
+        super().reset(ctx)
+        self.verifier.true_twin = ctx.true_twin
