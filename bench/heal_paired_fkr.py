@@ -1,0 +1,89 @@
+"""Two policies' recovery on the same suite, episode by episode -> bench/results/heal_paired_fkr_TAG.json
+
+The FKR median over ~110 episodes moves by 0.1 or more when a handful of episodes cross it, so two policies'
+medians can differ by more than their difference. This pairs them instead: over the compensable fault episodes
+where both have a defined FKR (``agents.scorer.episode_outcome``), the mean FKR of each, the mean of the
+per-episode difference B - A with a bootstrap 95 % interval (2000 resamples, seed 0), how many episodes moved by
+more than 0.05 either way, and the same mean difference per fault class.
+
+    .venv/bin/python bench/heal_paired_fkr.py --suite bench/results/heal_dev_suite.json \\
+        --a LOGS_A/logs_airan.jsonl --b LOGS_B/logs_airan_true_twin.jsonl --tag dev_twin
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info, write_result  # noqa: E402
+
+from airan.agents.scorer import COMPENSABLE, episode_outcome  # noqa: E402
+from airan.agents.suite import load_suite  # noqa: E402
+
+MOVED = 0.05  # an episode "moved" when its FKR changed by more than this
+
+
+def fkr_by_episode(path: Path, suite) -> dict[str, tuple[str, float]]:
+    """episode id -> (cause, FKR) for the compensable fault episodes of ``path`` with a defined FKR."""
+    if not path.is_file():
+        raise SystemExit(f"no log file {path} (run heal_dev.py with --logs first)")
+    eps = {e.id: e for e in suite.episodes}
+    out = {}
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        log = json.loads(line)
+        ep = eps.get(log["episode_id"])
+        if ep is None or ep.control or ep.undetectable or ep.cause not in COMPENSABLE:
+            continue
+        fkr = episode_outcome(ep, log)["fkr"]
+        if fkr is not None:
+            out[ep.id] = (ep.cause, float(fkr))
+    return out
+
+
+def paired(a: np.ndarray, b: np.ndarray, seed: int = 0, resamples: int = 2000) -> dict:
+    """Mean of b - a [N] with a bootstrap 95 % interval; a, b: per-episode FKR, same episodes."""
+    d = b - a
+    rng = np.random.default_rng(seed)
+    boot = d[rng.integers(0, d.size, size=(resamples, d.size))].mean(axis=1)
+    return {"n": int(d.size), "mean_a": float(a.mean()), "mean_b": float(b.mean()), "mean_diff": float(d.mean()),
+            "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+            "better": int((d > MOVED).sum()), "worse": int((d < -MOVED).sum())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--a", type=Path, required=True, help="logs_POLICY.jsonl of the reference policy")
+    ap.add_argument("--b", type=Path, required=True, help="logs_POLICY.jsonl of the policy compared with it")
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    suite = load_suite(args.suite)
+    fa, fb = fkr_by_episode(args.a, suite), fkr_by_episode(args.b, suite)
+    ids = sorted(set(fa) & set(fb))
+    if not ids:
+        raise SystemExit("no compensable episode with a defined FKR in both logs")
+    a = np.array([fa[i][1] for i in ids])
+    b = np.array([fb[i][1] for i in ids])
+    causes = np.array([fa[i][0] for i in ids])
+    per_class = {c: paired(a[causes == c], b[causes == c]) for c in sorted(set(causes.tolist()))}
+    out = {"machine": machine_info(), "command": "heal_paired_fkr.py " + " ".join(sys.argv[1:]),
+           "suite_file": str(args.suite), "a": str(args.a), "b": str(args.b), "moved": MOVED,
+           "all": paired(a, b), "per_class": per_class, "wall_s": time.perf_counter() - t0}
+    path = write_result("heal_paired_fkr", args.tag, out)
+    r = out["all"]
+    print(f"{r['n']} episodes: mean FKR A {r['mean_a']:.3f}, B {r['mean_b']:.3f}, B - A {r['mean_diff']:+.3f} "
+          f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}]; {r['better']} better, {r['worse']} worse by > {MOVED}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
