@@ -30,7 +30,8 @@ def _fmt(v) -> str:
 
 def heal(
     suite: Path = typer.Option(..., "--suite", help="suite JSON file (airan suite make, or written by hand)"),
-    policy: str = typer.Option(..., "--policy", help="airan, none, rules, son, oracle, oracle_blind or airan_true_twin (an ablation)"),
+    policy: str = typer.Option(..., "--policy", help="airan, none, rules, son, oracle, oracle_blind or "
+                               "airan_true_twin (an ablation that needs the truth)"),
     workers: int = typer.Option(1, "--workers", min=1, help="local worker processes (or Ray CPUs)"),
     ray_address: str | None = typer.Option(None, "--ray-address", help="'local', 'auto' or ray://host:port"),
     out: Path | None = typer.Option(None, "--out",
