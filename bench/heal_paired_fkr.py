@@ -13,7 +13,6 @@ more than 0.05 either way, and the same mean difference per fault class.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heal_fkr_by_loss import read_logs  # noqa: E402
 from machine import machine_info, write_result  # noqa: E402
 
 from airan.agents.scorer import COMPENSABLE, episode_outcome  # noqa: E402
@@ -31,16 +31,11 @@ MOVED = 0.05  # an episode "moved" when its FKR changed by more than this
 
 def fkr_by_episode(path: Path, suite) -> dict[str, tuple[str, float]]:
     """episode id -> (cause, FKR) for the compensable fault episodes of ``path`` with a defined FKR."""
-    if not path.is_file():
-        raise SystemExit(f"no log file {path} (run heal_dev.py with --logs first)")
-    eps = {e.id: e for e in suite.episodes}
+    logs = read_logs(path)  # (exits naming the file when it is missing)
     out = {}
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        log = json.loads(line)
-        ep = eps.get(log["episode_id"])
-        if ep is None or ep.control or ep.undetectable or ep.cause not in COMPENSABLE:
+    for ep in suite.episodes:
+        log = logs.get(ep.id)
+        if log is None or ep.control or ep.undetectable or ep.cause not in COMPENSABLE:
             continue
         fkr = episode_outcome(ep, log)["fkr"]
         if fkr is not None:
