@@ -197,7 +197,9 @@ class Planner:
             for db in (1.5, 3.0):
                 add(f"neighbour {db:+g} dB", boost(near, db))
         elif cause in ("external_interference", "overload_hotspot"):
-            # offload edge UEs to the neighbours (CIO), and make the neighbours able to carry them
+            # offload edge UEs to the neighbours (CIO), and make the neighbours able to carry them; an overloaded
+            # cell may also shrink itself (downtilt), which moves its edge UEs to the neighbours for good. Not an
+            # interfered one: on seed 7313 its own downtilt added two harmful sets (HEAL_PREREG_S25.md)
             for v in (3.0, 6.0, 9.0):
                 add(f"CIO {v:+g} dB (offload to neighbours)", cio([c], knobs.cio_db[c] + v))
             for db in (1.5, 3.0):
@@ -206,6 +208,12 @@ class Planner:
                 add(f"neighbour uptilt {d:g} deg", uptilt(near, d))
             if cause == "overload_hotspot":
                 add("CIO +6 dB, neighbours -3 dB", cio([c], knobs.cio_db[c] + 6.0) + cio(nbrs[:2], -3.0))
+                for d in (1.0, 2.0, 4.0):
+                    if knobs.tilt_ok(c, d):
+                        add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
+                if knobs.tilt_ok(c, 2.0):
+                    add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
+                    add("downtilt 2 deg + CIO +6 dB", [Action("tilt", c, 2.0)] + cio([c], knobs.cio_db[c] + 6.0))
         elif cause == "backhaul_congestion":
             for v in (3.0, 6.0):
                 add(f"site CIO {v:+g} dB (offload the site)", cio(site_cells, v))

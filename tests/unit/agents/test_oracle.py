@@ -12,6 +12,7 @@ from airan.agents.runner import run_policy_episode
 from airan.agents.scorer import score
 from airan.agents.suite import Suite, SuiteEpisode
 from airan.core.errors import ConfigError
+from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
 
@@ -96,3 +97,19 @@ def test_every_cause_has_candidates(cause, tiny_twin):
     mode = "too_late" if cause == "ho_misconfig" else ""
     cands = candidates(Fault(cause, (4,), 0.8, mode=mode), ctx, tiny_twin.knobs)
     assert cands and all(len(c) >= 1 for c in cands)
+
+
+@pytest.mark.parametrize("cause", ["overload_hotspot", "external_interference"])
+def test_the_oracle_searches_the_cells_own_power_and_downtilt(cause, tiny_twin):
+    d = tiny_twin.drop
+    from airan.agents.monitor import sector_neighbours
+
+    xy = d.site_xy[d.cell_site]
+    ctx = EpisodeContext("x", tiny_twin.cfg, 5, xy, d.cell_yaw_deg, d.cell_site, sector_neighbours(xy, d.cell_yaw_deg),
+                         lambda s: None)
+    cands = candidates(Fault(cause, (4,), 0.8), ctx, tiny_twin.knobs)
+    singles = {(c[0].kind, c[0].value) for c in cands if len(c) == 1 and c[0].cell == 4}
+    # every single own-cell action the planner can propose for these causes is in the oracle's grid
+    assert {("tilt", 1.0), ("tilt", 2.0), ("tilt", 4.0), ("power", 1.5), ("power", 3.0)} <= singles
+    assert any(c[0] == Action("tilt", 4, 2.0) and all(a.kind == "tilt" and a.value < 0 for a in c[1:])
+               for c in cands if len(c) > 1)

@@ -93,3 +93,24 @@ def test_compensation_uptilt_has_a_budget_over_rounds(ctx):
     assert not any(a.kind == "tilt" for c in planner.propose("cell_outage", (4,), knobs) for a in c.actions)
     names = [c.name for c in planner.propose("cell_outage", (4,), knobs)]
     assert len(names) == len(set(names)) and not any("uptilt" in n for n in names)
+
+
+def test_an_interfered_cell_does_not_shrink_itself(ctx):
+    cands = Planner(ctx).propose("external_interference", (4,), KnobView(ctx))
+    assert cands and not any(a.cell == 4 and a.kind in ("tilt", "power") for c in cands for a in c.actions)
+
+
+def test_a_hot_cell_can_shrink_itself(ctx):
+    planner, knobs = Planner(ctx), KnobView(ctx)
+    cause = "overload_hotspot"
+    cands = planner.propose(cause, (4,), knobs)
+    own = sorted(c.actions[0].value for c in cands if len(c.actions) == 1 and c.actions[0].kind == "tilt")
+    assert own == [1.0, 2.0, 4.0]  # downtilts of the cell itself
+    assert all(c.actions[0].cell == 4 for c in cands if len(c.actions) == 1 and c.actions[0].kind == "tilt")
+    combo = [c for c in cands if c.name == "downtilt 2 deg + neighbour uptilt 1 deg"][0]
+    assert combo.actions[0] == Action("tilt", 4, 2.0)
+    assert all(a.value == -1.0 and a.cell in nearest_neighbours(ctx, (4,)) for a in combo.actions[1:])
+    # at the antenna's tilt limit, no downtilt is offered
+    knobs.apply(Action("tilt", 4, float(knobs.tilt_bounds_deg[1] - knobs.tilt_deg[4])))
+    assert not any(a.kind == "tilt" and a.cell == 4 and a.value > 0
+                   for c in planner.propose(cause, (4,), knobs) for a in c.actions)
