@@ -30,9 +30,10 @@ fault. ``onset`` is the first real fault's onset ROP;
 * **compensable** classes (``COMPENSABLE``): some catalogue action can recover part of the loss in the twin:
   sleeping cell (restart cures it), excessive downtilt / uptilt overshoot (counter-tilt the cell's own knob),
   PA degradation (+3 dB power headroom, neighbour power), cell outage and backhaul failure (neighbours'
-  power/tilt cover the hole; switching the dead-backhaul cells off lets UEs reselect), overload hotspot,
-  external interference and backhaul congestion (offload with CIO), handover misconfiguration (re-pushing the
-  cell's CIO/TTT/hysteresis replaces the bad set in the twin). Every catalogue cause is compensable.
+  power/tilt cover the hole; switching the dead-backhaul cells off lets UEs reselect), overload hotspot (offload
+  with CIO, or shrink the hot cell with its own downtilt), external interference and backhaul congestion (offload
+  with CIO), handover misconfiguration (re-pushing the cell's CIO/TTT/hysteresis replaces the bad set in the
+  twin). Every catalogue cause is compensable.
 * **full_recovery_rate**: compensable episodes whose FKR over the last 3 ROPs of the fault window is
   ``>= 0.9`` / compensable episodes with a defined FKR. ``recovery_vs_reference`` splits it (and the FKR
   median) by whether a reference policy, the oracle, fully recovered the same episode: an episode class can be

@@ -86,14 +86,18 @@ def test_the_blind_oracle_scores_candidates_over_fresh_futures_not_the_true_one(
     assert "(oracle_blind upper bound)" in log["report"]
 
 
-@pytest.mark.parametrize("cause", CAUSES)
-def test_every_cause_has_candidates(cause, tiny_twin):
-    d = tiny_twin.drop
+def _ctx(twin):
     from airan.agents.monitor import sector_neighbours
 
+    d = twin.drop
     xy = d.site_xy[d.cell_site]
-    ctx = EpisodeContext("x", tiny_twin.cfg, 5, xy, d.cell_yaw_deg, d.cell_site, sector_neighbours(xy, d.cell_yaw_deg),
-                         lambda s: None)
+    return EpisodeContext("x", twin.cfg, 5, xy, d.cell_yaw_deg, d.cell_site, sector_neighbours(xy, d.cell_yaw_deg),
+                          lambda s: None)
+
+
+@pytest.mark.parametrize("cause", CAUSES)
+def test_every_cause_has_candidates(cause, tiny_twin):
+    ctx = _ctx(tiny_twin)
     mode = "too_late" if cause == "ho_misconfig" else ""
     cands = candidates(Fault(cause, (4,), 0.8, mode=mode), ctx, tiny_twin.knobs)
     assert cands and all(len(c) >= 1 for c in cands)
@@ -101,15 +105,9 @@ def test_every_cause_has_candidates(cause, tiny_twin):
 
 @pytest.mark.parametrize("cause", ["overload_hotspot", "external_interference"])
 def test_the_oracle_searches_the_cells_own_power_and_downtilt(cause, tiny_twin):
-    d = tiny_twin.drop
-    from airan.agents.monitor import sector_neighbours
-
-    xy = d.site_xy[d.cell_site]
-    ctx = EpisodeContext("x", tiny_twin.cfg, 5, xy, d.cell_yaw_deg, d.cell_site, sector_neighbours(xy, d.cell_yaw_deg),
-                         lambda s: None)
-    cands = candidates(Fault(cause, (4,), 0.8), ctx, tiny_twin.knobs)
+    cands = candidates(Fault(cause, (4,), 0.8), _ctx(tiny_twin), tiny_twin.knobs)
     singles = {(c[0].kind, c[0].value) for c in cands if len(c) == 1 and c[0].cell == 4}
-    # every single own-cell action the planner can propose for these causes is in the oracle's grid
+    # the planner's own-cell downtilts (overload) are in the oracle's grid, and the interfered cell's power
     assert {("tilt", 1.0), ("tilt", 2.0), ("tilt", 4.0), ("power", 1.5), ("power", 3.0)} <= singles
     assert any(c[0] == Action("tilt", 4, 2.0) and all(a.kind == "tilt" and a.value < 0 for a in c[1:])
                for c in cands if len(c) > 1)
