@@ -109,7 +109,7 @@ def candidates(fault: Fault, ctx: EpisodeContext, knobs) -> list[tuple[Action, .
     elif k in ("external_interference", "overload_hotspot"):
         out += [(Action("cio", c0, v),) for v in (3.0, 6.0, 9.0)]
         out += [(Action("cio", c0, 6.0),) + p for p in nb_power] + nb_tilt
-        # the cell's own power and downtilt, alone and with offload (the planner's catalogue, and more combinations)
+        # the cell's own power and downtilt, alone and with offload (a superset of the planner's own-cell downtilts)
         own_power = [(power_up(c0, v),) for v in (1.5, 3.0)]
         own_down = [(Action("tilt", c0, v),) for v in (1.0, 2.0, 4.0)]
         out += own_power + own_down + [p + (Action("cio", c0, 3.0),) for p in own_power]
