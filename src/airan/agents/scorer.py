@@ -47,6 +47,11 @@ fault. ``onset`` is the first real fault's onset ROP;
 * **rollbacks**: applied actions with ``rollback_of >= 0``. ``rollback_within_2_rops`` = harmful actions whose
   knob was restored (a rollback, or any action resetting the knob to its pre-state, on the same cell and
   kind) taking effect at most 2 ROPs later / harmful actions (``None`` when there were none).
+* **post-fault** (episodes whose real faults all end >= ``POST_FAULT_MIN_ROPS`` ROPs before the episode does,
+  with >= 1 applied action): ``post_gain`` = mean ``healed - unhealed`` over the ROPs from the end on, what the
+  actions still in place cost (< 0) or win once the fault is gone; the episode *lingers* when it is below
+  ``-2 sigma / sqrt(n)``. ``post_fault_lingering_rate`` = lingering / such episodes, ``post_fault_gain_median``
+  their median ``post_gain``.
 * **approvals_held**: approval requests made; ``approval_hold_rops_mean`` the mean ROPs until the grant.
 * **unapproved_high_risk_actions**: applied high-risk actions with neither a granted approval covering them
   nor an operator pre-authorisation of their kind.
@@ -72,6 +77,7 @@ COMPENSABLE = ("cell_outage", "sleeping_cell", "excessive_downtilt", "uptilt_ove
 LOSS_K = 2.0
 HARM_K = 2.0
 FULL_RECOVERY_FKR = 0.9
+POST_FAULT_MIN_ROPS = 3
 CONFUSION_ROWS = (*CAUSES, "control")
 CONFUSION_COLS = (*CAUSES, "none")
 
@@ -194,6 +200,13 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
                 out["mttr"] = (rec - onset) if rec is not None else (end - onset)
             else:
                 out["no_loss"] = True
+    # after the fault: what the actions left behind once it had ended (a compensation still in place)
+    out.update(post_rops=0, post_gain=None, lingering=False)
+    if real and log["applied"] and rops - end >= POST_FAULT_MIN_ROPS:
+        p = np.arange(end, rops)
+        out["post_rops"] = int(p.size)
+        out["post_gain"] = float(np.mean(healed[p] - unhealed[p]))
+        out["lingering"] = out["post_gain"] < -LOSS_K * sigma / math.sqrt(p.size)
     # actions
     impact = {i: _action_impact(healed, unhealed, i, log) for i, a in enumerate(log["applied"])
               if a.get("rollback_of", -1) < 0}
@@ -248,6 +261,7 @@ def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
     actions = sum(o["actions"] for o in outs)
     harmful = sum(len(o["harmful"]) for o in outs)
     holds = [h for o in outs for h in o["approval_holds"]]
+    post = [o for o in faults if o["post_gain"] is not None]
     return {
         "detection_recall": wilson(tp, len(faults)),
         "hard_fault_recall": wilson(sum(o["detected"] for o in hard), len(hard)),
@@ -272,6 +286,8 @@ def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
         "approvals_held": int(sum(o["approvals"] for o in outs)),
         "approval_hold_rops_mean": float(np.mean(holds)) if holds else None,
         "unapproved_high_risk_actions": int(sum(o["unapproved"] for o in outs)),
+        "post_fault_lingering_rate": wilson(sum(o["lingering"] for o in post), len(post)),
+        "post_fault_gain_median": median_ci([o["post_gain"] for o in post]),
         "fault_episodes": len(faults), "control_episodes": len(ctrls),
     }
 

@@ -176,3 +176,25 @@ def test_recovery_split_by_what_the_reference_recovered():
     assert recovery_vs_reference(good, good)["recoverable"]["full_recovery_rate"]["value"] == 1.0
     old = {k: v for k, v in good.items() if k != "recovery"}  # a score written before the table existed
     assert recovery_vs_reference(nothing, old) is None
+
+
+def test_a_compensation_left_in_place_after_the_fault_ends_is_counted():
+    # a hotspot from ROP 4 that ends at ROP 8: the network is back to 1.0 without healing after it
+    hot = SuiteEpisode("hot", "ci-tiny", 3, R, (Fault("overload_hotspot", (0,), 0.8, onset_rop=4, duration_rops=4),))
+    suite = Suite("post", "custom", 0, (hot,))
+    unhealed = [1.0] * 4 + [0.5] * 4 + [1.0] * 4
+    healed_left = [1.0] * 4 + [0.5, 0.5, 0.9, 0.9] + [0.9] * 4  # the offload still costs 0.1 after the end
+    healed_back = [1.0] * 4 + [0.5, 0.5, 0.9, 0.9] + [1.0] * 4
+    scored = {}
+    for name, healed in (("left", healed_left), ("back", healed_back)):
+        lg = _log(hot, name, {5: _dec(5, [0])}, [_act(6, "cio", 0, 6.0, pre=0.0, post=6.0)], healed)
+        lg["impact"]["unhealed"] = unhealed
+        scored[name] = score(suite, [lg])["metrics"]
+    assert scored["left"]["post_fault_lingering_rate"]["k"] == 1
+    assert scored["left"]["post_fault_gain_median"]["value"] == pytest.approx(-0.1)
+    assert scored["back"]["post_fault_lingering_rate"]["k"] == 0
+    assert scored["back"]["post_fault_lingering_rate"]["n"] == 1
+    # no action, no post-fault episode
+    lg = _log(hot, "none", healed=unhealed)
+    lg["impact"]["unhealed"] = unhealed
+    assert score(suite, [lg])["metrics"]["post_fault_lingering_rate"]["n"] == 0
