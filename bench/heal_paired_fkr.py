@@ -4,7 +4,9 @@ The FKR median over ~110 episodes moves by 0.1 or more when a handful of episode
 medians can differ by more than their difference. This pairs them instead: over the compensable fault episodes
 where both have a defined FKR (``agents.scorer.episode_outcome``), the mean FKR of each, the mean of the
 per-episode difference B - A with a bootstrap 95 % interval (2000 resamples, seed 0), how many episodes moved by
-more than 0.05 either way, and the same mean difference per fault class.
+more than 0.05 either way, and the same mean difference per fault class. ``post_fault``: the same pairing of the
+scorer's post-fault gain (what the actions left in place cost once the fault had ended) over the episodes where
+both policies have one, and how many episodes linger under each.
 
     .venv/bin/python bench/heal_paired_fkr.py --suite bench/results/heal_dev_suite.json \\
         --a LOGS_A/logs_airan.jsonl --b LOGS_B/logs_airan_true_twin.jsonl --tag dev_twin
@@ -43,6 +45,21 @@ def fkr_by_episode(path: Path, suite) -> dict[str, tuple[str, float]]:
     return out
 
 
+def post_fault_by_episode(path: Path, suite) -> dict[str, tuple[str, float, bool]]:
+    """episode id -> (cause, post-fault gain, lingering) for the fault episodes of ``path`` that the scorer's
+    post-fault metrics count (the fault ended >= POST_FAULT_MIN_ROPS ROPs before the episode did, >= 1 action)."""
+    logs = read_logs(path)
+    out = {}
+    for ep in suite.episodes:
+        log = logs.get(ep.id)
+        if log is None or ep.control:
+            continue
+        o = episode_outcome(ep, log)
+        if o["post_gain"] is not None:
+            out[ep.id] = (ep.cause, float(o["post_gain"]), bool(o["lingering"]))
+    return out
+
+
 def paired(a: np.ndarray, b: np.ndarray, seed: int = 0, resamples: int = 2000) -> dict:
     """Mean of b - a [N] with a bootstrap 95 % interval; a, b: per-episode FKR, same episodes."""
     d = b - a
@@ -70,13 +87,27 @@ def main() -> None:
     b = np.array([fb[i][1] for i in ids])
     causes = np.array([fa[i][0] for i in ids])
     per_class = {c: paired(a[causes == c], b[causes == c]) for c in sorted(set(causes.tolist()))}
+    # after the fault: what each policy's actions left in place (episodes both acted in and whose fault ended)
+    pa, pb = post_fault_by_episode(args.a, suite), post_fault_by_episode(args.b, suite)
+    both = sorted(set(pa) & set(pb))
+    post = {"episodes_a": len(pa), "episodes_b": len(pb), "lingering_a": sum(v[2] for v in pa.values()),
+            "lingering_b": sum(v[2] for v in pb.values()), "paired": None}
+    if both:
+        ga, gb = np.array([pa[i][1] for i in both]), np.array([pb[i][1] for i in both])
+        post["paired"] = paired(ga, gb) | {"moved": 0.01, "better": int((gb - ga > 0.01).sum()),
+                                           "worse": int((gb - ga < -0.01).sum())}
     out = {"machine": machine_info(), "command": "heal_paired_fkr.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "a": str(args.a), "b": str(args.b), "moved": MOVED,
-           "all": paired(a, b), "per_class": per_class, "wall_s": time.perf_counter() - t0}
+           "all": paired(a, b), "per_class": per_class, "post_fault": post, "wall_s": time.perf_counter() - t0}
     path = write_result("heal_paired_fkr", args.tag, out)
     r = out["all"]
     print(f"{r['n']} episodes: mean FKR A {r['mean_a']:.3f}, B {r['mean_b']:.3f}, B - A {r['mean_diff']:+.3f} "
           f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}]; {r['better']} better, {r['worse']} worse by > {MOVED}")
+    pp = post["paired"]
+    print(f"after the fault: A lingers in {post['lingering_a']} of {post['episodes_a']}, B in {post['lingering_b']} "
+          f"of {post['episodes_b']}" + ("" if pp is None else
+                                          f"; paired post-fault gain over {pp['n']}: B - A {pp['mean_diff']:+.4f} "
+                                          f"[{pp['ci95'][0]:+.4f}, {pp['ci95'][1]:+.4f}]"))
     print(f"wrote {path}")
 
 

@@ -31,6 +31,12 @@ class Candidate:
 COMPENSATION_UPTILT_DEG = 2.0
 
 
+# The knob (a ``KnobView`` array) each restorable action kind sets: tilt [deg], power offset [dB], CIO [dB],
+# TTT [ms], hysteresis [dB], administrative state (1 on, 0 off).
+KNOB_FIELDS = {"tilt": "tilt_deg", "power": "power_offset_db", "cio": "cio_db", "ttt": "ttt_ms",
+               "hysteresis": "hysteresis_db", "cell_on": "admin_on", "cell_off": "admin_on"}
+
+
 class KnobView:
     """The policy's view of the knobs [num_cells]: scenario defaults + the actions it applied."""
 
@@ -65,13 +71,29 @@ class KnobView:
     def sync(self, applied: list) -> None:
         """Adopt the post-values the twin reported for applied actions (``Observation.applied`` entries
         ``(rop, Action, pre, post)``), so the view never drifts from the network."""
-        names = {"tilt": "tilt_deg", "power": "power_offset_db", "cio": "cio_db", "ttt": "ttt_ms",
-                 "hysteresis": "hysteresis_db", "cell_on": "admin_on", "cell_off": "admin_on"}
         for entry in applied[self._synced:]:
             a, post = entry[1], float(entry[3])
-            if a.kind in names:
-                getattr(self, names[a.kind])[a.cell] = post
+            if a.kind in KNOB_FIELDS:
+                getattr(self, KNOB_FIELDS[a.kind])[a.cell] = post
         self._synced = len(applied)
+
+    def value(self, kind: str, cell: int) -> float:
+        """The current value of the knob an action of ``kind`` sets on ``cell`` (in ``KNOB_FIELDS``' units)."""
+        if kind not in KNOB_FIELDS:
+            raise ConfigError(f"no restorable knob for action kind {kind!r}; known: {sorted(KNOB_FIELDS)}")
+        return float(getattr(self, KNOB_FIELDS[kind])[cell])
+
+    def restore(self, kind: str, cell: int, value: float) -> Action | None:
+        """The action that sets the knob of ``kind`` on ``cell`` back to ``value`` (from ``value(kind, cell)``
+        before a change); None when it already holds that value."""
+        now = self.value(kind, cell)
+        if abs(now - value) < 1e-9:
+            return None
+        if kind in ("tilt", "power"):
+            return Action(kind, cell, value - now)
+        if kind in ("cell_on", "cell_off"):
+            return Action("cell_on" if value > 0 else "cell_off", cell)
+        return Action(kind, cell, value)
 
     def inverse(self, a: Action) -> Action | None:
         """The action that restores the knob ``a`` changed (call before ``apply(a)``); None if not undoable."""

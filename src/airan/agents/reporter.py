@@ -49,6 +49,7 @@ class Incident:
     citations: list[Citation] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     closed_rop: int | None = None
+    closed_why: str = ""  # why it closed, when not because its KPIs went back within their baseline
 
 
 def cite(history: dict[str, np.ndarray], kpis: tuple[str, ...], cell: int, before_rop: int,
@@ -83,5 +84,6 @@ def render(incidents: list[Incident], episode_id: str) -> tuple[str, dict[str, f
                 evidence[f"{c.kpi}@{c.cell}@{c.rop}"] = c.value
         lines += [f"- {a}" for a in inc.actions] or ["- no action was taken"]
         if inc.closed_rop is not None:
-            lines.append(f"Closed at ROP {inc.closed_rop}: the cell's KPIs are back within their baseline.")
+            why = inc.closed_why or "the cell's KPIs are back within their baseline"
+            lines.append(f"Closed at ROP {inc.closed_rop}: {why}.")
     return "\n".join(lines), evidence

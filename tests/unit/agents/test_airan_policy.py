@@ -18,8 +18,9 @@ from ._helpers import SEED, tiny_ctx
 pytestmark = pytest.mark.skipif(not MODEL_PATH.exists(), reason="diagnoser artefact not generated")
 
 
-def _run(faults, rops=13, cfg=None):
-    """A minimal runner: approvals granted one ROP after the request, actions applied at the next step."""
+def _run(faults, rops=13, cfg=None, policy=False):
+    """A minimal runner: approvals granted one ROP after the request, actions applied at the next step.
+    Returns (decision logs, report), and the policy too with ``policy``."""
     twin = NetworkTwin("ci-tiny")
     twin.reset(seed=SEED, options={"faults": faults})
     pol = AiranPolicy(cfg)
@@ -41,7 +42,7 @@ def _run(faults, rops=13, cfg=None):
             assert not is_high_risk([p.action]) or p.approval in granted or p.preauthorized
         pending = dec.actions
         log.append(dec.to_dict())
-    return log, pol.report()
+    return (log, pol.report(), pol) if policy else (log, pol.report())
 
 
 def test_sleeping_cell_detected_diagnosed_and_deterministic():
@@ -363,3 +364,86 @@ def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():
     assert all(len(v) == len(pol.cfg.verifier.seeds) for v in got.values())  # one future per seed, no severities
     assert pol.verifier.rollouts("overload_hotspot", (4,), scope, cands) == got  # paired, reproducible
     assert pol.verifier._predicted == {}  # the imperfect twins' rollouts were never asked for
+
+
+@pytest.mark.parametrize("withdraw_after_rops", [0, 1])
+def test_a_compensation_is_withdrawn_once_its_fault_alarm_clears(withdraw_after_rops):
+    """A backhaul failure on cell 4's site (cells 3-5) from ROP 8 to 16: the site is switched off and the
+    neighbours compensate. With ``withdraw_after_rops`` the BH_LINK_DOWN alarm clearing brings every knob the
+    compensation moved back to its value before it; without it the site stays dark after its backhaul is back."""
+    from airan.agents.policies.airan import AiranConfig
+
+    faults = [Fault("backhaul_failure", (4,), onset_rop=8, duration_rops=8)]
+    log, report, pol = _run(faults, rops=22, cfg=AiranConfig(withdraw_after_rops=withdraw_after_rops), policy=True)
+    offs = [r for r, d in enumerate(log) for a in d["actions"] if a["kind"] == "cell_off"]
+    assert offs and max(offs) < 16  # the premise: the site was switched off during the failure
+    withdrawn = [(r, a) for r, d in enumerate(log) for a in d["actions"] if a["reason"].startswith("withdraw")]
+    site = [3, 4, 5]
+    if not withdraw_after_rops:
+        assert not withdrawn and (pol.knobs.admin_on[site] == 0).all()
+        return
+    assert min(r for r, _ in withdrawn) >= 16  # never while the alarm is raised
+    assert {a["cell"] for _, a in withdrawn if a["kind"] == "cell_on"} == set(site)
+    assert "BH_LINK_DOWN clear since ROP 16" in withdrawn[0][1]["reason"]
+    defaults = AiranPolicy()
+    defaults.reset(pol.ctx)
+    for kind in ("tilt", "power", "cell_off"):
+        assert [pol.knobs.value(kind, c) for c in range(pol.ctx.num_cells)] == \
+            [defaults.knobs.value(kind, c) for c in range(pol.ctx.num_cells)], kind
+    assert "withdraw the compensation for backhaul_failure" in report
+
+
+def test_a_compensation_waits_for_its_own_alarm_and_is_never_retried_once_rolled_back():
+    """Only a set kept while its cause's alarm is raised on the diagnosed cell is remembered; it is withdrawn only
+    after the alarm has been clear for ``withdraw_after_rops`` ROPs; a withdrawal the coordinator banned (its
+    rollback said the network needed the compensation) is dropped without acting."""
+    from airan.agents.monitor import ALARM_NAMES
+    from airan.agents.policies.airan import AiranConfig, _Submitted
+
+    pol, twin = _overload_policy(AiranConfig(withdraw_after_rops=2))
+    info, hist = _steps(twin, 8)
+    obs = Observation(7, info["kpis"], hist, [], frozenset(), [])
+    down = ALARM_NAMES.index("CELL_DOWN")
+    comp_acts = [Action("power", 8, 3.0), Action("tilt", 8, -1.0)]
+    pre = {(a.kind, a.cell): pol.knobs.value(a.kind, a.cell) for a in comp_acts}
+    pol._submitted = _Submitted("cell_outage", 0, (0,), dict(pre))
+    pol._remember_compensation(5)
+    assert pol.compensations == []  # no CELL_DOWN on cell 0 when it was kept: no evidence to wait for
+    pol.monitor.alarms[0, down] = 1.0
+    pol._submitted = _Submitted("overload_hotspot", 0, (0,), dict(pre))
+    pol._remember_compensation(5)
+    assert pol.compensations == []  # a cause with no equipment alarm
+    pol._submitted = _Submitted("cell_outage", 0, (0,), dict(pre))
+    pol._remember_compensation(5)
+    for a in comp_acts:
+        pol.knobs.apply(a)
+    assert len(pol.compensations) == 1
+    dec = Decision()
+    pol._withdraw(obs, dec)
+    assert not dec.actions  # the alarm is still raised
+    pol.monitor.alarms[0, down] = 0.0
+    pol._withdraw(obs, dec)
+    assert not dec.actions and pol.compensations[0].clear_rops == 1  # clear for 1 ROP of the 2 asked
+    pol._withdraw(obs, dec)
+    assert sorted((p.action.kind, p.action.value) for p in dec.actions) == [("power", -3.0), ("tilt", 1.0)]
+    assert pol.compensations[0].done and pol.executor.busy
+    # a banned withdrawal: dropped, nothing applied
+    pol2, _ = _overload_policy(AiranConfig(withdraw_after_rops=1))
+    pol2.monitor.alarms[0, down] = 1.0
+    pol2._submitted = _Submitted("cell_outage", 0, (0,), dict(pre))
+    pol2._remember_compensation(5)
+    for a in comp_acts:
+        pol2.knobs.apply(a)
+    pol2.coordinator.ban((Action("power", 8, -3.0),))
+    pol2.monitor.alarms[0, down] = 0.0
+    dec2 = Decision()
+    pol2._withdraw(obs, dec2)
+    assert not dec2.actions and pol2.compensations[0].done and not pol2.executor.busy
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_withdraw_after_rops_must_be_a_count(bad):
+    from airan.agents.policies.airan import AiranConfig
+
+    with pytest.raises(ConfigError, match=f"withdraw_after_rops.*{bad!r}"):
+        AiranConfig(withdraw_after_rops=bad)

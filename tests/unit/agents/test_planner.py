@@ -114,3 +114,24 @@ def test_a_hot_cell_can_shrink_itself(ctx):
     knobs.apply(Action("tilt", 4, float(knobs.tilt_bounds_deg[1] - knobs.tilt_deg[4])))
     assert not any(a.kind == "tilt" and a.cell == 4 and a.value > 0
                    for c in planner.propose(cause, (4,), knobs) for a in c.actions)
+
+
+def test_knob_view_restores_a_knob_to_an_earlier_value(ctx):
+    """``restore`` sets a knob back to the value ``value`` read before a change, whatever happened in between:
+    a delta for tilt and power, the value itself for CIO/TTT/hysteresis, cell_on for a switched-off cell."""
+    kv = KnobView(ctx)
+    before = {k: kv.value(k, 2) for k in ("tilt", "power", "cio", "ttt", "hysteresis", "cell_off")}
+    assert kv.restore("tilt", 2, before["tilt"]) is None  # nothing moved: nothing to restore
+    for a in (Action("tilt", 2, -2.0), Action("tilt", 2, -1.0), Action("power", 2, 3.0), Action("cio", 2, 6.0),
+              Action("ttt", 2, 640.0), Action("hysteresis", 2, 4.0), Action("cell_off", 2)):
+        kv.apply(a)
+    back = {k: kv.restore(k, 2, v) for k, v in before.items()}
+    assert back["tilt"] == Action("tilt", 2, 3.0) and back["power"] == Action("power", 2, -3.0)
+    assert back["cio"] == Action("cio", 2, before["cio"]) and back["ttt"] == Action("ttt", 2, before["ttt"])
+    assert back["hysteresis"] == Action("hysteresis", 2, before["hysteresis"])
+    assert back["cell_off"] == Action("cell_on", 2)
+    for a in back.values():
+        kv.apply(a)
+    assert {k: kv.value(k, 2) for k in before} == before
+    with pytest.raises(ConfigError, match="'restart'"):
+        kv.value("restart", 2)

@@ -7,7 +7,7 @@ twins come from ``ctx.make_twin`` with fixed seeds; no clock, no global RNG; the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,8 +24,8 @@ from airan.agents.diagnoser import (
 )
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
-from airan.agents.monitor import Monitor, MonitorConfig
-from airan.agents.planner import KnobView, Planner
+from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig
+from airan.agents.planner import KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
@@ -54,6 +54,13 @@ CAUSE_KNOBS = {"ho_misconfig": ("cio", "ttt", "hysteresis"), "excessive_downtilt
 # fault is over (``AiranConfig.follow_up``).
 COMPENSATING_CAUSES = ("cell_outage", "pa_degradation", "external_interference", "overload_hotspot",
                        "backhaul_congestion", "backhaul_failure")
+
+# The equipment alarm that says a compensated fault is still there: while it is raised on the diagnosed cell the
+# compensation stays; once it clears, the compensation is withdrawn (``AiranConfig.withdraw_after_rops``). Only
+# alarms the fault itself raises, whatever the knobs: the backhaul-congestion alarm is a latency/loss threshold
+# that an offloading compensation can clear by itself, so a congestion compensation has no such evidence.
+WITHDRAW_ALARMS = {"cell_outage": "CELL_DOWN", "backhaul_failure": "BH_LINK_DOWN",
+                   "pa_degradation": "PA_DEGRADED", "external_interference": "UL_INTERFERENCE"}
 
 # How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
 SPREAD_LEADS = ("edge_drop", "site_quartiles")
@@ -90,7 +97,14 @@ class AiranConfig:
     the training split (seed 34, 200 episodes) it ran 7 follow-up rounds, all on overload hotspots, and moved
     no score (FKR median 0.786, full recovery 35/73, harmful 9 both; ``HEAL_PREREG_S24.md``): the monitor
     rarely goes quiet after a compensation there, and where it stays loud the verifier already accepts nothing
-    more."""
+    more.
+    withdraw_after_rops: a compensation kept for a cause of ``WITHDRAW_ALARMS`` while the cause's equipment alarm
+    was raised on the diagnosed cell is withdrawn (every knob it moved set back to its value before the
+    compensation, as an executor trial with rollback) once that alarm has been clear on the compensated cells
+    for this many consecutive ROPs; 0 never withdraws. What cell outage compensation does in 3GPP SON
+    (TS 32.541): the compensating neighbours go back when the cell is back. Without it a switched-off site
+    stays dark after its backhaul returns (dev: 2 of 21 episodes whose fault ended lost 0.08-0.12 of the
+    carried/offered ratio after the fault, an outage compensation a third)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -105,8 +119,12 @@ class AiranConfig:
     max_retries: int = 4
     spread_lead: str = "edge_drop"
     follow_up: bool = False
+    withdraw_after_rops: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
+                self.withdraw_after_rops < 0:
+            raise ConfigError(f"withdraw_after_rops must be an integer >= 0, got {self.withdraw_after_rops!r}")
         if self.evidence_rops < 1 or self.max_rounds < 0 or self.close_after_rops < 1:
             raise ConfigError(f"evidence_rops/close_after_rops must be >= 1 and max_rounds >= 0, got "
                               f"{self.evidence_rops!r}/{self.close_after_rops!r}/{self.max_rounds!r}")
@@ -120,6 +138,36 @@ class AiranConfig:
             raise ConfigError(f"spread_lead must be one of {SPREAD_LEADS}, got {self.spread_lead!r}")
         if not 0 < self.confident <= 1:
             raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
+
+
+@dataclass
+class Compensation:
+    """A kept compensation waiting for its fault to end. cause/cell: the diagnosis it was planned on;
+    cells: the cells whose ``alarm`` says the fault is there (the diagnosed cell, or its site for a site fault);
+    pre: (action kind, cell) -> the knob's value before the compensation first moved it (``KnobView.value``);
+    clear_rops: consecutive ROPs the alarm has been clear on every one of ``cells``."""
+
+    cause: str
+    cell: int
+    cells: tuple[int, ...]
+    alarm: str
+    pre: dict[tuple[str, int], float]
+    incident: Incident | None
+    kept_rop: int
+    clear_rops: int = 0
+    done: bool = False
+    cleared_rop: int = -1
+
+
+@dataclass
+class _Submitted:
+    """What the policy submitted to the executor last (to remember it as a compensation once kept)."""
+
+    cause: str
+    cell: int
+    cells: tuple[int, ...]
+    pre: dict[tuple[str, int], float] = field(default_factory=dict)
+    incident: Incident | None = None
 
 
 class AiranPolicy(Policy):
@@ -171,6 +219,8 @@ class AiranPolicy(Policy):
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
         self._cal_noted: set[int] = set()  # verifier twins whose calibration the notes reported
+        self.compensations: list[Compensation] = []  # kept compensations (``AiranConfig.withdraw_after_rops``)
+        self._submitted: _Submitted | None = None
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -190,6 +240,7 @@ class AiranPolicy(Policy):
         if self.open is not None and not self.open.actions and dets and self._alarm_elsewhere(dets):
             # a hard alarm outside an incident that has not acted yet: that incident was the wrong lead
             self.open.closed_rop = obs.rop
+            self.open.closed_why = "an equipment alarm on another cell took the lead"
             self.incidents.append(self.open)
             self.open = None
             self.monitor.unfreeze()
@@ -213,9 +264,81 @@ class AiranPolicy(Policy):
         if outcome:
             dec.notes.append(f"executor: {outcome}")
         self._follow(outcome)
+        if outcome in ("kept", "rollback"):
+            if outcome == "kept":
+                self._remember_compensation(obs.rop)
+            self._submitted = None
+        if self.cfg.withdraw_after_rops > 0:
+            self._withdraw(obs, dec)
         if self.open is not None:
             self._incident_step(obs, dec, dets)
         return dec
+
+    def _remember_compensation(self, rop: int) -> None:
+        """The executor kept the last submitted set: remember it as a compensation to withdraw when its fault's
+        equipment alarm clears, if its cause has one (``WITHDRAW_ALARMS``) and it is raised on the diagnosed
+        cell now. A later round for the same cause and cell joins the first (the knobs' earliest values win)."""
+        sub = self._submitted
+        if sub is None or sub.cause not in WITHDRAW_ALARMS:
+            return
+        alarm = WITHDRAW_ALARMS[sub.cause]
+        if self.monitor.alarms[sub.cell, ALARM_NAMES.index(alarm)] <= 0:
+            return
+        for comp in self.compensations:
+            if not comp.done and comp.cause == sub.cause and comp.cell == sub.cell:
+                for k, v in sub.pre.items():
+                    comp.pre.setdefault(k, v)
+                return
+        self.compensations.append(Compensation(sub.cause, sub.cell, sub.cells, alarm, dict(sub.pre),
+                                               sub.incident, rop))
+
+    def _withdraw(self, obs: Observation, dec: Decision) -> None:
+        """Count the ROPs each kept compensation's alarm has been clear; withdraw the first whose alarm has been
+        clear for ``withdraw_after_rops`` ROPs, as an executor trial: a regression of the guarded objective
+        puts the compensation back (the executor's rollback) and bans the withdrawal, so it is never retried."""
+        for comp in self.compensations:
+            if comp.done:
+                continue
+            raised = self.monitor.alarms[list(comp.cells), ALARM_NAMES.index(comp.alarm)].max() > 0
+            comp.clear_rops = 0 if raised else comp.clear_rops + 1
+            if not raised and comp.clear_rops == 1:
+                comp.cleared_rop = obs.rop
+        if self.executor.busy:
+            return
+        for comp in self.compensations:
+            if comp.done or comp.clear_rops < self.cfg.withdraw_after_rops:
+                continue
+            acts = tuple(a for a in (self.knobs.restore(k, c, v) for (k, c), v in sorted(comp.pre.items()))
+                         if a is not None)
+            if not acts or self.coordinator.is_banned(acts):
+                comp.done = True
+                continue
+            if not self.coordinator.cells_free(acts, obs.rop):
+                return  # a knob moved within the coordinator's window: wait for it to settle
+            reason = (f"withdraw the compensation for {comp.cause} on cell {comp.cell} ({comp.alarm} clear since "
+                      f"ROP {comp.cleared_rop})")
+            if not self.coordinator.arbitrate([Proposal(acts, "optimization", reason)], obs.rop):
+                return
+            comp.done = True
+            guard = np.union1d(cause_scope(comp.cause, (comp.cell,), self.ctx.cell_site, self.ctx.neighbours),
+                               [a.cell for a in acts]).astype(np.int64)
+            cand = Candidate(f"withdraw the {comp.cause} compensation", acts, comp.cause)
+            applied, reqs = self.executor.submit(cand, guard, obs.rop, obs.history, reason)
+            self._last_trial_actions = acts
+            dec.actions += applied
+            dec.approval_requests += reqs
+            line = f"ROP {obs.rop}: " + ("requested approval to " if reqs else "") + reason
+            dec.notes.append(f"planner: {line}")
+            if comp.incident is not None:
+                comp.incident.actions.append(line)
+            if self.open is not None and (self.open is comp.incident or comp.cell in self.open.cells):
+                # the incident was about this fault, and its equipment says it is over
+                self.open.closed_rop = obs.rop
+                self.open.closed_why = f"{comp.alarm} on cell {comp.cell} cleared at ROP {comp.cleared_rop}"
+                self.incidents.append(self.open)
+                self.open = None
+                self.monitor.unfreeze()
+            return
 
     def _follow(self, outcome: str) -> None:
         """After the executor's ``outcome`` this ROP: a kept compensation asks for a follow-up round
@@ -428,6 +551,12 @@ class AiranPolicy(Policy):
         admitted = self.coordinator.arbitrate([Proposal(best.candidate.actions, "optimization", reason)], obs.rop)
         if not admitted:
             return
+        site = self.ctx.cell_site
+        alarm_cells = tuple(int(c) for c in np.nonzero(site == site[cells[0]])[0]) if cause in SITE_FAULTS \
+            else (int(cells[0]),)
+        self._submitted = _Submitted(cause, int(cells[0]), alarm_cells, incident=self.open, pre={
+            (a.kind, a.cell): self.knobs.value(a.kind, a.cell) for a in best.candidate.actions
+            if a.kind in KNOB_FIELDS})
         acts, reqs = self.executor.submit(best.candidate, guard, obs.rop, obs.history, reason)
         self._last_trial_actions = best.candidate.actions
         dec.actions += acts
