@@ -394,8 +394,8 @@ def test_a_compensation_is_withdrawn_once_its_fault_alarm_clears(withdraw_after_
 
 
 def test_a_compensation_waits_for_its_own_alarm_and_is_never_retried_once_rolled_back():
-    """Only a set kept while its cause's alarm is raised on the diagnosed cell is remembered; it is withdrawn only
-    after the alarm has been clear for ``withdraw_after_rops`` ROPs; a withdrawal the coordinator banned (its
+    """Only a set planned while its cause's alarm is raised on the diagnosed cell is remembered; it is withdrawn
+    only after the alarm has been clear for ``withdraw_after_rops`` ROPs; a withdrawal the coordinator banned (its
     rollback said the network needed the compensation) is dropped without acting."""
     from airan.agents.monitor import ALARM_NAMES
     from airan.agents.policies.airan import AiranConfig, _Submitted
@@ -404,16 +404,19 @@ def test_a_compensation_waits_for_its_own_alarm_and_is_never_retried_once_rolled
     info, hist = _steps(twin, 8)
     obs = Observation(7, info["kpis"], hist, [], frozenset(), [])
     down = ALARM_NAMES.index("CELL_DOWN")
+    assert pol._evidence_now("cell_outage", 0, (0,), 7)[0] == "CELL_DOWN"  # checked when kept
+    assert pol._evidence_now("overload_hotspot", 0, (0,), 7)[0] is None  # no alarm, and surges are not watched
+    assert pol._evidence_now("backhaul_congestion", 0, (0,), 7)[0] is None  # its alarm a compensation can clear
     comp_acts = [Action("power", 8, 3.0), Action("tilt", 8, -1.0)]
     pre = {(a.kind, a.cell): pol.knobs.value(a.kind, a.cell) for a in comp_acts}
     pol._submitted = _Submitted("cell_outage", 0, (0,), dict(pre))
     pol._remember_compensation(5)
-    assert pol.compensations == []  # no CELL_DOWN on cell 0 when it was kept: no evidence to wait for
-    pol.monitor.alarms[0, down] = 1.0
-    pol._submitted = _Submitted("overload_hotspot", 0, (0,), dict(pre))
+    assert pol.compensations == []  # nothing to wait on
+    pol._submitted = _Submitted("cell_outage", 0, (0,), dict(pre), evidence="CELL_DOWN")
     pol._remember_compensation(5)
-    assert pol.compensations == []  # a cause with no equipment alarm
-    pol._submitted = _Submitted("cell_outage", 0, (0,), dict(pre))
+    assert pol.compensations == []  # no CELL_DOWN on cell 0 when it was kept
+    pol.monitor.alarms[0, down] = 1.0
+    pol._submitted = _Submitted("cell_outage", 0, (0,), dict(pre), evidence="CELL_DOWN")
     pol._remember_compensation(5)
     for a in comp_acts:
         pol.knobs.apply(a)
@@ -430,15 +433,33 @@ def test_a_compensation_waits_for_its_own_alarm_and_is_never_retried_once_rolled
     # a banned withdrawal: dropped, nothing applied
     pol2, _ = _overload_policy(AiranConfig(withdraw_after_rops=1))
     pol2.monitor.alarms[0, down] = 1.0
-    pol2._submitted = _Submitted("cell_outage", 0, (0,), dict(pre))
+    pol2._submitted = _Submitted("cell_outage", 0, (0,), dict(pre), evidence="CELL_DOWN")
     pol2._remember_compensation(5)
+    pol2.monitor.alarms[0, down] = 0.0
     for a in comp_acts:
         pol2.knobs.apply(a)
     pol2.coordinator.ban((Action("power", 8, -3.0),))
-    pol2.monitor.alarms[0, down] = 0.0
     dec2 = Decision()
     pol2._withdraw(obs, dec2)
     assert not dec2.actions and pol2.compensations[0].done and not pol2.executor.busy
+
+
+def test_a_hotspot_compensation_is_withdrawn_once_the_ue_trace_says_the_surge_is_over():
+    """An overload hotspot on cell 4 from ROP 8 to 16 raises no alarm; with ``withdraw_surges`` the UE trace's
+    demand surge on the hot cell, against the baseline before the incident, is the evidence: the compensation
+    is withdrawn after it has fallen below half the detection threshold, never while the surge lasts."""
+    from airan.agents.policies.airan import AiranConfig
+
+    faults = [Fault("overload_hotspot", (4,), severity=0.8, onset_rop=8, duration_rops=8)]
+    log, _, pol = _run(faults, rops=22, cfg=AiranConfig(withdraw_after_rops=1, withdraw_surges=True), policy=True)
+    (comp,) = pol.compensations
+    assert comp.cause == "overload_hotspot" and comp.alarm == "demand surge" and comp.window[1] <= 8
+    assert comp.done and comp.cleared_rop >= 16
+    withdrawn = [r for r, d in enumerate(log) for a in d["actions"] if "withdraw the compensation" in a["reason"]]
+    assert withdrawn and min(withdrawn) > comp.cleared_rop
+    assert pol.knobs.cio_db[4] == pol.knobs.defaults["cio"]
+    log0, _, pol0 = _run(faults, rops=22, cfg=AiranConfig(withdraw_after_rops=1), policy=True)
+    assert pol0.compensations == [] and not any("withdraw" in a["reason"] for d in log0 for a in d["actions"])
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True])

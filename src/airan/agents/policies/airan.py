@@ -24,7 +24,7 @@ from airan.agents.diagnoser import (
 )
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
-from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig
+from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
 from airan.agents.planner import KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
@@ -61,6 +61,13 @@ COMPENSATING_CAUSES = ("cell_outage", "pa_degradation", "external_interference",
 # that an offloading compensation can clear by itself, so a congestion compensation has no such evidence.
 WITHDRAW_ALARMS = {"cell_outage": "CELL_DOWN", "backhaul_failure": "BH_LINK_DOWN",
                    "pa_degradation": "PA_DEGRADED", "external_interference": "UL_INTERFERENCE"}
+# An overload hotspot raises no alarm; its evidence is the UE trace's demand surge on the hot cell, measured against
+# the baseline before the incident (``AiranConfig.withdraw_surges``). It is over when the surge has fallen below
+# this fraction of the monitor's detection threshold (hysteresis, as an alarm clears below its raise level) on a
+# cell serving at least ``SURGE_MIN_UES`` traced UEs (an offload that emptied the cell says nothing either way).
+SURGE_EVIDENCE = "demand surge"
+SURGE_CLEAR_FRACTION = 0.5
+SURGE_MIN_UES = 2
 
 # How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
 SPREAD_LEADS = ("edge_drop", "site_quartiles")
@@ -104,7 +111,9 @@ class AiranConfig:
     for this many consecutive ROPs; 0 never withdraws. What cell outage compensation does in 3GPP SON
     (TS 32.541): the compensating neighbours go back when the cell is back. Without it a switched-off site
     stays dark after its backhaul returns (dev: 2 of 21 episodes whose fault ended lost 0.08-0.12 of the
-    carried/offered ratio after the fault, an outage compensation a third)."""
+    carried/offered ratio after the fault, an outage compensation a third).
+    withdraw_surges: with ``withdraw_after_rops`` > 0, also withdraw an overload hotspot's compensation, on the
+    UE trace's evidence that the surge is over (``SURGE_EVIDENCE``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -120,6 +129,7 @@ class AiranConfig:
     spread_lead: str = "edge_drop"
     follow_up: bool = False
     withdraw_after_rops: int = 0
+    withdraw_surges: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -154,6 +164,7 @@ class Compensation:
     pre: dict[tuple[str, int], float]
     incident: Incident | None
     kept_rop: int
+    window: tuple[int, int] = (0, 0)  # the monitor's baseline window [start, stop) when kept (surge evidence)
     clear_rops: int = 0
     done: bool = False
     cleared_rop: int = -1
@@ -168,6 +179,8 @@ class _Submitted:
     cells: tuple[int, ...]
     pre: dict[tuple[str, int], float] = field(default_factory=dict)
     incident: Incident | None = None
+    evidence: str | None = None  # what says the fault is there (``Compensation.alarm``); None: nothing to wait on
+    window: tuple[int, int] = (0, 0)
 
 
 class AiranPolicy(Policy):
@@ -279,18 +292,45 @@ class AiranPolicy(Policy):
         equipment alarm clears, if its cause has one (``WITHDRAW_ALARMS``) and it is raised on the diagnosed
         cell now. A later round for the same cause and cell joins the first (the knobs' earliest values win)."""
         sub = self._submitted
-        if sub is None or sub.cause not in WITHDRAW_ALARMS:
+        if sub is None or sub.evidence is None:
             return
-        alarm = WITHDRAW_ALARMS[sub.cause]
-        if self.monitor.alarms[sub.cell, ALARM_NAMES.index(alarm)] <= 0:
-            return
-        for comp in self.compensations:
-            if not comp.done and comp.cause == sub.cause and comp.cell == sub.cell:
+        comp = Compensation(sub.cause, sub.cell, sub.cells, sub.evidence, dict(sub.pre), sub.incident, rop,
+                            window=sub.window)
+        if comp.alarm in ALARM_NAMES and not self.fault_evidence(comp, rop, raise_level=True):
+            return  # the alarm cleared while the set was on trial: nothing left to wait for
+        for old in self.compensations:
+            if not old.done and old.cause == sub.cause and old.cell == sub.cell:
                 for k, v in sub.pre.items():
-                    comp.pre.setdefault(k, v)
+                    old.pre.setdefault(k, v)
                 return
-        self.compensations.append(Compensation(sub.cause, sub.cell, sub.cells, alarm, dict(sub.pre),
-                                               sub.incident, rop))
+        self.compensations.append(comp)
+
+    def _evidence_now(self, cause: str, cell: int, cells: tuple[int, ...], rop: int) -> tuple[str | None, tuple]:
+        """The evidence a compensation planned now for ``cause`` would wait on, and the baseline window it is
+        measured against; (None, window) when there is none. An alarm is checked when the set is kept (the
+        compensation does not touch it); a demand surge now, before the compensation moves the hot cell's UEs,
+        and only if it is at the detection threshold (``fault_evidence``)."""
+        window = self.monitor.baseline_window(rop)
+        if cause in WITHDRAW_ALARMS:
+            return WITHDRAW_ALARMS[cause], window
+        if cause != "overload_hotspot" or not self.cfg.withdraw_surges:
+            return None, window
+        probe = Compensation(cause, cell, cells, SURGE_EVIDENCE, {}, None, rop, window=window)
+        return (SURGE_EVIDENCE if self.fault_evidence(probe, rop, raise_level=True) else None), window
+
+    def fault_evidence(self, comp: Compensation, rop: int, raise_level: bool = False) -> bool:
+        """Whether ``comp``'s fault is still there at ``rop``: its alarm raised on any of its cells, or, for a
+        surge, the demand surge of the UEs the cell serves against the baseline ``comp.window`` at or above the
+        monitor's detection threshold (``raise_level``) or above ``SURGE_CLEAR_FRACTION`` of it (clearing)."""
+        mon = self.monitor
+        if comp.alarm in ALARM_NAMES:
+            return bool(mon.alarms[list(comp.cells), ALARM_NAMES.index(comp.alarm)].max() > 0)
+        srv = mon.ue_serving[rop] if rop < len(mon.ue_serving) else None
+        if srv is None or int(np.sum(srv == comp.cell)) < SURGE_MIN_UES:
+            return not raise_level  # no UEs to measure: a kept set is not remembered, a remembered one stays
+        surge = float(demand_surge(mon.ue_serving, mon.ue_demand, self.ctx.num_cells, *comp.window, rop)[comp.cell])
+        level = mon.cfg.demand_surge_log2 * (1.0 if raise_level else SURGE_CLEAR_FRACTION)
+        return surge >= level
 
     def _withdraw(self, obs: Observation, dec: Decision) -> None:
         """Count the ROPs each kept compensation's alarm has been clear; withdraw the first whose alarm has been
@@ -299,7 +339,7 @@ class AiranPolicy(Policy):
         for comp in self.compensations:
             if comp.done:
                 continue
-            raised = self.monitor.alarms[list(comp.cells), ALARM_NAMES.index(comp.alarm)].max() > 0
+            raised = self.fault_evidence(comp, obs.rop)
             comp.clear_rops = 0 if raised else comp.clear_rops + 1
             if not raised and comp.clear_rops == 1:
                 comp.cleared_rop = obs.rop
@@ -554,9 +594,10 @@ class AiranPolicy(Policy):
         site = self.ctx.cell_site
         alarm_cells = tuple(int(c) for c in np.nonzero(site == site[cells[0]])[0]) if cause in SITE_FAULTS \
             else (int(cells[0]),)
+        evidence, window = self._evidence_now(cause, int(cells[0]), alarm_cells, obs.rop)
         self._submitted = _Submitted(cause, int(cells[0]), alarm_cells, incident=self.open, pre={
             (a.kind, a.cell): self.knobs.value(a.kind, a.cell) for a in best.candidate.actions
-            if a.kind in KNOB_FIELDS})
+            if a.kind in KNOB_FIELDS}, evidence=evidence, window=window)
         acts, reqs = self.executor.submit(best.candidate, guard, obs.rop, obs.history, reason)
         self._last_trial_actions = best.candidate.actions
         dec.actions += acts
