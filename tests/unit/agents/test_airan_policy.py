@@ -381,6 +381,7 @@ def test_a_compensation_is_withdrawn_once_its_fault_alarm_clears(withdraw_after_
     site = [3, 4, 5]
     if not withdraw_after_rops:
         assert not withdrawn and (pol.knobs.admin_on[site] == 0).all()
+        assert {pol.settings.get(("cell_off", c)) for c in site} == {"backhaul_failure"}  # kept sets' knobs
         return
     assert min(r for r, _ in withdrawn) >= 16  # never while the alarm is raised
     assert {a["cell"] for _, a in withdrawn if a["kind"] == "cell_on"} == set(site)
@@ -458,6 +459,7 @@ def test_a_hotspot_compensation_is_withdrawn_once_the_ue_trace_says_the_surge_is
     withdrawn = [r for r, d in enumerate(log) for a in d["actions"] if "withdraw the compensation" in a["reason"]]
     assert withdrawn and min(withdrawn) > comp.cleared_rop
     assert pol.knobs.cio_db[4] == pol.knobs.defaults["cio"]
+    assert "overload_hotspot" not in pol.settings.values()  # a kept withdrawal leaves no knob owned by the cause
     log0, _, pol0 = _run(faults, rops=22, cfg=AiranConfig(withdraw_after_rops=1), policy=True)
     assert pol0.compensations == [] and not any("withdraw" in a["reason"] for d in log0 for a in d["actions"])
 
@@ -468,3 +470,35 @@ def test_withdraw_after_rops_must_be_a_count(bad):
 
     with pytest.raises(ConfigError, match=f"withdraw_after_rops.*{bad!r}"):
         AiranConfig(withdraw_after_rops=bad)
+
+
+@pytest.mark.parametrize("guard", [False, True])
+def test_a_later_incident_does_not_undo_a_compensation_the_policy_keeps_in_place(guard):
+    """The offload CIO an earlier incident kept for an overload makes the cell's handovers look misconfigured in
+    a later incident, whose first diagnosis is then the misconfiguration itself. With ``guard_own_knobs`` the
+    planner leaves the compensation's knobs alone; without it the verifier weighs "restoring" the default."""
+    from airan.agents.policies.airan import AiranConfig, _Submitted
+
+    pol, twin = _overload_policy(AiranConfig(guard_own_knobs=guard))
+    info, hist = _steps(twin, 8)
+    pol._submitted = _Submitted("overload_hotspot", 4, (4,), {("cio", 4): 0.0})
+    for key in pol._submitted.pre:
+        pol.settings[key] = pol._submitted.cause
+    ho = Diagnosis({"ho_misconfig": 0.9, "overload_hotspot": 0.1}, (4, 0))
+    pol.open = Incident(detected_rop=7, cells=(4,), diagnosis=ho)
+    applied = [(3, Action("cio", 4, 6.0), 0.0, 6.0)]  # before this incident: not its own knob
+    assert pol.self_inflicted("ho_misconfig", 4, applied) == ()
+    dec = Decision()
+    pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), applied), dec, ho)
+    verified = [n for n in dec.notes if n.startswith("verifier:")]
+    if guard:
+        assert not verified and not dec.actions
+        assert any("blames knobs a kept set moved for overload_hotspot" in n for n in dec.notes)
+    else:
+        assert any("restore" in n for n in verified)
+        return
+    # a knob the policy set for the same cause is not guarded (restoring defaults twice is the planner's call)
+    pol.settings[("cio", 4)] = "ho_misconfig"
+    dec = Decision()
+    pol._plan(Observation(7, info["kpis"], hist, [], frozenset(), applied), dec, ho)
+    assert any(n.startswith("verifier:") for n in dec.notes)

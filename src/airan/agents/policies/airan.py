@@ -115,7 +115,13 @@ class AiranConfig:
     (``bench/results/HEAL_PREREG_S26.md``) on a never-used suite (seed 7315): episodes lingering after their fault
     2 -> 1 of 21, paired post-fault gain +0.0024, harmful actions 7 -> 7, FKR and detection unchanged.
     withdraw_surges: with ``withdraw_after_rops`` > 0, also withdraw an overload hotspot's compensation, on the
-    UE trace's evidence that the surge is over (``SURGE_EVIDENCE``)."""
+    UE trace's evidence that the surge is over (``SURGE_EVIDENCE``).
+    guard_own_knobs: a diagnosis that blames knobs of a cell (``CAUSE_KNOBS``) which a kept set of the policy
+    moved for another cause, in any incident, and which are still in place, is the policy's compensation showing
+    in the telemetry: the planner leaves it (the guard within one incident, ``self_inflicted``, redirects to the
+    incident's first diagnosis). On five suites, 12 times a later incident read an offloading CIO the policy had
+    set for an overload as a handover misconfiguration and "restored" the default under a still-running
+    hotspot."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -132,6 +138,7 @@ class AiranConfig:
     follow_up: bool = False
     withdraw_after_rops: int = 1
     withdraw_surges: bool = False
+    guard_own_knobs: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -183,6 +190,7 @@ class _Submitted:
     incident: Incident | None = None
     evidence: str | None = None  # what says the fault is there (``Compensation.alarm``); None: nothing to wait on
     window: tuple[int, int] = (0, 0)
+    withdrawal: bool = False  # the set withdraws a compensation (its knobs go back to what nobody set)
 
 
 class AiranPolicy(Policy):
@@ -236,6 +244,7 @@ class AiranPolicy(Policy):
         self._cal_noted: set[int] = set()  # verifier twins whose calibration the notes reported
         self.compensations: list[Compensation] = []  # kept compensations (``AiranConfig.withdraw_after_rops``)
         self._submitted: _Submitted | None = None
+        self.settings: dict[tuple[str, int], str] = {}  # (action kind, cell) -> cause a kept set moved it for
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -280,8 +289,13 @@ class AiranPolicy(Policy):
             dec.notes.append(f"executor: {outcome}")
         self._follow(outcome)
         if outcome in ("kept", "rollback"):
-            if outcome == "kept":
+            if outcome == "kept" and self._submitted is not None:
                 self._remember_compensation(obs.rop)
+                for key in self._submitted.pre:
+                    if self._submitted.withdrawal:
+                        self.settings.pop(key, None)
+                    else:
+                        self.settings[key] = self._submitted.cause
             self._submitted = None
         if self.cfg.withdraw_after_rops > 0:
             self._withdraw(obs, dec)
@@ -365,6 +379,8 @@ class AiranPolicy(Policy):
             guard = np.union1d(cause_scope(comp.cause, (comp.cell,), self.ctx.cell_site, self.ctx.neighbours),
                                [a.cell for a in acts]).astype(np.int64)
             cand = Candidate(f"withdraw the {comp.cause} compensation", acts, comp.cause)
+            self._submitted = _Submitted(comp.cause, comp.cell, comp.cells, withdrawal=True,
+                                         pre={(a.kind, a.cell): 0.0 for a in acts})
             applied, reqs = self.executor.submit(cand, guard, obs.rop, obs.history, reason)
             self._last_trial_actions = acts
             dec.actions += applied
@@ -543,6 +559,14 @@ class AiranPolicy(Policy):
             dec.notes.append(f"planner: {cause} on cell {cells[0]} blames knobs this incident set "
                              f"({', '.join(mine)}); planning for {first.top(1)[0]} on cell {first.cells[0]}")
             cause, cells = first.top(1)[0], first.cells
+        elif self.cfg.guard_own_knobs:
+            cell = int(cells[0])
+            owners = sorted({self.settings[(k, cell)] for k in CAUSE_KNOBS.get(cause, ())
+                             if self.settings.get((k, cell), cause) != cause})
+            if owners:
+                dec.notes.append(f"planner: {cause} on cell {cell} blames knobs a kept set moved for "
+                                 f"{', '.join(owners)} and still in place; left to that compensation")
+                return
         fresh = [c for c in self.planner.propose(cause, cells, self.knobs)
                  if c.name not in self.tried and not self.coordinator.is_banned(c.actions)]
         cands = [c for c in fresh if self.coordinator.cells_free(c.actions, obs.rop)]
