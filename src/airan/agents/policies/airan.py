@@ -111,9 +111,11 @@ class AiranConfig:
     for this many consecutive ROPs; 0 never withdraws. What cell outage compensation does in 3GPP SON
     (TS 32.541): the compensating neighbours go back when the cell is back. Without it a switched-off site
     stays dark after its backhaul returns (dev: 2 of 21 episodes whose fault ended lost 0.08-0.12 of the
-    carried/offered ratio after the fault, an outage compensation a third). 1 by a pre-registered test
-    (``bench/results/HEAL_PREREG_S26.md``) on a never-used suite (seed 7315): episodes lingering after their fault
-    2 -> 1 of 21, paired post-fault gain +0.0024, harmful actions 7 -> 7, FKR and detection unchanged.
+    carried/offered ratio after the fault, an outage compensation a third). Off by default: it passed its
+    pre-registered test on a never-used suite (seed 7315: lingering 2 -> 1 of 21, harmful 7 -> 7, FKR unchanged;
+    ``bench/results/HEAL_PREREG_S26.md``), but runs on three more suites reversed it: harmful actions 7 -> 13
+    (dev), 9 -> 16 (seed 7312), 4 -> 10 (seed 7314), and on seed 7312 lingering 5 -> 7 of 32. The scorer charges a
+    withdrawal with the loss the compensation it ends had left; part is the withdrawal's own first-ROP dip.
     withdraw_surges: with ``withdraw_after_rops`` > 0, also withdraw an overload hotspot's compensation, on the
     UE trace's evidence that the surge is over (``SURGE_EVIDENCE``).
     guard_own_knobs: a diagnosis that blames knobs of a cell (``CAUSE_KNOBS``) which a kept set of the policy
@@ -121,7 +123,7 @@ class AiranConfig:
     in the telemetry: the planner leaves it (the guard within one incident, ``self_inflicted``, redirects to the
     incident's first diagnosis). On five suites, 12 times a later incident read an offloading CIO the policy had
     set for an overload as a handover misconfiguration and "restored" the default under a still-running
-    hotspot."""
+    hotspot. Off: it never fired on the suite pre-registered to judge it (seed 7317)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -136,7 +138,7 @@ class AiranConfig:
     max_retries: int = 4
     spread_lead: str = "edge_drop"
     follow_up: bool = False
-    withdraw_after_rops: int = 1
+    withdraw_after_rops: int = 0
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
 
