@@ -119,7 +119,8 @@ def macro(rates: dict[str, tuple[int, int]], resamples: int = 2000, seed: int = 
 
 
 # ---------------------------------------------------------------------------------------------- per episode
-def _noise(nofault: np.ndarray) -> float:
+def noise_sigma(nofault: np.ndarray) -> float:
+    """Impact noise ``sigma`` of an episode from its no-fault impact series ``[rops]`` (module docstring)."""
     if nofault.size < 3:
         return 0.0
     return float(np.std(np.diff(nofault)) / math.sqrt(2.0))
@@ -132,13 +133,31 @@ def _action_impact(healed: np.ndarray, unhealed: np.ndarray, i: int, log: dict[s
     return float(np.mean(healed[win] - unhealed[win])) if win.size else math.inf
 
 
+def rolled_back(log: dict[str, Any], indices: Sequence[int]) -> list[int]:
+    """Those of ``indices`` (into ``log["applied"]``) whose knob was restored within 2 ROPs: a rollback, or any
+    action setting the same cell's same knob back to its pre-state (cell on/off count as one knob)."""
+    out = []
+    for i in indices:
+        a = log["applied"][i]
+        for b in log["applied"][i + 1:]:
+            if b["cell"] != a["cell"] or b["kind"] != a["kind"] and not (
+                    {a["kind"], b["kind"]} <= {"cell_on", "cell_off"}):
+                continue
+            if int(b["rop"]) - int(a["rop"]) > 2:
+                break
+            if b.get("rollback_of", -1) >= 0 or abs(float(b["post"]) - float(a["pre"])) < 1e-9:
+                out.append(i)
+                break
+    return out
+
+
 def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
     """Everything the metrics need from one episode (definitions in the module docstring)."""
     imp = log["impact"]
     scope = {int(c) for c in imp["cells"]}
     healed, unhealed, nofault = (np.asarray(imp[k], dtype=np.float64) for k in ("healed", "unhealed", "nofault"))
     rops = len(healed)
-    sigma = _noise(nofault)
+    sigma = noise_sigma(nofault)
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     onset = min(f.onset_rop for f in real) if real else None
     ends = [f.end_rop if f.end_rop is not None else rops for f in real]
@@ -214,18 +233,7 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
     out["harmful"] = harmful
     out["actions"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0)
     out["rollbacks"] = sum(1 for a in log["applied"] if a.get("rollback_of", -1) >= 0)
-    rolled = []
-    for i in harmful:
-        a = log["applied"][i]
-        for b in log["applied"][i + 1:]:
-            if b["cell"] != a["cell"] or b["kind"] != a["kind"] and not (
-                    {a["kind"], b["kind"]} <= {"cell_on", "cell_off"}):
-                continue
-            if int(b["rop"]) - int(a["rop"]) > 2:
-                break
-            if b.get("rollback_of", -1) >= 0 or abs(float(b["post"]) - float(a["pre"])) < 1e-9:
-                rolled.append(i)
-                break
+    rolled = rolled_back(log, harmful)
     out["harmful_rolled_back"] = len(rolled)
     out["harmful_detail"] = []
     for i in harmful:

@@ -1,0 +1,108 @@
+"""Harmful actions judged against each action set's own counterfactual -> bench/results/heal_cf_harm_TAG.json
+
+The scorer calls an action harmful when the impact KPI over its ROP and the next falls below the run that never
+acted (``agents.scorer``). That charges an action with whatever earlier actions left in place. This replays each
+log in the true twin (``agents.counterfactual``: the replay must reproduce the logged impact exactly) and, at
+every ROP where a set of actions took effect, rolls a clone of the twin the same two ROPs without any action, on
+the same random future. Per policy it reports both counts side by side: harmful by the scorer, harmful against
+the counterfactual, both, and each alone, with every discordant set (episode, ROP, actions, the two effects).
+This is a diagnostic next to the scorer, not a replacement for it: the headline metric stays the scorer's.
+
+    .venv/bin/python bench/heal_counterfactual_harm.py --suite bench/results/heal_dev_suite.json \\
+        --logs LOGDIR/logs_airan.jsonl LOGDIR/logs_son.jsonl --workers 2 --tag dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heal_fkr_by_loss import read_logs  # noqa: E402
+from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
+
+from airan.agents.counterfactual import counterfactual_harm  # noqa: E402
+from airan.agents.scorer import episode_outcome, wilson  # noqa: E402
+from airan.agents.suite import load_suite  # noqa: E402
+
+
+def _job(args: tuple) -> dict:
+    ep, log = args
+    o = episode_outcome(ep, log)
+    c = counterfactual_harm(ep, log)
+    sets = []
+    for s in c["sets"]:
+        scored = sorted(set(s["actions"]) & set(o["harmful"]))
+        cf = sorted(set(s["actions"]) & set(c["harmful"]))
+        if scored != cf:
+            acts = [log["applied"][i] for i in s["actions"]]
+            sets.append({"episode": ep.id, "cause": ep.cause, "rop": s["rop"],
+                         "actions": [f"{a['kind']}@{a['cell']} {a['pre']:g}->{a['post']:g}" for a in acts],
+                         "scorer_harmful": bool(scored), "cf_harmful": bool(cf), "cf_effect": s["effect"],
+                         "scorer_impact": min(h["impact"] for h in o["harmful_detail"] if h["rop"] == s["rop"])
+                         if scored else None, "threshold": -2.0 * c["sigma"],
+                         "reason": acts[0].get("reason", "")})
+    return {"id": ep.id, "actions": c["actions"], "scored": set(o["harmful"]), "cf": set(c["harmful"]),
+            "scored_rolled": o["harmful_rolled_back"], "cf_rolled": c["harmful_rolled_back"], "discordant": sets}
+
+
+def policy_counts(rows: list[dict]) -> dict:
+    n = sum(r["actions"] for r in rows)
+    both = sum(len(r["scored"] & r["cf"]) for r in rows)
+    scored = sum(len(r["scored"]) for r in rows)
+    cf = sum(len(r["cf"]) for r in rows)
+    return {"actions": n, "harmful_scorer": wilson(scored, n), "harmful_counterfactual": wilson(cf, n),
+            "both": both, "scorer_only": scored - both, "counterfactual_only": cf - both,
+            "rolled_back_within_2_rops_scorer": wilson(sum(r["scored_rolled"] for r in rows), scored),
+            "rolled_back_within_2_rops_counterfactual": wilson(sum(r["cf_rolled"] for r in rows), cf),
+            "discordant_sets": [s for r in rows for s in r["discordant"]]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--logs", type=Path, nargs="+", required=True, help="logs_POLICY.jsonl files (heal_dev --logs)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    t0 = time.perf_counter()
+    suite = load_suite(args.suite)
+    from rich.console import Console
+    from rich.progress import Progress
+
+    policies = {}
+    with ProcessPoolExecutor(args.workers) as pool, Progress(console=Console(stderr=True)) as progress:
+        for path in args.logs:
+            logs = read_logs(path)
+            jobs = [(ep, logs[ep.id]) for ep in suite.episodes if ep.id in logs and logs[ep.id]["applied"]]
+            missing = [ep.id for ep in suite.episodes if ep.id not in logs]
+            if missing:
+                raise SystemExit(f"{path}: no log for {len(missing)} suite episodes (first {missing[0]!r})")
+            name = next(iter(logs.values()))["policy"]
+            task = progress.add_task(f"counterfactual {name}", total=len(jobs))
+            rows = []
+            for r in pool.map(_job, jobs, chunksize=1):
+                rows.append(r)
+                progress.advance(task)
+            policies[name] = policy_counts(rows) | {"logs": str(path)}
+    out = {"machine": machine_info(), "command": "heal_counterfactual_harm.py " + " ".join(sys.argv[1:]),
+           "suite_file": str(args.suite), "horizon_rops": 2, "policies": policies,
+           "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
+    path = write_result("heal_cf_harm", args.tag, out)
+    print("| policy | actions | harmful (scorer) | harmful (counterfactual) | both | scorer only "
+          "| counterfactual only |")
+    print("|---|---|---|---|---|---|---|")
+    for name, p in policies.items():
+        s, c = p["harmful_scorer"], p["harmful_counterfactual"]
+        print(f"| {name} | {p['actions']} | {s['k']} ({100 * (s['value'] or 0):.2f} %) | {c['k']} "
+              f"({100 * (c['value'] or 0):.2f} %) | {p['both']} | {p['scorer_only']} | {p['counterfactual_only']} |")
+    print(f"wrote {path} ({out['wall_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Per-action-set counterfactuals from an episode log: what acting at ROP ``r`` changed against holding still.
+
+The scorer's harm test (``scorer`` docstring, *harmful action*) compares the healed run with the run that never
+acted. An action taken while an earlier action's effect is still in place is then charged with that earlier
+effect too (a compensation that was right while the fault lasted, and is taken back once it ended, reads as
+harm). This module measures each action set against its own counterfactual instead, by replaying the log:
+
+1. the true twin of the episode is rebuilt (scenario, seed, faults) and stepped with exactly the actions the log
+   says took effect, ROP by ROP; the replayed impact series must equal the log's ``impact.healed`` (else
+   ``ConfigError``: the log is not from this suite or this code);
+2. at every ROP ``r`` in which a non-rollback action took effect, the twin is cloned just before ``r`` and the
+   clone is stepped ``horizon_rops`` ROPs with no action taking effect. A clone shares its parent's random
+   future (``NetworkTwin.clone``), so the two runs differ only by what the policy did (common random numbers);
+3. the set's effect is ``mean(factual - counterfactual)`` of the episode's impact KPI over ``[r, r + horizon)``:
+   the same window as the scorer's (the set's ROP and the next), and what happened in it (a rollback, another
+   set) is the policy's doing, as in the scorer.
+
+A set is *harmful* when its effect is below ``-HARM_K * sigma`` (the scorer's threshold and noise); every action
+of a harmful set counts as harmful, as the scorer counts the actions of one ROP alike.
+
+Arrays: impact series are ``[rops] float64``, unit of the impact KPI (``runner.impact_kpi_name``: carried/offered
+DL ratio, dimensionless; or minus handover failures per ROP, count).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from airan.agents.runner import impact_value
+from airan.agents.scorer import HARM_K, noise_sigma, rolled_back
+from airan.agents.suite import SuiteEpisode
+from airan.core.errors import ConfigError
+from airan.twin.actions import Action
+from airan.twin.env import NetworkTwin
+
+REPLAY_ATOL = 1e-9  # replayed vs logged impact; the twin is deterministic given its seed and the actions
+
+
+def _action(entry: dict[str, Any]) -> Action:
+    return Action(kind=str(entry["kind"]), cell=int(entry["cell"]), value=float(entry["value"]),
+                  mode=str(entry.get("mode", "")))
+
+
+def set_counterfactuals(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = 2) -> list[dict[str, Any]]:
+    """One record per ROP in which >= 1 non-rollback action of ``log`` took effect, in ROP order:
+    ``{"rop", "actions": [indices into log["applied"]], "factual": [h] float, "counterfactual": [h] float,
+    "effect": float}`` (``h`` = ROPs left in the window, <= ``horizon_rops``). Raises ``ConfigError`` when the
+    log does not belong to ``ep`` or its replay does not reproduce the logged impact."""
+    if isinstance(horizon_rops, bool) or not isinstance(horizon_rops, int) or horizon_rops < 1:
+        raise ConfigError(f"horizon_rops must be an integer >= 1, got {horizon_rops!r}")
+    if log.get("episode_id") != ep.id:
+        raise ConfigError(f"log of episode {log.get('episode_id')!r} replayed against episode {ep.id!r}")
+    applied = log["applied"]
+    set_rops = sorted({int(a["rop"]) for a in applied if a.get("rollback_of", -1) < 0})
+    if not set_rops:
+        return []
+    by_rop: dict[int, list[Action]] = defaultdict(list)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, a in enumerate(applied):
+        by_rop[int(a["rop"])].append(_action(a))
+        if a.get("rollback_of", -1) < 0:
+            members[int(a["rop"])].append(i)
+    cells = np.asarray(log["impact"]["cells"], dtype=np.int64)
+    kpi = str(log["impact"]["kpi"])
+    logged = np.asarray(log["impact"]["healed"], dtype=np.float64)
+    rops = len(logged)
+    last = min(rops, set_rops[-1] + horizon_rops)
+    twin = NetworkTwin(ep.scenario)
+    twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
+    factual = np.empty(last, dtype=np.float64)
+    cf: dict[int, np.ndarray] = {}
+    for r in range(last):
+        if r in members:
+            clone = twin.clone()
+            stop = min(rops, r + horizon_rops)
+            cf[r] = np.array([impact_value(clone.step([])[4]["kpis"], cells, kpi) for _ in range(r, stop)])
+        factual[r] = impact_value(twin.step(by_rop.get(r, []))[4]["kpis"], cells, kpi)
+    diff = np.abs(factual - logged[:last])
+    if not np.all(diff <= REPLAY_ATOL):
+        bad = int(np.argmax(diff))
+        raise ConfigError(f"episode {ep.id!r}: the replay does not reproduce the log (ROP {bad}: logged "
+                          f"{logged[bad]!r}, replayed {factual[bad]!r}); the log is from another suite or code")
+    out = []
+    for r in set_rops:
+        f = factual[r: r + len(cf[r])]
+        out.append({"rop": r, "actions": members[r], "factual": f.tolist(), "counterfactual": cf[r].tolist(),
+                    "effect": float(np.mean(f - cf[r]))})
+    return out
+
+
+def counterfactual_harm(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = 2) -> dict[str, Any]:
+    """The episode's actions judged against their own counterfactual: ``{"id", "sigma", "actions" (non-rollback
+    applied), "harmful": [indices], "harmful_rolled_back": int, "sets": set_counterfactuals(...)}``."""
+    sets = set_counterfactuals(ep, log, horizon_rops=horizon_rops)
+    sigma = noise_sigma(np.asarray(log["impact"]["nofault"], dtype=np.float64))
+    harmful = sorted(i for s in sets if s["effect"] < -HARM_K * sigma for i in s["actions"])
+    return {"id": ep.id, "sigma": sigma,
+            "actions": sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0),
+            "harmful": harmful, "harmful_rolled_back": len(rolled_back(log, harmful)), "sets": sets}

@@ -1,0 +1,83 @@
+"""agents.counterfactual: each action set against the same ROPs without it, replayed from the log."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from airan.agents.base import Decision, PlannedAction, Policy
+from airan.agents.counterfactual import counterfactual_harm, set_counterfactuals
+from airan.agents.policies import make_policy
+from airan.agents.runner import run_policy_episode
+from airan.agents.scorer import HARM_K
+from airan.agents.suite import SuiteEpisode
+from airan.core.errors import ConfigError
+from airan.twin.actions import Action
+from airan.twin.faults import Fault
+
+EP = SuiteEpisode("cf1", "ci-tiny", 3, 12, (Fault("sleeping_cell", (4,), onset_rop=3),))
+
+
+class Acts(Policy):
+    """ROP 4: a no-op (the neighbour's CIO set to the value it has); ROP 7: every neighbour switched off."""
+
+    name = "acts"
+
+    def reset(self, ctx):
+        self.nb = int(ctx.neighbours[4][0])
+        self.off = [int(c) for c in ctx.neighbours[4] if c >= 0]
+
+    def decide(self, obs):
+        d = Decision()
+        if obs.rop == 4:
+            d.actions = [PlannedAction(Action("cio", self.nb, 0.0))]
+        if obs.rop == 7:
+            d.actions = [PlannedAction(Action("cell_off", c)) for c in self.off]
+        return d
+
+
+@pytest.fixture(scope="module")
+def log():
+    return run_policy_episode(EP, Acts())
+
+
+def test_a_no_op_has_no_effect_and_a_switch_off_is_harmful_against_its_own_counterfactual(log):
+    n = len(log["applied"]) - 1
+    assert n >= 2 and [(a["rop"], a["kind"]) for a in log["applied"]] == [(5, "cio")] + [(8, "cell_off")] * n
+    assert log["applied"][0]["pre"] == log["applied"][0]["post"]  # the CIO already had that value
+    sets = set_counterfactuals(EP, log)
+    assert [s["rop"] for s in sets] == [5, 8] and [s["actions"] for s in sets] == [[0], list(range(1, n + 1))]
+    assert all(len(s["factual"]) == len(s["counterfactual"]) == 2 for s in sets)
+    assert sets[0]["effect"] == 0.0  # same random future, same knobs: exactly the same ROPs
+    assert sets[0]["factual"] == log["impact"]["healed"][5:7]
+    assert sets[1]["effect"] < -0.05  # the neighbours off air lose the traffic they carried
+    out = counterfactual_harm(EP, log)
+    assert out["actions"] == n + 1 and out["harmful"] == list(range(1, n + 1)) and out["harmful_rolled_back"] == 0
+    assert sets[1]["effect"] < -HARM_K * out["sigma"]
+
+
+def test_a_window_cut_by_the_episode_end_is_shorter():
+    ep = SuiteEpisode("cf2", "ci-tiny", 3, 9, EP.faults)
+    log = run_policy_episode(ep, Acts())  # the switch-off takes effect in the last ROP (8)
+    sets = set_counterfactuals(ep, log, horizon_rops=3)
+    assert [len(s["counterfactual"]) for s in sets] == [3, 1]
+
+
+def test_a_log_the_replay_does_not_reproduce_is_refused_by_name(log):
+    bad = copy.deepcopy(log)
+    bad["impact"]["healed"][6] += 0.1
+    with pytest.raises(ConfigError, match=r"cf1.*ROP 6"):
+        set_counterfactuals(EP, bad)
+    with pytest.raises(ConfigError, match="cf2"):
+        set_counterfactuals(SuiteEpisode("cf2", "ci-tiny", 3, 12, EP.faults), log)
+    with pytest.raises(ConfigError, match="horizon_rops"):
+        set_counterfactuals(EP, log, horizon_rops=0)
+
+
+def test_no_action_means_no_set():
+    log = run_policy_episode(EP, make_policy("none"))
+    assert set_counterfactuals(EP, log) == []
+    out = counterfactual_harm(EP, log)
+    assert out["actions"] == 0 and out["harmful"] == [] and np.isfinite(out["sigma"])
