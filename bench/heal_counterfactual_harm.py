@@ -79,11 +79,15 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool, Progress(console=Console(stderr=True)) as progress:
         for path in args.logs:
             logs = read_logs(path)
-            jobs = [(ep, logs[ep.id]) for ep in suite.episodes if ep.id in logs and logs[ep.id]["applied"]]
+            # the scorer's population: undetectable episodes are scored apart, and so left out here
+            jobs = [(ep, logs[ep.id]) for ep in suite.episodes
+                    if ep.id in logs and logs[ep.id]["applied"] and not ep.undetectable]
             missing = [ep.id for ep in suite.episodes if ep.id not in logs]
             if missing:
                 raise SystemExit(f"{path}: no log for {len(missing)} suite episodes (first {missing[0]!r})")
             name = next(iter(logs.values()))["policy"]
+            if name in policies:  # two runs of one policy: name the second by its log folder
+                name = f"{name} ({path.resolve().parent.name})"
             task = progress.add_task(f"counterfactual {name}", total=len(jobs))
             rows = []
             for r in pool.map(_job, jobs, chunksize=1):
