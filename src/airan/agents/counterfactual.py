@@ -36,7 +36,9 @@ from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
 
-REPLAY_ATOL = 1e-9  # replayed vs logged impact; the twin is deterministic given its seed and the actions
+# replayed vs logged impact. The twin is deterministic given its seed and the actions; logs written by earlier code
+# (session 24's baselines) agree to ~1e-8 (floating-point summation order), a diverged replay by far more
+REPLAY_ATOL = 1e-6
 
 
 def _action(entry: dict[str, Any]) -> Action:

@@ -8,6 +8,11 @@ level (the lower of ROP r and the mean of ROPs r-1, r) by more than ``k_sigma`` 
 (robust: 1.4826 x median |difference| / sqrt 2 over the history before the action), and at least ``margin``.
 The scorer judges harm on the healed-minus-unhealed difference, which is free of traffic noise; the executor
 has no counterfactual, so its test must sit well above the traffic noise or every busy hour looks like harm.
+
+With ``guard_mobility``, a set planned for any cause but a handover misconfiguration is also watched on the
+neighbourhood's handover failures (ping-pongs + radio link failures, the handover fault's objective), under the
+same rule with that series' own noise and ``margin_ho``: a tilt or power change that keeps the traffic but makes
+the cells' UEs bounce or drop is a regression too (a too-late handover fault read as a downtilt, uptilted).
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ class ExecutorConfig:
     offered traffic (in a quiet network the ratio sits near 1 with almost no noise, and a 2 % loss is a
     regression; on the training split 1.5 % caught one more harmful set than 2 % and no more helpful ones);
     ``margin_ho``: the same in handover failures for a handover fault; preauthorized: policy names that cover
-    high-risk sets without a request (e.g. {"restart"}: any set whose high-risk part is a restart)."""
+    high-risk sets without a request (e.g. {"restart"}: any set whose high-risk part is a restart);
+    guard_mobility: also roll back a set (planned for any other cause than ``ho_misconfig``) on a regression of
+    the neighbourhood's handover failures (module docstring)."""
 
     window_rops: int = 2
     k_sigma: float = 4.0
     margin: float = 0.015
     margin_ho: float = 3.0
     preauthorized: frozenset[str] = frozenset()
+    guard_mobility: bool = False
 
     def __post_init__(self) -> None:
         if self.window_rops < 1 or self.window_rops > 2:
@@ -57,6 +65,8 @@ class Trial:
     tolerance: float
     seen: list[float] = field(default_factory=list)
     approval: str = ""
+    pre_ho: float | None = None  # the handover-failure objective's pre-action level (``guard_mobility``)
+    tolerance_ho: float = 0.0
 
 
 class Executor:
@@ -104,16 +114,22 @@ class Executor:
             if inv is not None:
                 inverse.append(inv)
             self.knobs.apply(a)
-        series = np.array([objective({k: v[r] for k, v in history.items()}, scope, cand.cause)
-                           for r in range(rop + 1)])
-        # the level the action starts from: the lower of the last ROP and the last two ROPs' mean, so a ROP
-        # before the fault (or before the previous action took effect) does not inflate it
-        pre = float(min(series[-1], np.mean(series[max(rop - 1, 0):])))
-        tol = self.tolerance(series, cand.cause)
+        pre, tol = self._baseline(history, scope, rop, cand.cause)
         self.trial = Trial(cand, rop, pre, scope, inverse, tol, approval=approval)
+        if self.cfg.guard_mobility and cand.cause != "ho_misconfig":
+            self.trial.pre_ho, self.trial.tolerance_ho = self._baseline(history, scope, rop, "ho_misconfig")
         self.history.append({"rop": rop, "candidate": cand.name, "pre": pre, "tolerance": tol})
         return [PlannedAction(a, reason=reason, approval=approval, preauthorized=preauthorized)
                 for a in cand.actions]
+
+    def _baseline(self, history: dict[str, np.ndarray], scope: np.ndarray, rop: int,
+                  cause: str) -> tuple[float, float]:
+        """(pre-action level, regression tolerance) of ``cause``'s guarded objective on ``scope``."""
+        series = np.array([objective({k: v[r] for k, v in history.items()}, scope, cause) for r in range(rop + 1)])
+        # the level the action starts from: the lower of the last ROP and the last two ROPs' mean, so a ROP
+        # before the fault (or before the previous action took effect) does not inflate it
+        pre = float(min(series[-1], np.mean(series[max(rop - 1, 0):])))
+        return pre, self.tolerance(series, cause)
 
     def tolerance(self, series: np.ndarray, cause: str) -> float:
         """Regression tolerance for a guarded objective ``series`` [rops] (its history up to the action)."""
@@ -142,13 +158,19 @@ class Executor:
         t.seen.append(now)
         restarting = any(a.kind == "restart" for a in t.candidate.actions) and len(t.seen) == 1
         margin = t.tolerance
-        if not restarting and now < t.pre - margin:
+        now_ho = objective(kpis, t.scope, "ho_misconfig") if t.pre_ho is not None else 0.0
+        mobility = t.pre_ho is not None and now_ho < t.pre_ho - t.tolerance_ho
+        if not restarting and (now < t.pre - margin or mobility):
             self.trial = None
             for inv in t.inverse:
                 self.knobs.apply(inv)
             self.history[-1].update(outcome="rollback", post=now)
-            reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:.3f} "
-                      f"after '{t.candidate.name}'")
+            if now < t.pre - margin:
+                reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:.3f} "
+                          f"after '{t.candidate.name}'")
+            else:
+                reason = (f"rollback: handover failures {-now_ho:.0f} > pre-action {-t.pre_ho:.1f} + "
+                          f"{t.tolerance_ho:.1f} after '{t.candidate.name}'")
             # an approved change's rollback is covered by the same approval (its back-out plan)
             return [PlannedAction(a, reason=reason, rollback_of=t.rop + 1, approval=t.approval)
                     for a in t.inverse], "rollback"

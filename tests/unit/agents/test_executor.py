@@ -120,3 +120,21 @@ def test_a_small_loss_in_a_quiet_network_is_a_regression(knobs):
     h = _hist([1.0] * 5 + [0.99, 0.99])
     assert _watch(ex, h, 5)[1] == ""
     assert _watch(ex, h, 6)[1] == "kept"
+
+
+def test_a_mobility_regression_rolls_back_a_traffic_set_only_when_guarded(knobs):
+    cand = Candidate("uptilt", (Action("tilt", 1, -2.0),), "excessive_downtilt")
+    h = _hist([0.8] * 7)
+    h["HO.PingPong"][5:, 0] = [1.0, 6.0]  # traffic holds; the cells' ping-pongs jump after the tilt
+    for guard, want in ((False, "kept"), (True, "rollback")):
+        ex = Executor(KnobView(knobs), ExecutorConfig(guard_mobility=guard))
+        ex.submit(cand, np.array([0, 1]), 4, {k: v[:5] for k, v in h.items()}, "")
+        assert _watch(ex, h, 5)[1] == ""  # one more ping-pong is within the 3-failure margin
+        back, outcome = _watch(ex, h, 6)
+        assert outcome == want
+    assert back[0].action == Action("tilt", 1, 2.0) and "handover failures 6 > pre-action 0.0" in back[0].reason
+    # a handover fault's own set is guarded on handover failures already, never twice
+    ex = Executor(KnobView(knobs), ExecutorConfig(guard_mobility=True))
+    ex.submit(Candidate("hys", (Action("hysteresis", 1, 4.0),), "ho_misconfig"), np.array([0, 1]), 4,
+              {k: v[:5] for k, v in h.items()}, "")
+    assert ex.trial.pre_ho is None
