@@ -43,7 +43,8 @@ fault. ``onset`` is the first real fault's onset ROP;
   episodes that never recover count as the fault window's length (censored). Compensable, defined FKR.
 * **harmful action**: an applied action (not a rollback) after which the mean impact over its ROP and the next,
   ``healed - unhealed``, is below ``-2 sigma``. ``harmful_action_rate`` = harmful / applied non-rollback
-  actions (all episodes, controls included).
+  actions (all episodes, controls included). (``agents.counterfactual`` replays a log and judges each action set
+  against the same ROPs without it instead; ``bench/heal_counterfactual_harm.py`` reports both.)
 * **rollbacks**: applied actions with ``rollback_of >= 0``. ``rollback_within_2_rops`` = harmful actions whose
   knob was restored (a rollback, or any action resetting the knob to its pre-state, on the same cell and
   kind) taking effect at most 2 ROPs later / harmful actions (``None`` when there were none).
