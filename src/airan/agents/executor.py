@@ -37,7 +37,9 @@ class ExecutorConfig:
     ``margin_ho``: the same in handover failures for a handover fault; preauthorized: policy names that cover
     high-risk sets without a request (e.g. {"restart"}: any set whose high-risk part is a restart);
     guard_mobility: also roll back a set (planned for any other cause than ``ho_misconfig``) on a regression of
-    the neighbourhood's handover failures (module docstring)."""
+    the neighbourhood's handover failures (module docstring). Off: judged on a never-used suite (seed 7320,
+    ``bench/results/HEAL_PREREG_S27.md``) it rolled back 133 sets instead of 17 and cost 0.094 of paired FKR; a
+    compensation's own handover transient (UEs moved off a switched-off site) reads as a regression."""
 
     window_rops: int = 2
     k_sigma: float = 4.0
@@ -159,13 +161,14 @@ class Executor:
         restarting = any(a.kind == "restart" for a in t.candidate.actions) and len(t.seen) == 1
         margin = t.tolerance
         now_ho = objective(kpis, t.scope, "ho_misconfig") if t.pre_ho is not None else 0.0
+        traffic = now < t.pre - margin
         mobility = t.pre_ho is not None and now_ho < t.pre_ho - t.tolerance_ho
-        if not restarting and (now < t.pre - margin or mobility):
+        if not restarting and (traffic or mobility):
             self.trial = None
             for inv in t.inverse:
                 self.knobs.apply(inv)
             self.history[-1].update(outcome="rollback", post=now)
-            if now < t.pre - margin:
+            if traffic:
                 reason = (f"rollback: guarded objective {now:.3f} < pre-action {t.pre:.3f} - {margin:.3f} "
                           f"after '{t.candidate.name}'")
             else:

@@ -115,7 +115,8 @@ class AiranConfig:
     pre-registered test on a never-used suite (seed 7315: lingering 2 -> 1 of 21, harmful 7 -> 7, FKR unchanged;
     ``bench/results/HEAL_PREREG_S26.md``), but runs on three more suites reversed it: harmful actions 7 -> 13
     (dev), 9 -> 16 (seed 7312), 4 -> 10 (seed 7314), and on seed 7312 lingering 5 -> 7 of 32. The scorer charges a
-    withdrawal with the loss the compensation it ends had left; part is the withdrawal's own first-ROP dip.
+    withdrawal with the loss the compensation it ends had left: against its own counterfactual
+    (``agents.counterfactual``) dev's withdrawal gains +0.025 and the dev harm count is the same with or without.
     withdraw_surges: with ``withdraw_after_rops`` > 0, also withdraw an overload hotspot's compensation, on the
     UE trace's evidence that the surge is over (``SURGE_EVIDENCE``).
     guard_own_knobs: a diagnosis that blames knobs of a cell (``CAUSE_KNOBS``) which a kept set of the policy
@@ -123,7 +124,9 @@ class AiranConfig:
     in the telemetry: the planner leaves it (the guard within one incident, ``self_inflicted``, redirects to the
     incident's first diagnosis). On five suites, 12 times a later incident read an offloading CIO the policy had
     set for an overload as a handover misconfiguration and "restored" the default under a still-running
-    hotspot. Off: it never fired on the suite pre-registered to judge it (seed 7317)."""
+    hotspot. Off: judged on never-used seeds 7318 and 7319 (``bench/results/HEAL_PREREG_S27.md``) it raised
+    harmful actions 6 -> 9 on 7318, by keeping a CIO set on a wrong first diagnosis that the next incident would
+    have undone."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
