@@ -34,10 +34,13 @@ TARGETS: dict[str, tuple[str, float]] = {
     "control_alarm_rate": ("<=", 0.05), "rca_top1": (">=", 0.90), "localization_top1": (">=", 0.95),
     "fkr_median": (">=", 0.90), "full_recovery_rate": (">=", 0.60), "harmful_action_rate": ("<=", 0.01),
     "rollback_within_2_rops": (">=", 1.0), "unapproved_high_risk_actions": ("<=", 0),
+    # the same two targets with harm judged against each action set's own counterfactual (scorer docstring)
+    "harmful_action_rate_counterfactual": ("<=", 0.01), "rollback_within_2_rops_counterfactual": (">=", 1.0),
 }
 TABLE = ("detection_recall", "hard_fault_recall", "detection_precision", "control_alarm_rate", "control_action_rate",
          "ttd_rops_median", "rca_top1", "rca_top3", "localization_top1", "fkr_median", "full_recovery_rate",
-         "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops", "approvals_held",
+         "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops", "harmful_action_rate_counterfactual",
+         "rollback_within_2_rops_counterfactual", "approvals_held",
          "unapproved_high_risk_actions", "post_fault_lingering_rate", "post_fault_gain_median")
 
 
@@ -54,8 +57,10 @@ def check(metric: str, m: Any, son_mttr: float | None) -> str:
         return "pass" if v <= son_mttr / 2 else "FAIL"
     if metric not in TARGETS:
         return ""
-    if v is None:
-        return "pass" if metric == "rollback_within_2_rops" else "n/a"  # no regression to roll back
+    if m is None:  # not measured (logs without counterfactual records)
+        return "n/a"
+    if v is None:  # no harmful action to roll back
+        return "pass" if metric.startswith("rollback_within_2_rops") else "n/a"
     op, t = TARGETS[metric]
     return "pass" if (v >= t if op == ">=" else v <= t) else "FAIL"
 
@@ -76,7 +81,7 @@ def beats(scores: dict[str, Any], metrics: list[str]) -> list[str]:
             continue
         wins, ties, losses = [], [], []
         for m in metrics:
-            a, b = value(scores["airan"]["metrics"][m]), value(scores[base]["metrics"][m])
+            a, b = value(scores["airan"]["metrics"].get(m)), value(scores[base]["metrics"].get(m))
             if a is None or b is None:
                 continue
             (wins if better(m, a, b) else ties if a == b else losses).append(m)
@@ -144,7 +149,7 @@ def markdown(result: dict[str, Any]) -> str:
               "| policy | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
     for name, sc in scores.items():
         lines.append(f"| {name} | " + " | ".join(
-            "-" if value(sc["metrics"][m]) is None else f"{value(sc['metrics'][m]):.3g}" for m in head) + " |")
+            "-" if value(sc["metrics"].get(m)) is None else f"{value(sc['metrics'].get(m)):.3g}" for m in head) + " |")
     lines += [""] + beats(scores, head) + [""]
     lines += recovery_split(scores)
     for metric in TABLE:
@@ -153,9 +158,9 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"## {metric} (target {tgt})", "", "| policy | value [95% CI] | n | target | gap to oracle |",
                   "|---|---|---|---|---|"]
         for name, sc in scores.items():
-            m = sc["metrics"][metric]
+            m = sc["metrics"].get(metric)
             gap = "-"
-            ov = value(oracle["metrics"][metric]) if oracle else None
+            ov = value(oracle["metrics"].get(metric)) if oracle else None
             if value(m) is not None and ov is not None and name != "oracle":
                 gap = f"{value(m) - ov:+.3f}"
             n = m.get("n", "") if isinstance(m, dict) else ""
@@ -246,7 +251,7 @@ def main() -> None:
               "skipped": skipped, "policies": scores}
     (RESULTS / f"heal_dev{suffix}.json").write_text(json.dumps(result, indent=1, default=str))
     (RESULTS / f"HEAL_DEV{suffix.upper()}.md").write_text(markdown(result))
-    print(json.dumps({k: {m: value(v["metrics"][m]) for m in TABLE} for k, v in scores.items()}, indent=1))
+    print(json.dumps({k: {m: value(v["metrics"].get(m)) for m in TABLE} for k, v in scores.items()}, indent=1))
 
 
 if __name__ == "__main__":

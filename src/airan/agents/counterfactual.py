@@ -1,4 +1,7 @@
-"""Per-action-set counterfactuals from an episode log: what acting at ROP ``r`` changed against holding still.
+"""Per-action-set counterfactuals from an episode log, by replay: what acting at ROP ``r`` changed against holding
+still. The runner records the same counterfactuals while it runs (its log's ``counterfactual`` field, which the
+scorer's ``harmful_action_rate_counterfactual`` reads); this module recomputes them from a log's actions alone,
+to check those records and to add them to logs written before the runner kept them (``with_counterfactuals``).
 
 The scorer's harm test (``scorer`` docstring, *harmful action*) compares the healed run with the run that never
 acted. An action taken while an earlier action's effect is still in place is then charged with that earlier
@@ -29,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from airan.agents.runner import impact_value
-from airan.agents.scorer import HARM_K, noise_sigma, rolled_back
+from airan.agents.runner import CF_HORIZON_ROPS, counterfactual_records, counterfactual_series, impact_value
+from airan.agents.scorer import counterfactual_harmful, noise_sigma, rolled_back
 from airan.agents.suite import SuiteEpisode
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
@@ -46,11 +49,13 @@ def _action(entry: dict[str, Any]) -> Action:
                   mode=str(entry.get("mode", "")))
 
 
-def set_counterfactuals(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = 2) -> list[dict[str, Any]]:
+def set_counterfactuals(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = CF_HORIZON_ROPS
+                        ) -> list[dict[str, Any]]:
     """One record per ROP in which >= 1 non-rollback action of ``log`` took effect, in ROP order:
     ``{"rop", "actions": [indices into log["applied"]], "factual": [h] float, "counterfactual": [h] float,
-    "effect": float}`` (``h`` = ROPs left in the window, <= ``horizon_rops``). Raises ``ConfigError`` when the
-    log does not belong to ``ep`` or its replay does not reproduce the logged impact."""
+    "effect": float}`` (``h`` = ROPs left in the window, <= ``horizon_rops``): the records the runner writes into
+    the log's ``counterfactual`` field, recomputed by replay. Raises ``ConfigError`` when the log does not belong
+    to ``ep`` or its replay does not reproduce the logged impact."""
     if isinstance(horizon_rops, bool) or not isinstance(horizon_rops, int) or horizon_rops < 1:
         raise ConfigError(f"horizon_rops must be an integer >= 1, got {horizon_rops!r}")
     if log.get("episode_id") != ep.id:
@@ -76,29 +81,42 @@ def set_counterfactuals(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: 
     cf: dict[int, np.ndarray] = {}
     for r in range(last):
         if r in members:
-            clone = twin.clone()
-            stop = min(rops, r + horizon_rops)
-            cf[r] = np.array([impact_value(clone.step([])[4]["kpis"], cells, kpi) for _ in range(r, stop)])
+            cf[r] = counterfactual_series(twin, min(horizon_rops, rops - r), cells, kpi)
         factual[r] = impact_value(twin.step(by_rop.get(r, []))[4]["kpis"], cells, kpi)
     diff = np.abs(factual - logged[:last])
     if not np.all(diff <= REPLAY_ATOL):
         bad = int(np.argmax(diff))
         raise ConfigError(f"episode {ep.id!r}: the replay does not reproduce the log (ROP {bad}: logged "
                           f"{logged[bad]!r}, replayed {factual[bad]!r}); the log is from another suite or code")
-    out = []
-    for r in set_rops:
-        f = factual[r: r + len(cf[r])]
-        out.append({"rop": r, "actions": members[r], "factual": f.tolist(), "counterfactual": cf[r].tolist(),
-                    "effect": float(np.mean(f - cf[r]))})
-    return out
+    return counterfactual_records(cf, members, factual)
 
 
-def counterfactual_harm(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = 2) -> dict[str, Any]:
-    """The episode's actions judged against their own counterfactual: ``{"id", "sigma", "actions" (non-rollback
-    applied), "harmful": [indices], "harmful_rolled_back": int, "sets": set_counterfactuals(...)}``."""
+def with_counterfactuals(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = CF_HORIZON_ROPS
+                         ) -> dict[str, Any]:
+    """``log`` with its ``counterfactual`` field (runner schema) computed by replay: for logs written before the
+    runner recorded it, so the scorer can judge their actions against their own counterfactuals. A log that
+    already has the field is returned as is when the replay agrees with it (effects to ``REPLAY_ATOL``), else
+    ``ConfigError``."""
+    sets = set_counterfactuals(ep, log, horizon_rops=horizon_rops)
+    have = log.get("counterfactual")
+    if have is not None:
+        ok = int(have["horizon_rops"]) == horizon_rops and len(have["sets"]) == len(sets) and all(
+            a["rop"] == b["rop"] and a["actions"] == b["actions"] and abs(a["effect"] - b["effect"]) <= REPLAY_ATOL
+            for a, b in zip(have["sets"], sets, strict=True))
+        if not ok:
+            raise ConfigError(f"episode {ep.id!r}: the log's counterfactual records disagree with the replay")
+        return log
+    return log | {"counterfactual": {"horizon_rops": horizon_rops, "sets": sets}}
+
+
+def counterfactual_harm(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: int = CF_HORIZON_ROPS
+                        ) -> dict[str, Any]:
+    """The episode's actions judged against their own counterfactual, by replay: ``{"id", "sigma", "actions"
+    (non-rollback applied), "harmful": [indices], "harmful_rolled_back": int, "sets": set_counterfactuals(...)}``
+    (``harmful`` is the scorer's ``counterfactual_harmful`` of the replayed records)."""
     sets = set_counterfactuals(ep, log, horizon_rops=horizon_rops)
     sigma = noise_sigma(np.asarray(log["impact"]["nofault"], dtype=np.float64))
-    harmful = sorted(i for s in sets if s["effect"] < -HARM_K * sigma for i in s["actions"])
+    harmful = counterfactual_harmful({"counterfactual": {"sets": sets}}, sigma) or []
     return {"id": ep.id, "sigma": sigma,
             "actions": sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0),
             "harmful": harmful, "harmful_rolled_back": len(rolled_back(log, harmful)), "sets": sets}

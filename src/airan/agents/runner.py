@@ -15,7 +15,9 @@ Log schema (``run_policy_episode``'s return value)::
                   "approval", "approval_valid", "preauthorized", "preauth_valid", "rollback_of"}],
      "rejected": [{"rop", "kind", "cell", "value", "mode", "error"}],
      "approvals": [{"id", "requested_rop", "granted_rop", "actions", "backout"}],
-     "impact": {"cells", "fault_cells", "kpi", "healed", "unhealed", "nofault"}, "report": str, "wall_s": float}
+     "impact": {"cells", "fault_cells", "kpi", "healed", "unhealed", "nofault"},
+     "counterfactual": {"horizon_rops", "sets": [{"rop", "actions", "factual", "counterfactual", "effect"}]},
+     "report": str, "wall_s": float}
 
 ``applied[].rop`` is the ROP in which the action took effect; ``high_risk`` follows ``base.is_high_risk``
 for the action itself, or for the set of non-rollback actions taking effect in the same ROP (> 3 cells);
@@ -28,14 +30,20 @@ but no healing; no fault), cached per episode:
   for every coverage, capacity, backhaul and availability fault (and for controls);
 * ``ho_failures_neg``: minus (``HO.PingPong`` + ``RLF.Count``) for ``ho_misconfig``.
 
-Higher is better for both. Everything except ``wall_s`` is deterministic given the episode and the policy.
+Higher is better for both. ``counterfactual`` (absent when ``counterfactual_rops`` is 0) has one record per
+ROP ``r`` in which non-rollback actions took effect: ``actions`` their indices into ``applied``, ``counterfactual``
+the impact KPI of a clone of the true twin taken just before ROP ``r`` and stepped ``horizon_rops`` ROPs with no
+action (``[h]`` float, ``h`` <= ``horizon_rops`` at the episode's end; the clone shares the twin's random future,
+so only the policy's actions differ), ``factual`` the same ROPs of ``healed`` and ``effect`` the mean difference
+(the scorer's harm test against the set's own counterfactual). Everything except ``wall_s`` is deterministic
+given the episode and the policy.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -54,6 +62,7 @@ from airan.twin.imperfect import imperfect_twin
 from airan.twin.scenarios import get_scenario
 
 IMPERFECT_KEY = 0x1AFE  # seed-stream key of the policies' imperfect twins (independent of the twin's own)
+CF_HORIZON_ROPS = 2  # ROPs of each action set's counterfactual: the scorer's harm window (its ROP and the next)
 REFERENCE_KPIS = ("DRB.CellThpDl", "DRB.DemandDl", "HO.PingPong", "RLF.Count")
 _REF_CACHE: dict[str, dict[str, dict[str, np.ndarray]]] = {}
 _REF_CACHE_SIZE = 32
@@ -121,6 +130,25 @@ def reference_series(scenario: str, seed: int, rops: int, faults: tuple[Fault, .
     return out
 
 
+def counterfactual_series(twin: NetworkTwin, rops: int, cells: np.ndarray, kpi: str) -> np.ndarray:
+    """``[rops]`` float64 impact KPI of a clone of ``twin`` stepped ``rops`` ROPs with no action (``twin`` itself
+    is not advanced: a clone shares its random future, so the series is what holding still would have given)."""
+    clone = twin.clone()
+    return np.array([impact_value(clone.step([])[4]["kpis"], cells, kpi) for _ in range(rops)], dtype=np.float64)
+
+
+def counterfactual_records(cf: dict[int, np.ndarray], members: dict[int, list[int]],
+                           healed: Sequence[float]) -> list[dict[str, Any]]:
+    """The log's ``counterfactual["sets"]`` from the counterfactual series per set ROP (``cf``), the indices of
+    each set's actions (``members``) and the run's impact series ``healed`` ``[rops]``."""
+    out = []
+    for r in sorted(cf):
+        f = np.asarray(healed[r: r + len(cf[r])], dtype=np.float64)
+        out.append({"rop": int(r), "actions": list(members[r]), "factual": f.tolist(), "counterfactual": cf[r].tolist(),
+                    "effect": float(np.mean(f - cf[r]))})
+    return out
+
+
 def _impact_series(series: dict[str, np.ndarray], cells: np.ndarray, kpi: str) -> list[float]:
     rops = series[REFERENCE_KPIS[0]].shape[0]
     return [impact_value({k: v[r] for k, v in series.items()}, cells, kpi) for r in range(rops)]
@@ -165,15 +193,19 @@ def _jsonable(v: Any) -> Any:
 
 
 def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops: int = 1,
-                       preauthorized: frozenset[str] = frozenset(), audit: Any = None) -> dict[str, Any]:
+                       preauthorized: frozenset[str] = frozenset(), audit: Any = None,
+                       counterfactual_rops: int = CF_HORIZON_ROPS) -> dict[str, Any]:
     """Run ``policy`` on ``ep`` in the true twin; return the episode log (schema in the module docstring).
 
     ``preauthorized``: action kinds the operator pre-authorised (a high-risk action of such a kind may be
     applied without an approval id when the policy says so). ``audit``: anything with
     ``record(run_id, rop, stage, payload)`` (e.g. ``AuditLog``); gets every decision, approval request,
-    approval, applied action / rollback and the final report."""
+    approval, applied action / rollback and the final report. ``counterfactual_rops``: the window of each action
+    set's counterfactual (module docstring; 0 records none)."""
     if isinstance(approval_delay_rops, bool) or not isinstance(approval_delay_rops, int) or approval_delay_rops < 0:
         raise ConfigError(f"approval_delay_rops must be an integer >= 0, got {approval_delay_rops!r}")
+    if isinstance(counterfactual_rops, bool) or not isinstance(counterfactual_rops, int) or counterfactual_rops < 0:
+        raise ConfigError(f"counterfactual_rops must be an integer >= 0, got {counterfactual_rops!r}")
     t0 = time.perf_counter()
     run_id = f"{ep.id}-{policy.name}"
     preauthorized = frozenset(preauthorized)
@@ -199,6 +231,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
     log_app: list[dict[str, Any]] = []
     log_rej: list[dict[str, Any]] = []
     healed: list[float] = []
+    cf: dict[int, np.ndarray] = {}  # set ROP -> [h] impact of holding still from there
+    cf_members: dict[int, list[int]] = {}
     for r in range(ep.rops):
         # 1. validate the actions decided last ROP against the current knobs; apply the valid ones this ROP
         knobs = twin.knobs.copy()
@@ -209,6 +243,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
                 valid.append((decided, pa))
             except ActionError as e:
                 log_rej.append({**asdict(pa.action), "rop": r, "error": str(e)})
+        if counterfactual_rops and any(pa.rollback_of < 0 for _, pa in valid):
+            cf[r] = counterfactual_series(twin, min(counterfactual_rops, ep.rops - r), cells, kpi)
         _, _, _, _, info = twin.step([pa.action for _, pa in valid])
         acts = [e for e in info["events"] if e.kind == "action"]
         set_cells = {pa.action.cell for _, pa in valid if pa.rollback_of < 0}  # undoing needs no approval
@@ -224,6 +260,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
                      "post": float(ev.detail["post"]), "high_risk": bool(high), "approval": pa.approval,
                      "approval_valid": approval_valid, "preauthorized": pa.preauthorized,
                      "preauth_valid": preauth_valid, "rollback_of": int(pa.rollback_of), "reason": pa.reason}
+            if r in cf and pa.rollback_of < 0:
+                cf_members.setdefault(r, []).append(len(log_app))
             log_app.append(entry)
             applied_obs.append((r, a, entry["pre"], entry["post"]))
             rec(r, "rollback" if pa.rollback_of >= 0 else "action", entry)
@@ -275,7 +313,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
                    "healed": healed, "unhealed": _impact_series(unhealed, cells, kpi),
                    "nofault": _impact_series(nofault, cells, kpi)},
         "report": report, "wall_s": time.perf_counter() - t0,
-    }
+    } | ({"counterfactual": {"horizon_rops": counterfactual_rops,
+                             "sets": counterfactual_records(cf, cf_members, healed)}} if counterfactual_rops else {})
 
 
 # ---------------------------------------------------------------------------------------------- executors

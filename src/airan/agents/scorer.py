@@ -43,8 +43,15 @@ fault. ``onset`` is the first real fault's onset ROP;
   episodes that never recover count as the fault window's length (censored). Compensable, defined FKR.
 * **harmful action**: an applied action (not a rollback) after which the mean impact over its ROP and the next,
   ``healed - unhealed``, is below ``-2 sigma``. ``harmful_action_rate`` = harmful / applied non-rollback
-  actions (all episodes, controls included). (``agents.counterfactual`` replays a log and judges each action set
-  against the same ROPs without it instead; ``bench/heal_counterfactual_harm.py`` reports both.)
+  actions (all episodes, controls included).
+* **harmful action against its counterfactual** (``harmful_action_rate_counterfactual``): the same test against
+  the set's own counterfactual instead of the run that never acted. The runner records, at every ROP in which
+  non-rollback actions took effect, the impact of a clone of the true twin taken just before them and rolled
+  the same ROPs with no action, on the same random future (log field ``counterfactual``; ``agents.counterfactual``
+  adds it to an older log by replay); the set's effect is ``mean(factual - counterfactual)`` over its ROP and the
+  next, and every action of a set below ``-2 sigma`` is harmful. An action is then charged only with what it
+  changed, not with what earlier actions left in place or with a dip that came with or without it. ``None``
+  unless every log carries the records; ``rollback_within_2_rops_counterfactual`` as below for these actions.
 * **rollbacks**: applied actions with ``rollback_of >= 0``. ``rollback_within_2_rops`` = harmful actions whose
   knob was restored (a rollback, or any action resetting the knob to its pre-state, on the same cell and
   kind) taking effect at most 2 ROPs later / harmful actions (``None`` when there were none).
@@ -152,6 +159,15 @@ def rolled_back(log: dict[str, Any], indices: Sequence[int]) -> list[int]:
     return out
 
 
+def counterfactual_harmful(log: dict[str, Any], sigma: float) -> list[int] | None:
+    """Indices into ``log["applied"]`` of the actions harmful against their set's own counterfactual (module
+    docstring), or None when the log has no ``counterfactual`` records (a log from before the runner wrote them)."""
+    cf = log.get("counterfactual")
+    if cf is None:
+        return None
+    return sorted(int(i) for s in cf["sets"] if float(s["effect"]) < -HARM_K * sigma for i in s["actions"])
+
+
 def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
     """Everything the metrics need from one episode (definitions in the module docstring)."""
     imp = log["impact"]
@@ -243,6 +259,9 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
                                       "pre": a["pre"], "post": a["post"],
                                       "impact": impact[i],
                                       "rolled_back": i in rolled, "reason": a.get("reason", "")})
+    cf = counterfactual_harmful(log, sigma)
+    out["harmful_cf"] = cf
+    out["harmful_cf_rolled_back"] = None if cf is None else len(rolled_back(log, cf))
     out["approvals"] = len(log.get("approvals", []))
     holds = [q["granted_rop"] - q["requested_rop"] for q in log.get("approvals", []) if q["granted_rop"] is not None]
     out["approval_holds"] = holds
@@ -270,6 +289,8 @@ def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
     actions = sum(o["actions"] for o in outs)
     harmful = sum(len(o["harmful"]) for o in outs)
     holds = [h for o in outs for h in o["approval_holds"]]
+    with_cf = all(o["harmful_cf"] is not None for o in outs)
+    harmful_cf = sum(len(o["harmful_cf"]) for o in outs) if with_cf else 0
     post = [o for o in faults if o["post_gain"] is not None]
     return {
         "detection_recall": wilson(tp, len(faults)),
@@ -292,6 +313,9 @@ def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
         "actions_applied": int(actions),
         "rollbacks": int(sum(o["rollbacks"] for o in outs)),
         "rollback_within_2_rops": wilson(sum(o["harmful_rolled_back"] for o in outs), harmful),
+        "harmful_action_rate_counterfactual": wilson(harmful_cf, actions) if with_cf else None,
+        "rollback_within_2_rops_counterfactual":
+            wilson(sum(o["harmful_cf_rolled_back"] for o in outs), harmful_cf) if with_cf else None,
         "approvals_held": int(sum(o["approvals"] for o in outs)),
         "approval_hold_rops_mean": float(np.mean(holds)) if holds else None,
         "unapproved_high_risk_actions": int(sum(o["unapproved"] for o in outs)),
@@ -340,13 +364,15 @@ def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             b = _block(sub)
             per_class[c] = {k: b[k] for k in ("detection_recall", "ttd_rops_median", "rca_top1_micro", "rca_top3",
                                               "localization_top1", "fkr_median", "full_recovery_rate",
-                                              "mttr_rops_median", "harmful_action_rate", "no_loss_episodes",
+                                              "mttr_rops_median", "harmful_action_rate",
+                                              "harmful_action_rate_counterfactual", "no_loss_episodes",
                                               "fault_episodes")}
     ctrl = [o for o in main if o["control"]]
     if ctrl:
         b = _block(ctrl)
         per_class["control"] = {k: b[k] for k in ("control_alarm_rate", "control_action_rate",
-                                                  "harmful_action_rate", "control_episodes")}
+                                                  "harmful_action_rate", "harmful_action_rate_counterfactual",
+                                                  "control_episodes")}
     look = {}
     for name in sorted({o["lookalike"] for o in main if o["lookalike"]}):
         sub = [o for o in main if o["lookalike"] == name]

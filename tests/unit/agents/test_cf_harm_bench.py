@@ -16,3 +16,18 @@ def test_counts_split_the_harmful_actions_into_both_and_each_alone():
     assert p["discordant_sets"] == [{"episode": "a"}]
     empty = mod.policy_counts([])
     assert empty["actions"] == 0 and empty["harmful_scorer"]["value"] is None
+
+
+def test_a_job_adds_the_records_to_an_old_log_and_counts_from_them():
+    from airan.agents.runner import run_policy_episode
+
+    from .test_counterfactual import EP, Acts
+
+    mod = load_bench("heal_counterfactual_harm")
+    log = run_policy_episode(EP, Acts())
+    old = {k: v for k, v in log.items() if k != "counterfactual"}  # as written before the runner kept them
+    row = mod._job((EP, old))
+    n = len(log["applied"])
+    assert row["log"]["counterfactual"]["sets"] == log["counterfactual"]["sets"]
+    assert row["actions"] == n and row["cf"] == set(range(1, n)) and row["scored_population"]
+    assert all(s["cf_harmful"] != s["scorer_harmful"] for s in row["discordant"])

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from airan.agents.base import Decision, PlannedAction, Policy
-from airan.agents.counterfactual import counterfactual_harm, set_counterfactuals
+from airan.agents.counterfactual import counterfactual_harm, set_counterfactuals, with_counterfactuals
 from airan.agents.policies import make_policy
 from airan.agents.runner import run_policy_episode
-from airan.agents.scorer import HARM_K
-from airan.agents.suite import SuiteEpisode
+from airan.agents.scorer import HARM_K, episode_outcome, score
+from airan.agents.suite import Suite, SuiteEpisode
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.faults import Fault
@@ -81,3 +81,42 @@ def test_no_action_means_no_set():
     assert set_counterfactuals(EP, log) == []
     out = counterfactual_harm(EP, log)
     assert out["actions"] == 0 and out["harmful"] == [] and np.isfinite(out["sigma"])
+
+
+def test_the_runner_records_what_the_replay_recomputes_and_the_scorer_reads_it(log):
+    rec = log["counterfactual"]
+    assert rec["horizon_rops"] == 2
+    replay = set_counterfactuals(EP, log)
+    assert [(s["rop"], s["actions"]) for s in rec["sets"]] == [(s["rop"], s["actions"]) for s in replay]
+    assert np.allclose([s["effect"] for s in rec["sets"]], [s["effect"] for s in replay], rtol=0, atol=1e-9)
+    assert rec["sets"][0]["effect"] == 0.0
+    assert with_counterfactuals(EP, log) is log  # agrees with the replay: kept as is
+    bare = {k: v for k, v in log.items() if k != "counterfactual"}
+    added = with_counterfactuals(EP, bare)
+    assert [s["actions"] for s in added["counterfactual"]["sets"]] == [s["actions"] for s in rec["sets"]]
+    out = episode_outcome(EP, log)
+    assert out["harmful_cf"] == counterfactual_harm(EP, log)["harmful"] == list(range(1, len(log["applied"])))
+    assert episode_outcome(EP, bare)["harmful_cf"] is None
+    forged = copy.deepcopy(log)
+    forged["counterfactual"]["sets"][1]["effect"] = 0.0
+    with pytest.raises(ConfigError, match="cf1.*disagree"):
+        with_counterfactuals(EP, forged)
+
+
+def test_recording_the_counterfactuals_leaves_the_run_unchanged(log):
+    plain = run_policy_episode(EP, Acts(), counterfactual_rops=0)
+    assert "counterfactual" not in plain
+    assert plain["impact"] == log["impact"] and plain["applied"] == log["applied"]
+    with pytest.raises(ConfigError, match="counterfactual_rops"):
+        run_policy_episode(EP, Acts(), counterfactual_rops=-1)
+
+
+def test_the_scorer_reports_the_counterfactual_rate_only_when_every_log_has_the_records(log):
+    suite = Suite("cf", "dev", 0, (EP,), rops=12)
+    m = score(suite, [log])["metrics"]
+    n = len(log["applied"])
+    assert m["harmful_action_rate_counterfactual"]["k"] == n - 1 and m["harmful_action_rate_counterfactual"]["n"] == n
+    assert m["rollback_within_2_rops_counterfactual"]["k"] == 0
+    bare = {k: v for k, v in log.items() if k != "counterfactual"}
+    m = score(suite, [bare])["metrics"]
+    assert m["harmful_action_rate_counterfactual"] is None and m["harmful_action_rate"]["n"] == n

@@ -1,0 +1,32 @@
+"""bench/heal_dev.py: target checks and the markdown summary, with and without counterfactual harm records."""
+
+from ._helpers import load_bench
+
+
+def _rate(k, n):
+    return {"value": k / n if n else None, "ci95": [0.0, 1.0] if n else [None, None], "k": k, "n": n}
+
+
+def test_targets_of_the_counterfactual_harm_metrics():
+    mod = load_bench("heal_dev")
+    assert mod.check("harmful_action_rate_counterfactual", _rate(13, 667), None) == "FAIL"
+    assert mod.check("harmful_action_rate_counterfactual", _rate(6, 667), None) == "pass"
+    assert mod.check("harmful_action_rate_counterfactual", None, None) == "n/a"  # logs without the records
+    assert mod.check("rollback_within_2_rops_counterfactual", _rate(0, 0), None) == "pass"  # nothing to roll back
+    assert mod.check("rollback_within_2_rops_counterfactual", _rate(7, 13), None) == "FAIL"
+    assert mod.check("rollback_within_2_rops_counterfactual", None, None) == "n/a"
+
+
+def test_the_summary_reads_results_scored_before_the_metric_existed():
+    mod = load_bench("heal_dev")
+    new = {m: _rate(1, 10) for m in mod.TABLE}
+    old = {m: v for m, v in new.items() if not m.endswith("_counterfactual")}
+    result = {"machine": {"cpu": "test cpu", "cores": 2}, "command": "heal_dev.py", "wall_s": 1.0,
+              "suite": {"split": "dev", "episodes": 2, "per_cause": {}, "controls": 0, "undetectable": 0,
+                        "lookalike_episodes": 0},
+              "skipped": {}, "policy_wall_s": {"airan": 1.0, "son": 1.0},
+              "policies": {"airan": {"metrics": new}, "son": {"metrics": old}}}
+    md = mod.markdown(result)
+    assert "## harmful_action_rate_counterfactual (target <= 0.01)" in md
+    row = next(line for line in md.splitlines() if line.startswith("| son | ") and "[" not in line)
+    assert row.count("| - ") >= 2  # the two counterfactual columns, not measured for son
