@@ -392,7 +392,7 @@ def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 # per-episode outcome fields ``compare`` reports when they differ between two runs
 COMPARED = ("alarmed", "detected", "ttd", "predicted", "loc_top1", "fkr", "full", "mttr", "actions", "rollbacks",
-            "harmful_count", "harmful_rolled_back", "unapproved")
+            "harmful_count", "harmful_rolled_back", "harmful_cf_count", "unapproved")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -420,6 +420,7 @@ def compare(suite: Suite, logs_a: Sequence[dict[str, Any]], logs_b: Sequence[dic
         for ep, lg in _match(suite, logs):
             o = episode_outcome(ep, lg)
             o["harmful_count"] = len(o["harmful"])
+            o["harmful_cf_count"] = None if o["harmful_cf"] is None else len(o["harmful_cf"])
             outs[ep.id] = o
         sides.append(outs)
     a, b = sides

@@ -135,3 +135,18 @@ def test_knob_view_restores_a_knob_to_an_earlier_value(ctx):
     assert {k: kv.value(k, 2) for k in before} == before
     with pytest.raises(ConfigError, match="'restart'"):
         kv.value("restart", 2)
+
+
+@pytest.mark.parametrize("cause", ["cell_outage", "backhaul_failure"])
+def test_stepwise_compensation_moves_one_knob_per_neighbour_until_a_compensation_is_in_place(ctx, cause):
+    knobs = KnobView(ctx)
+    both = [c.name for c in Planner(ctx).propose(cause, (4,), knobs) if "dB + uptilt" in c.name]
+    assert len(both) == 3
+    first = Planner(ctx, stepwise_compensation=True).propose(cause, (4,), knobs)
+    assert first and not any("dB + uptilt" in c.name for c in first)
+    assert all(len({a.kind for a in c.actions if a.cell == n}) == 1 for c in first for n in {a.cell for a in c.actions})
+    power = next(c for c in first if c.name == "neighbour +1.5 dB")
+    for a in power.actions:  # the first step is kept: now the combined sets may follow
+        knobs.apply(a)
+    later = Planner(ctx, stepwise_compensation=True).propose(cause, (4,), knobs)
+    assert any("dB + uptilt" in c.name for c in later)

@@ -126,7 +126,10 @@ class AiranConfig:
     set for an overload as a handover misconfiguration and "restored" the default under a still-running
     hotspot. Off: judged on never-used seeds 7318 and 7319 (``bench/results/HEAL_PREREG_S27.md``) it raised
     harmful actions 6 -> 9 on 7318, by keeping a CIO set on a wrong first diagnosis that the next incident would
-    have undone."""
+    have undone.
+    stepwise_compensation: compensate a cell outage or backhaul failure one knob per neighbour first, and raise
+    the neighbours' power and uptilt them together only once a compensation is in place (``Planner``).
+    Pre-registered in ``bench/results/HEAL_PREREG_S28.md``."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -144,6 +147,7 @@ class AiranConfig:
     withdraw_after_rops: int = 0
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
+    stepwise_compensation: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -228,7 +232,7 @@ class AiranPolicy(Policy):
                                noise_re_dbm=thermal_noise_dbm(sc.subcarrier_spacing_hz, sc.ue_noise_figure_db))
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
-        self.planner = Planner(ctx)
+        self.planner = Planner(ctx, stepwise_compensation=self.cfg.stepwise_compensation)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
