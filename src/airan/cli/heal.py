@@ -13,10 +13,13 @@ from airan.core.errors import AiranError
 
 HEADLINE = ("detection_recall", "detection_precision", "control_alarm_rate", "control_action_rate",
             "ttd_rops_median", "rca_top1", "rca_top3", "localization_top1", "fkr_median", "full_recovery_rate",
-            "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops", "unapproved_high_risk_actions")
+            "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops", "harmful_action_rate_counterfactual",
+            "rollback_within_2_rops_counterfactual", "unapproved_high_risk_actions")
 
 
 def _fmt(v) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, dict):
         val, ci = v.get("value"), v.get("ci95")
         if val is None:

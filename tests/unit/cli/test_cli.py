@@ -115,3 +115,19 @@ def test_suite_compare_reads_two_runs_and_names_bad_files(tmp_path):
     bad = runner.invoke(app, ["suite", "compare", "--suite", str(src), str(tmp_path / "bad.jsonl"),
                               str(tmp_path / "b.jsonl")])
     assert bad.exit_code != 0 and "bad.jsonl" in bad.output and "line 1: not JSON" in bad.output
+
+
+def test_heal_scores_harm_against_each_sets_own_counterfactual(tmp_path):
+    from airan.agents.suite import Suite, SuiteEpisode, save_suite
+    from airan.twin.faults import Fault
+
+    ep = SuiteEpisode("out", "ci-tiny", 3, 10, (Fault("cell_outage", (4,), onset_rop=2),))
+    src = save_suite(Suite("hand", "dev", 0, (ep,)), tmp_path / "hand.json")
+    out = _json(runner.invoke(app, ["heal", "--suite", str(src), "--policy", "rules", "--out", str(tmp_path / "r"),
+                                    "--format", "json"]))
+    m = out["metrics"]
+    assert m["harmful_action_rate_counterfactual"]["n"] == m["harmful_action_rate"]["n"] == m["actions_applied"] > 0
+    logs = [json.loads(line) for line in (tmp_path / "r" / "logs_rules.jsonl").read_text().splitlines()]
+    assert logs[0]["counterfactual"]["horizon_rops"] == 2 and logs[0]["counterfactual"]["sets"]
+    table = runner.invoke(app, ["heal", "--suite", str(src), "--policy", "none"])
+    assert table.exit_code == 0 and "harmful_action_rate_counterf" in table.output
