@@ -129,7 +129,9 @@ class AiranConfig:
     have undone.
     stepwise_compensation: compensate a cell outage or backhaul failure one knob per neighbour first, and raise
     the neighbours' power and uptilt them together only once a compensation is in place (``Planner``).
-    Pre-registered in ``bench/results/HEAL_PREREG_S28.md``."""
+    Off: judged on a never-used suite (seed 7321, ``bench/results/HEAL_PREREG_S28.md``) it raised the FKR in 7
+    episodes and lowered it in none (paired +0.004 [+0.000, +0.009]), but took 17 counterfactual-harmful actions
+    instead of 14 (a second step, neighbour +3 dB after an uptilt, -0.145 against holding still)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
