@@ -116,7 +116,7 @@ def counterfactual_harm(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: 
     (``harmful`` is the scorer's ``counterfactual_harmful`` of the replayed records)."""
     sets = set_counterfactuals(ep, log, horizon_rops=horizon_rops)
     sigma = noise_sigma(np.asarray(log["impact"]["nofault"], dtype=np.float64))
-    harmful = counterfactual_harmful({"counterfactual": {"sets": sets}}, sigma) or []
+    harmful = counterfactual_harmful(sets, sigma)
     return {"id": ep.id, "sigma": sigma,
             "actions": sum(1 for a in log["applied"] if a.get("rollback_of", -1) < 0),
             "harmful": harmful, "harmful_rolled_back": len(rolled_back(log, harmful)), "sets": sets}

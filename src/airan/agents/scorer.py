@@ -159,13 +159,10 @@ def rolled_back(log: dict[str, Any], indices: Sequence[int]) -> list[int]:
     return out
 
 
-def counterfactual_harmful(log: dict[str, Any], sigma: float) -> list[int] | None:
-    """Indices into ``log["applied"]`` of the actions harmful against their set's own counterfactual (module
-    docstring), or None when the log has no ``counterfactual`` records (a log from before the runner wrote them)."""
-    cf = log.get("counterfactual")
-    if cf is None:
-        return None
-    return sorted(int(i) for s in cf["sets"] if float(s["effect"]) < -HARM_K * sigma for i in s["actions"])
+def counterfactual_harmful(sets: Sequence[dict[str, Any]], sigma: float) -> list[int]:
+    """Indices into the log's ``applied`` of the actions harmful against their set's own counterfactual (module
+    docstring), from the log's ``counterfactual["sets"]`` records and the episode's impact noise ``sigma``."""
+    return sorted(int(i) for s in sets if float(s["effect"]) < -HARM_K * sigma for i in s["actions"])
 
 
 def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +256,8 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
                                       "pre": a["pre"], "post": a["post"],
                                       "impact": impact[i],
                                       "rolled_back": i in rolled, "reason": a.get("reason", "")})
-    cf = counterfactual_harmful(log, sigma)
+    # None for a log written before the runner recorded the counterfactuals
+    cf = counterfactual_harmful(log["counterfactual"]["sets"], sigma) if "counterfactual" in log else None
     out["harmful_cf"] = cf
     out["harmful_cf_rolled_back"] = None if cf is None else len(rolled_back(log, cf))
     out["approvals"] = len(log.get("approvals", []))
