@@ -67,7 +67,7 @@ controls) it fired on no control and found 10 of 16 too-late misconfigurations, 
 ``late_ho_streak_rops=0``) found 7 and fired on a cell outside the fault in 12 of 398 episodes of other faults,
 the streak in 3 (``bench/heal_late_handover.py``, ``heal_late_handover_train3[45]_all.json``); on two suites
 never used before (seeds 7309, 7310) the first rule alarmed 4 of 132 controls, and 3 of those took actions on a
-healthy network (README, "Handover signatures"). A twin alarm outranks it as the lead.
+healthy network (docs/healing_journal.md, "Handover signatures"). A twin alarm outranks it as the lead.
 
 The default scorer is the rule scorer (largest directional robust z); the AIRAN policy plugs the trained
 diagnoser's fault probability in behind the same interface, and a foundation-model anomaly head can do the same.

@@ -42,7 +42,7 @@ LINK_ROPS = 2  # ROPs of latest measurement reports behind ``VerifierConfig.sync
 class VerifierConfig:
     """seeds: imperfect twins (one per seed); severities: hypothesis severities when no evidence measured one;
     settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out (5 ROPs
-    did better on the training split but took more harmful actions on dev and test; README, "Tried, not kept").
+    did better on the training split but took more harmful actions on dev and test; docs/healing_journal.md).
     Acceptance (``judge``), carried/offered ratio: ``min_gain`` mean gain with no rollout below ``-max_harm``,
     or ``consistent_gain`` when every rollout gains. Handover faults, in failures per ROP (ping-pongs + RLFs):
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
@@ -59,10 +59,10 @@ class VerifierConfig:
     (``observe_reports``; the fit is in ``mr_calibration``: it halves the twin's hidden power/tilt errors, rms
     1.16 -> 0.58 dB and 0.56 -> 0.24 deg, ``bench/twin_calibration.py``). All three are on by default: the
     twin then starts from the network's own UEs on a radio calibrated to what those UEs report. Judged with a
-    rule written before the runs (train screen, then a never-used 300-episode suite, README "Calibrating the
-    twin"): train FKR median 0.639 -> 0.779, full recovery 32 -> 35 of 73, harmful 15/446 -> 4/444; held out
-    (``--seed 7303``) FKR 0.453 -> 0.660, full 48 -> 53 of 115, harmful 7/525 -> 7/629, control actions 1/66
-    both; measured after the decision: dev FKR 0.656 -> 0.606 (harmful 6/581 -> 7/652), the third held-out
+    rule written before the runs (train screen, then a never-used 300-episode suite, docs/healing_journal.md
+    "Calibrating the twin"): train FKR median 0.639 -> 0.779, full recovery 32 -> 35 of 73, harmful 15/446 -> 4/444;
+    held out (``--seed 7303``) FKR 0.453 -> 0.660, full 48 -> 53 of 115, harmful 7/525 -> 7/629, control
+    actions 1/66 both; measured after the decision: dev FKR 0.656 -> 0.606 (harmful 6/581 -> 7/652), the third held-out
     suite FKR 0.530 -> 0.673 but harmful 4/601 -> 16/646. Either half alone was not enough: sync alone raised
     recovery on four of five splits but harm on three (pooled 2.0 % vs 1.9 %; the harmful sync sets had every
     imperfect twin agreeing, and wrong, as they share one set of calibration errors), and calibration alone

@@ -82,7 +82,8 @@ class AiranConfig:
     calibrated with the diagnoser model (``bench/train_diagnoser.py``, CFAR on training episodes).
     score_persistence: with ``monitor`` None, the consecutive ROPs the model score must stay above the threshold
     to detect on its own (None: the model's calibrated persistence, 2); the signatures are not affected. 4 by a
-    pre-registered test (README, "A longer persistence for the model score"): on the training split it alarmed
+    pre-registered test (docs/healing_journal.md, "A longer persistence for the model score"): on the training
+    split it alarmed
     0 of 44 controls instead of 2 with the same recall, FKR and full recovery; on a never-used suite (seed 7308)
     0 of 66 instead of 7, recall 211/223 both, FKR median 0.606 -> 0.603, full recovery 45 -> 44 of 108, harmful
     6 -> 6; it detects sleeping cells and backhaul congestion a ROP later, where the signatures do not fire first.
@@ -96,7 +97,8 @@ class AiranConfig:
     compensable episodes spent their 3 rounds in 3 ROPs with every candidate rejected and then did nothing for
     11-14 ROPs, but asking again rarely changes the answer: the verifier's twins are deterministic and their
     prediction depends on the hypothesis, severities and knobs, not the ROP, so retry_rops=2 moved the FKR
-    median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default (README, "A third held-out suite").
+    median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default
+    (docs/healing_journal.md, "A third held-out suite").
     spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``).
     follow_up: after the executor keeps an action set planned for a compensating cause (``COMPENSATING_CAUSES``),
     keep the incident open and plan the next round on the same diagnosis without waiting for a detection, until
