@@ -30,6 +30,9 @@ class Candidate:
 # compensation stacked 3-5 deg of uptilt and were the only harmful actions).
 COMPENSATION_UPTILT_DEG = 2.0
 
+# how the planner answers a cell outage or backhaul failure (``Planner`` docstring)
+COMPENSATION_MODES = ("combined", "stepwise", "single_knob")
+
 
 # The knob (a ``KnobView`` array) each restorable action kind sets: tilt [deg], power offset [dB], CIO [dB],
 # TTT [ms], hysteresis [dB], administrative state (1 on, 0 off).
@@ -157,16 +160,19 @@ def nearest_neighbours(ctx: EpisodeContext, cells: tuple[int, ...], k: int = 3) 
 class Planner:
     """``propose(cause, cells, knobs)`` -> candidate action sets (cheapest/safest first).
 
-    ``stepwise_compensation``: a cell outage or backhaul failure is first compensated one knob per neighbour
-    (power, or uptilt; or the isolated site switched off); the sets that raise the neighbours' power *and* uptilt
-    them together are offered only once a compensation is in place (a neighbour's power above its default or its
-    tilt above it), as stepwise cell outage compensation does. The combined sets move 6 knobs at once, and on
-    four suites (dev and seeds 7318-7320) they were 24 of the 47 actions that proved harmful against their own
-    counterfactual."""
+    ``compensation`` (``COMPENSATION_MODES``) decides which sets answer a cell outage or backhaul failure:
+    ``"combined"`` (the default) offers one knob per neighbour (power, or uptilt; or the isolated site switched
+    off) and the sets that raise the neighbours' power *and* uptilt them together; ``"stepwise"`` offers the
+    combined sets only once a compensation is in place (a neighbour's power above its default or its tilt above
+    it), as stepwise cell outage compensation does; ``"single_knob"`` never offers them. The combined sets move 6
+    knobs at once, and on four suites (dev and seeds 7318-7320) they were 24 of the 47 actions that proved
+    harmful against their own counterfactual."""
 
-    def __init__(self, ctx: EpisodeContext, *, stepwise_compensation: bool = False) -> None:
+    def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined") -> None:
+        if compensation not in COMPENSATION_MODES:
+            raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
-        self.stepwise_compensation = stepwise_compensation
+        self.compensation = compensation
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -202,7 +208,8 @@ class Planner:
             in_place = any(knobs.power_offset_db[n] > 0 or knobs.tilt_deg[n] < knobs.default_tilt_deg for n in near)
             for db, d in ((1.5, 1.0), (3.0, 1.0), (3.0, 2.0)):
                 p_acts, t_acts = boost(near, db), uptilt(near, d)
-                if p_acts and t_acts and (in_place or not self.stepwise_compensation):
+                combined = self.compensation == "combined" or (self.compensation == "stepwise" and in_place)
+                if p_acts and t_acts and combined:
                     add(f"neighbour {db:+g} dB + uptilt {d:g} deg", p_acts + t_acts)
             if cause == "backhaul_failure":
                 off = [Action("cell_off", x) for x in site_cells if knobs.admin_on[x] > 0]

@@ -2,6 +2,7 @@ import pytest
 
 from airan.agents.base import CAUSES, is_high_risk
 from airan.agents.planner import KnobView, Planner, facing_neighbours, nearest_neighbours
+from airan.agents.policies.airan import AiranConfig
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
@@ -142,11 +143,33 @@ def test_stepwise_compensation_moves_one_knob_per_neighbour_until_a_compensation
     knobs = KnobView(ctx)
     both = [c.name for c in Planner(ctx).propose(cause, (4,), knobs) if "dB + uptilt" in c.name]
     assert len(both) == 3
-    first = Planner(ctx, stepwise_compensation=True).propose(cause, (4,), knobs)
+    first = Planner(ctx, compensation="stepwise").propose(cause, (4,), knobs)
     assert first and not any("dB + uptilt" in c.name for c in first)
     assert all(len({a.kind for a in c.actions if a.cell == n}) == 1 for c in first for n in {a.cell for a in c.actions})
     power = next(c for c in first if c.name == "neighbour +1.5 dB")
     for a in power.actions:  # the first step is kept: now the combined sets may follow
         knobs.apply(a)
-    later = Planner(ctx, stepwise_compensation=True).propose(cause, (4,), knobs)
+    later = Planner(ctx, compensation="stepwise").propose(cause, (4,), knobs)
     assert any("dB + uptilt" in c.name for c in later)
+
+
+@pytest.mark.parametrize("cause", ["cell_outage", "backhaul_failure"])
+def test_single_knob_compensation_never_moves_power_and_tilt_of_a_neighbour_together(ctx, cause):
+    knobs = KnobView(ctx)
+    for step in range(2):
+        cands = Planner(ctx, compensation="single_knob").propose(cause, (4,), knobs)
+        assert cands and not any("dB + uptilt" in c.name for c in cands)
+        for c in cands:
+            for n in {a.cell for a in c.actions}:
+                assert len({a.kind for a in c.actions if a.cell == n}) == 1, c.name
+        names = {c.name for c in cands}
+        assert {"neighbour +1.5 dB", "neighbour uptilt 1 deg"} <= names or step == 1
+        for a in next(c for c in cands if c.name == "neighbour +1.5 dB").actions:  # a compensation in place
+            knobs.apply(a)
+
+
+def test_compensation_mode_is_validated(ctx):
+    with pytest.raises(ConfigError, match="'both'"):
+        Planner(ctx, compensation="both")
+    with pytest.raises(ConfigError, match="'both'"):
+        AiranConfig(compensation="both")

@@ -25,7 +25,7 @@ from airan.agents.diagnoser import (
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
-from airan.agents.planner import KNOB_FIELDS, Candidate, KnobView, Planner
+from airan.agents.planner import COMPENSATION_MODES, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
@@ -129,11 +129,12 @@ class AiranConfig:
     hotspot. Off: judged on never-used seeds 7318 and 7319 (``bench/results/HEAL_PREREG_S27.md``) it raised
     harmful actions 6 -> 9 on 7318, by keeping a CIO set on a wrong first diagnosis that the next incident would
     have undone.
-    stepwise_compensation: compensate a cell outage or backhaul failure one knob per neighbour first, and raise
-    the neighbours' power and uptilt them together only once a compensation is in place (``Planner``).
-    Off: judged on a never-used suite (seed 7321, ``bench/results/HEAL_PREREG_S28.md``) it raised the FKR in 7
-    episodes and lowered it in none (paired +0.004 [+0.000, +0.009]), but took 17 counterfactual-harmful actions
-    instead of 14 (a second step, neighbour +3 dB after an uptilt, -0.145 against holding still)."""
+    compensation: which action sets the planner offers for a cell outage or backhaul failure
+    (``planner.COMPENSATION_MODES``, ``Planner`` docstring). ``"stepwise"`` (one knob per neighbour first, power
+    and uptilt together only once a compensation is in place) was judged on a never-used suite (seed 7321,
+    ``bench/results/HEAL_PREREG_S28.md``) and not adopted: it raised the FKR in 7 episodes and lowered it in none
+    (paired +0.004 [+0.000, +0.009]), but took 17 counterfactual-harmful actions instead of 14 (a second step,
+    neighbour +3 dB after an uptilt, -0.145 against holding still)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -151,7 +152,7 @@ class AiranConfig:
     withdraw_after_rops: int = 0
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
-    stepwise_compensation: bool = False
+    compensation: str = "combined"
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -168,6 +169,8 @@ class AiranConfig:
             raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
         if self.spread_lead not in SPREAD_LEADS:
             raise ConfigError(f"spread_lead must be one of {SPREAD_LEADS}, got {self.spread_lead!r}")
+        if self.compensation not in COMPENSATION_MODES:
+            raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {self.compensation!r}")
         if not 0 < self.confident <= 1:
             raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
 
@@ -236,7 +239,7 @@ class AiranPolicy(Policy):
                                noise_re_dbm=thermal_noise_dbm(sc.subcarrier_spacing_hz, sc.ue_noise_figure_db))
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
-        self.planner = Planner(ctx, stepwise_compensation=self.cfg.stepwise_compensation)
+        self.planner = Planner(ctx, compensation=self.cfg.compensation)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
