@@ -1,6 +1,10 @@
 """bench/heal_counterfactual_harm.py: the side-by-side counts of the two harm tests."""
 
+from pathlib import Path
+
 from ._helpers import load_bench
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_counts_split_the_harmful_actions_into_both_and_each_alone():
@@ -31,3 +35,40 @@ def test_a_job_adds_the_records_to_an_old_log_and_counts_from_them():
     assert row["log"]["counterfactual"]["sets"] == log["counterfactual"]["sets"]
     assert row["actions"] == n and row["cf"] == set(range(1, n)) and row["scored_population"]
     assert all(s["cf_harmful"] != s["scorer_harmful"] for s in row["discordant"])
+
+
+def test_selection_replay_rebuilds_the_accepted_candidates_and_scores_the_rules():
+    from airan.agents.policies.airan import AiranPolicy
+    from airan.agents.runner import run_policy_episode
+    from airan.agents.suite import load_suite
+
+    mod = load_bench("heal_selection_replay")
+    # a dev cell outage whose compensation the verifier had several accepted candidates for (ci-tiny, 24 ROPs)
+    ep = next(e for e in load_suite(ROOT / "bench/results/heal_dev_suite.json").episodes if e.id == "dev-0055")
+    log = run_policy_episode(ep, AiranPolicy())
+    recs = mod.replay_sets(ep, log)
+    assert len(recs) == len(log["counterfactual"]["sets"]) >= 1
+    first = recs[0]
+    assert first["cause"] == "cell_outage" and first["alternatives"]
+    chosen = [a for a in first["alternatives"] if a["name"] == first["chosen"]]
+    # the chosen candidate, rebuilt and rolled with no follow-up, is the logged set: same effect when nothing
+    # else acted inside the window
+    assert len(chosen) == 1
+    if not any(a["rollback_of"] >= 0 and a["rop"] < first["rop"] + 2 for a in log["applied"]):
+        assert abs(chosen[0]["effect"] - first["effect_logged"]) < 1e-9
+    summary = mod.rule_summary(recs)
+    assert set(summary) == set(mod.RULES)
+    base = summary["mean (the default ranking)"]
+    assert base["changed"] == 0 and base["sets"] >= 1
+    assert summary["best true effect (a ceiling: needs the truth)"]["sum_effect"] >= base["sum_effect"] - 1e-12
+
+
+def test_single_knob_rule_drops_combined_sets_only_for_outage_compensation():
+    mod = load_bench("heal_selection_replay")
+    alts = [{"name": "neighbour +3 dB + uptilt 1 deg", "pred": 0.05, "low": 0.0, "actions": 6, "effect": -0.1},
+            {"name": "neighbour +1.5 dB", "pred": 0.02, "low": 0.01, "actions": 3, "effect": 0.01}]
+    assert mod._pick_single_knob(alts, "cell_outage")["name"] == "neighbour +1.5 dB"
+    assert mod._pick_single_knob(alts[:1], "backhaul_failure") is None
+    assert mod._pick_single_knob(alts, "pa_degradation")["name"] == alts[0]["name"]
+    assert mod._pick_fewest(0.05)(alts, "cell_outage")["name"] == "neighbour +1.5 dB"
+    assert mod._pick_fewest(0.01)(alts, "cell_outage")["name"] == alts[0]["name"]
