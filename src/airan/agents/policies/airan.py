@@ -134,7 +134,9 @@ class AiranConfig:
     and uptilt together only once a compensation is in place) was judged on a never-used suite (seed 7321,
     ``bench/results/HEAL_PREREG_S28.md``) and not adopted: it raised the FKR in 7 episodes and lowered it in none
     (paired +0.004 [+0.000, +0.009]), but took 17 counterfactual-harmful actions instead of 14 (a second step,
-    neighbour +3 dB after an uptilt, -0.145 against holding still)."""
+    neighbour +3 dB after an uptilt, -0.145 against holding still). ``"single_knob"`` (never the combined sets)
+    was judged on seed 7323 (``HEAL_PREREG_S29.md``) and not adopted: counterfactual-harmful actions 11 -> 11,
+    scorer-harmful 19 -> 22, though full recovery rose 50 -> 53 of 107 (paired FKR +0.008 [-0.001, +0.018])."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
