@@ -141,9 +141,12 @@ def markdown(result: dict[str, Any]) -> str:
         m = machines.get(p, result["machine"]) if machines else result["machine"]
         return f"{m['cpu']}, {m['cores']} cores" if m else "machine not recorded"
 
-    lines += ["Per policy: " + "; ".join(f"{p} `{cmds.get(p, result['command'])}` "
-                                         f"({result['policy_wall_s'].get(p, 0):.0f} s, {ran_on(p)})" for p in scores),
-              ""]
+    def wall(p: str) -> str:
+        w = result["policy_wall_s"].get(p)
+        return "wall time not recorded" if w is None or w != w else f"{w:.0f} s"  # w != w: NaN in older files
+
+    lines += ["Per policy: " + "; ".join(f"{p} `{cmds.get(p, result['command'])}` ({wall(p)}, {ran_on(p)})"
+                                         for p in scores), ""]
     head = [m for m in TABLE if m in TARGETS or m == "mttr_rops_median"]
     lines += ["## Summary (point estimates; details and 95 % intervals below)", "",
               "| policy | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
@@ -230,7 +233,7 @@ def main() -> None:
             if not path.is_file():
                 raise SystemExit(f"--from-logs: no {path}")
             logs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            walls.setdefault(name, float("nan"))
+            walls.setdefault(name, None)  # not recorded: the run's own result (--merge FILE) carries it
             commands[name] = f"{commands.get(name, '?')} (rescored: {command})"
         else:
             logs = run_suite(suite, name, workers=args.workers, show_progress=True)

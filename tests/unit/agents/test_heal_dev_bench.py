@@ -30,3 +30,14 @@ def test_the_summary_reads_results_scored_before_the_metric_existed():
     assert "## harmful_action_rate_counterfactual (target <= 0.01)" in md
     row = next(line for line in md.splitlines() if line.startswith("| son | ") and "[" not in line)
     assert row.count("| - ") >= 2  # the two counterfactual columns, not measured for son
+
+
+def test_the_summary_says_when_a_policy_wall_time_was_not_recorded():
+    mod = load_bench("heal_dev")
+    result = {"machine": {"cpu": "test cpu", "cores": 2}, "command": "heal_dev.py", "wall_s": 1.0,
+              "suite": {"split": "dev", "episodes": 2, "per_cause": {}, "controls": 0, "undetectable": 0,
+                        "lookalike_episodes": 0},
+              "skipped": {}, "policy_wall_s": {"airan": None, "son": float("nan"), "rules": 12.4},
+              "policies": {p: {"metrics": {m: _rate(1, 10) for m in mod.TABLE}} for p in ("airan", "son", "rules")}}
+    line = next(x for x in mod.markdown(result).splitlines() if x.startswith("Per policy: "))
+    assert line.count("wall time not recorded") == 2 and "(12 s, test cpu, 2 cores)" in line
