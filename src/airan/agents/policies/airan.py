@@ -83,10 +83,10 @@ class AiranConfig:
     score_persistence: with ``monitor`` None, the consecutive ROPs the model score must stay above the threshold
     to detect on its own (None: the model's calibrated persistence, 2); the signatures are not affected. 4 by a
     pre-registered test (docs/healing_journal.md, "A longer persistence for the model score"): on the training
-    split it alarmed
-    0 of 44 controls instead of 2 with the same recall, FKR and full recovery; on a never-used suite (seed 7308)
-    0 of 66 instead of 7, recall 211/223 both, FKR median 0.606 -> 0.603, full recovery 45 -> 44 of 108, harmful
-    6 -> 6; it detects sleeping cells and backhaul congestion a ROP later, where the signatures do not fire first.
+    split it alarmed 0 of 44 controls instead of 2 with the same recall, FKR and full recovery; on a never-used
+    suite (seed 7308) 0 of 66 instead of 7, recall 211/223 both, FKR median 0.606 -> 0.603, full recovery 45 -> 44
+    of 108, harmful 6 -> 6; it detects sleeping cells and backhaul congestion a ROP later, where the signatures do
+    not fire first.
     edge_drop_detects: let the measurement reports' edge drop detect on its own at the calibrated
     ``coverage_drop_db`` (dev: downtilt recall 0.65 -> 0.83, control alarms 0 -> 2 of 66; see ``Monitor``).
     evidence_rops: ROPs of evidence before the first diagnosis (unless ``confident``); max_rounds: action
