@@ -17,7 +17,6 @@ the sets on which the two tests disagree.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal_fkr_by_loss import read_logs  # noqa: E402
+from heal_fkr_by_loss import log_replay_parser, parse_workers, read_logs  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.counterfactual import with_counterfactuals  # noqa: E402
@@ -68,17 +67,11 @@ def policy_counts(rows: list[dict]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", type=Path, required=True)
-    ap.add_argument("--logs", type=Path, nargs="+", required=True, help="logs_POLICY.jsonl files (heal_dev --logs)")
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--tag", default="")
+    ap = log_replay_parser(__doc__.splitlines()[0], "logs_POLICY.jsonl files (heal_dev --logs)")
     ap.add_argument("--write-logs", type=Path, default=None,
                     help="write each log with its counterfactual records here (logs_POLICY.jsonl, every episode), "
                          "for heal_dev.py --from-logs to score harmful_action_rate_counterfactual")
-    args = ap.parse_args()
-    if args.workers < 1:
-        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    args = parse_workers(ap)
     t0 = time.perf_counter()
     suite = load_suite(args.suite)
     from rich.console import Console

@@ -36,6 +36,24 @@ def read_logs(path: Path) -> dict[str, dict]:
     return {lg["episode_id"]: lg for lg in map(json.loads, path.read_text().splitlines()) if lg}
 
 
+def log_replay_parser(description: str, logs_help: str) -> argparse.ArgumentParser:
+    """The arguments of the scripts that replay saved logs on their suite: ``--suite``, ``--logs`` (one or more
+    logs_POLICY.jsonl), ``--workers``, ``--tag``; add more, then ``parse_workers``."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--logs", type=Path, nargs="+", required=True, help=logs_help)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tag", default="")
+    return ap
+
+
+def parse_workers(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    args = ap.parse_args()
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    return args
+
+
 def episode_loss(log: dict, onset: int) -> float:
     """Mean ``nofault - unhealed`` impact KPI over the ROPs after ``onset`` (ratio units)."""
     imp = log["impact"]

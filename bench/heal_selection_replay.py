@@ -21,7 +21,6 @@ Arrays: impact series ``[CF_HORIZON_ROPS] float64`` in the impact KPI's unit (``
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal_fkr_by_loss import read_logs  # noqa: E402
+from heal_fkr_by_loss import log_replay_parser, parse_workers, read_logs  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.counterfactual import REPLAY_ATOL, with_counterfactuals  # noqa: E402
@@ -192,14 +191,7 @@ def rule_summary(records: list[dict]) -> dict[str, dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--suite", type=Path, required=True)
-    ap.add_argument("--logs", type=Path, nargs="+", required=True, help="airan logs_*.jsonl (heal_dev --logs)")
-    ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--tag", default="")
-    args = ap.parse_args()
-    if args.workers < 1:
-        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    args = parse_workers(log_replay_parser(__doc__.splitlines()[0], "airan logs_*.jsonl (heal_dev --logs)"))
     t0 = time.perf_counter()
     suite = load_suite(args.suite)
     from rich.console import Console
