@@ -100,7 +100,7 @@ def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
             first = applied[s["actions"][0]]
             m = REASON.match(str(first.get("reason", "")))
             hold, _ = pure([], None)
-            rec = {"episode": ep.id, "rop": r, "cause": m.group(2) if m else None,
+            rec = {"episode": ep.id, "rop": r, "cause": m.group(2) if m else None, "kpi": kpi,
                    "chosen": m.group(1) if m else first.get("reason", ""), "sigma": sigma,
                    "scored_population": not ep.undetectable, "effect_logged": float(s["effect"]),
                    "alternatives": []}
@@ -164,15 +164,16 @@ RULES: dict[str, Callable[[list[dict], str | None], dict | None]] = {
 
 
 def rule_summary(records: list[dict]) -> dict[str, dict]:
-    """Per rule: sets it acts on, actions, harmful sets/actions, the sum of pure effects, sets where it picks
-    differently from the default. Only records whose alternatives include the logged choice count (the others
-    were chosen in a way this screen cannot rebuild)."""
+    """Per rule: sets it acts on, actions, harmful sets/actions, sets where it picks differently from the default,
+    and the sum of pure effects per impact KPI (``sum_effect``: KPI -> sum; the carried/offered ratio and minus
+    the handover failures per ROP do not add up). Only records whose alternatives include the logged choice count
+    (the others were chosen in a way this screen cannot rebuild)."""
     usable = [r for r in records if r["alternatives"] and r["scored_population"]
               and any(a["name"] == r["chosen"] for a in r["alternatives"])]
     out = {}
     for name, pick in RULES.items():
         acts = harm_sets = harm_acts = changed = acting = 0
-        gain = 0.0
+        gain = {k: 0.0 for k in sorted({r["kpi"] for r in usable})}
         for r in usable:
             a = pick(r["alternatives"], r["cause"])
             changed += a is None or a["name"] != _pick_mean(r["alternatives"], r["cause"])["name"]
@@ -180,7 +181,7 @@ def rule_summary(records: list[dict]) -> dict[str, dict]:
                 continue
             acting += 1
             acts += a["actions"]
-            gain += a["effect"]
+            gain[r["kpi"]] += a["effect"]
             if a["effect"] < -HARM_K * r["sigma"]:
                 harm_sets += 1
                 harm_acts += a["actions"]
@@ -211,12 +212,14 @@ def main() -> None:
            "suite_file": str(args.suite), "logs": [str(p) for p in args.logs], "horizon_rops": CF_HORIZON_ROPS,
            "rules": summary, "records": records, "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
     path = write_result("heal_selection_replay", args.tag, out)
-    print("| rule | sets acted on | picks changed | actions | harmful sets | harmful actions | sum of effects |")
+    print("| rule | sets acted on | picks changed | actions | harmful sets | harmful actions | sum of effects "
+          "(carried/offered; -HO failures per ROP) |")
     print("|---|---|---|---|---|---|---|")
     for name, s in summary.items():
         rate = "-" if s["harmful_rate"] is None else f"{100 * s['harmful_rate']:.2f} %"
         print(f"| {name} | {s['acting']}/{s['sets']} | {s['changed']} | {s['actions']} | {s['harmful_sets']} | "
-              f"{s['harmful_actions']} ({rate}) | {s['sum_effect']:+.3f} |")
+              f"{s['harmful_actions']} ({rate}) | {s['sum_effect'].get('dl_served_ratio', 0.0):+.3f}; "
+              f"{s['sum_effect'].get('ho_failures_neg', 0.0):+.1f} |")
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
 
