@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heal_fkr_by_loss import log_replay_parser, parse_workers, read_logs  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
-from airan.agents.counterfactual import REPLAY_ATOL, with_counterfactuals  # noqa: E402
+from airan.agents.counterfactual import REPLAY_ATOL, logged_action, with_counterfactuals  # noqa: E402
 from airan.agents.planner import KnobView, Planner  # noqa: E402
-from airan.agents.runner import CF_HORIZON_ROPS, episode_context, impact_value  # noqa: E402
+from airan.agents.runner import CF_HORIZON_ROPS, counterfactual_series, episode_context, impact_value  # noqa: E402
 from airan.agents.scorer import HARM_K, noise_sigma  # noqa: E402
 from airan.agents.suite import SuiteEpisode, load_suite  # noqa: E402
 from airan.twin.actions import Action  # noqa: E402
@@ -48,10 +48,6 @@ NOTE = re.compile(r"verifier: '(.+?)' predicted change ([-+]\d+\.\d+) \[([-+]\d+
                   r"(accepted|rejected)")
 REASON = re.compile(r"^(?:approved: )?(.+?) for (\w+) on cell (\d+) \(predicted")
 COMBINED = ("cell_outage", "backhaul_failure")  # causes whose sets may move a neighbour's power and tilt together
-
-
-def _action(e: dict[str, Any]) -> Action:
-    return Action(kind=str(e["kind"]), cell=int(e["cell"]), value=float(e["value"]), mode=str(e.get("mode", "")))
 
 
 def _accepted(decisions: dict[int, dict], rop: int) -> tuple[int, list[tuple]] | None:
@@ -80,17 +76,17 @@ def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
     decisions = {int(d["rop"]): d for d in log["decisions"]}
     by_rop: dict[int, list[Action]] = defaultdict(list)
     for a in applied:
-        by_rop[int(a["rop"])].append(_action(a))
+        by_rop[int(a["rop"])].append(logged_action(a))
     twin = NetworkTwin(ep.scenario)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     ctx = episode_context(ep, twin)
     planner = Planner(ctx)
 
-    def pure(first: list[Action], hold: np.ndarray | None) -> tuple[np.ndarray, float]:
+    def pure(first: list[Action], hold: np.ndarray) -> float:
+        """Mean impact difference to ``hold`` of a clone that applies ``first`` now and nothing after."""
         clone = twin.clone()
-        v = np.array([impact_value(clone.step(first if i == 0 else [])[4]["kpis"], cells, kpi)
-                      for i in range(CF_HORIZON_ROPS)], dtype=np.float64)
-        return v, 0.0 if hold is None else float(np.mean(v - hold))
+        v = [impact_value(clone.step(first if i == 0 else [])[4]["kpis"], cells, kpi) for i in range(len(hold))]
+        return float(np.mean(np.asarray(v) - hold))
 
     out = []
     logged = np.asarray(log["impact"]["healed"], dtype=np.float64)
@@ -99,7 +95,7 @@ def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
         if s is not None and r + CF_HORIZON_ROPS <= len(logged):
             first = applied[s["actions"][0]]
             m = REASON.match(str(first.get("reason", "")))
-            hold, _ = pure([], None)
+            hold = counterfactual_series(twin, CF_HORIZON_ROPS, cells, kpi)
             rec = {"episode": ep.id, "rop": r, "cause": m.group(2) if m else None, "kpi": kpi,
                    "chosen": m.group(1) if m else first.get("reason", ""), "sigma": sigma,
                    "scored_population": not ep.undetectable, "effect_logged": float(s["effect"]),
@@ -110,13 +106,13 @@ def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
                 knobs = KnobView(ctx)
                 for e in applied:
                     if int(e["decided_rop"]) < q:
-                        knobs.apply(_action(e))
+                        knobs.apply(logged_action(e))
                 proposed = {c.name: c for c in planner.propose(m.group(2), (int(m.group(3)),), knobs)}
                 for name, mean, low, high in accepted:
                     cand = proposed.get(name)
                     if cand is None:  # a withdrawal or a set the planner builds elsewhere
                         continue
-                    _, eff = pure(list(cand.actions), hold)
+                    eff = pure(list(cand.actions), hold)
                     rec["alternatives"].append({"name": name, "pred": mean, "low": low, "high": high,
                                                 "actions": len(cand.actions), "effect": eff})
             out.append(rec)

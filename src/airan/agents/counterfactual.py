@@ -44,7 +44,8 @@ from airan.twin.env import NetworkTwin
 REPLAY_ATOL = 1e-6
 
 
-def _action(entry: dict[str, Any]) -> Action:
+def logged_action(entry: dict[str, Any]) -> Action:
+    """The ``Action`` of one entry of a log's ``applied`` list."""
     return Action(kind=str(entry["kind"]), cell=int(entry["cell"]), value=float(entry["value"]),
                   mode=str(entry.get("mode", "")))
 
@@ -67,7 +68,7 @@ def set_counterfactuals(ep: SuiteEpisode, log: dict[str, Any], *, horizon_rops: 
     by_rop: dict[int, list[Action]] = defaultdict(list)
     members: dict[int, list[int]] = defaultdict(list)
     for i, a in enumerate(applied):
-        by_rop[int(a["rop"])].append(_action(a))
+        by_rop[int(a["rop"])].append(logged_action(a))
         if a.get("rollback_of", -1) < 0:
             members[int(a["rop"])].append(i)
     cells = np.asarray(log["impact"]["cells"], dtype=np.int64)
