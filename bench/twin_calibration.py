@@ -6,7 +6,10 @@ first fault starts earlier are skipped), feed its measurement reports to a ``Ver
 calibration errors (which this benchmark can read and the policy cannot) before and after the fitted corrections:
 rms and 95th percentile of |power error| [dB] and |tilt error| [deg] over cells, per scenario and overall, for
 the per-cell fit alone (``links=False``) and the joint fit with a shadowing effect per (UE, site) link (the
-default). Wall time per fit (building the twin included) is reported.
+default). Wall time per fit (building the twin included) is reported. And whether the fit knows how good it is:
+the posterior z-scores of the residual errors (``(error + correction) / posterior std``, power and tilt; a
+calibrated posterior gives rms 1 and 95 % of |z| below 1.96), the number ``VerifierConfig.draw_scale`` should
+carry when the what-if twins draw their corrections from the posterior.
 
     .venv/bin/python bench/twin_calibration.py --suite bench/results/heal_dev_suite.json --episodes 60 --tag dev
 """
@@ -31,10 +34,13 @@ from airan.agents.verifier import Verifier, VerifierConfig  # noqa: E402
 from airan.twin.env import NetworkTwin  # noqa: E402
 
 
-def _stats(err: list[np.ndarray]) -> dict[str, float]:
+def _stats(err: list[np.ndarray]) -> dict[str, float | None]:
+    """rms, 95th percentile of |err|, the share of |err| <= 1.96 (the 95 % coverage of a z-score) and n."""
     e = np.abs(np.concatenate(err)) if err else np.zeros(0)
-    return {"rms": float(np.sqrt(np.mean(e ** 2))) if e.size else float("nan"),
-            "p95": float(np.percentile(e, 95)) if e.size else float("nan"), "n": int(e.size)}
+    if not e.size:
+        return {"rms": None, "p95": None, "within_1.96": None, "n": 0}
+    return {"rms": float(np.sqrt(np.mean(e ** 2))), "p95": float(np.percentile(e, 95)),
+            "within_1.96": float(np.mean(e <= 1.96)), "n": int(e.size)}
 
 
 def main() -> None:
@@ -72,9 +78,12 @@ def main() -> None:
                 t = time.perf_counter()
                 twin = v._twin(seed)
                 wall[name].append(time.perf_counter() - t)
+                cal = v.calibration[seed]
                 for scope in (ep.scenario, "all"):
                     a = acc.setdefault(scope, {}).setdefault(name, {k: [] for k in (
-                        "power_before", "power_after", "tilt_before", "tilt_after")})
+                        "power_before", "power_after", "tilt_before", "tilt_after", "power_z", "tilt_z")})
+                    a["power_z"].append((twin.power_err_db + twin.power_corr_db) / cal["sd_power_db"])
+                    a["tilt_z"].append((twin.tilt_err_deg + twin.tilt_corr_deg) / cal["sd_tilt_deg"])
                     a["power_before"].append(twin.power_err_db)
                     a["power_after"].append(twin.power_err_db + twin.power_corr_db)
                     a["tilt_before"].append(twin.tilt_err_deg)
@@ -94,7 +103,9 @@ def main() -> None:
     for scope, per in out["by_scenario"].items():
         for name, s in per.items():
             print(f"{scope:8s} {name:5s} power rms {s['power_before']['rms']:.2f} -> {s['power_after']['rms']:.2f} dB, "
-                  f"tilt rms {s['tilt_before']['rms']:.2f} -> {s['tilt_after']['rms']:.2f} deg")
+                  f"tilt rms {s['tilt_before']['rms']:.2f} -> {s['tilt_after']['rms']:.2f} deg; posterior z rms "
+                  f"power {s['power_z']['rms']:.2f} tilt {s['tilt_z']['rms']:.2f}, within 1.96: "
+                  f"{s['power_z']['within_1.96']:.2f} / {s['tilt_z']['within_1.96']:.2f}")
     print(f"-> {path}")
 
 

@@ -102,21 +102,70 @@ def report_residuals(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope
             np.concatenate(ues).astype(np.int64))
 
 
-def fit_corrections(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, num_cells: int,
-                    cfg: CalibrationConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-cell (power_db [C], tilt_deg [C], reports [C] int64) corrections from residuals [N] (see module
-    docstring); cells with fewer than ``cfg.min_reports`` residuals get 0, 0."""
+@dataclass(frozen=True)
+class CorrectionPosterior:
+    """The Gaussian posterior of a calibration fit (the model in the module docstring; exact for the ridge fit's
+    linear-Gaussian model, given the kept residuals). ``power_db`` / ``tilt_deg`` [C] float64 the MAP corrections
+    [dB] / [deg] (0 for cells with fewer than ``min_reports`` reports), ``reports`` [C] int64, ``cov`` [2C, 2C]
+    float64 the posterior covariance of (power_db..., tilt_deg...) [dB^2, dB deg, deg^2] (a cell without enough
+    reports keeps its prior variance: nothing was learnt about it), ``link_db`` [L] float64 the MAP link
+    shadowing corrections [dB] (empty for the per-cell fit) and ``link_gain`` [L, 2C] float64 (sparse) how the
+    links' conditional mean moves with the cell corrections (the links given the cells are Gaussian with mean
+    ``link_db + link_gain @ (theta - theta_map)``)."""
+
+    power_db: np.ndarray
+    tilt_deg: np.ndarray
+    reports: np.ndarray
+    cov: np.ndarray
+    link_db: np.ndarray
+    link_gain: sparse.csr_matrix | None = None
+
+    @property
+    def sd_power_db(self) -> np.ndarray:
+        """[C] float64 posterior std of each cell's power correction [dB]."""
+        return np.sqrt(np.diag(self.cov)[: self.power_db.size])
+
+    @property
+    def sd_tilt_deg(self) -> np.ndarray:
+        """[C] float64 posterior std of each cell's tilt correction [deg]."""
+        return np.sqrt(np.diag(self.cov)[self.power_db.size:])
+
+    def draw(self, rng: np.random.Generator, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One draw (power_db [C], tilt_deg [C], link_db [L]) of the corrections from the posterior, its
+        covariance scaled by ``scale``^2 (> 1 widens a posterior that proved over-confident); the links at their
+        conditional mean given the drawn cells. ``scale`` 0 returns the MAP."""
+        if not np.isfinite(scale) or scale < 0:
+            raise ConfigError(f"posterior draw scale must be a finite value >= 0, got {scale!r}")
+        theta_map = np.concatenate([self.power_db, self.tilt_deg])
+        cov = 0.5 * (self.cov + self.cov.T)
+        w, v = np.linalg.eigh(cov)  # PSD up to rounding: an eigen-root does not fail where Cholesky might
+        step = scale * (v * np.sqrt(np.clip(w, 0.0, None))) @ rng.standard_normal(theta_map.size)
+        c = self.power_db.size
+        links = self.link_db if self.link_gain is None else self.link_db + self.link_gain @ step
+        return self.power_db + step[:c], self.tilt_deg + step[c:], np.asarray(links, dtype=np.float64)
+
+
+def _check_cells(c: np.ndarray, num_cells: int) -> None:
+    if c.size and (c.min() < 0 or c.max() >= num_cells):
+        raise ConfigError(f"cell indices must be in [0, {num_cells}), got {c.min()}..{c.max()}")
+
+
+def cell_posterior(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, num_cells: int,
+                   cfg: CalibrationConfig | None = None) -> CorrectionPosterior:
+    """The per-cell fit (``fit_corrections``) with its posterior: each cell's (power, tilt) pair independently,
+    a 2x2 covariance block per cell."""
     cfg = cfg or CalibrationConfig()
     d = np.asarray(residual_db, dtype=np.float64)
     c = np.asarray(cell, dtype=np.int64)
     g = np.asarray(slope_db_per_deg, dtype=np.float64)
     if not (d.shape == c.shape == g.shape) or d.ndim != 1:
         raise ShapeError(f"residual, cell and slope must be equal [N] arrays, got {d.shape}/{c.shape}/{g.shape}")
-    if c.size and (c.min() < 0 or c.max() >= num_cells):
-        raise ConfigError(f"cell indices must be in [0, {num_cells}), got {c.min()}..{c.max()}")
+    _check_cells(c, num_cells)
     ok = np.isfinite(d) & np.isfinite(g)
     d, c, g = d[ok], c[ok], g[ok]
     power, tilt = np.zeros(num_cells), np.zeros(num_cells)
+    cov = np.diag(np.concatenate([np.full(num_cells, cfg.prior_power_db ** 2),
+                                  np.full(num_cells, cfg.prior_tilt_deg ** 2)]))
     n = np.bincount(c, minlength=num_cells).astype(np.int64)
     s2 = cfg.noise_db ** 2
     prior = np.array([1.0 / cfg.prior_power_db ** 2, 1.0 / cfg.prior_tilt_deg ** 2])
@@ -132,18 +181,24 @@ def fit_corrections(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg:
             if keep.sum() < cfg.min_reports:
                 break
         power[cc], tilt[cc] = coef
-    return power, tilt, n
+        idx = np.array([cc, num_cells + cc])
+        cov[np.ix_(idx, idx)] = np.linalg.inv(a)
+    return CorrectionPosterior(power, tilt, n, cov, np.zeros(0))
 
 
-def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, link: np.ndarray,
-                   num_cells: int, num_links: int, cfg: CalibrationConfig | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The joint fit: ``d = a_c + b_c g + u_l + e`` with a random effect ``u_l`` ~ N(0, ``cfg.link_std_db``^2) per
-    link ``l`` ([N] int64 in [0, num_links): one per (UE, site), the shadow-fading error the co-sited cells
-    of a UE share) and ``e`` ~ N(0, ``cfg.link_noise_db``^2) the rest. The differences between the sectors of a site
-    that one UE reports carry no shadow-fading error, so the sector offsets come out sharper than from
-    ``fit_corrections``. Returns (power_db [C], tilt_deg [C], reports [C] int64, link_db [num_links]) (MAP
-    estimates; cells with fewer than ``cfg.min_reports`` residuals get 0, 0)."""
+def fit_corrections(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, num_cells: int,
+                    cfg: CalibrationConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-cell (power_db [C], tilt_deg [C], reports [C] int64) corrections from residuals [N] (see module
+    docstring); cells with fewer than ``cfg.min_reports`` residuals get 0, 0."""
+    post = cell_posterior(residual_db, cell, slope_db_per_deg, num_cells, cfg)
+    return post.power_db, post.tilt_deg, post.reports
+
+
+def joint_posterior(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, link: np.ndarray,
+                    num_cells: int, num_links: int, cfg: CalibrationConfig | None = None) -> CorrectionPosterior:
+    """The joint fit (``fit_with_links``) with its posterior. Every residual has one link, so the links' block
+    of the precision matrix is diagonal and the cells' posterior covariance is the inverse of its Schur
+    complement, a dense [2C, 2C] solve however many links there are."""
     cfg = cfg or CalibrationConfig()
     d = np.asarray(residual_db, dtype=np.float64)
     c = np.asarray(cell, dtype=np.int64)
@@ -156,12 +211,13 @@ def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: 
         raise ConfigError(f"cell / link indices out of [0, {num_cells}) / [0, {num_links})")
     n = np.bincount(c, minlength=num_cells).astype(np.int64)
     ok = np.isfinite(d) & np.isfinite(g) & (n[c] >= cfg.min_reports)
-    power, tilt, links = np.zeros(num_cells), np.zeros(num_cells), np.zeros(num_links)
-    if not ok.any():
-        return power, tilt, n, links
-    keep = ok.copy()
     prior = np.concatenate([np.full(num_cells, cfg.prior_power_db ** -2), np.full(num_cells, cfg.prior_tilt_deg ** -2),
                             np.full(num_links, cfg.link_std_db ** -2)])
+    nc = 2 * num_cells
+    if not ok.any():
+        return CorrectionPosterior(np.zeros(num_cells), np.zeros(num_cells), n, np.diag(1.0 / prior[:nc]),
+                                   np.zeros(num_links), sparse.csr_matrix((num_links, nc)))
+    keep = ok.copy()
     for _ in range(2):
         rows = np.nonzero(keep)[0]
         m = rows.size
@@ -169,14 +225,34 @@ def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: 
                                (np.tile(np.arange(m), 3), np.concatenate([c[rows], num_cells + c[rows],
                                                                           2 * num_cells + k[rows]]))),
                               shape=(m, 2 * num_cells + num_links))
-        a = (x.T @ x) / cfg.link_noise_db ** 2 + sparse.diags(prior)
-        theta = spsolve(a.tocsc(), x.T @ d[rows] / cfg.link_noise_db ** 2)
+        a = ((x.T @ x) / cfg.link_noise_db ** 2 + sparse.diags(prior)).tocsc()
+        theta = spsolve(a, x.T @ d[rows] / cfg.link_noise_db ** 2)
         pred = theta[c] + theta[num_cells + c] * g + theta[2 * num_cells + k]
         new = ok & (np.abs(d - pred) <= cfg.clip_sigma * cfg.link_noise_db)
         if new.sum() < cfg.min_reports or np.array_equal(new, keep):
             break
         keep = new
-    power, tilt, links = theta[:num_cells], theta[num_cells:2 * num_cells], theta[2 * num_cells:]
+    a_cc = a[:nc, :nc].toarray()
+    a_lc = a[nc:, :nc].tocsr()  # [L, 2C]
+    d_ll = a[nc:, nc:].diagonal()  # [L] the links' block is diagonal (one link per residual)
+    gain = sparse.diags(-1.0 / d_ll) @ a_lc  # d(link mean) / d(theta_cells)
+    schur = a_cc + (a_lc.T @ gain).toarray()
+    cov = np.linalg.inv(0.5 * (schur + schur.T))
+    power, tilt, links = theta[:num_cells], theta[num_cells:nc], theta[nc:]
     power = np.where(n >= cfg.min_reports, power, 0.0)
     tilt = np.where(n >= cfg.min_reports, tilt, 0.0)
-    return power, tilt, n, links
+    return CorrectionPosterior(power, tilt, n, cov, links, gain.tocsr())
+
+
+def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: np.ndarray, link: np.ndarray,
+                   num_cells: int, num_links: int, cfg: CalibrationConfig | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The joint fit: ``d = a_c + b_c g + u_l + e`` with a random effect ``u_l`` ~ N(0, ``cfg.link_std_db``^2) per
+    link ``l`` ([N] int64 in [0, num_links): one per (UE, site), the shadow-fading error the co-sited cells
+    of a UE share) and ``e`` ~ N(0, ``cfg.link_noise_db``^2) the rest. The differences between the sectors of a site
+    that one UE reports carry no shadow-fading error, so the sector offsets come out sharper than from
+    ``fit_corrections``. Returns (power_db [C], tilt_deg [C], reports [C] int64, link_db [num_links]) (MAP
+    estimates; cells with fewer than ``cfg.min_reports`` residuals get 0, 0). ``joint_posterior`` adds the
+    posterior covariance."""
+    post = joint_posterior(residual_db, cell, slope_db_per_deg, link, num_cells, num_links, cfg)
+    return post.power_db, post.tilt_deg, post.reports, post.link_db

@@ -17,6 +17,7 @@ predicts no harm, or when every rollout (all seeds x severities) predicts a gain
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from airan.agents.monitor import change_quantile, report_change
-from airan.agents.mr_calibration import CalibrationConfig, fit_corrections, fit_with_links, report_residuals
+from airan.agents.mr_calibration import CalibrationConfig, cell_posterior, joint_posterior, report_residuals
 from airan.agents.planner import Candidate
 from airan.core.errors import ActionError, ConfigError
 from airan.twin.actions import Action
@@ -36,6 +37,7 @@ RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 
 RANKINGS = ("mean", "low")  # how accepted candidates are ordered (``rank``)
 LINK_ROPS = 2  # ROPs of latest measurement reports behind ``VerifierConfig.sync_links``
+DRAW_KEY = 0xCA1D  # stream key of the posterior calibration draws (``VerifierConfig.calibration_draws``)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class VerifierConfig:
     also correct each UE's links to each site by what the network's last ``LINK_ROPS`` ROPs of measurement
     reports say they are now (the median residual over the site's reported cells; the hypothesised fault's
     sites keep the twin's own links, since their reports carry the fault the twin injects).
+    calibration_draws / draw_scale: give each seed's twin its own draw of the calibration corrections from the
+    fit's Gaussian posterior (``mr_calibration.CorrectionPosterior``, covariance scaled by ``draw_scale``^2)
+    instead of the one MAP estimate every seed shares, so the rollouts' spread, which the acceptance rule reads
+    as uncertainty, also carries what the reports left unknown about the radio (off: the seeds share one set of
+    residual calibration errors and can agree, and be wrong, together).
     calibrate / calibration: calibrate each what-if twin, when it is
     built, from the network's measurement reports of the first ``calibration.rops`` ROPs before any detection
     (``observe_reports``; the fit is in ``mr_calibration``: it halves the twin's hidden power/tilt errors, rms
@@ -91,8 +98,12 @@ class VerifierConfig:
     sync_links: bool = False
     calibrate: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
+    calibration_draws: bool = False
+    draw_scale: float = 1.0
 
     def __post_init__(self) -> None:
+        if not np.isfinite(self.draw_scale) or self.draw_scale <= 0:
+            raise ConfigError(f"draw_scale must be a finite value > 0, got {self.draw_scale!r}")
         if self.rank_by not in RANKINGS:
             raise ConfigError(f"rank_by must be one of {RANKINGS}, got {self.rank_by!r}")
         if not self.seeds:
@@ -224,13 +235,24 @@ class Verifier:
         if cal.links:
             site = np.asarray(twin.drop.cell_site, dtype=np.int64)
             num_ues, num_sites = model.shape[0], len(twin.drop.site_xy)
-            power, tilt, n, links = fit_with_links(res, cell, g, ue * num_sites + site[cell], model.shape[1],
-                                                   num_ues * num_sites, cal)
-            twin.calibrate(power, tilt, links.reshape(num_ues, num_sites))
+            post = joint_posterior(res, cell, g, ue * num_sites + site[cell], model.shape[1], num_ues * num_sites,
+                                   cal)
         else:
-            power, tilt, n = fit_corrections(res, cell, g, model.shape[1], cal)
-            twin.calibrate(power, tilt)
-        self.calibration[seed] = {"power_db": power, "tilt_deg": tilt, "reports": n, "rops": len(self._reports)}
+            post = cell_posterior(res, cell, g, model.shape[1], cal)
+        power, tilt, links = post.power_db, post.tilt_deg, post.link_db
+        if self.cfg.calibration_draws:
+            power, tilt, links = post.draw(self._draw_rng(seed), self.cfg.draw_scale)
+        twin.calibrate(power, tilt, links.reshape(model.shape[0], -1) if cal.links else None)
+        self.calibration[seed] = {"power_db": power, "tilt_deg": tilt, "reports": post.reports,
+                                  "rops": len(self._reports), "drawn": self.cfg.calibration_draws,
+                                  "sd_power_db": post.sd_power_db, "sd_tilt_deg": post.sd_tilt_deg}
+
+    def _draw_rng(self, seed: int) -> np.random.Generator:
+        """The seed's stream for its posterior draw: keyed by the seed and the calibration reports themselves,
+        so a replay of the same episode draws the same corrections and another episode draws others."""
+        digest = hashlib.blake2b(np.nan_to_num(np.stack(self._reports), nan=0.0).tobytes(), digest_size=8)
+        words = [int.from_bytes(digest.digest()[i:i + 4], "little") for i in (0, 4)]
+        return np.random.Generator(np.random.PCG64(np.random.SeedSequence([DRAW_KEY, int(seed), *words])))
 
     def sync(self, applied: Sequence[Action]) -> None:
         """Mirror the network's configuration: ``applied`` are all actions applied to the network so far, in

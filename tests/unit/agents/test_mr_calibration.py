@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from airan.agents.mr_calibration import CalibrationConfig, fit_corrections, fit_with_links, report_residuals
+from airan.agents.mr_calibration import (
+    CalibrationConfig,
+    cell_posterior,
+    fit_corrections,
+    fit_with_links,
+    joint_posterior,
+    report_residuals,
+)
 from airan.agents.runner import imperfect_factory
 from airan.agents.suite import SuiteEpisode
 from airan.agents.verifier import Verifier, VerifierConfig
@@ -143,3 +150,96 @@ def test_airan_policy_calibrates_its_twins_before_the_fault_and_says_so():
     notes = [n for d in log["decisions"] for n in d.get("notes", []) if "calibrated from" in n]
     assert notes and "of 4 ROP(s)" in notes[0]
     assert all(c["rops"] == 4 for c in pol.verifier.calibration.values())
+
+
+def _joint_problem(seed: int, num_ues: int = 40):
+    rng = np.random.default_rng(seed)
+    site = np.array([0, 0, 0, 1, 1, 1])
+    ue, cell = np.meshgrid(np.arange(num_ues), np.arange(6), indexing="ij")
+    keep = (rng.random(ue.size) < 0.6).ravel()
+    ue, cell = ue.ravel()[keep], cell.ravel()[keep]
+    g = rng.uniform(-3.0, 3.0, ue.size)
+    return rng, site, ue, cell, g, ue * 2 + site[cell]
+
+
+def test_joint_posterior_matches_the_dense_gaussian_and_its_links_follow_the_cells():
+    rng, site, ue, cell, g, link = _joint_problem(2)
+    cfg = CalibrationConfig(link_noise_db=1.5)
+    d = rng.normal(0.0, 2.0, ue.size)
+    post = joint_posterior(d, cell, g, link, 6, 80, cfg)
+    # the dense precision of the same linear-Gaussian model (all residuals kept: none is beyond 3 sigma here)
+    x = np.zeros((ue.size, 12 + 80))
+    x[np.arange(ue.size), cell] = 1.0
+    x[np.arange(ue.size), 6 + cell] = g
+    x[np.arange(ue.size), 12 + link] = 1.0
+    prior = np.concatenate([np.full(6, cfg.prior_power_db ** -2), np.full(6, cfg.prior_tilt_deg ** -2),
+                            np.full(80, cfg.link_std_db ** -2)])
+    a = x.T @ x / cfg.link_noise_db ** 2 + np.diag(prior)
+    full = np.linalg.inv(a)
+    theta = full @ (x.T @ d) / cfg.link_noise_db ** 2
+    np.testing.assert_allclose(post.cov, full[:12, :12], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([post.power_db, post.tilt_deg, post.link_db]), theta, atol=1e-8)
+    # the links' conditional mean given moved cells: -A_ll^-1 A_lc
+    gain = -np.linalg.solve(a[12:, 12:], a[12:, :12])
+    np.testing.assert_allclose(post.link_gain.toarray(), gain, atol=1e-12)
+    assert np.all(post.sd_power_db < cfg.prior_power_db) and np.all(post.sd_tilt_deg < cfg.prior_tilt_deg)
+    p0, t0, l0 = post.draw(np.random.default_rng(0), scale=0.0)
+    np.testing.assert_array_equal(p0, post.power_db)
+    np.testing.assert_array_equal(l0, post.link_db)
+    with pytest.raises(ConfigError, match="scale"):
+        post.draw(np.random.default_rng(0), scale=-1.0)
+
+
+def test_posterior_draws_cover_the_truth_as_often_as_they_claim():
+    """Simulate the model with corrections drawn from its own prior: the fitted posterior's z-scores are N(0, 1)
+    (the per-cell fit and the joint fit), and draws spread as the covariance says."""
+    cfg = CalibrationConfig(link_noise_db=1.5, noise_db=1.5)
+    zs = {"cells": [], "joint": []}
+    for s in range(60):
+        rng, site, ue, cell, g, link = _joint_problem(100 + s, num_ues=30)
+        a_true = rng.normal(0.0, cfg.prior_power_db, 6)
+        b_true = rng.normal(0.0, cfg.prior_tilt_deg, 6)
+        u = rng.normal(0.0, cfg.link_std_db, 60)
+        d_joint = a_true[cell] + b_true[cell] * g + u[link] + rng.normal(0.0, cfg.link_noise_db, ue.size)
+        d_cells = a_true[cell] + b_true[cell] * g + rng.normal(0.0, cfg.noise_db, ue.size)
+        for name, post in (("joint", joint_posterior(d_joint, cell, g, link, 6, 60, cfg)),
+                           ("cells", cell_posterior(d_cells, cell, g, 6, cfg))):
+            zs[name].append(np.concatenate([(post.power_db - a_true) / post.sd_power_db,
+                                            (post.tilt_deg - b_true) / post.sd_tilt_deg]))
+    for name, z in zs.items():
+        z = np.concatenate(z)
+        assert 0.85 < np.sqrt(np.mean(z ** 2)) < 1.15, name
+        assert 0.90 < np.mean(np.abs(z) <= 1.96) <= 1.0, name
+    draws = np.stack([post.draw(np.random.default_rng(i))[0] for i in range(2000)])  # the last cells' fit
+    np.testing.assert_allclose(draws.std(axis=0), post.sd_power_db, rtol=0.1)
+    np.testing.assert_allclose(draws.mean(axis=0), post.power_db, atol=0.1)
+
+
+def test_verifier_seeds_draw_their_own_corrections_and_replays_draw_the_same():
+    ep = _episode()
+    net = NetworkTwin(ep.scenario)
+    net.reset(seed=ep.seed)
+    reports = [net.step()[4]["mr_rsrp_dbm"] for _ in range(4)]
+
+    def calibrated(cfg):
+        v = Verifier(imperfect_factory(ep), cfg)
+        for r, mr in enumerate(reports):
+            v.observe_reports(r, mr)
+        v._twin(0), v._twin(1)
+        return v.calibration
+
+    shared = calibrated(VerifierConfig())
+    assert not shared[0]["drawn"] and np.all(shared[0]["sd_power_db"] > 0)
+    drawn = calibrated(VerifierConfig(calibration_draws=True))
+    again = calibrated(VerifierConfig(calibration_draws=True))
+    assert drawn[0]["drawn"]
+    assert not np.allclose(drawn[0]["power_db"], drawn[1]["power_db"])
+    assert not np.allclose(drawn[0]["power_db"], shared[0]["power_db"])
+    for seed in (0, 1):
+        np.testing.assert_array_equal(drawn[seed]["power_db"], again[seed]["power_db"])
+        np.testing.assert_array_equal(drawn[seed]["tilt_deg"], again[seed]["tilt_deg"])
+    # a draw moves each cell by about its posterior std around the seed's MAP
+    z = (drawn[0]["power_db"] - shared[0]["power_db"]) / shared[0]["sd_power_db"]
+    assert 0.2 < np.sqrt(np.mean(z ** 2)) < 3.0
+    with pytest.raises(ConfigError, match="draw_scale"):
+        VerifierConfig(draw_scale=0.0)
