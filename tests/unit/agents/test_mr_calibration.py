@@ -148,8 +148,12 @@ def test_airan_policy_calibrates_its_twins_before_the_fault_and_says_so():
     pol = AiranPolicy(AiranConfig())  # calibration is on by default
     log = run_policy_episode(ep, pol)
     notes = [n for d in log["decisions"] for n in d.get("notes", []) if "calibrated from" in n]
-    assert notes and "of 4 ROP(s)" in notes[0]
+    assert notes and "of 4 ROP(s)" in notes[0] and "posterior" not in notes[0]
     assert all(c["rops"] == 4 for c in pol.verifier.calibration.values())
+    drawn = AiranPolicy(AiranConfig(verifier=VerifierConfig(calibration_draws=True, draw_scale=1.5)))
+    log = run_policy_episode(ep, drawn)
+    notes = [n for d in log["decisions"] for n in d.get("notes", []) if "calibrated from" in n]
+    assert notes and all("a draw from the fit's posterior" in n and "x1.5" in n for n in notes)
 
 
 def _joint_problem(seed: int, num_ues: int = 40):

@@ -616,7 +616,10 @@ class AiranPolicy(Policy):
                 dec.notes.append(
                     f"verifier: twin {seed} calibrated from {int(cal['reports'].sum())} measurement reports of "
                     f"{cal['rops']} ROP(s): power corrections rms {np.sqrt(np.mean(cal['power_db'] ** 2)):.2f} dB, "
-                    f"tilt rms {np.sqrt(np.mean(cal['tilt_deg'] ** 2)):.2f} deg")
+                    f"tilt rms {np.sqrt(np.mean(cal['tilt_deg'] ** 2)):.2f} deg"
+                    + (f" (a draw from the fit's posterior, median std {np.median(cal['sd_power_db']):.2f} dB / "
+                       f"{np.median(cal['sd_tilt_deg']):.2f} deg, x{self.verifier.cfg.draw_scale:g})"
+                       if cal.get("drawn") else ""))
         for p in preds:
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
