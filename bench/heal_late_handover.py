@@ -18,6 +18,10 @@ The same episodes also score the *held streak* (the default rule since it replac
 ``MonitorConfig.late_ho_streak_rops``): a cell fires when one of its UEs has been overdue by ``margin`` dB,
 served by that same cell, for ``streak`` consecutive ROPs, and (``quiet`` > 0) the cell made no outgoing
 handover attempt (``HO.AttOut``) in the last ``quiet`` ROPs; ``streak_sweep`` in the JSON, same counts.
+The same episodes also score the opposite case, *early* handovers (``airan.agents.monitor.early_handovers``,
+not a monitor rule yet): a UE handed over out of a cell whose reports after the handover still hear that cell
+at least ``margin`` dB stronger than the new one, summed over ``rops`` ROPs per source cell, firing at ``min``;
+``early_sweep`` in the JSON, with ping-pong misconfigurations as the class it is meant for.
 The seeds are the training split's, disjoint from dev and test.
 
     .venv/bin/python bench/heal_late_handover.py --episodes 200 --seed 34 --per-class 12
@@ -39,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, peak_rss_mib  # noqa: E402
 
-from airan.agents.monitor import Monitor, MonitorConfig, sector_neighbours, silent_cells  # noqa: E402
+from airan.agents.monitor import Monitor, MonitorConfig, early_handovers, sector_neighbours, silent_cells  # noqa: E402
 from airan.agents.suite import SuiteEpisode, is_undetectable, make_suite, step_kpis  # noqa: E402
 from airan.twin.env import NetworkTwin  # noqa: E402
 
@@ -49,6 +53,8 @@ MINS = (1.0, 2.0, 3.0)
 STREAK_MARGINS_DB = (3.0, 4.0, 5.0, 6.0)
 STREAKS = (3, 4, 5)
 QUIETS = (0, 3)
+EARLY_MARGINS_DB = (0.0, 1.0, 2.0, 3.0)
+EARLY_MINS = (1.0, 2.0, 3.0)
 
 
 def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
@@ -75,10 +81,16 @@ def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
     quiet = {q: np.stack([silent_cells(att, r, q) for r in range(ep.rops)]) for q in QUIETS if q > 0}
     fires = {(m, k, q): (streaks[m] >= k) & (quiet[q] if q > 0 else True)
              for m in STREAK_MARGINS_DB for k in STREAKS for q in QUIETS}
+    early = {}
+    for m in EARLY_MARGINS_DB:
+        per_rop = np.stack([early_handovers(trace[r - 1][0] if r else None, trace[r][0], reports[r], nb.shape[0], m)
+                            for r in range(ep.rops)]).astype(float)  # [R, C]
+        early[m] = np.stack([np.convolve(per_rop[:, c], np.ones(rops_window))[: ep.rops]
+                             for c in range(per_rop.shape[1])], axis=1)
     ho = real[0] if real and real[0].kind == "ho_misconfig" else None
     return {"id": ep.id, "cls": "control" if ep.control else ep.cause, "mode": ho.mode if ho else None,
             "detectable": (not is_undetectable(ep)) if ho else None, "active": active, "sums": sums,
-            "fires": fires}
+            "fires": fires, "early": early}
 
 
 def counts(rows: list[dict], fire) -> dict:
@@ -99,6 +111,11 @@ def counts(rows: list[dict], fire) -> dict:
 def summarize(rows: list[dict]) -> list[dict]:
     return [{"margin_db": m, "min": k, **counts(rows, lambda r, m=m, k=k: r["sums"][m] >= k)}
             for m in MARGINS_DB for k in MINS]
+
+
+def summarize_early(rows: list[dict]) -> list[dict]:
+    return [{"margin_db": m, "min": k, **counts(rows, lambda r, m=m, k=k: r["early"][m] >= k)}
+            for m in EARLY_MARGINS_DB for k in EARLY_MINS]
 
 
 def summarize_streaks(rows: list[dict]) -> list[dict]:
@@ -138,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
            "rops": a.rops, "summed_rule": {"margin_db": 6.0, "min": MonitorConfig().late_ho_min},
            "default": {"margin_db": cfg.late_ho_margin_db, "streak": cfg.late_ho_streak_rops,
                        "quiet": cfg.late_ho_quiet_rops},
-           "sweep": summarize(rows), "streak_sweep": summarize_streaks(rows),
+           "sweep": summarize(rows), "streak_sweep": summarize_streaks(rows), "early_sweep": summarize_early(rows),
            "wall_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": peak_rss_mib()}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         lead = len(s["other_fault_episodes_with_a_non_fault_cell_firing"])
         print(f"streak: margin {s['margin_db']:.0f} dB, {s['streak']} ROPs, quiet {s['quiet']}: controls firing "
               f"{len(s['controls_firing'])}/{s['controls']}, false lead {lead}/{s['other_fault_episodes']}, too_late "
+              f"{s['recall']['too_late']['detected']}/{s['recall']['too_late']['of']}")
+    for s in res["early_sweep"]:
+        lead = len(s["other_fault_episodes_with_a_non_fault_cell_firing"])
+        print(f"early: margin {s['margin_db']:.0f} dB, min {s['min']:.0f}: controls firing {len(s['controls_firing'])}/"
+              f"{s['controls']}, false lead {lead}/{s['other_fault_episodes']}, pingpong "
+              f"{s['recall']['pingpong']['detected']}/{s['recall']['pingpong']['of']}, too_late "
               f"{s['recall']['too_late']['detected']}/{s['recall']['too_late']['of']}")
     print(f"wrote {out}")
     return 0

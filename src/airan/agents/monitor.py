@@ -313,6 +313,38 @@ def overdue_ues(mr_rsrp_dbm: np.ndarray | None, serving: np.ndarray | None, marg
         return np.isfinite(own) & np.isfinite(best) & (best - own >= margin_db)
 
 
+def early_handovers(prev_serving: np.ndarray | None, serving: np.ndarray | None, mr_rsrp_dbm: np.ndarray | None,
+                    num_cells: int, margin_db: float) -> np.ndarray:
+    """[num_cells] int64: per source cell, the UEs it handed over in this ROP (served by it in the previous UE
+    trace, by another cell in this one) whose reports *after* the handover still hear the source at least
+    ``margin_db`` [dB] stronger than their new serving cell: a handover that stuck although the cell it left
+    is the better one, the too-early / wrong-cell case of mobility robustness optimisation (a cell whose
+    neighbour offsets or hysteresis push its UEs out early; a sane A3 setting hands over only to a cell a few
+    dB stronger).
+
+    prev_serving, serving : [num_ues] int64 serving cell per UE in the previous and this ROP's trace (-1: not
+                            connected / not traced)
+    mr_rsrp_dbm           : [num_ues, num_cells] float64 this ROP's measurement reports [dBm], NaN where not
+                            reported
+    Zeros when any of them is missing."""
+    out = np.zeros(num_cells, np.int64)
+    if prev_serving is None or serving is None or mr_rsrp_dbm is None:
+        return out
+    prev = np.asarray(prev_serving, np.int64)
+    cur = np.asarray(serving, np.int64)
+    mr = np.asarray(mr_rsrp_dbm, float)
+    if prev.shape != cur.shape or mr.shape != (cur.shape[0], num_cells):
+        raise ShapeError(f"serving traces must be equal [num_ues] and reports [num_ues, {num_cells}], got "
+                         f"{prev.shape} / {cur.shape} / {mr.shape}")
+    ue = np.nonzero((prev >= 0) & (cur >= 0) & (prev != cur) & (prev < num_cells) & (cur < num_cells))[0]
+    if not ue.size:
+        return out
+    with np.errstate(invalid="ignore"):
+        early = mr[ue, prev[ue]] - mr[ue, cur[ue]] >= margin_db  # NaN (either not reported): not early
+    np.add.at(out, prev[ue[early]], 1)
+    return out
+
+
 def silent_cells(ho_attempts: np.ndarray, rop: int, rops: int) -> np.ndarray:
     """[num_cells] bool: the cells that made no outgoing handover attempt in the ``rops`` ROPs up to ``rop``.
 

@@ -10,6 +10,7 @@ from airan.agents.monitor import (
     RuleScorer,
     baseline_stats,
     derived_kpis,
+    early_handovers,
     nanmedian0,
     sector_neighbours,
 )
@@ -566,3 +567,20 @@ def test_site_spread_signature_detects_a_downtilt_only_when_configured():
         MonitorConfig(site_spread_db=-1.0)
     with pytest.raises(ConfigError, match="site_spread_rops"):
         MonitorConfig(site_spread_db=4.0, site_spread_rops=0)
+
+
+def test_early_handovers_count_the_handovers_that_left_the_stronger_cell():
+    nan = np.nan
+    prev = np.array([0, 0, 1, 2, -1, 0])
+    cur = np.array([1, 1, 2, 2, 1, 2])
+    mr = np.array([[-80.0, -83.0, nan],   # UE 0: left cell 0 for cell 1, 0 still 3 dB stronger: early
+                   [-85.0, -80.0, nan],   # UE 1: left 0 for a 5 dB stronger cell: a sane handover
+                   [nan, -90.0, -91.0],   # UE 2: left 1 for 2, 1 dB stronger: early only at margin <= 1
+                   [-70.0, -99.0, -98.0],  # UE 3: stayed on 2: no handover
+                   [-70.0, -90.0, nan],   # UE 4: new session: no handover
+                   [-75.0, nan, nan]])    # UE 5: left 0 for 2 but 2 is not reported: unknown, not counted
+    np.testing.assert_array_equal(early_handovers(prev, cur, mr, 3, 2.0), [1, 0, 0])
+    np.testing.assert_array_equal(early_handovers(prev, cur, mr, 3, 1.0), [1, 1, 0])
+    np.testing.assert_array_equal(early_handovers(None, cur, mr, 3, 1.0), [0, 0, 0])
+    with pytest.raises(ShapeError):
+        early_handovers(prev[:-1], cur, mr, 3, 1.0)
