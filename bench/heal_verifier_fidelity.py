@@ -67,11 +67,14 @@ def _reseeded(twin: Any, k: int) -> Any:
 
 class RecordingVerifier(Verifier):
     """The policy's verifier, unchanged, plus the true change of every candidate it predicts (from a clone of the
-    true twin, ``true_twin()``, at the decision ROP)."""
+    true twin, ``true_now()``, at the decision ROP). The handle is not ``Verifier.true_twin``: with that set, the
+    verifier itself would roll out in the true network (the ``airan_true_twin`` ablation), and the benchmark would
+    compare the truth with itself (it did, from that ablation's commit until session 30; no committed result
+    was affected)."""
 
-    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_twin: Any, truth: tuple, sink: list) -> None:
+    def __init__(self, make_twin: Any, cfg: VerifierConfig, true_now: Any, truth: tuple, sink: list) -> None:
         super().__init__(make_twin, cfg)
-        self.true_twin, self.truth, self.sink = true_twin, truth, sink
+        self.true_now, self.truth, self.sink = true_now, truth, sink
 
     def radio_errors(self, now: Any, seed: int, k: int) -> Any:
         """A re-seeded clone of the true twin ``now`` carrying the radio errors of the verifier's own imperfect
@@ -93,7 +96,7 @@ class RecordingVerifier(Verifier):
         if not candidates:
             return preds
         rolls = self.rollouts(cause, fault_cells, scope, candidates, severities)
-        now = self.true_twin()
+        now = self.true_now()
         # the perfect model: the true network's state, configuration and faults, with other random streams for
         # what happens next (UE movement, sessions, measurement noise): how well anyone could predict
         perfect, radio = [], []
