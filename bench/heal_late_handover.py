@@ -57,6 +57,13 @@ EARLY_MARGINS_DB = (0.0, 1.0, 2.0, 3.0)
 EARLY_MINS = (1.0, 2.0, 3.0)
 
 
+def window_sums(per_rop: np.ndarray, rops: int) -> np.ndarray:
+    """[R, C] float64: each cell's ``per_rop`` [R, C] counts summed over the last ``rops`` ROPs up to each ROP."""
+    kernel = np.ones(rops)
+    return np.stack([np.convolve(per_rop[:, c], kernel)[: per_rop.shape[0]] for c in range(per_rop.shape[1])],
+                    axis=1)
+
+
 def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
     """Run ``ep`` without healing; per margin the held UEs summed over ``rops_window`` ROPs: [R, C] float64,
     with the episode's class, mode, fault cells, active mask [R, C] bool and detectability."""
@@ -74,8 +81,7 @@ def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
     for m in sorted(set(MARGINS_DB) | set(STREAK_MARGINS_DB)):
         mon = Monitor(nb, MonitorConfig(late_ho_margin_db=m))
         held = np.stack([mon.late_held(reports[r], trace[r][0]) for r in range(ep.rops)])  # [R, C]
-        kernel = np.ones(rops_window)
-        sums[m] = np.stack([np.convolve(held[:, c], kernel)[: ep.rops] for c in range(held.shape[1])], axis=1)
+        sums[m] = window_sums(held, rops_window)
         streaks[m] = np.stack(mon.held_streak)  # [R, C] longest run of a UE held overdue by the cell [ROPs]
     att = np.nan_to_num(kpis["HO.AttOut"])  # [R, C] outgoing handover attempts
     quiet = {q: np.stack([silent_cells(att, r, q) for r in range(ep.rops)]) for q in QUIETS if q > 0}
@@ -85,8 +91,7 @@ def held_counts(ep: SuiteEpisode, rops_window: int) -> dict:
     for m in EARLY_MARGINS_DB:
         per_rop = np.stack([early_handovers(trace[r - 1][0] if r else None, trace[r][0], reports[r], nb.shape[0], m)
                             for r in range(ep.rops)]).astype(float)  # [R, C]
-        early[m] = np.stack([np.convolve(per_rop[:, c], np.ones(rops_window))[: ep.rops]
-                             for c in range(per_rop.shape[1])], axis=1)
+        early[m] = window_sums(per_rop, rops_window)
     ho = real[0] if real and real[0].kind == "ho_misconfig" else None
     return {"id": ep.id, "cls": "control" if ep.control else ep.cause, "mode": ho.mode if ho else None,
             "detectable": (not is_undetectable(ep)) if ho else None, "active": active, "sums": sums,
