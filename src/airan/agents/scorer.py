@@ -43,7 +43,9 @@ fault. ``onset`` is the first real fault's onset ROP;
   episodes that never recover count as the fault window's length (censored). Compensable, defined FKR.
 * **harmful action**: an applied action (not a rollback) after which the mean impact over its ROP and the next,
   ``healed - unhealed``, is below ``-2 sigma``. ``harmful_action_rate`` = harmful / applied non-rollback
-  actions (all episodes, controls included).
+  actions (all episodes, controls included). Its 95 % interval (and the counterfactual rate's) also
+  resamples whole episodes (``clustered_rate``): harmful actions come in sets, so they are not independent
+  trials.
 * **harmful action against its counterfactual** (``harmful_action_rate_counterfactual``): the same test against
   the set's own counterfactual instead of the run that never acted. The runner records, at every ROP in which
   non-rollback actions took effect, the impact of a clone of the true twin taken just before them and rolled
@@ -100,6 +102,32 @@ def wilson(k: int, n: int, z: float = 1.96) -> dict[str, Any]:
     mid = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return {"value": p, "ci95": [max(0.0, mid - half), min(1.0, mid + half)], "k": int(k), "n": int(n)}
+
+
+def clustered_rate(k_per: Sequence[int], n_per: Sequence[int], resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Rate ``sum(k) / sum(n)`` of events that come in clusters, ``k_per`` / ``n_per`` one entry per cluster
+    (harmful / applied actions per episode: a policy's harmful actions come in sets, several from one decision),
+    with a 95 % interval that is the union of the Wilson interval and a percentile bootstrap over whole
+    clusters (fixed seed). Treating each action as an independent trial, as Wilson alone does, makes the
+    interval too narrow when one set of 6 actions is 6 "events"; the bootstrap alone collapses to a point when
+    no cluster has an event, hence the union. Fields as ``wilson`` plus ``clusters`` (clusters with n > 0)."""
+    k = np.asarray(k_per, dtype=np.float64)
+    n = np.asarray(n_per, dtype=np.float64)
+    if k.shape != n.shape or k.ndim != 1 or np.any(k < 0) or np.any(k > n):
+        raise ConfigError(f"clustered_rate needs equal-length counts with 0 <= k <= n, got {k.tolist()!r} / "
+                          f"{n.tolist()!r}")
+    out = wilson(int(k.sum()), int(n.sum()), z=1.96)
+    keep = n > 0
+    k, n = k[keep], n[keep]
+    out["clusters"] = int(n.size)
+    if n.size == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n.size, (resamples, n.size))
+    boot = k[idx].sum(axis=1) / n[idx].sum(axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    out["ci95"] = [min(out["ci95"][0], float(lo)), max(out["ci95"][1], float(hi))]
+    return out
 
 
 def median_ci(values: Sequence[float], resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
@@ -307,11 +335,12 @@ def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
         "full_recovery_rate": wilson(sum(o["full"] for o in comp), len(comp)),
         "mttr_rops_median": median_ci([o["mttr"] for o in comp]),
         "no_loss_episodes": int(sum(o["no_loss"] for o in faults)),
-        "harmful_action_rate": wilson(harmful, actions),
+        "harmful_action_rate": clustered_rate([len(o["harmful"]) for o in outs], [o["actions"] for o in outs]),
         "actions_applied": int(actions),
         "rollbacks": int(sum(o["rollbacks"] for o in outs)),
         "rollback_within_2_rops": wilson(sum(o["harmful_rolled_back"] for o in outs), harmful),
-        "harmful_action_rate_counterfactual": wilson(harmful_cf, actions) if with_cf else None,
+        "harmful_action_rate_counterfactual":
+            clustered_rate([len(o["harmful_cf"]) for o in outs], [o["actions"] for o in outs]) if with_cf else None,
         "rollback_within_2_rops_counterfactual":
             wilson(sum(o["harmful_cf_rolled_back"] for o in outs), harmful_cf) if with_cf else None,
         "approvals_held": int(sum(o["approvals"] for o in outs)),

@@ -304,6 +304,33 @@ def load_suite(path: str | Path) -> Suite:
     return suite_from_dict(d)
 
 
+def pool_suites(runs: list[tuple[Suite, list[dict[str, Any]]]],
+                name: str = "pooled") -> tuple[Suite, list[dict[str, Any]]]:
+    """One suite and one policy's logs from several (suite, logs) runs, so the scorer's intervals cover all of
+    them at once: each episode id (and its log's ``episode_id``) becomes ``"SUITE_NAME/ID"``. Every log must
+    match an episode of its own suite and the suite names must differ (``ConfigError`` naming the bad one);
+    the pooled suite's ``meta["pooled"]`` lists the suites it holds, in order."""
+    if not runs:
+        raise ConfigError("pool_suites() needs at least one (suite, logs) run")
+    names = [s.name for s, _ in runs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"pool_suites(): suite names must differ, got {dup} more than once")
+    episodes: list[SuiteEpisode] = []
+    logs: list[dict[str, Any]] = []
+    for suite, run_logs in runs:
+        ids = {e.id for e in suite.episodes}
+        for lg in run_logs:
+            if lg.get("episode_id") not in ids:
+                raise ConfigError(f"log of episode {lg.get('episode_id')!r} matches no episode of suite "
+                                  f"{suite.name!r}")
+            logs.append({**lg, "episode_id": f"{suite.name}/{lg['episode_id']}"})
+        episodes += [dataclasses.replace(e, id=f"{suite.name}/{e.id}") for e in suite.episodes]
+    first = runs[0][0]
+    return Suite(name, first.split, first.seed, tuple(episodes), first.version, first.rops, first.scenarios,
+                 {"pooled": names}), logs
+
+
 # ---------------------------------------------------------------------------------------------- detectability
 def fault_scope(faults: tuple[Fault, ...], cell_site: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     """Cells a fault can touch: its cells (all of the site's cells for a backhaul fault) plus their

@@ -198,3 +198,45 @@ def test_a_compensation_left_in_place_after_the_fault_ends_is_counted():
     lg = _log(hot, "none", healed=unhealed)
     lg["impact"]["unhealed"] = unhealed
     assert score(suite, [lg])["metrics"]["post_fault_lingering_rate"]["n"] == 0
+
+
+def test_pooling_two_runs_scores_their_union_and_keeps_them_apart():
+    from airan.agents.suite import pool_suites
+
+    other = Suite("hand2", "custom", 1, (OUT, PA, CTRL, UND))
+    logs = _good_logs()
+    missed = [_log(OUT, "p"), _log(PA, "p"), _log(CTRL, "p"), _log(UND, "p")]  # the second run heals nothing
+    pooled, pooled_logs = pool_suites([(SUITE, logs), (other, missed)])
+    assert [e.id for e in pooled.episodes][:2] == ["hand/out", "hand/pa"]
+    assert pooled.meta["pooled"] == ["hand", "hand2"]
+    assert {lg["episode_id"] for lg in pooled_logs} == {e.id for e in pooled.episodes}
+    assert logs[0]["episode_id"] == "out"  # the caller's logs are not renamed in place
+    one, both = score(SUITE, logs)["metrics"], score(pooled, pooled_logs)["metrics"]
+    assert one["detection_recall"]["n"] == 2 and both["detection_recall"]["n"] == 4
+    assert both["detection_recall"]["k"] == one["detection_recall"]["k"] == 1
+    assert both["control_alarm_rate"]["k"] == 1 and both["control_alarm_rate"]["n"] == 2
+    with pytest.raises(ConfigError, match="hand"):
+        pool_suites([(SUITE, logs), (SUITE, logs)])
+    with pytest.raises(ConfigError, match="'nope'"):
+        pool_suites([(SUITE, [{**logs[0], "episode_id": "nope"}])])
+    with pytest.raises(ConfigError, match="at least one"):
+        pool_suites([])
+
+
+def test_clustered_rate_widens_the_interval_when_events_come_in_sets():
+    from airan.agents.scorer import clustered_rate
+
+    # 100 episodes of 6 actions; in 2 of them all 6 harm: 12/600 as independent trials, but 2 events really
+    k, n = [6, 6] + [0] * 98, [6] * 100
+    c, w = clustered_rate(k, n), wilson(12, 600)
+    assert c["value"] == w["value"] == 0.02 and (c["k"], c["n"], c["clusters"]) == (12, 600, 100)
+    assert c["ci95"][0] <= w["ci95"][0] and c["ci95"][1] > w["ci95"][1] + 0.005
+    # the same 12 harmful actions spread one per episode: close to Wilson
+    spread = clustered_rate([1] * 12 + [0] * 88, [6] * 100)
+    assert spread["ci95"][1] < c["ci95"][1]
+    # no event: Wilson's upper bound survives (the bootstrap alone would give [0, 0])
+    assert clustered_rate([0, 0], [3, 0])["ci95"] == wilson(0, 3)["ci95"]
+    assert clustered_rate([], [])["value"] is None
+    assert clustered_rate(k, n) == clustered_rate(k, n)  # fixed seed
+    with pytest.raises(ConfigError, match="0 <= k <= n"):
+        clustered_rate([3], [2])
