@@ -14,7 +14,12 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   (each variant also lists, per class, the detectable episodes it detects later than ``calibrated`` or not at
   all)
 - ``persist=P``: model-score detections need P consecutive ROPs (4: the ``airan`` default);
-- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3).
+- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3);
+- ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
+  read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
+  demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``). Each variant also
+  lists the detectable episodes it detects later or not at all, and earlier or newly, than ``persist=4``, the
+  ``airan`` default.
 
     .venv/bin/python bench/heal_monitor_rules.py --suite SUITE.json --workers 2 --tag train
 """
@@ -22,6 +27,7 @@ class), and fault episodes with a firing outside the scope or before onset (fals
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing as mp
 import sys
 import time
@@ -46,7 +52,12 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("calibrated", {}), ("bad>=2", {"bad": 2.0}), ("bad>=3", {"bad": 3.0}), ("persist=3", {"persist": 3}),
     ("persist=4", {"persist": 4}), ("pp>=3/3", {"pp": (3, 3)}), ("pp>=4/2", {"pp": (4, 2)}),
     ("pp>=4/3", {"pp": (4, 3)}), ("pp>=5/3", {"pp": (5, 3)}),
+    ("persist=4,deadair=A", {"persist": 4, "dead": "A"}), ("persist=4,deadair=A+B", {"persist": 4, "dead": "A+B"}),
 )
+# dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
+DEAD_AIR = {"default": {}, "A": {"dead_air_evidence": "reports"},
+            "A+B": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.1}}
+
 
 
 def replay(ep: SuiteEpisode) -> dict:
@@ -60,7 +71,8 @@ def replay(ep: SuiteEpisode) -> dict:
     mon = policy.monitor
     cfg = mon.cfg
     r_n, c_n = ep.rops, ctx.num_cells
-    rec = {k: np.zeros((r_n, c_n)) for k in ("score", "sig", "bad", "pp")}
+    rec = {k: np.zeros((r_n, c_n)) for k in ("score", "sig", "bad", "pp", *(f"dead:{n}" for n in DEAD_AIR))}
+    dead_cfgs = {n: dataclasses.replace(cfg, **kw) for n, kw in DEAD_AIR.items()}
     hist: dict[str, list[np.ndarray]] = {}
     for r in range(r_n):
         info = twin.step()[4]
@@ -69,7 +81,9 @@ def replay(ep: SuiteEpisode) -> dict:
         mon.update(Observation(rop=r, kpis=dict(info["kpis"]), history={k: np.stack(v) for k, v in hist.items()},
                                events=list(info["events"]), mr_rsrp_dbm=info["mr_rsrp_dbm"],
                                ue_serving=info["ue_serving"], ue_dl_demand_mbps=info["ue_dl_demand_mbps"]))
-        sig = (mon.hard_alarms() > 0) | ((cfg.dead_air_rops > 0) & (mon.dead_streak >= cfg.dead_air_rops))
+        sig = mon.hard_alarms() > 0  # every signature but dead air, which ``fires`` adds per variant
+        for n, c in dead_cfgs.items():
+            rec[f"dead:{n}"][r] = mon.dead_air(r, c)
         sig |= (cfg.coverage_shift_rops > 0) & (mon.shift_streak >= cfg.coverage_shift_rops)
         sig |= (cfg.site_shift_rops > 0) & (mon.site_streak >= cfg.site_shift_rops)
         sig |= mon.spread_fire()
@@ -88,9 +102,10 @@ def replay(ep: SuiteEpisode) -> dict:
 
 
 def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | None = None,
-          pp: tuple[int, int] | None = None) -> np.ndarray:
-    """[R, C] bool: where the variant's monitor detects."""
+          pp: tuple[int, int] | None = None, dead: str = "default") -> np.ndarray:
+    """[R, C] bool: where the variant's monitor detects (``dead``: which ``DEAD_AIR`` evidence)."""
     rec = e["rec"]
+    dead_streak = np.zeros(rec["score"].shape[1])
     hot = rec["score"] > e["threshold"]
     if bad is not None:
         hot &= rec["bad"] >= bad
@@ -101,7 +116,9 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
     for r in range(hot.shape[0]):
         streak = np.where(hot[r], streak + 1, 0)
         storm = rec["pp"][r + 1 - k: r + 1].sum(axis=0) >= m if k > 0 and r + 1 >= k else False
-        out[r] = (streak >= need) | (rec["sig"][r] > 0) | storm
+        dead_streak = np.where(rec[f"dead:{dead}"][r] > 0, dead_streak + 1, 0)
+        dead_air = (cfg.dead_air_rops > 0) & (dead_streak >= cfg.dead_air_rops)
+        out[r] = (streak >= need) | (rec["sig"][r] > 0) | storm | dead_air
     return out
 
 
@@ -129,6 +146,12 @@ def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
             "per_class": {c: [per[c], per_n[c]] for c in sorted(per_n)}, "first_detection_rop": first}
 
 
+def earlier_than(v: dict, ref: dict) -> list[str]:
+    """Detectable episodes the variant ``v`` detects earlier than ``ref`` or that ``ref`` misses."""
+    return sorted(i for i, t in ref["first_detection_rop"].items()
+                  if v["first_detection_rop"][i] is not None and (t is None or v["first_detection_rop"][i] < t))
+
+
 def later_than(v: dict, ref: dict, eps: list[dict]) -> dict[str, int]:
     """Per class, detectable episodes the variant ``v`` detects later than ``ref`` (or not at all)."""
     cause = {e["id"]: e["cause"] for e in eps}
@@ -154,6 +177,8 @@ def main() -> None:
     variants = {name: score_variant(eps, cfg, **kw) for name, kw in VARIANTS}
     for v in variants.values():
         v["later_than_calibrated"] = later_than(v, variants["calibrated"], eps)
+        v["later_than_default"] = later_than(v, variants["persist=4"], eps)
+        v["earlier_than_default"] = earlier_than(v, variants["persist=4"])
     out = {"machine": machine_info(), "command": "heal_monitor_rules.py " + " ".join(sys.argv[1:]),
            "suite_file": str(a.suite), "episodes": len(eps), "variants": variants,
            "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}

@@ -143,17 +143,19 @@ def nanmedian0(a: np.ndarray) -> np.ndarray:
     return np.where(cnt > 0, 0.5 * (v_lo + v_hi), np.nan)
 
 
-def dead_air_cells(d: dict[str, np.ndarray], min_ues: float = 0.0, min_sinr_db: float = np.inf) -> np.ndarray:
-    """[num_cells] bool: on air, > 0.5 Mbit/s demand, < 1 % of it carried, and either >= ``min_ues`` mean
-    connected UEs or at least one (mean >= 0.5) whose mean DL SINR is >= ``min_sinr_db`` dB (UEs that could
-    decode yet get nothing: the cell, not their radio link, is the problem).
+def dead_air_cells(d: dict[str, np.ndarray], min_ues: float = 0.0, min_sinr_db: float = np.inf,
+                   min_demand_mbps: float = 0.5) -> np.ndarray:
+    """[num_cells] bool: on air, > ``min_demand_mbps`` Mbit/s demand, < 1 % of it carried, and either >=
+    ``min_ues`` mean connected UEs or at least one (mean >= 0.5) whose mean DL SINR is >= ``min_sinr_db`` dB (UEs
+    that could decode yet get nothing: the cell, not their radio link, is the problem; ``min_sinr_db=-inf``
+    leaves the SINR out, any UE counts).
     d: one ROP of derived KPIs (``derived_kpis`` names -> [num_cells]); NaN counts as 0 (SINR: as -inf)."""
     dem = np.nan_to_num(np.expm1(d["demand"]))
     carried = np.nan_to_num(np.expm1(d["cell_thp"]))
     conn = np.nan_to_num(d["conn"])
     sinr = np.nan_to_num(np.asarray(d["sinr"], float), nan=-np.inf)
     ues = (conn >= min_ues) | ((conn >= 0.5) & (sinr >= min_sinr_db))
-    return (np.nan_to_num(d["avail"]) > 0.5) & (dem > 0.5) & (carried < 0.01 * dem) & ues
+    return (np.nan_to_num(d["avail"]) > 0.5) & (dem > min_demand_mbps) & (carried < 0.01 * dem) & ues
 
 
 def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -472,6 +474,10 @@ class RuleScorer:
         return worst / (worst + self.z_ref)
 
 
+# how a cell with fewer than ``MonitorConfig.dead_air_min_ues`` UEs shows dead air (``MonitorConfig``)
+DEAD_AIR_EVIDENCE = ("sinr_and_reports", "reports")
+
+
 @dataclass(frozen=True)
 class MonitorConfig:
     """baseline_rops: ROPs in the robust baseline; gap_rops: newest ROPs kept out of it; persistence: consecutive
@@ -481,7 +487,11 @@ class MonitorConfig:
     ``dead_air_min_sinr_db``; with measurement reports, a UE trace and the UE noise floor, fewer of which at
     least one with traffic reports its serving cell at least ``dead_air_min_snr_db`` above the noise floor and
     within ``dead_air_margin_db`` of the strongest cell it hears, ``decodable_ues``) that detect on their own (0
-    disables the signature);
+    disables the signature); dead_air_evidence: for those few-UE cells, ``"sinr_and_reports"`` asks for the SINR
+    test and, when the ROP has reports, the decodable UE too; ``"reports"`` lets the decodable UE replace the
+    SINR test when the ROP has reports (the SINR KPI averages the camped idle UEs too, so it can read a
+    decodable UE as undecodable; ``HEAL_PREREG_S31b.md``); dead_air_min_demand_mbps: the demand [Mbit/s] a cell
+    must be offered for its silence to count;
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
     of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``;
@@ -524,6 +534,8 @@ class MonitorConfig:
     dead_air_min_sinr_db: float = 0.0
     dead_air_margin_db: float = 3.0
     dead_air_min_snr_db: float = 0.0
+    dead_air_evidence: str = "sinr_and_reports"
+    dead_air_min_demand_mbps: float = 0.5
     pingpong_rops: int = 3
     pingpong_min: float = 6.0
     coverage_shift_db: float = 3.0
@@ -572,6 +584,11 @@ class MonitorConfig:
         if not self.dead_air_margin_db >= 0 or not np.isfinite(self.dead_air_min_snr_db):
             raise ConfigError(f"dead_air_margin_db must be >= 0 and dead_air_min_snr_db finite, got "
                               f"{self.dead_air_margin_db!r}/{self.dead_air_min_snr_db!r}")
+        if self.dead_air_evidence not in DEAD_AIR_EVIDENCE:
+            raise ConfigError(f"dead_air_evidence must be one of {DEAD_AIR_EVIDENCE}, got {self.dead_air_evidence!r}")
+        if not (np.isfinite(self.dead_air_min_demand_mbps) and self.dead_air_min_demand_mbps >= 0):
+            raise ConfigError(f"dead_air_min_demand_mbps must be finite and >= 0, got "
+                              f"{self.dead_air_min_demand_mbps!r}")
         if min(self.late_ho_streak_rops, self.late_ho_quiet_rops, self.pingpong_steady_rops) < 0:
             raise ConfigError(f"late_ho_streak_rops/late_ho_quiet_rops/pingpong_steady_rops must be >= 0, got "
                               f"{self.late_ho_streak_rops!r}/{self.late_ho_quiet_rops!r}/{self.pingpong_steady_rops!r}")
@@ -769,26 +786,31 @@ class Monitor:
         return (np.where(own, 0.0, change_quantile(diff, 0.5)), np.where(own, 0.0, -change_quantile(diff, 0.25)),
                 np.where(own, 0.0, change_quantile(diff, 0.75)), site, spread)
 
-    def dead_air(self, rop: int) -> np.ndarray:
+    def dead_air(self, rop: int, cfg: MonitorConfig | None = None) -> np.ndarray:
         """[num_cells] bool: ``dead_air_cells`` at ``rop`` with the configured UE count / SINR evidence; a cell
         with fewer than ``dead_air_min_ues`` UEs also needs, when the ROP has measurement reports and a UE trace,
         one of its UEs with traffic to report it ``dead_air_min_snr_db`` above the UE noise floor and within
         ``dead_air_margin_db`` of the strongest cell it hears (``decodable_ues``; needs ``noise_re_dbm``): the
         cell KPI's SINR averages every camped UE, idle ones included, and a lone active UE at the edge of
         coverage (RSRP -124 dBm per resource element against a -120 dBm floor, -8 dB SINR, below the most robust
-        MCS) gets nothing from a healthy cell."""
+        MCS) gets nothing from a healthy cell. With ``dead_air_evidence="reports"`` that UE replaces the SINR
+        test instead of being added to it. ``cfg``: another configuration's dead-air settings (replays)."""
+        cfg = cfg or self.cfg
         d = {k: np.asarray(v, float)[rop] for k, v in self.derived.items()}
-        dead = dead_air_cells(d, self.cfg.dead_air_min_ues, self.cfg.dead_air_min_sinr_db)
+        dead = dead_air_cells(d, cfg.dead_air_min_ues, cfg.dead_air_min_sinr_db, cfg.dead_air_min_demand_mbps)
         mr = self.reports[rop] if rop < len(self.reports) else None
         srv = self.ue_serving[rop] if rop < len(self.ue_serving) else None
         dem = self.ue_demand[rop] if rop < len(self.ue_demand) else None
         if mr is None or srv is None or dem is None or self.noise_re_dbm is None:
             return dead
         n = dead.shape[0]
-        floor = self.noise_re_dbm + self.cfg.dead_air_min_snr_db
-        ok = decodable_ues(mr, srv, self.cfg.dead_air_margin_db, floor) & (np.nan_to_num(dem) > 0)
+        floor = self.noise_re_dbm + cfg.dead_air_min_snr_db
+        ok = decodable_ues(mr, srv, cfg.dead_air_margin_db, floor) & (np.nan_to_num(dem) > 0)
         has = np.bincount(srv[ok], minlength=n)[:n] > 0
-        few = np.nan_to_num(d["conn"]) < self.cfg.dead_air_min_ues
+        few = np.nan_to_num(d["conn"]) < cfg.dead_air_min_ues
+        if cfg.dead_air_evidence == "reports":
+            silent = dead_air_cells(d, 0.0, -np.inf, cfg.dead_air_min_demand_mbps)  # any UE, no SINR test
+            return np.where(few, silent & has & (np.nan_to_num(d["conn"]) >= 0.5), dead)
         return dead & (~few | has)
 
     def pingpong_storm(self, rop: int) -> np.ndarray:

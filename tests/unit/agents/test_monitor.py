@@ -133,6 +133,49 @@ def test_dead_air_signature_detects_a_silent_cell_with_ues():
         MonitorConfig(dead_air_min_snr_db=float("nan"))
 
 
+def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
+    from airan.agents.base import Observation
+
+    obs_list = list(observations([], 9))
+    twin = obs_list[0][0]
+    hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
+    # cell 3: one UE asking 8 Mbit/s gets nothing from ROP 5, and the cell's SINR KPI reads -3 dB (below the
+    # 0 dB test); cell 4: the same silence for a UE asking only 0.3 Mbit/s
+    for c, dem_mbps in ((3, 8.0), (4, 0.3)):
+        hist["RRC.ConnMean"][:, c] = 1.0
+        hist["DRB.DemandDl"][:, c] = dem_mbps
+        hist["DRB.CellThpDl"][5:, c] = 0.0
+        hist["L1M.SINR"][:, c] = -3.0
+    n, u = len(twin.drop.cell_site), 3
+    mr = np.full((u, n), np.nan)
+    mr[0, [3, 1]] = [-77.0, -77.0]  # the lone UE of cell 3 hears it as strong as the strongest other cell
+    mr[1, [4, 1]] = [-90.0, -95.0]
+    srv, dem = np.array([3, 4, -1]), np.array([8.0, 0.3, np.nan])
+    d = twin.drop
+    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+
+    def run(**kw):
+        mon = Monitor(nb, MonitorConfig(threshold=0.9, **kw), _Quiet(), noise_re_dbm=-120.0)
+        first = {}
+        for r in range(9):
+            o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                            history={k: v[: r + 1] for k, v in hist.items()}, events=[], mr_rsrp_dbm=mr,
+                            ue_serving=srv, ue_dl_demand_mbps=dem)
+            for det in mon.update(o):
+                first.setdefault(det.cell, r)
+        return first
+
+    assert run() == {}  # the default asks the SINR KPI too, and 0.5 Mbit/s of demand
+    assert run(dead_air_evidence="reports") == {3: 7}  # the UE's reports decide: 3 silent ROPs from ROP 5
+    assert run(dead_air_evidence="reports", dead_air_min_demand_mbps=0.1) == {3: 7, 4: 7}
+    mr[0, [3, 1]] = [-124.0, -125.0]  # the lone UE hears its cell under the noise floor: its own link's silence
+    assert run(dead_air_evidence="reports") == {}
+    with pytest.raises(ConfigError, match="'sinr'"):
+        MonitorConfig(dead_air_evidence="sinr")
+    with pytest.raises(ConfigError, match="-1.0"):
+        MonitorConfig(dead_air_min_demand_mbps=-1.0)
+
+
 def test_decodable_ues_need_a_serving_link_above_the_noise_and_near_the_strongest():
     from airan.agents.monitor import decodable_ues
 

@@ -15,7 +15,7 @@ def mod():
 
 def _episode(control=False):
     r, c = 8, 3
-    rec = {k: np.zeros((r, c)) for k in ("score", "sig", "bad", "pp")}
+    rec = {k: np.zeros((r, c)) for k in ("score", "sig", "bad", "pp", "dead:default", "dead:A", "dead:A+B")}
     rec["score"][3:5, 0] = 0.99  # cell 0: two ROPs above the threshold, KPIs barely worse
     rec["bad"][3:5, 0] = 1.0
     rec["pp"][5:7, 2] = [2.0, 2.0]  # cell 2: 4 ping-pongs in 2 ROPs
@@ -37,3 +37,17 @@ def test_scores_controls_recall_and_false_leads(mod):
     assert v["controls_alarmed"] == 1 and v["detected"] == 1 and v["detectable"] == 1
     assert v["false_lead_episodes"] == 1  # cell 2 fired outside the fault scope
     assert mod.score_variant([_episode()], cfg, bad=2.0)["detected"] == 0
+
+
+def test_dead_air_variants_need_their_own_three_silent_rops(mod):
+    e, cfg = _episode(), MonitorConfig()
+    e["rec"]["score"][:] = 0.0  # only dead air can fire
+    e["rec"]["dead:A"][3:6, 0] = 1.0  # the reports-only evidence sees 3 silent ROPs on cell 0 ...
+    e["rec"]["dead:A+B"][3:5, 0] = 1.0  # ... the other only 2
+    assert not mod.fires(e, cfg).any()
+    assert mod.fires(e, cfg, dead="A")[5, 0] and not mod.fires(e, cfg, dead="A")[4, 0]
+    assert not mod.fires(e, cfg, dead="A+B").any()
+    ref = mod.score_variant([e], cfg)
+    new = mod.score_variant([e], cfg, dead="A")
+    assert (ref["detected"], new["detected"]) == (0, 1) and mod.earlier_than(new, ref) == ["e"]
+    assert mod.earlier_than(ref, new) == [] and mod.later_than(ref, new, [e]) == {"x": 1}
