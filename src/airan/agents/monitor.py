@@ -490,8 +490,10 @@ class MonitorConfig:
     disables the signature); dead_air_evidence: for those few-UE cells, ``"sinr_and_reports"`` asks for the SINR
     test and, when the ROP has reports, the decodable UE too; ``"reports"`` lets the decodable UE replace the
     SINR test when the ROP has reports (the SINR KPI averages the camped idle UEs too, so it can read a
-    decodable UE as undecodable; ``HEAL_PREREG_S31b.md``); dead_air_min_demand_mbps: the demand [Mbit/s] a cell
-    must be offered for its silence to count;
+    decodable UE as undecodable; ``HEAL_PREREG_S31b.md``). Not the default: an RSRP report cannot see
+    interference, so a UE drowned by an external interferer reads as decodable and its silent cell alarms
+    (replayed on 13 suites: more false leads than the default, not adopted); dead_air_min_demand_mbps: the
+    demand [Mbit/s] a cell must be offered for its silence to count;
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
     of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``;
