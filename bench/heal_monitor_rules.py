@@ -59,7 +59,6 @@ DEAD_AIR = {"default": {}, "A": {"dead_air_evidence": "reports"},
             "A+B": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.1}}
 
 
-
 def replay(ep: SuiteEpisode) -> dict:
     """Per ROP and cell ([R, C] float64 each) the monitor's model score, the signatures that hold without the
     ping-pong one (``sig``, 0/1), the worst bad-direction z (``bad``), and the ping-pong counts (``pp``)."""

@@ -1,7 +1,7 @@
 """Score policies over several suites at once -> bench/results/heal_pooled_TAG.json + HEAL_POOLED_TAG.md.
 
 One 300-episode suite holds 2-4 harmful action sets and a few dozen episodes per fault class, so a policy's
-harm rate swings from 0.3 % to 1.9 % between suites under the same code. Pooling the logs of every suite a
+harm rate swings from 0.15 % to 2.7 % between suites under the same code. Pooling the logs of every suite a
 policy ran on (``airan.agents.suite.pool_suites``: episode ids become ``SUITE_NAME/ID``) gives the scorer one
 sample of them all, and its intervals shrink accordingly. Each ``--run`` names a suite file and the directory of
 its logs (``logs_POLICY.jsonl``, as ``heal_dev.py --logs`` writes them); every policy must have logs in every
