@@ -20,16 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from heal_dev import RESULTS, TABLE, TARGETS, markdown, value
+from heal_fkr_by_loss import read_logs
 from machine import machine_info, peak_rss_mib
 
 from airan.agents.scorer import score
 from airan.agents.suite import load_suite, pool_suites, suite_summary
-
-
-def read_logs(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise SystemExit(f"no logs at {path}")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def pooled_scores(runs: list[tuple[Path, Path]], policies: list[str]) -> tuple[dict, dict]:
@@ -37,8 +32,8 @@ def pooled_scores(runs: list[tuple[Path, Path]], policies: list[str]) -> tuple[d
     suites = [load_suite(s) for s, _ in runs]
     scores, summary = {}, None
     for p in policies:
-        pooled, logs = pool_suites([(s, read_logs(d / f"logs_{p}.jsonl")) for s, (_, d) in zip(suites, runs,
-                                                                                                  strict=True)])
+        runs_p = [(s, list(read_logs(d / f"logs_{p}.jsonl").values())) for s, (_, d) in zip(suites, runs, strict=True)]
+        pooled, logs = pool_suites(runs_p)
         scores[p] = score(pooled, logs)
         summary = summary or suite_summary(pooled) | {"pooled": pooled.meta["pooled"]}
     return scores, summary
