@@ -17,7 +17,9 @@ class), and fault episodes with a firing outside the scope or before onset (fals
 - ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3);
 - ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
-  demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``). Each variant also
+  demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
+- ``persist=4,deadair=C`` / ``...=C+B``: the same with the lone UE's own SINR report deciding instead
+  (``dead_air_evidence="ue_sinr"``; ``bench/results/HEAL_PREREG_S32.md``). Each variant also
   lists the detectable episodes it detects later or not at all, and earlier or newly, than ``persist=4``, the
   ``airan`` default.
 
@@ -53,10 +55,13 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("persist=4", {"persist": 4}), ("pp>=3/3", {"pp": (3, 3)}), ("pp>=4/2", {"pp": (4, 2)}),
     ("pp>=4/3", {"pp": (4, 3)}), ("pp>=5/3", {"pp": (5, 3)}),
     ("persist=4,deadair=A", {"persist": 4, "dead": "A"}), ("persist=4,deadair=A+B", {"persist": 4, "dead": "A+B"}),
+    ("persist=4,deadair=C", {"persist": 4, "dead": "C"}), ("persist=4,deadair=C+B", {"persist": 4, "dead": "C+B"}),
 )
 # dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
 DEAD_AIR = {"default": {}, "A": {"dead_air_evidence": "reports"},
-            "A+B": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.1}}
+            "A+B": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.1},
+            "C": {"dead_air_evidence": "ue_sinr"},
+            "C+B": {"dead_air_evidence": "ue_sinr", "dead_air_min_demand_mbps": 0.1}}
 
 
 def replay(ep: SuiteEpisode) -> dict:
@@ -79,7 +84,8 @@ def replay(ep: SuiteEpisode) -> dict:
             hist.setdefault(k, []).append(np.asarray(v, float))
         mon.update(Observation(rop=r, kpis=dict(info["kpis"]), history={k: np.stack(v) for k, v in hist.items()},
                                events=list(info["events"]), mr_rsrp_dbm=info["mr_rsrp_dbm"],
-                               ue_serving=info["ue_serving"], ue_dl_demand_mbps=info["ue_dl_demand_mbps"]))
+                               ue_serving=info["ue_serving"], ue_dl_demand_mbps=info["ue_dl_demand_mbps"],
+                               mr_sinr_db=info["mr_sinr_db"]))
         sig = mon.hard_alarms() > 0  # every signature but dead air, which ``fires`` adds per variant
         for n, c in dead_cfgs.items():
             rec[f"dead:{n}"][r] = mon.dead_air(r, c)
@@ -122,7 +128,7 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
 
 
 def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
-    ctrl, det, leads, per, per_n, first = [], 0, 0, Counter(), Counter(), {}
+    ctrl, det, leads, per, per_n, first = [], 0, [], Counter(), Counter(), {}
     for e in eps:
         f = fires(e, cfg, **kw)
         if e["control"]:
@@ -138,10 +144,10 @@ def score_variant(eps: list[dict], cfg: MonitorConfig, **kw) -> dict:
         per_n[e["cause"]] += 1
         outside = np.ones_like(f)
         outside[e["onset"]:, e["scope"]] = False
-        leads += bool((f & outside).any())
+        leads += [e["id"]] if (f & outside).any() else []
     n_fault = sum(per_n.values())
     return {"controls_alarmed": len(ctrl), "controls": sum(e["control"] for e in eps), "alarmed_controls": ctrl,
-            "detected": det, "detectable": n_fault, "false_lead_episodes": leads,
+            "detected": det, "detectable": n_fault, "false_lead_episodes": len(leads), "false_lead_ids": leads,
             "per_class": {c: [per[c], per_n[c]] for c in sorted(per_n)}, "first_detection_rop": first}
 
 

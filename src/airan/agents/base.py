@@ -106,6 +106,8 @@ class Observation:
     ue_xy_m   : [num_ues, 2] float64 the traced UEs' location estimates that ROP (immediate MDT with a GNSS
                 fix, or network positioning; a few metres to tens of metres off) [m], NaN where none; None:
                 no locations
+    mr_sinr_db: [num_ues] float64 the SINR each traced UE reports of its serving cell that ROP (NR SS-SINR or
+                CQI; ``airan.twin.measurements.sinr_report``) [dB], NaN where none; None: no SINR reports
     """
 
     rop: int
@@ -118,6 +120,7 @@ class Observation:
     ue_serving: np.ndarray | None = None
     ue_dl_demand_mbps: np.ndarray | None = None
     ue_xy_m: np.ndarray | None = None
+    mr_sinr_db: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

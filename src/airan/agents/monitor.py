@@ -475,7 +475,7 @@ class RuleScorer:
 
 
 # how a cell with fewer than ``MonitorConfig.dead_air_min_ues`` UEs shows dead air (``MonitorConfig``)
-DEAD_AIR_EVIDENCE = ("sinr_and_reports", "reports")
+DEAD_AIR_EVIDENCE = ("sinr_and_reports", "reports", "ue_sinr")
 
 
 @dataclass(frozen=True)
@@ -492,7 +492,11 @@ class MonitorConfig:
     SINR test when the ROP has reports (the SINR KPI averages the camped idle UEs too, so it can read a
     decodable UE as undecodable; ``HEAL_PREREG_S31b.md``). Not the default: an RSRP report cannot see
     interference, so a UE drowned by an external interferer reads as decodable and its silent cell alarms
-    (replayed on 13 suites: more false leads than the default, not adopted); dead_air_min_demand_mbps: the
+    (replayed on 13 suites: more false leads than the default, not adopted); ``"ue_sinr"`` asks, when the ROP
+    also has the UEs' SINR reports, for the decodable UE to report its serving cell's SINR at least
+    ``dead_air_ue_min_sinr_db`` [dB] instead of the SINR test (the UE's own SINR sees interference, an RSRP report
+    does not; ``HEAL_PREREG_S32.md``); dead_air_ue_min_sinr_db: -3.5 dB, 3 dB (1.5 report-error std) above the
+    -6.5 dB where the default link table's most robust MCS starts carrying data; dead_air_min_demand_mbps: the
     demand [Mbit/s] a cell must be offered for its silence to count;
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
@@ -538,6 +542,7 @@ class MonitorConfig:
     dead_air_min_snr_db: float = 0.0
     dead_air_evidence: str = "sinr_and_reports"
     dead_air_min_demand_mbps: float = 0.5
+    dead_air_ue_min_sinr_db: float = -3.5
     pingpong_rops: int = 3
     pingpong_min: float = 6.0
     coverage_shift_db: float = 3.0
@@ -588,6 +593,8 @@ class MonitorConfig:
                               f"{self.dead_air_margin_db!r}/{self.dead_air_min_snr_db!r}")
         if self.dead_air_evidence not in DEAD_AIR_EVIDENCE:
             raise ConfigError(f"dead_air_evidence must be one of {DEAD_AIR_EVIDENCE}, got {self.dead_air_evidence!r}")
+        if not np.isfinite(self.dead_air_ue_min_sinr_db):
+            raise ConfigError(f"dead_air_ue_min_sinr_db must be finite, got {self.dead_air_ue_min_sinr_db!r}")
         if not (np.isfinite(self.dead_air_min_demand_mbps) and self.dead_air_min_demand_mbps >= 0):
             raise ConfigError(f"dead_air_min_demand_mbps must be finite and >= 0, got "
                               f"{self.dead_air_min_demand_mbps!r}")
@@ -648,6 +655,7 @@ class Monitor:
         self.site_spread_db = np.zeros(n)  # [num_cells] its interquartile range (``site_relative_spread``) [dB]
         self.ue_serving: list[np.ndarray | None] = []  # UE trace per ROP (index = ROP)
         self.ue_demand: list[np.ndarray | None] = []
+        self.ue_sinr: list[np.ndarray | None] = []  # [num_ues] SINR reports [dB] per ROP (index = ROP)
         self.surge_log2 = np.zeros(n)
         self.late_count = np.zeros(n)  # [num_cells] ``late_handover`` this ROP
         self.late_fire = np.zeros(n, bool)  # [num_cells] the late-handover signature holds this ROP
@@ -755,6 +763,13 @@ class Monitor:
                                  f"{dem.shape}")
         self.ue_serving = self.ue_serving[: obs.rop] + [None] * (obs.rop - len(self.ue_serving)) + [srv]
         self.ue_demand = self.ue_demand[: obs.rop] + [None] * (obs.rop - len(self.ue_demand)) + [dem]
+        q = obs.mr_sinr_db
+        if q is not None:
+            q = np.asarray(q, float)
+            if srv is None or q.shape != srv.shape:
+                raise ShapeError(f"mr_sinr_db must be [num_ues] like the UE trace (ue_serving), got {q.shape} and "
+                                 f"{None if srv is None else srv.shape}")
+        self.ue_sinr = self.ue_sinr[: obs.rop] + [None] * (obs.rop - len(self.ue_sinr)) + [q]
         self.late = self.late[: obs.rop] + [np.zeros(self.neighbours.shape[0])] * (obs.rop - len(self.late))
         self.held_streak = self.held_streak[: obs.rop] + [np.zeros(self.neighbours.shape[0])] * (
             obs.rop - len(self.held_streak))
@@ -796,7 +811,9 @@ class Monitor:
         cell KPI's SINR averages every camped UE, idle ones included, and a lone active UE at the edge of
         coverage (RSRP -124 dBm per resource element against a -120 dBm floor, -8 dB SINR, below the most robust
         MCS) gets nothing from a healthy cell. With ``dead_air_evidence="reports"`` that UE replaces the SINR
-        test instead of being added to it. ``cfg``: another configuration's dead-air settings (replays)."""
+        test instead of being added to it; with ``"ue_sinr"`` and the UEs' SINR reports, that UE must also report
+        its cell's SINR at least ``dead_air_ue_min_sinr_db``, and that replaces the SINR test. ``cfg``: another
+        configuration's dead-air settings (replays)."""
         cfg = cfg or self.cfg
         d = {k: np.asarray(v, float)[rop] for k, v in self.derived.items()}
         dead = dead_air_cells(d, cfg.dead_air_min_ues, cfg.dead_air_min_sinr_db, cfg.dead_air_min_demand_mbps)
@@ -808,8 +825,15 @@ class Monitor:
         n = dead.shape[0]
         floor = self.noise_re_dbm + cfg.dead_air_min_snr_db
         ok = decodable_ues(mr, srv, cfg.dead_air_margin_db, floor) & (np.nan_to_num(dem) > 0)
-        has = np.bincount(srv[ok], minlength=n)[:n] > 0
         few = np.nan_to_num(d["conn"]) < cfg.dead_air_min_ues
+        q = self.ue_sinr[rop] if rop < len(self.ue_sinr) else None
+        if cfg.dead_air_evidence == "ue_sinr" and q is not None:
+            with np.errstate(invalid="ignore"):
+                ok &= q >= cfg.dead_air_ue_min_sinr_db
+            has = np.bincount(srv[ok], minlength=n)[:n] > 0
+            silent = dead_air_cells(d, 0.0, -np.inf, cfg.dead_air_min_demand_mbps)  # any UE, no SINR test
+            return np.where(few, silent & has & (np.nan_to_num(d["conn"]) >= 0.5), dead)
+        has = np.bincount(srv[ok], minlength=n)[:n] > 0
         if cfg.dead_air_evidence == "reports":
             silent = dead_air_cells(d, 0.0, -np.inf, cfg.dead_air_min_demand_mbps)  # any UE, no SINR test
             return np.where(few, silent & has & (np.nan_to_num(d["conn"]) >= 0.5), dead)

@@ -280,7 +280,8 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
                           history={k: np.stack(v) for k, v in hist.items()}, events=list(info["events"]),
                           approvals=frozenset(granted), applied=list(applied_obs),
                           mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
-                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"], ue_xy_m=info["ue_xy_m"])
+                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"], ue_xy_m=info["ue_xy_m"],
+                          mr_sinr_db=info["mr_sinr_db"])
         dec = policy.decide(obs)
         if not isinstance(dec, Decision):
             raise ConfigError(f"policy {policy.name!r} returned {type(dec).__name__} instead of a Decision")

@@ -35,12 +35,13 @@ from airan.twin.events import Event
 from airan.twin.faults import CONFIG_FAULTS, HO_KNOB_ACTIONS, SOFTWARE_FAULTS, Fault, cell_modifiers
 from airan.twin.kpis import KPI_NAMES, masked_stat
 from airan.twin.link import default_link_table, ue_throughput_mbps
-from airan.twin.measurements import MeasurementConfig, location_report, measurement_report
+from airan.twin.measurements import MeasurementConfig, location_report, measurement_report, sinr_report
 from airan.twin.scenarios import ScenarioConfig, get_scenario
 
 ALARMS = ("CELL_DOWN", "CELL_RESTARTING", "BH_LINK_DOWN", "BH_CONGESTION", "PA_DEGRADED", "UL_INTERFERENCE")
 # append only: every stream keeps its seed when one is added
-TWIN_STREAMS = ("mobility", "traffic", "handover", "ue", "measurement", "location")
+# appended streams leave the earlier ones as they were (``spawn_rngs``: child i depends only on seed and i)
+TWIN_STREAMS = ("mobility", "traffic", "handover", "ue", "measurement", "location", "measurement_sinr")
 MIN_LOAD = 0.1  # reference signals / control channels keep an on-air cell radiating at least this share
 
 
@@ -303,8 +304,9 @@ class NetworkTwin(gym.Env):
         ``ue_serving`` [num_ues] int64 serving cell (-1: not connected) and ``ue_dl_demand_mbps`` [num_ues]
         float64 offered DL traffic (the PDCP volume arriving for the UE, as a rate) [Mbit/s] (NaN: not
         connected), and ``ue_xy_m`` [num_ues, 2] float64 the connected UEs' location estimates [m] (NaN: not
-        connected; ``measurements.location_report``, drawn from its own stream). Per-cell sums of the trace
-        equal ``DRB.DemandDl``."""
+        connected; ``measurements.location_report``, drawn from its own stream), and ``mr_sinr_db`` [num_ues]
+        float64 the SINR each connected UE reports of its serving cell [dB] (NaN: not connected;
+        ``measurements.sinr_report``, its own stream). Per-cell sums of the trace equal ``DRB.DemandDl``."""
         self._require()
         s, cfg = self._s, self.cfg
         if isinstance(actions, dict):
@@ -352,9 +354,11 @@ class NetworkTwin(gym.Env):
                                 self.measurement, s.rngs["measurement"])
         traced = s.active & (ue["serving"] >= 0)
         loc = location_report(s.ue_xyz[:, :2], traced, self.measurement, s.rngs["location"])
+        sinr_mr = sinr_report(ue["sinr_db"], traced, self.measurement, s.rngs["measurement_sinr"])
         info = {"kpis": kpis, "events": events, "rop": s.rop, "ue_sinr_db": ue["sinr_db"], "ue_thp_mbps": thp,
                 "mr_rsrp_dbm": mr, "ue_serving": np.where(traced, ue["serving"], -1),
-                "ue_dl_demand_mbps": np.where(traced, ue["demand_mbps"], np.nan), "ue_xy_m": loc}
+                "ue_dl_demand_mbps": np.where(traced, ue["demand_mbps"], np.nan), "ue_xy_m": loc,
+                "mr_sinr_db": sinr_mr}
         s.rop += 1
         return self._obs(kpis), reward, False, False, info
 

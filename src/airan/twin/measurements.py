@@ -11,6 +11,11 @@ cell from *all* the UEs that hear it, not only from the few it serves.
 only. Pure function; the twin draws its noise from its own ``measurement`` random stream, so the reports never
 shift another random stream (KPIs are identical with or without them).
 
+``sinr_report`` is the SINR each connected UE reports of its serving cell (NR SS-SINR, TS 38.215 5.1.5, reported
+over -23..40 dB in 0.5 dB steps, TS 38.133 10.1.16; CSI reports carry the same information as CQI): unlike an
+RSRP it sees interference, so it tells a UE that could decode from one drowned by a neighbour or an interferer.
+The twin reports the DL SINR it computes for the serving link plus a Gaussian error, from its own stream.
+
 ``location_report`` is the position that comes with a connected UE's reports (immediate MDT with a GNSS fix,
 TS 37.320, or network positioning): the true position plus a Gaussian error per coordinate, from the twin's
 ``location`` stream.
@@ -31,7 +36,9 @@ class MeasurementConfig:
     RSRP measurement error [dB] (TS 38.133 intra-frequency relative accuracy is +-2..3 dB at the limits);
     resolution_db: reporting step [dB]; floor_dbm / ceiling_dbm: reporting range [dBm];
     location_noise_m: std of each coordinate of the UE location estimate that comes with the reports
-    (``location_report``: immediate MDT with a GNSS fix, TS 37.320, or network positioning) [m]."""
+    (``location_report``: immediate MDT with a GNSS fix, TS 37.320, or network positioning) [m];
+    sinr_noise_db / sinr_resolution_db: std of the SINR measurement error and the reporting step [dB]
+    (``sinr_report``); sinr_floor_db / sinr_ceiling_db: the SS-SINR reporting range [dB] (TS 38.133)."""
 
     max_cells: int = 8
     noise_db: float = 1.5
@@ -39,6 +46,10 @@ class MeasurementConfig:
     floor_dbm: float = -156.0
     ceiling_dbm: float = -31.0
     location_noise_m: float = 10.0
+    sinr_noise_db: float = 2.0
+    sinr_resolution_db: float = 0.5
+    sinr_floor_db: float = -23.0
+    sinr_ceiling_db: float = 40.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_cells, bool) or not isinstance(self.max_cells, int) or self.max_cells < 1:
@@ -51,6 +62,13 @@ class MeasurementConfig:
             raise ConfigError(f"location_noise_m must be a finite value >= 0, got {self.location_noise_m!r}")
         if not self.floor_dbm < self.ceiling_dbm:
             raise ConfigError(f"floor_dbm must be below ceiling_dbm, got {self.floor_dbm!r} / {self.ceiling_dbm!r}")
+        for name in ("sinr_noise_db", "sinr_resolution_db"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v < 0:
+                raise ConfigError(f"{name} must be a finite value >= 0, got {v!r}")
+        if not self.sinr_floor_db < self.sinr_ceiling_db:
+            raise ConfigError(f"sinr_floor_db must be below sinr_ceiling_db, got {self.sinr_floor_db!r} / "
+                              f"{self.sinr_ceiling_db!r}")
 
 
 def measurement_report(rsrp_dbm: np.ndarray, serving: np.ndarray, connected: np.ndarray, on_air: np.ndarray,
@@ -95,6 +113,27 @@ def measurement_report(rsrp_dbm: np.ndarray, serving: np.ndarray, connected: np.
     keep |= is_srv & audible
     keep &= connected[:, None]
     return np.where(keep, meas, np.nan)
+
+
+def sinr_report(sinr_db: np.ndarray, connected: np.ndarray, cfg: MeasurementConfig,
+                rng: np.random.Generator) -> np.ndarray:
+    """One ROP of SINR reports: [num_ues] float64 each connected UE's reported SINR of its serving cell [dB],
+    NaN where the UE is not connected or has no serving link.
+
+    sinr_db   : [num_ues] float64 true DL SINR of each UE towards its serving cell [dB] (NaN: none)
+    connected : [num_ues] bool, RRC-connected UEs (they report)
+    Adds a Gaussian error of ``cfg.sinr_noise_db``, rounds to ``cfg.sinr_resolution_db`` and clips to
+    [``sinr_floor_db``, ``sinr_ceiling_db``]. Draws one normal per UE from ``rng`` every call (the stream advances
+    the same whoever is connected)."""
+    sinr = np.asarray(sinr_db, float)
+    connected = np.asarray(connected, bool)
+    if sinr.ndim != 1 or connected.shape != sinr.shape:
+        raise ShapeError(f"sinr_db and connected must both be [num_ues], got {sinr.shape} and {connected.shape}")
+    meas = sinr + rng.normal(0.0, 1.0, sinr.shape) * cfg.sinr_noise_db
+    if cfg.sinr_resolution_db > 0:
+        meas = np.round(meas / cfg.sinr_resolution_db) * cfg.sinr_resolution_db
+    meas = np.clip(meas, cfg.sinr_floor_db, cfg.sinr_ceiling_db) + 0.0  # + 0.0: no signed zeros
+    return np.where(connected & np.isfinite(sinr), meas, np.nan)
 
 
 def location_report(ue_xy_m: np.ndarray, connected: np.ndarray, cfg: MeasurementConfig,

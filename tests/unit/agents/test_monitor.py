@@ -154,13 +154,13 @@ def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
 
-    def run(**kw):
+    def run(ue_sinr=None, **kw):
         mon = Monitor(nb, MonitorConfig(threshold=0.9, **kw), _Quiet(), noise_re_dbm=-120.0)
         first = {}
         for r in range(9):
             o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
                             history={k: v[: r + 1] for k, v in hist.items()}, events=[], mr_rsrp_dbm=mr,
-                            ue_serving=srv, ue_dl_demand_mbps=dem)
+                            ue_serving=srv, ue_dl_demand_mbps=dem, mr_sinr_db=ue_sinr)
             for det in mon.update(o):
                 first.setdefault(det.cell, r)
         return first
@@ -168,10 +168,23 @@ def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
     assert run() == {}  # the default asks the SINR KPI too, and 0.5 Mbit/s of demand
     assert run(dead_air_evidence="reports") == {3: 7}  # the UE's reports decide: 3 silent ROPs from ROP 5
     assert run(dead_air_evidence="reports", dead_air_min_demand_mbps=0.1) == {3: 7, 4: 7}
+    # the UEs' own SINR reports: -1 dB decodes (above the -3.5 dB test); -20 dB is a UE drowned by interference
+    assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="ue_sinr") == {3: 7}
+    assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="ue_sinr") == {}
+    assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="reports") == {3: 7}  # RSRP cannot tell
+    assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="ue_sinr", dead_air_min_demand_mbps=0.1) == {
+        3: 7, 4: 7}
+    assert run(np.array([-1.0, -1.0, np.nan])) == {}  # the default ignores SINR reports
+    assert run(dead_air_evidence="ue_sinr") == {}  # no SINR reports: the default test
+    with pytest.raises(ShapeError, match=r"\(2,\)"):
+        run(np.array([-1.0, -1.0]), dead_air_evidence="ue_sinr")
     mr[0, [3, 1]] = [-124.0, -125.0]  # the lone UE hears its cell under the noise floor: its own link's silence
     assert run(dead_air_evidence="reports") == {}
+    assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="ue_sinr") == {}  # RSRP test still applies
     with pytest.raises(ConfigError, match="'sinr'"):
         MonitorConfig(dead_air_evidence="sinr")
+    with pytest.raises(ConfigError, match="nan"):
+        MonitorConfig(dead_air_ue_min_sinr_db=float("nan"))
     with pytest.raises(ConfigError, match="-1.0"):
         MonitorConfig(dead_air_min_demand_mbps=-1.0)
 

@@ -8,7 +8,7 @@ import pytest
 from airan.core.errors import ConfigError, ShapeError
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import Fault
-from airan.twin.measurements import MeasurementConfig, location_report, measurement_report
+from airan.twin.measurements import MeasurementConfig, location_report, measurement_report, sinr_report
 
 
 def _inputs(u=6, c=10, seed=0):
@@ -124,3 +124,47 @@ def test_twin_location_reports_follow_the_traced_ues_and_change_no_other_stream(
         np.testing.assert_allclose(a["ue_xy_m"][traced], xy[traced])  # no error: exactly where they are
         err = b["ue_xy_m"][traced] - xy[traced]
         assert np.all(np.isfinite(err)) and np.any(np.abs(err) > 1.0)
+
+
+def test_sinr_report_has_the_error_step_and_range_of_ss_sinr():
+    rng = np.random.default_rng(0)
+    sinr = rng.uniform(-10.0, 30.0, 2000)
+    sinr[:3] = [-40.0, 55.0, np.nan]  # beyond the reporting range; no serving link
+    connected = np.arange(2000) % 5 != 0
+    connected[:3] = True
+    cfg = MeasurementConfig(sinr_noise_db=2.0)
+    rep = sinr_report(sinr, connected, cfg, np.random.default_rng(1))
+    assert rep.shape == (2000,) and rep.dtype == np.float64
+    assert np.all(np.isnan(rep[~connected])) and np.isnan(rep[2])
+    assert rep[0] == -23.0 and rep[1] == 40.0  # clipped to the TS 38.133 range
+    ok = connected & np.isfinite(sinr) & (sinr > -20) & (sinr < 37)
+    np.testing.assert_array_equal(rep[ok] * 2, np.round(rep[ok] * 2))  # 0.5 dB steps
+    assert 1.7 < np.std(rep[ok] - sinr[ok]) < 2.3
+    assert not np.any(np.signbit(rep[np.isfinite(rep)]) & (rep[np.isfinite(rep)] == 0))  # no -0.0
+    exact = sinr_report(sinr, connected, MeasurementConfig(sinr_noise_db=0.0, sinr_resolution_db=0.0),
+                        np.random.default_rng(1))
+    np.testing.assert_array_equal(exact[ok], sinr[ok])
+    with pytest.raises(ConfigError, match="-1.0"):
+        MeasurementConfig(sinr_noise_db=-1.0)
+    with pytest.raises(ConfigError, match="50.0"):
+        MeasurementConfig(sinr_floor_db=50.0)
+    with pytest.raises(ShapeError, match=r"\(5,\)"):
+        sinr_report(np.zeros(5), np.ones(4, bool), cfg, np.random.default_rng(0))
+
+
+def test_twin_sinr_reports_are_the_traced_ues_link_sinr_and_change_no_other_stream():
+    runs = {}
+    for noise in (0.0, 3.0):
+        twin = NetworkTwin("ci-tiny", measurement=MeasurementConfig(sinr_noise_db=noise, sinr_resolution_db=0.0))
+        twin.reset(seed=6)
+        runs[noise] = [twin.step()[4] for _ in range(4)]
+    for a, b in zip(runs[0.0], runs[3.0], strict=True):
+        for k in a["kpis"]:
+            np.testing.assert_array_equal(a["kpis"][k], b["kpis"][k])
+        for k in ("mr_rsrp_dbm", "ue_xy_m", "ue_sinr_db"):
+            np.testing.assert_array_equal(a[k], b[k])
+        traced = a["ue_serving"] >= 0
+        assert traced.any() and np.all(np.isnan(a["mr_sinr_db"][~traced]))
+        inside = traced & (a["ue_sinr_db"] > -23) & (a["ue_sinr_db"] < 40)
+        np.testing.assert_allclose(a["mr_sinr_db"][inside], a["ue_sinr_db"][inside])
+        assert np.any(np.abs(b["mr_sinr_db"][inside] - a["ue_sinr_db"][inside]) > 0.5)
