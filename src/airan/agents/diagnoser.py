@@ -260,6 +260,21 @@ def late_handover_likelihood() -> np.ndarray:
     return np.array([1.0 if c == "ho_misconfig" else LATE_HO_OTHER_LIKELIHOOD for c in CAUSES])
 
 
+# How much likelier a coverage-shift streak of the lead cell's measurement reports (``Monitor.shift_streak``) is
+# under any other cause than under a handover misconfiguration: CIO, TTT and hysteresis decide which cell serves
+# a UE, not what a UE receives from a cell, so the per-UE change of a cell's reported RSRP cannot come from them.
+# In the first diagnoses of the 11 held-out suites of session 31, none of 184 handover misconfigurations had the
+# shift lead (``HEAL_PREREG_S32b.md``); the ratio is set like the late-handover one.
+SHIFT_HANDOVER_LIKELIHOOD = 0.04
+
+
+def coverage_shift_likelihood() -> np.ndarray:
+    """[len(CAUSES)] likelihood of the coverage-shift signature's presence under each cause:
+    ``SHIFT_HANDOVER_LIKELIHOOD`` for ``ho_misconfig``, 1 for the rest (how far it moved, ``shift_likelihood``
+    judges)."""
+    return np.array([SHIFT_HANDOVER_LIKELIHOOD if c == "ho_misconfig" else 1.0 for c in CAUSES])
+
+
 # How much likelier the monitor's site-relative spread signature (``MonitorConfig.site_spread_db``) is under a
 # tilt fault than under any other cause. A power change moves every UE's report alike and the other causes move
 # none, so only a tilt opens the spread; on the training split (seed 34, 200 episodes) the signature at 4 dB for

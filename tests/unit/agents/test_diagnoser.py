@@ -148,3 +148,20 @@ def test_a_spread_lead_turns_a_shift_that_fits_no_fault_into_a_tilt():
     assert np.all(spread[spread < 1.0] == SPREAD_OTHER_LIKELIHOOD)
     diag = d.diagnose(lead=3, lead_likelihood=lik * spread)
     assert diag.cells[0] == 3 and diag.top(1) == ["excessive_downtilt"]  # the shift still says which tilt
+
+
+def test_a_coverage_shift_lead_weighs_against_a_handover_misconfiguration():
+    from airan.agents.diagnoser import SHIFT_HANDOVER_LIKELIHOOD, coverage_shift_likelihood, shift_likelihood
+
+    x, y = _synthetic(400)
+    d = Diagnoser(train_softmax(x, y, steps=200), num_cells=5)
+    feats = np.zeros((5, len(FEATURE_NAMES)))
+    feats[3, CLASSES.index("ho_misconfig")] = 1.0  # the classifier leans to a handover fault on cell 3
+    d.observe(feats)
+    pred = {"none": np.array([[0.0, 0.0]]), "excessive_downtilt": np.array([[-1.0, 5.0], [-3.0, 8.0]])}
+    lik = shift_likelihood(np.array([-1.0, 4.0]), pred, np.array([2.0, 2.5]))  # the edge dropped 4 dB
+    assert d.diagnose(lead=3, lead_likelihood=lik).top(1) == ["ho_misconfig"]
+    shift = coverage_shift_likelihood()
+    assert shift[CAUSES.index("ho_misconfig")] == SHIFT_HANDOVER_LIKELIHOOD
+    assert np.all(np.delete(shift, CAUSES.index("ho_misconfig")) == 1.0)
+    assert d.diagnose(lead=3, lead_likelihood=lik * shift).top(1) == ["excessive_downtilt"]

@@ -17,6 +17,7 @@ from airan.agents.diagnoser import (
     Diagnoser,
     ModelScorer,
     SoftmaxModel,
+    coverage_shift_likelihood,
     late_handover_likelihood,
     shift_likelihood,
     spread_likelihood,
@@ -136,7 +137,10 @@ class AiranConfig:
     (paired +0.004 [+0.000, +0.009]), but took 17 counterfactual-harmful actions instead of 14 (a second step,
     neighbour +3 dB after an uptilt, -0.145 against holding still). ``"single_knob"`` (never the combined sets)
     was judged on seed 7323 (``HEAL_PREREG_S29.md``) and not adopted: counterfactual-harmful actions 11 -> 11,
-    scorer-harmful 19 -> 22, though full recovery rose 50 -> 53 of 107 (paired FKR +0.008 [-0.001, +0.018])."""
+    scorer-harmful 19 -> 22, though full recovery rose 50 -> 53 of 107 (paired FKR +0.008 [-0.001, +0.018]).
+    shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
+    ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
+    receives from a cell, so it cannot shift the reports; ``HEAL_PREREG_S32b.md``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -155,6 +159,7 @@ class AiranConfig:
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
     compensation: str = "combined"
+    shift_excludes_handover: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -518,6 +523,8 @@ class AiranPolicy(Policy):
                 self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
             observed = np.array([self.monitor.shift_db[lead], self.monitor.drop_db[lead]], float)
             lik = shift_likelihood(observed, self.shift_predictions[lead], SHIFT_SIGMA_DB)
+            if shifted and self.cfg.shift_excludes_handover:
+                lik = lik * coverage_shift_likelihood()
             if not shifted:  # the spread alone singled the lead out: a tilt's signature
                 lik = lik * spread_likelihood()
             cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
