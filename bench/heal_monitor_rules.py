@@ -19,7 +19,8 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
 - ``persist=4,deadair=C`` / ``...=C+B``: the same with the lone UE's own SINR report deciding instead
-  (``dead_air_evidence="ue_sinr"``; ``bench/results/HEAL_PREREG_S32.md``). Each variant also
+  (``dead_air_evidence="ue_sinr"``; ``bench/results/HEAL_PREREG_S32.md``), and ``E`` / ``E+B`` accepting
+  either that or the default's evidence (``"sinr_or_ue_sinr"``). Each variant also
   lists the detectable episodes it detects later or not at all, and earlier or newly, than ``persist=4``, the
   ``airan`` default.
 
@@ -56,12 +57,15 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("pp>=4/3", {"pp": (4, 3)}), ("pp>=5/3", {"pp": (5, 3)}),
     ("persist=4,deadair=A", {"persist": 4, "dead": "A"}), ("persist=4,deadair=A+B", {"persist": 4, "dead": "A+B"}),
     ("persist=4,deadair=C", {"persist": 4, "dead": "C"}), ("persist=4,deadair=C+B", {"persist": 4, "dead": "C+B"}),
+    ("persist=4,deadair=E", {"persist": 4, "dead": "E"}), ("persist=4,deadair=E+B", {"persist": 4, "dead": "E+B"}),
 )
 # dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
 DEAD_AIR = {"default": {}, "A": {"dead_air_evidence": "reports"},
             "A+B": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.1},
             "C": {"dead_air_evidence": "ue_sinr"},
-            "C+B": {"dead_air_evidence": "ue_sinr", "dead_air_min_demand_mbps": 0.1}}
+            "C+B": {"dead_air_evidence": "ue_sinr", "dead_air_min_demand_mbps": 0.1},
+            "E": {"dead_air_evidence": "sinr_or_ue_sinr"},
+            "E+B": {"dead_air_evidence": "sinr_or_ue_sinr", "dead_air_min_demand_mbps": 0.1}}
 
 
 def replay(ep: SuiteEpisode) -> dict:

@@ -475,7 +475,7 @@ class RuleScorer:
 
 
 # how a cell with fewer than ``MonitorConfig.dead_air_min_ues`` UEs shows dead air (``MonitorConfig``)
-DEAD_AIR_EVIDENCE = ("sinr_and_reports", "reports", "ue_sinr")
+DEAD_AIR_EVIDENCE = ("sinr_and_reports", "reports", "ue_sinr", "sinr_or_ue_sinr")
 
 
 @dataclass(frozen=True)
@@ -495,7 +495,8 @@ class MonitorConfig:
     (replayed on 13 suites: more false leads than the default, not adopted); ``"ue_sinr"`` asks, when the ROP
     also has the UEs' SINR reports, for the decodable UE to report its serving cell's SINR at least
     ``dead_air_ue_min_sinr_db`` [dB] instead of the SINR test (the UE's own SINR sees interference, an RSRP report
-    does not; ``HEAL_PREREG_S32.md``); dead_air_ue_min_sinr_db: -3.5 dB, 3 dB (1.5 report-error std) above the
+    does not; ``HEAL_PREREG_S32.md``); ``"sinr_or_ue_sinr"`` accepts either the default's evidence or that one;
+    dead_air_ue_min_sinr_db: -3.5 dB, 3 dB (1.5 report-error std) above the
     -6.5 dB where the default link table's most robust MCS starts carrying data; dead_air_min_demand_mbps: the
     demand [Mbit/s] a cell must be offered for its silence to count;
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
@@ -812,7 +813,8 @@ class Monitor:
         coverage (RSRP -124 dBm per resource element against a -120 dBm floor, -8 dB SINR, below the most robust
         MCS) gets nothing from a healthy cell. With ``dead_air_evidence="reports"`` that UE replaces the SINR
         test instead of being added to it; with ``"ue_sinr"`` and the UEs' SINR reports, that UE must also report
-        its cell's SINR at least ``dead_air_ue_min_sinr_db``, and that replaces the SINR test. ``cfg``: another
+        its cell's SINR at least ``dead_air_ue_min_sinr_db``, and that replaces the SINR test; with
+        ``"sinr_or_ue_sinr"`` either the default's evidence or that one will do. ``cfg``: another
         configuration's dead-air settings (replays)."""
         cfg = cfg or self.cfg
         d = {k: np.asarray(v, float)[rop] for k, v in self.derived.items()}
@@ -827,13 +829,15 @@ class Monitor:
         ok = decodable_ues(mr, srv, cfg.dead_air_margin_db, floor) & (np.nan_to_num(dem) > 0)
         few = np.nan_to_num(d["conn"]) < cfg.dead_air_min_ues
         q = self.ue_sinr[rop] if rop < len(self.ue_sinr) else None
-        if cfg.dead_air_evidence == "ue_sinr" and q is not None:
-            with np.errstate(invalid="ignore"):
-                ok &= q >= cfg.dead_air_ue_min_sinr_db
-            has = np.bincount(srv[ok], minlength=n)[:n] > 0
-            silent = dead_air_cells(d, 0.0, -np.inf, cfg.dead_air_min_demand_mbps)  # any UE, no SINR test
-            return np.where(few, silent & has & (np.nan_to_num(d["conn"]) >= 0.5), dead)
         has = np.bincount(srv[ok], minlength=n)[:n] > 0
+        if cfg.dead_air_evidence in ("ue_sinr", "sinr_or_ue_sinr") and q is not None:
+            with np.errstate(invalid="ignore"):
+                heard = ok & (q >= cfg.dead_air_ue_min_sinr_db)
+            silent = dead_air_cells(d, 0.0, -np.inf, cfg.dead_air_min_demand_mbps)  # any UE, no SINR test
+            own = silent & (np.bincount(srv[heard], minlength=n)[:n] > 0) & (np.nan_to_num(d["conn"]) >= 0.5)
+            if cfg.dead_air_evidence == "sinr_or_ue_sinr":
+                own |= dead & has
+            return np.where(few, own, dead)
         if cfg.dead_air_evidence == "reports":
             silent = dead_air_cells(d, 0.0, -np.inf, cfg.dead_air_min_demand_mbps)  # any UE, no SINR test
             return np.where(few, silent & has & (np.nan_to_num(d["conn"]) >= 0.5), dead)

@@ -175,9 +175,16 @@ def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
     assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="ue_sinr", dead_air_min_demand_mbps=0.1) == {
         3: 7, 4: 7}
     assert run(np.array([-1.0, -1.0, np.nan])) == {}  # the default ignores SINR reports
+    assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="sinr_or_ue_sinr") == {3: 7}
+    assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="sinr_or_ue_sinr") == {}
     assert run(dead_air_evidence="ue_sinr") == {}  # no SINR reports: the default test
     with pytest.raises(ShapeError, match=r"\(2,\)"):
         run(np.array([-1.0, -1.0]), dead_air_evidence="ue_sinr")
+    hist["L1M.SINR"][:, 3] = 1.0  # the cell's SINR KPI passes: the default's evidence holds, so E's does too
+    assert run(np.array([-20.0, -1.0, np.nan])) == {3: 7}
+    assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="sinr_or_ue_sinr") == {3: 7}
+    assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="ue_sinr") == {}
+    hist["L1M.SINR"][:, 3] = -3.0
     mr[0, [3, 1]] = [-124.0, -125.0]  # the lone UE hears its cell under the noise floor: its own link's silence
     assert run(dead_air_evidence="reports") == {}
     assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="ue_sinr") == {}  # RSRP test still applies
