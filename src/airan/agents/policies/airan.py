@@ -140,7 +140,10 @@ class AiranConfig:
     scorer-harmful 19 -> 22, though full recovery rose 50 -> 53 of 107 (paired FKR +0.008 [-0.001, +0.018]).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
-    receives from a cell, so it cannot shift the reports; ``HEAL_PREREG_S32b.md``)."""
+    receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
+    replay (``bench/heal_first_diagnosis.py``) of 609 held-out episodes gave 512 right top-1 instead of 511
+    (downtilt 181 -> 183 of 231, uptilt 153 -> 152, handover 177 = 177) with localization unchanged, and the
+    changed episodes rerun in full took no harmful action (``HEAL_PREREG_S32b.md``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -159,7 +162,7 @@ class AiranConfig:
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
     compensation: str = "combined"
-    shift_excludes_handover: bool = False
+    shift_excludes_handover: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
