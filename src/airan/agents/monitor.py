@@ -496,8 +496,8 @@ class MonitorConfig:
     also has the UEs' SINR reports, for the decodable UE to report its serving cell's SINR at least
     ``dead_air_ue_min_sinr_db`` [dB] instead of the SINR test (the UE's own SINR sees interference, an RSRP report
     does not; ``HEAL_PREREG_S32.md``); ``"sinr_or_ue_sinr"`` accepts either the default's evidence or that one;
-    dead_air_ue_min_sinr_db: -3.5 dB, 3 dB (1.5 report-error std) above the
-    -6.5 dB where the default link table's most robust MCS starts carrying data; dead_air_min_demand_mbps: the
+    dead_air_ue_min_sinr_db: -3.5 dB, 3 dB (1.5 report-error std) above the -6.5 dB where the default link
+    table's most robust MCS starts carrying data; dead_air_min_demand_mbps: the
     demand [Mbit/s] a cell must be offered for its silence to count;
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)

@@ -40,7 +40,6 @@ from airan.twin.scenarios import ScenarioConfig, get_scenario
 
 ALARMS = ("CELL_DOWN", "CELL_RESTARTING", "BH_LINK_DOWN", "BH_CONGESTION", "PA_DEGRADED", "UL_INTERFERENCE")
 # append only: every stream keeps its seed when one is added
-# appended streams leave the earlier ones as they were (``spawn_rngs``: child i depends only on seed and i)
 TWIN_STREAMS = ("mobility", "traffic", "handover", "ue", "measurement", "location", "measurement_sinr")
 MIN_LOAD = 0.1  # reference signals / control channels keep an on-air cell radiating at least this share
 
