@@ -482,8 +482,8 @@ DEAD_AIR_EVIDENCE = ("sinr_and_reports", "reports", "ue_sinr", "sinr_or_ue_sinr"
 class MonitorConfig:
     """baseline_rops: ROPs in the robust baseline; gap_rops: newest ROPs kept out of it; persistence: consecutive
     ROPs above ``threshold`` before a detection; min_baseline_rops: ROPs needed before the statistics speak;
-    dead_air_rops: consecutive dead-air ROPs (carried < 1 % of a demand > 0.5 Mbit/s while available with at
-    least ``dead_air_min_ues`` mean connected UEs, or fewer whose mean DL SINR is at least
+    dead_air_rops: consecutive dead-air ROPs (carried < 1 % of a demand > ``dead_air_min_demand_mbps`` while
+    available with at least ``dead_air_min_ues`` mean connected UEs, or fewer whose mean DL SINR is at least
     ``dead_air_min_sinr_db``; with measurement reports, a UE trace and the UE noise floor, fewer of which at
     least one with traffic reports its serving cell at least ``dead_air_min_snr_db`` above the noise floor and
     within ``dead_air_margin_db`` of the strongest cell it hears, ``decodable_ues``) that detect on their own (0
@@ -495,10 +495,13 @@ class MonitorConfig:
     (replayed on 13 suites: more false leads than the default, not adopted); ``"ue_sinr"`` asks, when the ROP
     also has the UEs' SINR reports, for the decodable UE to report its serving cell's SINR at least
     ``dead_air_ue_min_sinr_db`` [dB] instead of the SINR test (the UE's own SINR sees interference, an RSRP report
-    does not; ``HEAL_PREREG_S32.md``); ``"sinr_or_ue_sinr"`` accepts either the default's evidence or that one;
+    does not; ``HEAL_PREREG_S32.md``); ``"sinr_or_ue_sinr"``, the default since session 32, accepts either
+    ``"sinr_and_reports"``'s evidence or that one (replayed on 13 suites with a 0.1 Mbit/s floor: 3 detectable
+    episodes detected earlier or newly, none later, no more control alarms or false leads);
     dead_air_ue_min_sinr_db: -3.5 dB, 3 dB (1.5 report-error std) above the -6.5 dB where the default link
     table's most robust MCS starts carrying data; dead_air_min_demand_mbps: the
-    demand [Mbit/s] a cell must be offered for its silence to count;
+    demand [Mbit/s] a cell must be offered for its silence to count (0.1 since session 32, 0.5 before: a lone UE
+    asking 0.38 Mbit/s got nothing for 16 ROPs from a sleeping cell that went unseen);
     pingpong_rops / pingpong_min: ping-pong handovers summed over that many ROPs that detect on their own (0
     ROPs disables it); coverage_shift_db / coverage_shift_rops: a measurement-report RSRP shift (``mr_shift``)
     of at least that magnitude [dB], or an edge drop (a quarter of the UEs lost at least ``coverage_drop_db``;
@@ -541,8 +544,8 @@ class MonitorConfig:
     dead_air_min_sinr_db: float = 0.0
     dead_air_margin_db: float = 3.0
     dead_air_min_snr_db: float = 0.0
-    dead_air_evidence: str = "sinr_and_reports"
-    dead_air_min_demand_mbps: float = 0.5
+    dead_air_evidence: str = "sinr_or_ue_sinr"
+    dead_air_min_demand_mbps: float = 0.1
     dead_air_ue_min_sinr_db: float = -3.5
     pingpong_rops: int = 3
     pingpong_min: float = 6.0

@@ -154,7 +154,8 @@ def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
 
-    def run(ue_sinr=None, **kw):
+    def run(ue_sinr=None, **kw):  # against the evidence before session 32 unless told otherwise
+        kw = {"dead_air_evidence": "sinr_and_reports", "dead_air_min_demand_mbps": 0.5} | kw
         mon = Monitor(nb, MonitorConfig(threshold=0.9, **kw), _Quiet(), noise_re_dbm=-120.0)
         first = {}
         for r in range(9):
@@ -165,7 +166,7 @@ def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
                 first.setdefault(det.cell, r)
         return first
 
-    assert run() == {}  # the default asks the SINR KPI too, and 0.5 Mbit/s of demand
+    assert run() == {}  # the old default asks the SINR KPI too, and 0.5 Mbit/s of demand
     assert run(dead_air_evidence="reports") == {3: 7}  # the UE's reports decide: 3 silent ROPs from ROP 5
     assert run(dead_air_evidence="reports", dead_air_min_demand_mbps=0.1) == {3: 7, 4: 7}
     # the UEs' own SINR reports: -1 dB decodes (above the -3.5 dB test); -20 dB is a UE drowned by interference
@@ -174,7 +175,12 @@ def test_dead_air_of_a_lone_ue_can_be_read_from_its_reports_alone():
     assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="reports") == {3: 7}  # RSRP cannot tell
     assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="ue_sinr", dead_air_min_demand_mbps=0.1) == {
         3: 7, 4: 7}
-    assert run(np.array([-1.0, -1.0, np.nan])) == {}  # the default ignores SINR reports
+    assert run(np.array([-1.0, -1.0, np.nan])) == {}  # the old default ignores SINR reports
+    # the default since session 32: the SINR KPI's evidence or the UE's own report, over a 0.1 Mbit/s floor
+    default = MonitorConfig()
+    assert (default.dead_air_evidence, default.dead_air_min_demand_mbps) == ("sinr_or_ue_sinr", 0.1)
+    assert run(np.array([-1.0, -1.0, np.nan]), **{k: getattr(default, k) for k in (
+        "dead_air_evidence", "dead_air_min_demand_mbps")}) == {3: 7, 4: 7}
     assert run(np.array([-1.0, -1.0, np.nan]), dead_air_evidence="sinr_or_ue_sinr") == {3: 7}
     assert run(np.array([-20.0, -1.0, np.nan]), dead_air_evidence="sinr_or_ue_sinr") == {}
     assert run(dead_air_evidence="ue_sinr") == {}  # no SINR reports: the default test
