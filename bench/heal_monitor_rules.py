@@ -20,7 +20,8 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
 - ``persist=4,deadair=C`` / ``...=C+B``: the same with the lone UE's own SINR report deciding instead
   (``dead_air_evidence="ue_sinr"``; ``bench/results/HEAL_PREREG_S32.md``), and ``E`` / ``E+B`` accepting
-  either that or the default's evidence (``"sinr_or_ue_sinr"``). Each variant also
+  either that or the pre-session-32 evidence (``"sinr_or_ue_sinr"``; E+B is the default since session 32, and
+  ``persist=4,deadair=pre32`` replays the one before). Each variant also
   lists the detectable episodes it detects later or not at all, and earlier or newly, than ``persist=4``, the
   ``airan`` default.
 
@@ -58,13 +59,16 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("persist=4,deadair=A", {"persist": 4, "dead": "A"}), ("persist=4,deadair=A+B", {"persist": 4, "dead": "A+B"}),
     ("persist=4,deadair=C", {"persist": 4, "dead": "C"}), ("persist=4,deadair=C+B", {"persist": 4, "dead": "C+B"}),
     ("persist=4,deadair=E", {"persist": 4, "dead": "E"}), ("persist=4,deadair=E+B", {"persist": 4, "dead": "E+B"}),
+    ("persist=4,deadair=pre32", {"persist": 4, "dead": "pre32"}),
 )
 # dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
-DEAD_AIR = {"default": {}, "A": {"dead_air_evidence": "reports"},
+# (explicit values: "default" is the current MonitorConfig, E+B since session 32; "pre32" the one before)
+DEAD_AIR = {"default": {}, "pre32": {"dead_air_evidence": "sinr_and_reports", "dead_air_min_demand_mbps": 0.5},
+            "A": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.5},
             "A+B": {"dead_air_evidence": "reports", "dead_air_min_demand_mbps": 0.1},
-            "C": {"dead_air_evidence": "ue_sinr"},
+            "C": {"dead_air_evidence": "ue_sinr", "dead_air_min_demand_mbps": 0.5},
             "C+B": {"dead_air_evidence": "ue_sinr", "dead_air_min_demand_mbps": 0.1},
-            "E": {"dead_air_evidence": "sinr_or_ue_sinr"},
+            "E": {"dead_air_evidence": "sinr_or_ue_sinr", "dead_air_min_demand_mbps": 0.5},
             "E+B": {"dead_air_evidence": "sinr_or_ue_sinr", "dead_air_min_demand_mbps": 0.1}}
 
 
