@@ -3,8 +3,9 @@
 The scorer's root cause and localization of an episode are the first diagnosis the policy logs at or after its
 first detection inside the fault's scope. Nothing of a run up to that diagnosis depends on the ROPs after it,
 so this benchmark cuts each selected episode at that detection + ``evidence_rops`` + 2 ROPs (the first
-diagnosis comes at most ``evidence_rops`` ROPs after the incident opens), runs the policy in the true twin
-through the runner without counterfactuals, and reads the first diagnosis exactly as the scorer does. The
+diagnosis usually comes at most ``evidence_rops`` ROPs after the incident opens), runs the policy in the true
+twin through the runner without counterfactuals, and reads the first diagnosis exactly as the scorer does. A
+diagnosis the cut came too early for reads as ``none``; rerun such episodes in full (session 32: 2 of 609). The
 detection ROP comes from the default's full logs; ``--check-default`` also replays the default to confirm that
 its first diagnosis matches the full run's on every episode (the replay's exactness).
 
