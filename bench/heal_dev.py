@@ -121,6 +121,16 @@ def recovery_split(scores: dict[str, Any]) -> list[str]:
     return out + [""]
 
 
+RESCORED = " (rescored: "
+
+
+def rescored(run_command: str, command: str) -> str:
+    """A policy's command line after rescoring its saved logs with ``command``: the run that made the logs, then
+    the latest rescore (earlier rescores are dropped; each rescore used to append one more, so a file rescored
+    five times carried five)."""
+    return f"{run_command.split(RESCORED, 1)[0]}{RESCORED}{command})"
+
+
 def markdown(result: dict[str, Any]) -> str:
     scores = result["policies"]
     son = value(scores["son"]["metrics"]["mttr_rops_median"]) if "son" in scores else None
@@ -234,7 +244,7 @@ def main() -> None:
                 raise SystemExit(f"--from-logs: no {path}")
             logs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
             walls.setdefault(name, None)  # not recorded: the run's own result (--merge FILE) carries it
-            commands[name] = f"{commands.get(name, '?')} (rescored: {command})"
+            commands[name] = rescored(commands.get(name, "?"), command)
         else:
             logs = run_suite(suite, name, workers=args.workers, show_progress=True)
             walls[name] = time.perf_counter() - t1

@@ -41,3 +41,12 @@ def test_the_summary_says_when_a_policy_wall_time_was_not_recorded():
               "policies": {p: {"metrics": {m: _rate(1, 10) for m in mod.TABLE}} for p in ("airan", "son", "rules")}}
     line = next(x for x in mod.markdown(result).splitlines() if x.startswith("Per policy: "))
     assert line.count("wall time not recorded") == 2 and "(12 s, test cpu, 2 cores)" in line
+
+
+def test_rescoring_keeps_the_run_and_the_latest_rescore_only():
+    mod = load_bench("heal_dev")
+    once = mod.rescored("heal_dev.py --policies airan --logs L", "heal_dev.py --from-logs L --merge")
+    assert once == "heal_dev.py --policies airan --logs L (rescored: heal_dev.py --from-logs L --merge)"
+    twice = mod.rescored(once, "heal_dev.py --from-logs M --merge")
+    assert twice == "heal_dev.py --policies airan --logs L (rescored: heal_dev.py --from-logs M --merge)"
+    assert twice.count("rescored") == 1
