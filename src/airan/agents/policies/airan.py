@@ -143,7 +143,10 @@ class AiranConfig:
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
     replay (``bench/heal_first_diagnosis.py``) of 609 held-out episodes gave 512 right top-1 instead of 511
     (downtilt 181 -> 183 of 231, uptilt 153 -> 152, handover 177 = 177) with localization unchanged, and the
-    changed episodes rerun in full took no harmful action (``HEAL_PREREG_S32b.md``)."""
+    changed episodes rerun in full took no harmful action (``HEAL_PREREG_S32b.md``).
+    handover_waits: a first diagnosis of a handover misconfiguration on a cell with no handover signature this ROP
+    (``handover_unsigned``) is not taken on the classifier's confidence alone: it waits for ``evidence_rops`` of
+    evidence, in which a coverage shift can still show (session 33, ``HEAL_PREREG_S33.md``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -163,6 +166,7 @@ class AiranConfig:
     guard_own_knobs: bool = False
     compensation: str = "combined"
     shift_excludes_handover: bool = True
+    handover_waits: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -546,7 +550,8 @@ class AiranPolicy(Policy):
             self.lead_signal = ("late_ho", lead, float(self.monitor.late_count[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
-        ready = self.diagnoser.rops >= self.cfg.evidence_rops or max(diag.causes.values()) >= self.cfg.confident
+        ready = self.diagnoser.rops >= self.cfg.evidence_rops or (
+            max(diag.causes.values()) >= self.cfg.confident and not self.handover_unsigned(diag, obs.rop))
         if self.diagnosis is None and not ready:
             return
         if self.diagnosis is None:
@@ -568,6 +573,15 @@ class AiranPolicy(Policy):
             dec.notes.append(f"planner: follow-up round {self.rounds + 1} for {diag.top(1)[0]} on cell "
                              f"{diag.cells[0]} (the compensation is kept; the fault is not known to be over)")
         self._plan(obs, dec, diag)
+
+    def handover_unsigned(self, diag: Diagnosis, rop: int) -> bool:
+        """Whether ``diag`` blames a handover misconfiguration on a cell showing no handover signature this ROP
+        (a ping-pong storm, ``Monitor.pingpong_storm``, or UEs held late, ``Monitor.late_fire``): with
+        ``AiranConfig.handover_waits`` such a diagnosis waits for ``evidence_rops`` even when confident."""
+        if not self.cfg.handover_waits or diag.top(1)[0] != "ho_misconfig":
+            return False
+        cell = int(diag.cells[0])
+        return not (bool(self.monitor.pingpong_storm(rop)[cell]) or bool(self.monitor.late_fire[cell]))
 
     def self_inflicted(self, cause: str, cell: int, applied: list) -> tuple[str, ...]:
         """The knobs of ``cell`` that ``cause`` blames and that the open incident changed (``applied``:
