@@ -507,7 +507,7 @@ def test_a_later_incident_does_not_undo_a_compensation_the_policy_keeps_in_place
 def test_a_confident_handover_diagnosis_without_a_handover_signature_waits_when_configured():
     """``handover_waits``: the classifier's confidence alone does not make a first diagnosis of a handover
     misconfiguration unless the diagnosed cell shows a ping-pong storm or UEs held late; other causes, and the
-    default, are not affected."""
+    switch off, are not affected."""
     _, _, pol = _run([], rops=8, cfg=AiranConfig(handover_waits=True), policy=True)
     ho = Diagnosis({"ho_misconfig": 0.97, "excessive_downtilt": 0.03}, (4,))
     tilt = Diagnosis({"ho_misconfig": 0.03, "excessive_downtilt": 0.97}, (4,))
@@ -520,13 +520,14 @@ def test_a_confident_handover_diagnosis_without_a_handover_signature_waits_when_
     pol.monitor.derived["pp"][5:8, 4] = 3.0  # a ping-pong storm out of cell 4
     assert not pol.handover_unsigned(ho, 7)
     assert pol.handover_unsigned(ho, 4)  # the storm had not started by ROP 4: no signature then
-    _, _, default = _run([], rops=8, policy=True)
+    _, _, default = _run([], rops=8, cfg=AiranConfig(handover_waits=False), policy=True)
     assert not default.handover_unsigned(ho, 7)
 
 
 def test_a_pingpong_storm_is_diagnosed_as_early_when_handover_diagnoses_wait():
     fault = [Fault("ho_misconfig", (4,), severity=0.9, onset_rop=6, mode="pingpong")]
-    base, _ = _run(fault, rops=12)
+    base, _ = _run(fault, rops=12, cfg=AiranConfig(handover_waits=False))
     waits, _ = _run(fault, rops=12, cfg=AiranConfig(handover_waits=True))
+    assert AiranConfig().handover_waits  # the default since session 33
     first = [next(r for r, d in enumerate(log) if d["diagnosis"]) for log in (base, waits)]
     assert first[0] == first[1]
