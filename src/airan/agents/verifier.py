@@ -358,14 +358,15 @@ class Verifier:
         t.calibrate(np.zeros(model.shape[1]), np.zeros(model.shape[1]), links)
 
     def predicted_shifts(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES, pre_rops: int = 3,
-                         post_rops: int = 3) -> dict[str, np.ndarray]:
+                         post_rops: int = 3, rise: bool = False) -> dict[str, np.ndarray]:
         """cause -> [len(shift_severities), 2] what the UEs would report of ``cell`` if ``cause`` hit it at each
         severity, per the imperfect twin (first seed): column 0 the median shift, column 1 the edge drop (minus
         the lower quartile), both [dB] (``mr_shift``: the last 2 ROPs against ``pre_rops`` ROPs before the
         fault); ``"none"`` -> [1, 2] the same statistics with no fault (UE movement and measurement error
         alone), which is what a cause that leaves the RSRP alone predicts. The sign alone is not enough: an
         uptilt raises what distant UEs hear but lowers it under the old beam, and which dominates depends on
-        the layout; a mild downtilt moves the median little and the far UEs a lot."""
+        the layout; a mild downtilt moves the median little and the far UEs a lot. ``rise``: a third column,
+        the edge rise (the upper quartile, ``Monitor.rise_db``): what the UEs that gain most gained."""
         out = {}
         for cause in ("none",) + tuple(causes):
             vals = []
@@ -376,7 +377,8 @@ class Verifier:
                     t.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=t.rop))
                 reports += [t.step()[4]["mr_rsrp_dbm"] for _ in range(post_rops)]
                 diff = report_change(reports, 0, pre_rops, len(reports) - 1)[:, int(cell): int(cell) + 1]
-                vals.append((float(change_quantile(diff, 0.5)[0]), -float(change_quantile(diff, 0.25)[0])))
+                row = [float(change_quantile(diff, 0.5)[0]), -float(change_quantile(diff, 0.25)[0])]
+                vals.append(row + [float(change_quantile(diff, 0.75)[0])] if rise else row)
             out[cause] = np.asarray(vals)
         return out
 

@@ -75,6 +75,7 @@ SPREAD_LEADS = ("edge_drop", "site_quartiles")
 
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
+SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``AiranConfig.shift_uses_rise``)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,11 @@ class AiranConfig:
     (``HEAL_PREREG_S33.md``): a first-diagnosis replay of 263 used episodes gave 209 right top-1 instead of 192
     (handover misconfigurations 191 = 191 of 203), and on the never-used seed-7330 suite, in full runs, root cause
     right 209 -> 212 of 215 (downtilt 20 -> 21 of 23, uptilt 13 -> 15 of 17, handover 21 = 21), harmful actions
-    8 -> 8 (scorer) and 9 -> 9 (counterfactual), every FKR the same, 677 -> 669 actions."""
+    8 -> 8 (scorer) and 9 -> 9 (counterfactual), every FKR the same, 677 -> 669 actions.
+    shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
+    RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
+    uptilt raises what the distant UEs hear, a downtilt or a weak PA does not (session 33, screened on used
+    suites only, ``HEAL_PREREG_S33b.md``; off until judged)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -171,6 +176,7 @@ class AiranConfig:
     compensation: str = "combined"
     shift_excludes_handover: bool = True
     handover_waits: bool = True
+    shift_uses_rise: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -530,10 +536,13 @@ class AiranPolicy(Policy):
         measured = shifted or lead_kind == "spread"
         if measured:
             # which cause explains what the UEs report of the lead cell? ask the twin
+            rise = self.cfg.shift_uses_rise
             if lead not in self.shift_predictions:
-                self.shift_predictions[lead] = self.verifier.predicted_shifts(lead)
-            observed = np.array([self.monitor.shift_db[lead], self.monitor.drop_db[lead]], float)
-            lik = shift_likelihood(observed, self.shift_predictions[lead], SHIFT_SIGMA_DB)
+                self.shift_predictions[lead] = self.verifier.predicted_shifts(lead, rise=rise)
+            observed = np.array([self.monitor.shift_db[lead], self.monitor.drop_db[lead]] +
+                                ([self.monitor.rise_db[lead]] if rise else []), float)
+            sigma = SHIFT_SIGMA_DB + ((SHIFT_RISE_SIGMA_DB,) if rise else ())
+            lik = shift_likelihood(observed, self.shift_predictions[lead], sigma)
             if shifted and self.cfg.shift_excludes_handover:
                 lik = lik * coverage_shift_likelihood()
             if not shifted:  # the spread alone singled the lead out: a tilt's signature
