@@ -531,3 +531,12 @@ def test_a_pingpong_storm_is_diagnosed_as_early_when_handover_diagnoses_wait():
     assert AiranConfig().handover_waits  # the default since session 33
     first = [next(r for r, d in enumerate(log) if d["diagnosis"]) for log in (base, waits)]
     assert first[0] == first[1]
+
+
+def test_the_edge_rise_enters_the_shift_likelihood_when_configured():
+    log, _, pol = _run([Fault("uptilt_overshoot", (4,), severity=1.0, onset_rop=8)], rops=14,
+                       cfg=AiranConfig(shift_uses_rise=True), policy=True)
+    assert pol.shift_predictions and all(p.shape[1] == 3 for preds in pol.shift_predictions.values()
+                                         for p in preds.values())
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"

@@ -69,6 +69,17 @@ def test_predicted_shifts_follow_the_hypothesis_physics():
         VerifierConfig(shift_severities=(0.0,))
 
 
+def test_predicted_shifts_with_the_edge_rise_add_a_third_column_and_keep_the_first_two():
+    v = Verifier(_make, VerifierConfig(seeds=(0,), shift_severities=(0.5, 1.0)))
+    two, three = v.predicted_shifts(4), v.predicted_shifts(4, rise=True)
+    assert three["none"].shape == (1, 3) and all(three[c].shape == (2, 3) for c in three if c != "none")
+    for c in two:
+        np.testing.assert_array_equal(three[c][:, :2], two[c])
+        assert np.all(three[c][:, 2] >= three[c][:, 0])  # the upper quartile is never below the median
+    assert three["uptilt_overshoot"][1, 2] > three["excessive_downtilt"][1, 2]  # the far UEs gain from an uptilt
+    assert three["pa_degradation"][1, 2] < -8.0  # a weak PA: even the UEs that gain most lose
+
+
 def test_severities_estimated_from_the_measured_signature_drive_the_hypothesis():
     from airan.agents.verifier import estimated_severities
 
