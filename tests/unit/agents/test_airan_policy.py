@@ -540,3 +540,4 @@ def test_the_edge_rise_enters_the_shift_likelihood_when_configured():
                                          for p in preds.values())
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"
+    assert AiranConfig().shift_uses_rise  # the default since session 33
