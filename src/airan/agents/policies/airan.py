@@ -159,7 +159,7 @@ class AiranConfig:
     of 382 (downtilt 214 -> 218 of 253, uptilt 168 -> 172 of 198, localization 454 = 454; 7 of the 8 were
     handover readings, not the downtilt readings of uptilts that motivated it: a third dimension puts a real
     shift further from the "no RSRP change" a handover fault predicts), and the full runs on the never-used
-    seed-7331 suite were identical in every episode."""
+    seed-7331 suite detected and acted identically in every episode."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
