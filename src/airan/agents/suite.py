@@ -471,15 +471,30 @@ def _low_demand_cell(scenario: str, seed: int) -> int:
 
 def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ...] | None = None,
                rops: int = DEFAULT_ROPS, name: str | None = None, detectable_check: bool = True,
-               on_episode: Any = None) -> Suite:
+               on_episode: Any = None, causes: tuple[str, ...] | None = None) -> Suite:
     """Build a suite (recipe in the module docstring). ``scenarios`` defaults to the weighted mix
     ``DEFAULT_SCENARIOS``/``DEFAULT_WEIGHTS`` (a custom tuple is drawn uniformly); ``detectable_check`` runs
-    every faulted episode twice to set ``undetectable``; ``on_episode(i, n)`` reports progress."""
+    every faulted episode twice to set ``undetectable``; ``on_episode(i, n)`` reports progress.
+    ``causes`` (None: all 10) focuses the suite on some fault classes: the single-fault episodes cycle over
+    those causes only (``ho_misconfig`` still alternating its two modes), a look-alike pair is kept only when
+    both its members are among them (``low_demand`` is a control, so ``sleeping_cell`` keeps its pair), and the
+    controls stay at ``CONTROL_SHARE``. It is what a study of one compensation needs: the classes it acts on,
+    many times, with the same recipe. With ``causes`` None the draws are exactly those of earlier versions, so
+    every suite made before reproduces."""
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
     _int("episodes", episodes, lo=1)
     _int("seed", seed)
     _int("rops", rops, lo=8)
+    slots, pairs = FAULT_SLOTS, list(LOOKALIKE_PAIRS)
+    if causes is not None:
+        causes = tuple(causes)
+        bad = [c for c in causes if c not in CAUSES]
+        if not causes or bad:
+            raise ConfigError(f"causes must name at least one of {CAUSES}, got {bad or list(causes)!r}")
+        slots = tuple(s for s in FAULT_SLOTS if s[0] in causes)
+        pairs = [p for p in LOOKALIKE_PAIRS
+                 if all(m in causes or m == "low_demand" for m in LOOKALIKE_PAIRS[p])]
     if scenarios is None:
         scen, weights = DEFAULT_SCENARIOS, np.array(DEFAULT_WEIGHTS)
     else:
@@ -490,13 +505,13 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
     cfgs = {s: get_scenario(s) for s in scen}
     rng = _split_rng(split, seed)
     n = episodes
-    n_pairs = n // 12
-    pair_names = [list(LOOKALIKE_PAIRS)[k % len(LOOKALIKE_PAIRS)] for k in range(n_pairs)]
+    n_pairs = n // 12 if pairs else 0
+    pair_names = [pairs[k % len(pairs)] for k in range(n_pairs)]
     n_ctrl_total = min(math.ceil(CONTROL_SHARE * n), n - 1) if n > 1 else 0
     n_ctrl = max(0, n_ctrl_total - pair_names.count("sleeping_vs_low_demand"))
     n_single = n - 2 * n_pairs - n_ctrl
-    slot0 = int(rng.integers(0, len(FAULT_SLOTS)))
-    plans: list[tuple[str, Any]] = [("fault", FAULT_SLOTS[(slot0 + i) % len(FAULT_SLOTS)]) for i in range(n_single)]
+    slot0 = int(rng.integers(0, len(slots)))
+    plans: list[tuple[str, Any]] = [("fault", slots[(slot0 + i) % len(slots)]) for i in range(n_single)]
     plans += [("control", "surge" if i % 2 else "none") for i in range(n_ctrl)]
     plans += [("pair", p) for p in pair_names]
     order = rng.permutation(len(plans))
@@ -542,6 +557,8 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
     meta = {"rops": rops, "scenarios": list(scen), "weights": [float(w) for w in weights],
             "control_share": CONTROL_SHARE, "lookalike_pairs": n_pairs, "detectable_check": detectable_check,
             "noise_k": NOISE_K}
+    if causes is not None:
+        meta["causes"] = list(causes)
     return Suite(name or f"{split}-{n}-s{seed}", split, seed, tuple(out), SUITE_VERSION, rops, tuple(scen), meta)
 
 

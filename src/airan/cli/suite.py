@@ -29,18 +29,22 @@ def make(
     rops: int | None = typer.Option(None, "--rops", min=8, help="ROPs per episode (default 24)"),
     no_check: bool = typer.Option(False, "--no-detectable-check",
                                   help="skip the faulted-vs-clean runs that flag undetectable episodes"),
+    causes: str | None = typer.Option(None, "--causes",
+                                      help="comma-separated fault classes to focus on (default: all 10)"),
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
-    """Make a suite: faults over all 10 causes, >= 20 % no-fault controls, look-alike pairs, undetectable flags."""
+    """Make a suite: faults over all 10 causes (or --causes), >= 20 % no-fault controls, look-alike pairs,
+    undetectable flags."""
     from airan.agents.suite import DEFAULT_ROPS, make_suite, save_suite, suite_summary
 
     scen = tuple(s.strip() for s in scenarios.split(",") if s.strip()) if scenarios else None
+    focus = tuple(c.strip() for c in causes.split(",") if c.strip()) if causes is not None else None
     progress = progress_bar()
     try:
         with progress:
             task = progress.add_task(f"suite {split}: detectability check", total=episodes)
             suite = make_suite(split, episodes, seed, scenarios=scen, rops=rops or DEFAULT_ROPS,
-                               detectable_check=not no_check,
+                               detectable_check=not no_check, causes=focus,
                                on_episode=lambda i, n: progress.update(task, completed=i, total=n))
         path = save_suite(suite, out)
     except AiranError as e:

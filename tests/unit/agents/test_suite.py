@@ -55,6 +55,33 @@ def test_lookalike_pairs_share_network_and_cell(suite):
             assert y.cause == b and y.faults[0].cells == x.faults[0].cells
 
 
+def test_a_focused_suite_holds_only_its_causes_and_keeps_controls_and_eligible_pairs():
+    s = make_suite("dev", 36, 7, scenarios=("ci-tiny",), rops=16, detectable_check=False,
+                   causes=("cell_outage", "sleeping_cell", "ho_misconfig"))
+    faulted = [e for e in s.episodes if not e.control]
+    assert {e.cause for e in faulted} == {"cell_outage", "sleeping_cell", "ho_misconfig"}
+    assert {f.mode for e in faulted for f in e.faults if f.kind == "ho_misconfig"} == {"pingpong", "too_late"}
+    assert sum(e.control for e in s.episodes) / len(s.episodes) >= 0.2
+    # only sleeping cell vs low demand has both members among the causes (low demand is a control)
+    assert {e.lookalike for e in s.episodes if e.lookalike} == {"sleeping_vs_low_demand"}
+    assert s.meta["causes"] == ["cell_outage", "sleeping_cell", "ho_misconfig"]
+    one = make_suite("dev", 12, 7, scenarios=("ci-tiny",), rops=16, detectable_check=False, causes=("pa_degradation",))
+    assert {e.cause for e in one.episodes if not e.control} == {"pa_degradation"}
+    assert not any(e.lookalike for e in one.episodes) and one.meta["lookalike_pairs"] == 0
+
+
+def test_all_causes_named_is_not_the_default_recipe_but_none_is():
+    base = make_suite("test", 14, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False)
+    assert make_suite("test", 14, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False, causes=None) == base
+    assert "causes" not in base.meta
+
+
+@pytest.mark.parametrize("causes", [("cell_outage", "gremlins"), ()])
+def test_a_bad_focus_names_the_bad_cause(causes):
+    with pytest.raises(ConfigError, match="gremlins" if causes else "at least one"):
+        make_suite("dev", 12, 0, scenarios=("ci-tiny",), detectable_check=False, causes=causes)
+
+
 def test_faults_start_after_a_clean_baseline_and_stay_inside(suite):
     for e in suite.episodes:
         for f in e.faults:

@@ -131,3 +131,17 @@ def test_heal_scores_harm_against_each_sets_own_counterfactual(tmp_path):
     assert logs[0]["counterfactual"]["horizon_rops"] == 2 and logs[0]["counterfactual"]["sets"]
     table = runner.invoke(app, ["heal", "--suite", str(src), "--policy", "none"])
     assert table.exit_code == 0 and "harmful_action_rate_counterf" in table.output
+
+
+def test_suite_make_focuses_on_the_named_causes(tmp_path):
+    from airan.agents.suite import load_suite
+
+    out = _json(runner.invoke(app, ["suite", "make", "--split", "dev", "--episodes", "10", "--seed", "5",
+                                    "--scenarios", "ci-tiny", "--rops", "12", "--no-detectable-check",
+                                    "--causes", "cell_outage, backhaul_failure", "--out", str(tmp_path / "s.json"),
+                                    "--format", "json"]))
+    assert set(out["per_cause"]) == {"cell_outage", "backhaul_failure", "control"}
+    assert load_suite(tmp_path / "s.json").meta["causes"] == ["cell_outage", "backhaul_failure"]
+    bad = runner.invoke(app, ["suite", "make", "--episodes", "4", "--no-detectable-check", "--causes", "outage",
+                              "--out", str(tmp_path / "b.json")])
+    assert bad.exit_code != 0 and "outage" in bad.output and not (tmp_path / "b.json").exists()
