@@ -139,6 +139,11 @@ class AiranConfig:
     neighbour +3 dB after an uptilt, -0.145 against holding still). ``"single_knob"`` (never the combined sets)
     was judged on seed 7323 (``HEAL_PREREG_S29.md``) and not adopted: counterfactual-harmful actions 11 -> 11,
     scorer-harmful 19 -> 22, though full recovery rose 50 -> 53 of 107 (paired FKR +0.008 [-0.001, +0.018]).
+    Judged again on a suite that holds enough of the episodes it acts on (seed 7332, 78 outages and 78 backhaul
+    failures, ``HEAL_PREREG_S34.md``): counterfactual-harmful 12 -> 6 (every one rolled back), scorer-harmful 0 -> 0,
+    paired FKR +0.001 [-0.012, +0.014], but full recovery 20 -> 18 of 119, so it stays off by the same rules. It is
+    the setting for an operator who weighs harm above recovery: on dev 12 of the default's 13
+    counterfactual-harmful actions are two combined sets.
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
