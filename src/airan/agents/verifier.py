@@ -35,7 +35,7 @@ from airan.twin.faults import Fault, demand_gain
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 
 
-RANKINGS = ("mean", "low")  # how accepted candidates are ordered (``rank``)
+RANKINGS = ("mean", "low", "fewest")  # how accepted candidates are ordered (``rank``)
 LINK_ROPS = 2  # ROPs of latest measurement reports behind ``VerifierConfig.sync_links``
 DRAW_KEY = 0xCA1D  # stream key of the posterior calibration draws (``VerifierConfig.calibration_draws``)
 
@@ -79,7 +79,11 @@ class VerifierConfig:
     (the worst rollout, ties broken by the mean): the set that is safest in every imperfect twin, not the one
     that gains most on average. ``"low"`` took fewer harmful actions on the training split (15/446 -> 10/473)
     but recovered less (FKR median 0.64 -> 0.58, full recovery 32 -> 29 of 73): smaller steps compensate less,
-    so ``"mean"`` is the default."""
+    so ``"mean"`` is the default. ``"fewest"``: among the accepted candidates whose mean is within
+    ``fewest_within`` of the best accepted mean, the one that moves the fewest knobs (ties by the mean), then the
+    rest by the mean: more knobs must earn a gain the twins can tell apart (``min_gain`` by default), not a
+    hundredth of the served ratio. In the objective's unit, so for a handover fault (failures per ROP, where
+    ``min_gain_ho`` = 0.5) it orders as ``"mean"`` but for exact ties."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
@@ -94,6 +98,7 @@ class VerifierConfig:
     sync_sessions: bool = True
     sync_rates: bool = True
     rank_by: str = "mean"
+    fewest_within: float = 0.01
     sync_positions: bool = False
     sync_links: bool = False
     calibrate: bool = True
@@ -106,6 +111,8 @@ class VerifierConfig:
             raise ConfigError(f"draw_scale must be a finite value > 0, got {self.draw_scale!r}")
         if self.rank_by not in RANKINGS:
             raise ConfigError(f"rank_by must be one of {RANKINGS}, got {self.rank_by!r}")
+        if not np.isfinite(self.fewest_within) or self.fewest_within < 0:
+            raise ConfigError(f"fewest_within must be a finite value >= 0, got {self.fewest_within!r}")
         if not self.seeds:
             raise ConfigError("verifier needs at least one seed")
         for name in ("severities", "shift_severities"):
@@ -171,13 +178,23 @@ def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig) -> tuple[float, f
     return mean, low, high, bool(ok)
 
 
-def rank(preds: Sequence[Prediction], by: str = "mean") -> list[Prediction]:
-    """``preds`` best first: accepted before rejected, then by the mean predicted change (``by="mean"``) or by
-    the worst rollout, ties broken by the mean (``by="low"``)."""
+def rank(preds: Sequence[Prediction], by: str = "mean", within: float = 0.01) -> list[Prediction]:
+    """``preds`` best first: accepted before rejected, then by the mean predicted change (``by="mean"``), by
+    the worst rollout, ties broken by the mean (``by="low"``), or (``by="fewest"``) the accepted candidates
+    within ``within`` of the best accepted mean first, fewest actions first and ties by the mean, then the
+    others by the mean."""
     if by == "low":
         return sorted(preds, key=lambda p: (-p.accepted, -p.low, -p.mean))
     if by == "mean":
         return sorted(preds, key=lambda p: (-p.accepted, -p.mean))
+    if by == "fewest":
+        best = max((p.mean for p in preds if p.accepted), default=-np.inf)
+
+        def near(p: Prediction) -> bool:
+            return p.accepted and p.mean >= best - within
+
+        return sorted(preds, key=lambda p: (-p.accepted, -near(p), len(p.candidate.actions) if near(p) else 0,
+                                            -p.mean))
     raise ConfigError(f"rank by must be one of {RANKINGS}, got {by!r}")
 
 
@@ -446,4 +463,4 @@ class Verifier:
         for cand in candidates:
             mean, low, high, ok = judge(np.asarray(known[cand.actions], float), cause, self.cfg)
             out.append(Prediction(cand, mean, low, high, ok))
-        return rank(out, self.cfg.rank_by)
+        return rank(out, self.cfg.rank_by, self.cfg.fewest_within)

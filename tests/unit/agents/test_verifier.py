@@ -175,6 +175,24 @@ def test_rank_by_the_worst_rollout_prefers_the_set_safe_in_every_twin():
         rank(preds, "median")
 
 
+def test_rank_by_fewest_takes_the_smallest_set_within_reach_of_the_best():
+    """Six knobs that the twins say gain 0.004 more than three do not rank first; six that gain a clear 0.02
+    more do; a set outside the window ranks by its mean after the near ones; rejected sets stay last."""
+    def pred(name, n, mean, ok=True):
+        acts = tuple(Action("power", c, 3.0) for c in range(n))
+        return Prediction(Candidate(name, acts, "cell_outage"), mean, mean - 0.01, mean + 0.01, ok)
+
+    close = [pred("power+tilt", 6, 0.034), pred("power", 3, 0.030), pred("tilt", 3, 0.026),
+             pred("one", 1, 0.012), pred("bad", 1, 0.5, ok=False)]
+    assert [p.candidate.name for p in rank(close, "fewest")] == ["power", "tilt", "power+tilt", "one", "bad"]
+    assert [p.candidate.name for p in rank(close, "fewest", 0.0)] == ["power+tilt", "power", "tilt", "one", "bad"]
+    clear = [pred("power+tilt", 6, 0.050), pred("power", 3, 0.030)]
+    assert rank(clear, "fewest")[0].candidate.name == "power+tilt"
+    assert rank([pred("bad", 1, 0.1, ok=False)], "fewest")[0].candidate.name == "bad"
+    with pytest.raises(ConfigError, match="-0.1"):
+        VerifierConfig(fewest_within=-0.1)
+
+
 def test_positions_synced_only_when_configured():
     moved = {}
     for on in (False, True):
