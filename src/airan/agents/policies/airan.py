@@ -143,7 +143,10 @@ class AiranConfig:
     failures, ``HEAL_PREREG_S34.md``): counterfactual-harmful 12 -> 6 (every one rolled back), scorer-harmful 0 -> 0,
     paired FKR +0.001 [-0.012, +0.014], but full recovery 20 -> 18 of 119, so it stays off by the same rules. It is
     the setting for an operator who weighs harm above recovery: on dev 12 of the default's 13
-    counterfactual-harmful actions are two combined sets.
+    counterfactual-harmful actions are two combined sets. With ``max_rounds=5`` as well (S34b,
+    ``HEAL_PREREG_S34b.md``; dev: full recovery 53 -> 57 of 116, harmful 7 -> 1) it was judged on seed 7333:
+    counterfactual-harmful 9 -> 6, paired FKR +0.005 [+0.000, +0.011], full recovery 53 -> 52 of 104, but
+    scorer-harmful 14 -> 17 (one set in a fifth round), so neither default changed.
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
