@@ -70,10 +70,12 @@ def test_a_focused_suite_holds_only_its_causes_and_keeps_controls_and_eligible_p
     assert not any(e.lookalike for e in one.episodes) and one.meta["lookalike_pairs"] == 0
 
 
-def test_all_causes_named_is_not_the_default_recipe_but_none_is():
+def test_no_focus_is_the_default_recipe_and_naming_every_cause_draws_the_same_episodes():
     base = make_suite("test", 14, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False)
     assert make_suite("test", 14, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False, causes=None) == base
     assert "causes" not in base.meta
+    every = make_suite("test", 14, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False, causes=CAUSES)
+    assert every.episodes == base.episodes and every.meta["causes"] == list(CAUSES)
 
 
 @pytest.mark.parametrize("causes", [("cell_outage", "gremlins"), ()])
