@@ -344,8 +344,9 @@ class Verifier:
             if self.cfg.sync_rates and self._rates is not None:
                 rate = self._rates.copy()
                 if demand_gain(cause, 1.0) != 1.0:
-                    # the injected surge multiplies what its cells' UEs ask; the trace already carries the real one
-                    rate[np.isin(self._sessions, np.asarray(fault_cells))] = np.nan
+                    # the injected surge multiplies what the UEs in its cells' coverage area ask (the twin's own
+                    # UEs, where it has them); the trace already carries the real surge: those keep their own rate
+                    rate[t.in_cell_area(fault_cells)] = np.nan
             t.adopt_sessions(self._sessions, rate)
         if self.cfg.sync_positions and self._positions is not None and self._positions.shape == t.ue_xy.shape:
             t.adopt_positions(self._positions)

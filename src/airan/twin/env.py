@@ -32,7 +32,14 @@ from airan.twin.actions import (
 )
 from airan.twin.adapter.channel import PL_SLOPE_DB_PER_DECADE, SF_DECORR_M, LargeScaleDrop, draw_drop
 from airan.twin.events import Event
-from airan.twin.faults import CONFIG_FAULTS, HO_KNOB_ACTIONS, SOFTWARE_FAULTS, Fault, cell_modifiers
+from airan.twin.faults import (
+    CONFIG_FAULTS,
+    HO_KNOB_ACTIONS,
+    SOFTWARE_FAULTS,
+    Fault,
+    cell_modifiers,
+    ue_demand_factor,
+)
 from airan.twin.kpis import KPI_NAMES, masked_stat
 from airan.twin.link import default_link_table, ue_throughput_mbps
 from airan.twin.measurements import MeasurementConfig, location_report, measurement_report, sinr_report
@@ -71,6 +78,7 @@ class _State:
     alarms: set[tuple[str, int]] = field(default_factory=set)
     applied: list[ActionRecord] = field(default_factory=list)
     gain_cache: dict | None = None
+    area_cache: tuple | None = None  # (geometry, [U] int64 coverage-area cell), see ``NetworkTwin.area_cells``
 
 
 class NetworkTwin(gym.Env):
@@ -392,6 +400,45 @@ class NetworkTwin(gym.Env):
         return {"rsrp_dbm": rsrp, "rx_mw": rx_mw, "on_air": on_air, "powered": powered, "tx_dbm": tx_dbm,
                 "extra_mw": extra_mw, "ext_db": ext_db, "ant": ant}
 
+    def area_cells(self) -> np.ndarray:
+        """[num_ues] int64: the cell whose coverage area each UE is in at its current position, i.e. its best cell
+        (largest RSRP) in the network as planned: every cell on, default tilt and transmit power, no fault and
+        no operator change. Geography, not service: a demand surge of a cell (overload hotspot, benign surge)
+        multiplies what these UEs ask, whichever cell serves them."""
+        self._require()
+        return self._area_cells().copy()
+
+    def _area_cells(self) -> np.ndarray:
+        s, cfg = self._s, self.cfg
+        if s.area_cache is not None and s.area_cache[0] is s.geom:
+            return s.area_cache[1]
+        a = cfg.antenna
+        tilt0 = np.full(cfg.num_cells, float(a.tilt_deg))
+        cache = s.gain_cache
+        if cache is not None and cache["geom"] is s.geom:
+            gain, changed = cache["gain"], np.nonzero(cache["tilt"] != tilt0)[0]
+            if changed.size:  # columns tilted away from the plan (by the operator or a fault): redo them
+                _, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt0, a.num_vertical_elements,
+                                                        a.element_spacing_wavelengths, cells=changed)
+                gain = gain.copy()
+                gain[:, changed] = radio.combine_factors(cache["h"][:, changed], v, af)
+        else:
+            gain = radio.combine_factors(*radio.spread_antenna_factors(
+                s.geom, self.drop, tilt0, a.num_vertical_elements, a.element_spacing_wavelengths))
+        tx_re = np.full(cfg.num_cells, cfg.tx_power_dbm - 10 * np.log10(cfg.num_prbs * 12))
+        best = np.argmax(radio.rx_power_dbm(tx_re, -(s.pathloss_db + s.sf_db), gain), axis=1).astype(np.int64)
+        s.area_cache = (s.geom, best)
+        return best
+
+    def in_cell_area(self, cells) -> np.ndarray:
+        """[num_ues] bool: the UEs now in the coverage area (``area_cells``) of any of ``cells``."""
+        self._require()
+        cells = np.asarray(cells, dtype=np.int64).reshape(-1)
+        bad = cells[(cells < 0) | (cells >= self.cfg.num_cells)]
+        if bad.size:
+            raise ConfigError(f"cell {int(bad[0])} is not in [0, {self.cfg.num_cells})")
+        return np.isin(self._area_cells(), cells)
+
     def _antenna_gain(self, tilt: np.ndarray) -> np.ndarray:
         """BS gain [dBi] [U, C], cached per geometry; after a tilt change only the changed columns are redone."""
         s, a = self._s, self.cfg.antenna
@@ -422,7 +469,9 @@ class NetworkTwin(gym.Env):
         sc = np.maximum(serving, 0)
         peak = np.where((serving >= 0) & ~mods.sleeping[sc], peak, 0.0)
         day = traffic.diurnal_factor(s.rop, cfg.traffic)
-        demand = traffic.demand_mbps(s.active, self._rate_dl, day * mods.demand_factor[sc])
+        surge = np.ones(u) if np.all(mods.demand_factor == 1.0) else ue_demand_factor(self._area_cells(),
+                                                                                         mods.demand_factor)
+        demand = traffic.demand_mbps(s.active, self._rate_dl, day * surge)
         with np.errstate(divide="ignore", invalid="ignore"):
             # a UE that cannot decode even the most robust MCS is not scheduled (it is out of sync)
             need = np.where((demand > 0) & (peak > 0), demand / peak, 0.0)

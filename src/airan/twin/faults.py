@@ -22,7 +22,7 @@ FAULT_KINDS: dict[str, str] = {
     "external_interference": "external interferer in the cell's sector raises the noise floor",
     "backhaul_congestion": "site backhaul capacity reduced: latency and loss rise",
     "backhaul_failure": "site backhaul down: zero throughput, radio still on-air",
-    "overload_hotspot": "demand surge in the cell's area",
+    "overload_hotspot": "demand surge of the UEs in the cell's coverage area, wherever they are served",
     "ho_misconfig": "handover parameters misconfigured (mode=pingpong or too_late)",
     "benign_surge": "no fault: a benign demand surge (negative example)",
 }
@@ -86,15 +86,33 @@ class Fault:
 
 
 def demand_gain(kind: str, severity: float) -> float:
-    """Factor on the offered DL traffic of every UE a cell serves under a demand fault of ``severity`` in [0, 1]
-    (1.0 for a kind that moves no demand): up to 4x for an overload hotspot, 1.6x for a benign surge."""
+    """Factor on the offered DL traffic of every UE in a cell's coverage area (``ue_demand_factor``) under a
+    demand fault of ``severity`` in [0, 1] (1.0 for a kind that moves no demand): up to 4x for an overload
+    hotspot, 1.6x for a benign surge."""
     peak = {"overload_hotspot": 4.0, "benign_surge": 1.6}.get(kind)
     return 1.0 if peak is None else 1.0 + (peak - 1.0) * float(severity)
 
 
+def ue_demand_factor(area_cell: np.ndarray, demand_factor: np.ndarray) -> np.ndarray:
+    """[U] float64 factor on each UE's offered DL traffic: ``demand_factor`` [C] of the cell whose coverage area
+    the UE is in (``area_cell`` [U] int, its best cell in the network as planned: default tilt and power, every
+    cell on, no fault). The surge belongs to where the UE is, not to the cell that serves it: a UE handed to a
+    neighbour asks as much there, so an offload cannot recover traffic by making demand vanish."""
+    f = np.asarray(demand_factor, dtype=np.float64)
+    cell = np.asarray(area_cell)
+    if cell.ndim != 1 or not np.issubdtype(cell.dtype, np.integer):
+        raise FaultError(f"area_cell must be a 1-D int array, got {cell.dtype} {cell.shape}")
+    bad = cell[(cell < 0) | (cell >= f.shape[0])]
+    if bad.size:
+        raise FaultError(f"area cell {int(bad[0])} is not in [0, {f.shape[0]})")
+    return f[cell]
+
+
 @dataclass
 class CellModifiers:
-    """Per-ROP effects of active faults. Arrays are [num_cells] unless named site (then [num_sites])."""
+    """Per-ROP effects of active faults. Arrays are [num_cells] unless named site (then [num_sites]).
+    ``demand_factor`` acts on the UEs in each cell's coverage area (``ue_demand_factor``), ``ext_interference_db``
+    on the UEs in the cell's sector near its site, whichever cell serves them."""
 
     tilt_delta_deg: np.ndarray
     power_delta_db: np.ndarray
