@@ -166,13 +166,18 @@ class Planner:
     combined sets only once a compensation is in place (a neighbour's power above its default or its tilt above
     it), as stepwise cell outage compensation does; ``"single_knob"`` never offers them. The combined sets move 6
     knobs at once, and on four suites (dev and seeds 7318-7320) they were 24 of the 47 actions that proved
-    harmful against their own counterfactual."""
+    harmful against their own counterfactual.
 
-    def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined") -> None:
+    ``overload_power`` also offers an overload hotspot the hot cell's own power headroom (+1.5 / +3 dB, and +3 dB
+    with CIO +3 dB), as the oracle's grid does: more signal lifts the crowd's SINR, and with it what each PRB of
+    the hot cell carries, where an offload only moves the crowd's demand to neighbours that may have no room."""
+
+    def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
         self.compensation = compensation
+        self.overload_power = bool(overload_power)
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -252,6 +257,12 @@ class Planner:
                 if knobs.tilt_ok(c, 2.0):
                     add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
                     add("downtilt 2 deg + CIO +6 dB", [Action("tilt", c, 2.0)] + cio([c], knobs.cio_db[c] + 6.0))
+                if self.overload_power:
+                    for db in (1.5, 3.0):
+                        add(f"cell {db:+g} dB", boost([c], db))
+                    p_acts = boost([c], 3.0)
+                    if p_acts:
+                        add("cell +3 dB + CIO +3 dB", p_acts + cio([c], knobs.cio_db[c] + 3.0))
         elif cause == "backhaul_congestion":
             for v in (3.0, 6.0):
                 add(f"site CIO {v:+g} dB (offload the site)", cio(site_cells, v))

@@ -117,6 +117,26 @@ def test_a_hot_cell_can_shrink_itself(ctx):
                    for c in planner.propose(cause, (4,), knobs) for a in c.actions)
 
 
+def test_a_hot_cell_may_spend_its_power_headroom_when_asked(ctx):
+    """``overload_power`` adds the hot cell's own +1.5 / +3 dB (and +3 dB with CIO +3 dB) to an overload's
+    candidates; without it, or for another cause, the hot cell's power is never offered."""
+    knobs = KnobView(ctx)
+    plain = Planner(ctx).propose("overload_hotspot", (4,), knobs)
+    assert not any(a.kind == "power" and a.cell == 4 for c in plain for a in c.actions)
+    powered = Planner(ctx, overload_power=True).propose("overload_hotspot", (4,), knobs)
+    extra = {c.name for c in powered} - {c.name for c in plain}
+    assert extra == {"cell +1.5 dB", "cell +3 dB", "cell +3 dB + CIO +3 dB"}
+    by_name = {c.name: c.actions for c in powered}
+    assert by_name["cell +3 dB"] == (Action("power", 4, 3.0),)
+    assert by_name["cell +3 dB + CIO +3 dB"] == (Action("power", 4, 3.0), Action("cio", 4, knobs.cio_db[4] + 3.0))
+    interf = Planner(ctx, overload_power=True).propose("external_interference", (4,), knobs)
+    assert not any(a.kind == "power" and a.cell == 4 for c in interf for a in c.actions)
+    knobs.apply(Action("power", 4, float(knobs.power_step(4, 10.0))))  # no headroom left: nothing offered
+    spent = Planner(ctx, overload_power=True).propose("overload_hotspot", (4,), knobs)
+    assert not any(a.kind == "power" and a.cell == 4 for c in spent for a in c.actions)
+    assert AiranConfig().overload_power is False
+
+
 def test_knob_view_restores_a_knob_to_an_earlier_value(ctx):
     """``restore`` sets a knob back to the value ``value`` read before a change, whatever happened in between:
     a delta for tilt and power, the value itself for CIO/TTT/hysteresis, cell_on for a switched-off cell."""

@@ -147,6 +147,9 @@ class AiranConfig:
     ``HEAL_PREREG_S34b.md``; dev: full recovery 53 -> 57 of 116, harmful 7 -> 1) it was judged on seed 7333:
     counterfactual-harmful 9 -> 6, paired FKR +0.005 [+0.000, +0.011], full recovery 53 -> 52 of 104, but
     scorer-harmful 14 -> 17 (one set in a fifth round), so neither default changed.
+    overload_power: the planner also offers an overload hotspot the hot cell's own power headroom (``Planner``).
+    Off: added in session 35, after the twin's demand surge began to follow the coverage area (an offload no
+    longer sheds demand); see docs/healing_journal.md, "Demand that followed the serving cell".
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -186,6 +189,7 @@ class AiranConfig:
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
     compensation: str = "combined"
+    overload_power: bool = False
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
@@ -275,7 +279,7 @@ class AiranPolicy(Policy):
                                noise_re_dbm=thermal_noise_dbm(sc.subcarrier_spacing_hz, sc.ue_noise_figure_db))
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
-        self.planner = Planner(ctx, compensation=self.cfg.compensation)
+        self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
