@@ -78,7 +78,7 @@ class _State:
     alarms: set[tuple[str, int]] = field(default_factory=set)
     applied: list[ActionRecord] = field(default_factory=list)
     gain_cache: dict | None = None
-    area_cache: tuple | None = None  # (geometry, [U] int64 coverage-area cell), see ``NetworkTwin.area_cells``
+    area_cache: tuple | None = None  # ((geometry, path loss, shadowing), [U] int64 area cell): ``area_cells``
 
 
 class NetworkTwin(gym.Env):
@@ -410,7 +410,8 @@ class NetworkTwin(gym.Env):
 
     def _area_cells(self) -> np.ndarray:
         s, cfg = self._s, self.cfg
-        if s.area_cache is not None and s.area_cache[0] is s.geom:
+        key = (s.geom, s.pathloss_db, s.sf_db)  # a move, or a channel re-fit (calibration), redraws the areas
+        if s.area_cache is not None and all(a is b for a, b in zip(s.area_cache[0], key, strict=True)):
             return s.area_cache[1]
         a = cfg.antenna
         tilt0 = np.full(cfg.num_cells, float(a.tilt_deg))
@@ -427,7 +428,7 @@ class NetworkTwin(gym.Env):
                 s.geom, self.drop, tilt0, a.num_vertical_elements, a.element_spacing_wavelengths))
         tx_re = np.full(cfg.num_cells, cfg.tx_power_dbm - 10 * np.log10(cfg.num_prbs * 12))
         best = np.argmax(radio.rx_power_dbm(tx_re, -(s.pathloss_db + s.sf_db), gain), axis=1).astype(np.int64)
-        s.area_cache = (s.geom, best)
+        s.area_cache = (key, best)
         return best
 
     def in_cell_area(self, cells) -> np.ndarray:
