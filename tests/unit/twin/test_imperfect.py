@@ -74,3 +74,17 @@ def test_bad_seed_and_rng_are_named():
         imperfect_twin("ci-tiny", -1, np.random.default_rng(0))
     with pytest.raises(ConfigError, match="rng"):
         imperfect_twin("ci-tiny", 3, 42)
+
+
+def test_a_shadowing_calibration_redraws_the_coverage_areas():
+    """``area_cells`` is cached per channel state: a shadowing correction (no UE moves) redraws it."""
+    t = imperfect_twin("ci-tiny", 3, np.random.default_rng(0))
+    before = t.area_cells()
+    sites = len(t.drop.site_xy)
+    boost = np.zeros((before.shape[0], sites))
+    boost[:, 0] = 40.0  # every UE's links to site 0 gain 40 dB: site 0's cells take over most areas
+    t.calibrate(np.zeros(t.cfg.num_cells), np.zeros(t.cfg.num_cells), shadowing_db=boost)
+    after = t.area_cells()
+    site0 = np.asarray(t.drop.cell_site)[after] == 0
+    assert site0.mean() > (np.asarray(t.drop.cell_site)[before] == 0).mean()
+    assert not np.array_equal(before, after)
