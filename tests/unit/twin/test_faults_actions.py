@@ -3,7 +3,7 @@ import pytest
 
 from airan.core.errors import ActionError, FaultError
 from airan.twin.actions import Action, CellKnobs, apply_action, rollback
-from airan.twin.faults import FAULT_KINDS, Fault, cell_modifiers
+from airan.twin.faults import FAULT_KINDS, Fault, cell_modifiers, ue_demand_factor
 
 
 def _knobs(n=3):
@@ -48,3 +48,12 @@ def test_actions_are_bounded_and_reversible():
     assert k.sleep_mode[2] == 2
     rollback(k, rec)
     assert k.sleep_mode[2] == 0
+
+
+def test_ue_demand_factor_takes_the_surge_of_the_area_each_ue_is_in():
+    factor = np.array([1.0, 4.0, 1.6])  # [C]: cell 1 overloaded, cell 2 in a benign surge
+    np.testing.assert_array_equal(ue_demand_factor(np.array([0, 1, 2, 1]), factor), [1.0, 4.0, 1.6, 4.0])
+    with pytest.raises(FaultError, match="area cell 3"):
+        ue_demand_factor(np.array([0, 3]), factor)
+    with pytest.raises(FaultError, match="1-D int"):
+        ue_demand_factor(np.array([0.0, 1.0]), factor)
