@@ -389,8 +389,7 @@ class NetworkTwin(gym.Env):
         tilt = np.clip(kn.tilt_deg + mods.tilt_delta_deg, -30.0, 45.0)
         ant = self._antenna_gain(tilt)
         tx_dbm = cfg.tx_power_dbm + kn.power_offset_db + mods.power_delta_db
-        tx_re = tx_dbm - 10 * np.log10(cfg.num_prbs * 12)
-        rsrp = radio.rx_power_dbm(tx_re, -(s.pathloss_db + s.sf_db), ant)
+        rsrp = radio.rx_power_dbm(self._per_re_dbm(tx_dbm), -(s.pathloss_db + s.sf_db), ant)
         powered = (kn.admin_on > 0) & ~mods.outage
         on_air = powered & (kn.sleep_mode < 2) & (kn.restart_rops == 0)
         rx_mw = np.power(10.0, rsrp / 10.0) * on_air[None, :]
@@ -399,6 +398,10 @@ class NetworkTwin(gym.Env):
         extra_mw = self._noise_mw * np.power(10.0, ext_db / 10.0)
         return {"rsrp_dbm": rsrp, "rx_mw": rx_mw, "on_air": on_air, "powered": powered, "tx_dbm": tx_dbm,
                 "extra_mw": extra_mw, "ext_db": ext_db, "ant": ant}
+
+    def _per_re_dbm(self, tx_dbm: np.ndarray) -> np.ndarray:
+        """[C] per-RE transmit power [dBm] from the cells' total transmit power ``tx_dbm`` [C] [dBm]."""
+        return tx_dbm - 10 * np.log10(self.cfg.num_prbs * 12)
 
     def area_cells(self) -> np.ndarray:
         """[num_ues] int64: the cell whose coverage area each UE is in at its current position, i.e. its best cell
@@ -426,7 +429,7 @@ class NetworkTwin(gym.Env):
         else:
             gain = radio.combine_factors(*radio.spread_antenna_factors(
                 s.geom, self.drop, tilt0, a.num_vertical_elements, a.element_spacing_wavelengths))
-        tx_re = np.full(cfg.num_cells, cfg.tx_power_dbm - 10 * np.log10(cfg.num_prbs * 12))
+        tx_re = self._per_re_dbm(np.full(cfg.num_cells, float(cfg.tx_power_dbm)))
         best = np.argmax(radio.rx_power_dbm(tx_re, -(s.pathloss_db + s.sf_db), gain), axis=1).astype(np.int64)
         s.area_cache = (key, best)
         return best
