@@ -237,3 +237,44 @@ def test_links_synced_to_the_latest_reports_except_at_the_hypothesis_site():
             np.testing.assert_allclose(pred[:, mine & (np.arange(site.size) != 4)],
                                        ref[:, mine & (np.arange(site.size) != 4)])
     assert err[True] < 0.7 * err[False], err  # the twin now hears what the UEs report
+
+
+def test_demand_sync_takes_an_overload_from_the_trace_and_leaves_other_causes_alone():
+    from airan.twin import traffic
+
+    u = _make(0)._s.ue_xyz.shape[0]
+    serving = np.zeros(u, np.int64)  # every UE traced, on cell 0
+    rate = np.linspace(1.0, 9.0, u)  # what the trace says each UE asks [Mbit/s], the real surge included
+    xy = np.full((u, 2), np.nan)
+    xy[:3] = [[10.0, 20.0], [30.0, 40.0], [-50.0, 5.0]]
+    made = {}
+    for on in (False, True):
+        v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, demand_sync=on))
+        v.observe_sessions(serving, rate)
+        v.observe_positions(xy)
+        for cause in ("overload_hotspot", "cell_outage"):
+            made[on, cause] = v._faulted(0, 1.0, cause, (4,), "")
+    for (on, cause), t in made.items():
+        offered = t._rate_dl * traffic.diurnal_factor(t.rop, t.cfg.traffic)  # [num_ues] Mbit/s at this ROP
+        area = t.in_cell_area((4,))
+        took = on and cause == "overload_hotspot"
+        # with the sync an overload injects no surge (the trace carries it) and every traced UE asks its traced
+        # rate; without it the UEs of the hot cell's area keep the twin's own rate under an injected surge
+        assert [f.kind for f in t.faults] == ([] if took else [cause])
+        np.testing.assert_allclose(offered[~area], rate[~area])
+        assert np.allclose(offered[area], rate[area]) == (took or cause != "overload_hotspot")
+        assert np.allclose(t.ue_xy[:3], xy[:3]) == took  # positions only for a demand cause
+    assert area.any()  # the test means something: the hot cell has UEs in its area
+
+
+def test_demand_sync_rolls_an_overload_out_once_per_seed_whatever_the_severities():
+    cand = Candidate("cio", (Action("cio", 4, 6.0),), "overload_hotspot")
+    u = _make(0)._s.ue_xyz.shape[0]
+    counts = {}
+    for on in (False, True):
+        v = Verifier(_make, VerifierConfig(seeds=(0, 1), severities=(0.5, 1.0), horizon_rops=1, demand_sync=on))
+        v.observe_sessions(_make(0).serving.copy(), np.full(u, 4.0))
+        for cause in ("overload_hotspot", "excessive_downtilt"):
+            counts[on, cause] = len(v.rollouts(cause, (4,), np.array([4, 5, 6]), [cand])[cand.actions])
+    assert counts == {(False, "overload_hotspot"): 4, (True, "overload_hotspot"): 2,
+                      (False, "excessive_downtilt"): 4, (True, "excessive_downtilt"): 4}
