@@ -63,7 +63,10 @@ class VerifierConfig:
     where a severity estimate guesses it (UEs not in session keep the twin's own, unsurged rate). The other
     causes are unaffected. Why (session 36, docs/healing_journal.md "The crowd's own state in the what-if
     twins"): on the 29 dev overload hotspots the verifier's predictions correlated 0.20 with the true change,
-    against 0.59 for the true UE state with the verifier's radio errors; with this 0.35.
+    against 0.59 for the true UE state with the verifier's radio errors; with this 0.35, and the dev screen
+    gained (overload FKR median 0.095 -> 0.150, scorer-harmful 6 -> 0). Off: judged on a never-used suite of 156
+    overloads (seed 7335, ``bench/results/HEAL_PREREG_S36.md``) it lost (paired FKR -0.004, scorer-harmful
+    24 -> 35, counterfactual 17 -> 29): with no severity to vary the rollouts' spread shrinks and it acts more.
     calibration_draws / draw_scale: give each seed's twin its own draw of the calibration corrections from the
     fit's Gaussian posterior (``mr_calibration.CorrectionPosterior``, covariance scaled by ``draw_scale``^2)
     instead of the one MAP estimate every seed shares, so the rollouts' spread, which the acceptance rule reads
