@@ -67,6 +67,10 @@ class VerifierConfig:
     gained (overload FKR median 0.095 -> 0.150, scorer-harmful 6 -> 0). Off: judged on a never-used suite of 156
     overloads (seed 7335, ``bench/results/HEAL_PREREG_S36.md``) it lost (paired FKR -0.004, scorer-harmful
     24 -> 35, counterfactual 17 -> 29): with no severity to vary the rollouts' spread shrinks and it acts more.
+    demand_twins: with ``demand_sync``, the number of what-if twins a demand hypothesis rolls out in (``seeds``
+    first, then the next seeds; 0: ``seeds`` alone). The severities it no longer varies can buy futures instead:
+    the rollouts' spread is what the acceptance rule reads as uncertainty, and for an overload most of it is the
+    traffic's future (the perfect model itself correlates only 0.70 with the truth on dev overloads).
     calibration_draws / draw_scale: give each seed's twin its own draw of the calibration corrections from the
     fit's Gaussian posterior (``mr_calibration.CorrectionPosterior``, covariance scaled by ``draw_scale``^2)
     instead of the one MAP estimate every seed shares, so the rollouts' spread, which the acceptance rule reads
@@ -117,8 +121,11 @@ class VerifierConfig:
     calibration_draws: bool = False
     draw_scale: float = 1.0
     demand_sync: bool = False
+    demand_twins: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.demand_twins, bool) or not isinstance(self.demand_twins, int) or self.demand_twins < 0:
+            raise ConfigError(f"demand_twins must be an integer >= 0, got {self.demand_twins!r}")
         if not np.isfinite(self.draw_scale) or self.draw_scale <= 0:
             raise ConfigError(f"draw_scale must be a finite value > 0, got {self.draw_scale!r}")
         if self.rank_by not in RANKINGS:
@@ -436,11 +443,14 @@ class Verifier:
         sevs = self._sevs(severities)
         if self.true_twin is not None:
             return self._true_rollouts(cause, scope, candidates)
-        if self.cfg.demand_sync and demand_gain(cause, 1.0) != 1.0 and self._trace_surge(self._twin(self.cfg.seeds[0])):
+        seeds = tuple(self.cfg.seeds)
+        if self.cfg.demand_sync and demand_gain(cause, 1.0) != 1.0 and self._trace_surge(self._twin(seeds[0])):
             sevs = sevs[:1]  # the trace carries the surge and none is injected: every severity rolls out the same
+            extra = self.cfg.demand_twins - len(seeds)
+            seeds += tuple(range(max(seeds) + 1, max(seeds) + 1 + max(extra, 0)))
         # the twins are deterministic: the same hypothesis on the same knobs predicts the same numbers, so a
         # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
-        key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs,
+        key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs, seeds,
                len(self.network_actions),
                self._sessions_version if self.cfg.sync_sessions or self.cfg.sync_positions or self.cfg.sync_links
                or self.cfg.demand_sync else 0)
@@ -448,7 +458,7 @@ class Verifier:
         todo = list(dict.fromkeys(c.actions for c in candidates if c.actions not in known))
         if todo:
             deltas: list[list[float]] = [[] for _ in todo]
-            for seed in self.cfg.seeds:
+            for seed in seeds:
                 for sev in sevs:
                     for mode in _modes(cause):
                         t = self._faulted(seed, sev, cause, fault_cells, mode)

@@ -278,3 +278,17 @@ def test_demand_sync_rolls_an_overload_out_once_per_seed_whatever_the_severities
             counts[on, cause] = len(v.rollouts(cause, (4,), np.array([4, 5, 6]), [cand])[cand.actions])
     assert counts == {(False, "overload_hotspot"): 4, (True, "overload_hotspot"): 2,
                       (False, "excessive_downtilt"): 4, (True, "excessive_downtilt"): 4}
+
+
+def test_demand_twins_spend_the_unused_severities_on_more_futures():
+    cand = Candidate("cio", (Action("cio", 4, 6.0),), "overload_hotspot")
+    u = _make(0)._s.ue_xyz.shape[0]
+    v = Verifier(_make, VerifierConfig(seeds=(0, 1), severities=(0.5, 1.0), horizon_rops=1, demand_sync=True,
+                                       demand_twins=4))
+    v.observe_sessions(_make(0).serving.copy(), np.full(u, 4.0))
+    rolls = v.rollouts("overload_hotspot", (4,), np.array([4, 5, 6]), [cand])[cand.actions]
+    assert len(rolls) == 4 and sorted(v._twins) == [0, 1, 2, 3]
+    assert len(v.rollouts("excessive_downtilt", (4,), np.array([4, 5, 6]), [cand])[cand.actions]) == 4
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="demand_twins"):
+            VerifierConfig(demand_twins=bad)
