@@ -70,7 +70,10 @@ class VerifierConfig:
     demand_twins: with ``demand_sync``, the number of what-if twins a demand hypothesis rolls out in (``seeds``
     first, then the next seeds; 0: ``seeds`` alone). The severities it no longer varies can buy futures instead:
     the rollouts' spread is what the acceptance rule reads as uncertainty, and for an overload most of it is the
-    traffic's future (the perfect model itself correlates only 0.70 with the truth on dev overloads).
+    traffic's future (the perfect model itself correlates only 0.70 with the truth on dev overloads). Off:
+    ``demand_sync`` with 4 twins was judged on a second never-used overload suite (seed 7336,
+    ``bench/results/HEAL_PREREG_S36b.md``): paired FKR +0.008, scorer-harmful 26 -> 16, but counterfactual-harmful
+    13 -> 18, so neither default changed.
     calibration_draws / draw_scale: give each seed's twin its own draw of the calibration corrections from the
     fit's Gaussian posterior (``mr_calibration.CorrectionPosterior``, covariance scaled by ``draw_scale``^2)
     instead of the one MAP estimate every seed shares, so the rollouts' spread, which the acceptance rule reads
