@@ -1,16 +1,17 @@
 """Per-cause acceptance thresholds fitted on verifier-fidelity records -> bench/results/heal_acceptance_fit*.json
 
-The verifier accepts a candidate by one rule for every hypothesised cause (``verifier.judge``: mean predicted gain
->= ``min_gain`` with no rollout below ``-max_harm``, or every rollout a gain and the mean >= ``consistent_gain``).
-The imperfect twin is not equally wrong for every cause (on dev its predictions correlate 0.79 with the truth for a
-sleeping cell and 0.12 for external interference), so a threshold per cause might take the good picks of the
-faithful causes and decline the noisy ones. This benchmark tests that offline, with no policy run: on the records
-of one ``heal_verifier_fidelity.py`` run (``--fit``) it picks, per cause, the (``min_gain``, ``max_harm``) of a
-grid that maximises the summed true change of the round's picks minus ``--penalty`` per harmful pick (true change
-below ``-harm``), then applies those thresholds to the records of other runs (``--judge``) and compares them with
-the current rule. It also reports, per cause, the verifier's predicted mean / worst / best rollout of the current
-rule's harmful picks against its other picks: if they look alike, no threshold on them can tell the two apart.
-Rounds are first decisions (``heal_verifier_fidelity.py``): a first-order guide, not an episode outcome.
+The verifier accepts a candidate by one rule for every hypothesised cause (``verifier.judge``: mean predicted
+gain >= ``min_gain`` with no rollout below ``-max_harm``, or every rollout a gain and the mean >=
+``consistent_gain``). The imperfect twin is not equally wrong for every cause (on dev its predictions correlate
+0.79 with the truth for a sleeping cell and 0.12 for external interference, ``heal_verifier_fidelity_dev_s37.json``),
+so a threshold per cause might take the good picks of the faithful causes and decline the noisy ones. This
+benchmark tests that offline, with no policy run. On the records of one ``heal_verifier_fidelity.py`` run
+(``--fit``) it picks, per cause, the (``min_gain``, ``max_harm``, ``consistent_gain``) of a grid that maximises
+the summed true change of the rounds' picks minus ``--penalty`` per harmful pick (true change below ``-harm``).
+Then it applies those thresholds to the records of other runs (``--judge``) and compares them with the current
+rule. It also reports, per cause, the verifier's predicted mean / worst / best rollout of the current rule's
+harmful picks against its other picks: if they look alike, no threshold on them can tell the two apart. Rounds
+are first decisions (``heal_verifier_fidelity.py``): a first-order guide, not an episode outcome.
 
     .venv/bin/python bench/heal_acceptance_fit.py --fit bench/results/heal_verifier_fidelity_train34_s37.json \
         --judge bench/results/heal_verifier_fidelity_dev_s37.json --tag s37
@@ -35,6 +36,7 @@ from airan.agents.verifier import VerifierConfig  # noqa: E402
 
 GRID_MIN_GAIN = (0.0, 0.003, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05)
 GRID_MAX_HARM = (0.0, 0.005, 0.01, 0.02, 0.05)
+GRID_CONSISTENT = (0.0, 0.003, 0.01, 0.02, 0.05)  # capped at min_gain (``VerifierConfig``)
 
 
 def load_records(path: Path) -> list[dict[str, Any]]:
@@ -52,8 +54,10 @@ def fit(records: list[dict[str, Any]], penalty: float, kw: dict[str, float]) -> 
     for cause in sorted({r["hypothesis"] for r in records}):
         rs = [r for r in records if r["hypothesis"] == cause]
         best = None
-        for g, h in itertools.product(GRID_MIN_GAIN, GRID_MAX_HARM):
-            cfg = VerifierConfig(min_gain=g, max_harm=h, consistent_gain=min(g, VerifierConfig.consistent_gain))
+        for g, h, cg in itertools.product(GRID_MIN_GAIN, GRID_MAX_HARM, GRID_CONSISTENT):
+            if cg > g:
+                continue
+            cfg = VerifierConfig(min_gain=g, max_harm=h, consistent_gain=cg)
             s = score(rule_outcome(rs, cfg, **kw), penalty)
             if best is None or s > best[0] + 1e-9:
                 best = (s, cfg)
@@ -116,7 +120,8 @@ def main() -> None:
     result: dict[str, Any] = {
         "machine": machine_info(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "penalty": args.penalty, "thresholds": kw,
-        "fitted": {c: {"min_gain": r.min_gain, "max_harm": r.max_harm} for c, r in rules.items()},
+        "fitted": {c: {"min_gain": r.min_gain, "max_harm": r.max_harm, "consistent_gain": r.consistent_gain}
+                   for c, r in rules.items()},
         "runs": {}}
     for path in [args.fit, *args.judge]:
         recs = load_records(path)
