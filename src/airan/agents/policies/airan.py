@@ -108,7 +108,9 @@ class AiranConfig:
     the training split (seed 34, 200 episodes) it ran 7 follow-up rounds, all on overload hotspots, and moved
     no score (FKR median 0.786, full recovery 35/73, harmful 9 both; ``HEAL_PREREG_S24.md``): the monitor
     rarely goes quiet after a compensation there, and where it stays loud the verifier already accepts nothing
-    more.
+    more. Judged again on the session-35 twin (``HEAL_PREREG_S37.md``, never-used seed 7337, 156 overloads): paired
+    FKR +0.018 [+0.003, +0.040], full recovery 23 -> 24 of 116, but 101 more actions and harmful 20 -> 23 (scorer)
+    and 23 -> 28 (counterfactual), beyond the +2 its rules allowed, so it stays off.
     withdraw_after_rops: a compensation kept for a cause of ``WITHDRAW_ALARMS`` while the cause's equipment alarm
     was raised on the diagnosed cell is withdrawn (every knob it moved set back to its value before the
     compensation, as an executor trial with rollback) once that alarm has been clear on the compensated cells
