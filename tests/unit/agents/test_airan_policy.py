@@ -343,6 +343,32 @@ def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(foll
     assert not pol.following
 
 
+def test_follow_up_gain_asks_the_network_before_the_next_round():
+    """With ``follow_up_gain`` a kept compensation is followed up only when the executor measured at least that
+    change of the guarded objective over its window; with None any kept set is; a bad value is refused."""
+    from airan.agents.policies.airan import AiranConfig
+
+    pol, _ = _overload_policy(AiranConfig(follow_up=True, follow_up_gain=0.0))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=Diagnosis({"overload_hotspot": 0.9}, (4, 0)))
+    pol.executor.history = [{"rop": 5, "candidate": "CIO +6 dB", "pre": 0.80, "tolerance": 0.02, "post": 0.79,
+                             "outcome": "kept"}]
+    pol._follow("kept")
+    assert not pol.following  # kept (within tolerance) but the ratio fell: no follow-up
+    pol.executor.history[-1]["post"] = 0.83
+    pol._follow("kept")
+    assert pol.following
+    pol.executor.history = []  # nothing measured: no follow-up
+    pol._follow("kept")
+    assert not pol.following
+    ungated, _ = _overload_policy(AiranConfig(follow_up=True))
+    ungated.open = pol.open
+    ungated.executor.history = [{"pre": 0.80, "post": 0.70}]
+    ungated._follow("kept")
+    assert ungated.following
+    with pytest.raises(ConfigError, match="follow_up_gain"):
+        AiranConfig(follow_up=True, follow_up_gain=float("nan"))
+
+
 def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():
     """``airan_true_twin`` rolls candidates out in clones of the true network (the fault it really has, the
     present state, a fresh future per seed) rather than in the imperfect twins; without the truth it refuses."""

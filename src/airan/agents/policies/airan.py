@@ -111,6 +111,10 @@ class AiranConfig:
     more. Judged again on the session-35 twin (``HEAL_PREREG_S37.md``, never-used seed 7337, 156 overloads): paired
     FKR +0.018 [+0.003, +0.040], full recovery 23 -> 24 of 116, but 101 more actions and harmful 20 -> 23 (scorer)
     and 23 -> 28 (counterfactual), beyond the +2 its rules allowed, so it stays off.
+    follow_up_gain: with ``follow_up``, follow up only a kept set whose measured change of the guarded objective
+    (the executor's last window ROP against its pre-action level, ``Executor.history``) is at least this: the
+    network confirmed the twin's direction. None: any kept set. The follow-up's gains and its extra harm came
+    in the same episodes on seed 7337 (``HEAL_PREREG_S37.md``); this asks the network before the next round.
     withdraw_after_rops: a compensation kept for a cause of ``WITHDRAW_ALARMS`` while the cause's equipment alarm
     was raised on the diagnosed cell is withdrawn (every knob it moved set back to its value before the
     compensation, as an executor trial with rollback) once that alarm has been clear on the compensated cells
@@ -187,6 +191,7 @@ class AiranConfig:
     max_retries: int = 4
     spread_lead: str = "edge_drop"
     follow_up: bool = False
+    follow_up_gain: float | None = None
     withdraw_after_rops: int = 0
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
@@ -207,6 +212,8 @@ class AiranConfig:
                                                    not isinstance(self.score_persistence, int) or
                                                    self.score_persistence < 1):
             raise ConfigError(f"score_persistence must be an integer >= 1 or None, got {self.score_persistence!r}")
+        if self.follow_up_gain is not None and not np.isfinite(self.follow_up_gain):
+            raise ConfigError(f"follow_up_gain must be a finite number or None, got {self.follow_up_gain!r}")
         if self.retry_rops < 0 or self.max_retries < 0:
             raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
         if self.spread_lead not in SPREAD_LEADS:
@@ -458,9 +465,14 @@ class AiranPolicy(Policy):
 
     def _follow(self, outcome: str) -> None:
         """After the executor's ``outcome`` this ROP: a kept compensation asks for a follow-up round
-        (``AiranConfig.follow_up``); a rollback ends the follow-up (the network disagreed with the twin)."""
+        (``AiranConfig.follow_up``; with ``follow_up_gain``, only when the network measured that gain); a rollback
+        ends the follow-up (the network disagreed with the twin)."""
         if outcome == "kept" and self.open is not None and self.open.diagnosis is not None:
             self.following = self.cfg.follow_up and self.open.diagnosis.top(1)[0] in COMPENSATING_CAUSES
+            if self.following and self.cfg.follow_up_gain is not None:
+                last = self.executor.history[-1] if self.executor.history else {}
+                gain = float(last.get("post", np.nan)) - float(last.get("pre", np.nan))
+                self.following = bool(np.isfinite(gain) and gain >= self.cfg.follow_up_gain)
         elif outcome == "rollback":
             self.following = False
 
