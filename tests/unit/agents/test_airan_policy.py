@@ -365,8 +365,9 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
     ungated.executor.history = [{"pre": 0.80, "post": 0.70}]
     ungated._follow("kept")
     assert ungated.following
-    with pytest.raises(ConfigError, match="follow_up_gain"):
-        AiranConfig(follow_up=True, follow_up_gain=float("nan"))
+    for bad in (float("nan"), "0.01", True):
+        with pytest.raises(ConfigError, match="follow_up_gain"):
+            AiranConfig(follow_up=True, follow_up_gain=bad)
 
 
 def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():

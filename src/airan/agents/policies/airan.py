@@ -112,9 +112,9 @@ class AiranConfig:
     FKR +0.018 [+0.003, +0.040], full recovery 23 -> 24 of 116, but 101 more actions and harmful 20 -> 23 (scorer)
     and 23 -> 28 (counterfactual), beyond the +2 its rules allowed, so it stays off.
     follow_up_gain: with ``follow_up``, follow up only a kept set whose measured change of the guarded objective
-    (the executor's last window ROP against its pre-action level, ``Executor.history``) is at least this: the
-    network confirmed the twin's direction. None: any kept set. The follow-up's gains and its extra harm came
-    in the same episodes on seed 7337 (``HEAL_PREREG_S37.md``); this asks the network before the next round.
+    (carried/offered ratio: the executor's last window ROP against its pre-action level, ``Executor.history``) is
+    at least this: the network confirmed the twin's direction. None: any kept set. The follow-up's gains and its
+    extra harm came in the same episodes on seed 7337 (``HEAL_PREREG_S37.md``); this asks the network first.
     withdraw_after_rops: a compensation kept for a cause of ``WITHDRAW_ALARMS`` while the cause's equipment alarm
     was raised on the diagnosed cell is withdrawn (every knob it moved set back to its value before the
     compensation, as an executor trial with rollback) once that alarm has been clear on the compensated cells
@@ -212,7 +212,9 @@ class AiranConfig:
                                                    not isinstance(self.score_persistence, int) or
                                                    self.score_persistence < 1):
             raise ConfigError(f"score_persistence must be an integer >= 1 or None, got {self.score_persistence!r}")
-        if self.follow_up_gain is not None and not np.isfinite(self.follow_up_gain):
+        if self.follow_up_gain is not None and (isinstance(self.follow_up_gain, bool) or
+                                                not isinstance(self.follow_up_gain, (int, float)) or
+                                                not np.isfinite(self.follow_up_gain)):
             raise ConfigError(f"follow_up_gain must be a finite number or None, got {self.follow_up_gain!r}")
         if self.retry_rops < 0 or self.max_retries < 0:
             raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
