@@ -110,11 +110,15 @@ class AiranConfig:
     rarely goes quiet after a compensation there, and where it stays loud the verifier already accepts nothing
     more. Judged again on the session-35 twin (``HEAL_PREREG_S37.md``, never-used seed 7337, 156 overloads): paired
     FKR +0.018 [+0.003, +0.040], full recovery 23 -> 24 of 116, but 101 more actions and harmful 20 -> 23 (scorer)
-    and 23 -> 28 (counterfactual), beyond the +2 its rules allowed, so it stays off.
+    and 23 -> 28 (counterfactual), beyond the +2 its rules allowed. On by default since session 37, gated by
+    ``follow_up_gain``.
     follow_up_gain: with ``follow_up``, follow up only a kept set whose measured change of the guarded objective
     (carried/offered ratio: the executor's last window ROP against its pre-action level, ``Executor.history``) is
     at least this: the network confirmed the twin's direction. None: any kept set. The follow-up's gains and its
-    extra harm came in the same episodes on seed 7337 (``HEAL_PREREG_S37.md``); this asks the network first.
+    extra harm came in the same episodes on seed 7337; this asks the network first. 0 by default since session 37
+    (``HEAL_PREREG_S37b.md``): on the never-used seed-7338 overload suite paired FKR +0.0015 [-0.0073, +0.0100],
+    full recovery 13 -> 14 of 109, harmful 6 -> 6 (scorer) and 9 -> 9 (counterfactual), 634 -> 663 actions,
+    detection and diagnosis identical; on the used seeds 7335 / 7336 +0.006 / +0.001 with no added harm.
     withdraw_after_rops: a compensation kept for a cause of ``WITHDRAW_ALARMS`` while the cause's equipment alarm
     was raised on the diagnosed cell is withdrawn (every knob it moved set back to its value before the
     compensation, as an executor trial with rollback) once that alarm has been clear on the compensated cells
@@ -190,8 +194,8 @@ class AiranConfig:
     retry_rops: int = 0
     max_retries: int = 4
     spread_lead: str = "edge_drop"
-    follow_up: bool = False
-    follow_up_gain: float | None = None
+    follow_up: bool = True
+    follow_up_gain: float | None = 0.0
     withdraw_after_rops: int = 0
     withdraw_surges: bool = False
     guard_own_knobs: bool = False
