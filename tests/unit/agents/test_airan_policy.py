@@ -312,7 +312,7 @@ def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(foll
     the quiet incident closes. A rollback, or a cause the catalogue cures, asks for no follow-up."""
     from airan.agents.policies.airan import AiranConfig
 
-    pol, twin = _overload_policy(AiranConfig(follow_up=follow_up))
+    pol, twin = _overload_policy(AiranConfig(follow_up=follow_up, follow_up_gain=None))  # gate: the next test
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
     hist = {}
     for r in range(8):  # the monitor sees every ROP (its features feed the diagnoser)
@@ -360,7 +360,8 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
     pol.executor.history = []  # nothing measured: no follow-up
     pol._follow("kept")
     assert not pol.following
-    ungated, _ = _overload_policy(AiranConfig(follow_up=True))
+    assert AiranConfig().follow_up and AiranConfig().follow_up_gain == 0.0  # the default since session 37
+    ungated, _ = _overload_policy(AiranConfig(follow_up=True, follow_up_gain=None))
     ungated.open = pol.open
     ungated.executor.history = [{"pre": 0.80, "post": 0.70}]
     ungated._follow("kept")
