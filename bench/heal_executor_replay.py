@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402
 
-from airan.agents.executor import ExecutorConfig  # noqa: E402
+from airan.agents.executor import ExecutorConfig, pre_action_level, rop_noise  # noqa: E402
 from airan.agents.scorer import HARM_K, noise_sigma  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 
@@ -60,9 +59,8 @@ def logged_sets(suite_path: Path, logs_path: Path) -> list[dict[str, Any]]:
                 r = rop - 1  # the ROP the set was decided in: the executor's history ends there
                 if r < 1 or rop + 1 >= healed.size:
                     continue
-                pre = min(healed[r], float(np.mean(healed[r - 1:r + 1])))
-                d = np.diff(healed[:r + 1])
-                noise = 1.4826 * float(np.median(np.abs(d))) / math.sqrt(2.0) if d.size >= 3 else 0.0
+                pre = pre_action_level(healed[:r + 1])
+                noise = rop_noise(healed[:r + 1])
                 rows.append({"episode": ep.id, "cause": ep.cause, "rop": rop, "effect": float(s["effect"]),
                              "harmful": bool(float(s["effect"]) < -HARM_K * sigma),
                              "drops": [float(pre - healed[rop]), float(pre - healed[rop + 1])], "noise": noise,

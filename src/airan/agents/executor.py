@@ -28,6 +28,20 @@ from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 
 
+def pre_action_level(series: np.ndarray) -> float:
+    """The level an action starts from, from the guarded objective's ``series`` [rops] up to the deciding ROP:
+    the lower of the last ROP and the last two ROPs' mean, so a ROP before the fault (or before the previous
+    action took effect) does not inflate it."""
+    return float(min(series[-1], np.mean(series[-2:])))
+
+
+def rop_noise(series: np.ndarray) -> float:
+    """ROP-to-ROP noise of a guarded objective ``series`` [rops] (robust: 1.4826 x median |difference| / sqrt 2
+    over its finite values; 0 with fewer than 3 differences), in the objective's unit."""
+    d = np.diff(series[np.isfinite(series)])
+    return 1.4826 * float(np.median(np.abs(d))) / np.sqrt(2.0) if d.size >= 3 else 0.0
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
     """window_rops: ROPs watched after an action; k_sigma: regression tolerance in units of the guarded
@@ -128,17 +142,12 @@ class Executor:
                   cause: str) -> tuple[float, float]:
         """(pre-action level, regression tolerance) of ``cause``'s guarded objective on ``scope``."""
         series = np.array([objective({k: v[r] for k, v in history.items()}, scope, cause) for r in range(rop + 1)])
-        # the level the action starts from: the lower of the last ROP and the last two ROPs' mean, so a ROP
-        # before the fault (or before the previous action took effect) does not inflate it
-        pre = float(min(series[-1], np.mean(series[max(rop - 1, 0):])))
-        return pre, self.tolerance(series, cause)
+        return pre_action_level(series), self.tolerance(series, cause)
 
     def tolerance(self, series: np.ndarray, cause: str) -> float:
         """Regression tolerance for a guarded objective ``series`` [rops] (its history up to the action)."""
         floor = self.cfg.margin_ho if cause == "ho_misconfig" else self.cfg.margin
-        d = np.diff(series[np.isfinite(series)])
-        sigma = 1.4826 * float(np.median(np.abs(d))) / np.sqrt(2.0) if d.size >= 3 else 0.0
-        return max(self.cfg.k_sigma * sigma, floor)
+        return max(self.cfg.k_sigma * rop_noise(series), floor)
 
     def on_rop(self, rop: int, kpis: dict[str, np.ndarray], history: dict[str, np.ndarray],
                approvals: frozenset[str]) -> tuple[list[PlannedAction], str]:
