@@ -91,11 +91,11 @@ class RecordingVerifier(Verifier):
         return _reseeded(twin, k)
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray, candidates: list[Candidate],
-               severities: tuple[float, ...] | None = None) -> list:
-        preds = super().verify(cause, fault_cells, scope, candidates, severities)
+               severities: tuple[float, ...] | None = None, modes: tuple[str, ...] | None = None) -> list:
+        preds = super().verify(cause, fault_cells, scope, candidates, severities, modes)
         if not candidates:
             return preds
-        rolls = self.rollouts(cause, fault_cells, scope, candidates, severities)
+        rolls = self.rollouts(cause, fault_cells, scope, candidates, severities, modes)
         now = self.true_now()
         # the perfect model: the true network's state, configuration and faults, with other random streams for
         # what happens next (UE movement, sessions, measurement noise): how well anyone could predict

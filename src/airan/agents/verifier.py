@@ -174,6 +174,19 @@ def _modes(cause: str) -> tuple[str, ...]:
     return ("pingpong", "too_late") if cause == "ho_misconfig" else ("",)
 
 
+def hypothesis_modes(cause: str, modes: Sequence[str] | None) -> tuple[str, ...]:
+    """The fault modes a hypothesis of ``cause`` is rolled out in: ``modes`` (a non-empty subset of the cause's
+    modes, e.g. ``("pingpong",)`` when the evidence measured which handover misconfiguration it is) or, with None,
+    every mode of the cause."""
+    every = _modes(cause)
+    if modes is None:
+        return every
+    picked = tuple(dict.fromkeys(str(m) for m in modes))
+    if not picked or any(m not in every for m in picked):
+        raise ConfigError(f"modes for {cause!r} must be a non-empty subset of {every}, got {modes!r}")
+    return picked
+
+
 def estimated_severities(observed: float, predicted: np.ndarray, severities: tuple[float, ...],
                          spread: float = 0.2) -> tuple[float, float]:
     """Two severities bracketing the one whose predicted signature matches ``observed``: ``predicted`` [S] the
@@ -440,10 +453,12 @@ class Verifier:
         return sevs
 
     def rollouts(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
-                 candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> dict[tuple, list[float]]:
+                 candidates: list[Candidate], severities: tuple[float, ...] | None = None,
+                 modes: Sequence[str] | None = None) -> dict[tuple, list[float]]:
         """Each candidate's predicted objective changes, one per rollout (seeds x severities x modes; -inf where
         an action was out of bounds), keyed by ``Candidate.actions``; arguments as for ``verify``."""
         sevs = self._sevs(severities)
+        kinds = hypothesis_modes(cause, modes)
         if self.true_twin is not None:
             return self._true_rollouts(cause, scope, candidates)
         seeds = tuple(self.cfg.seeds)
@@ -453,7 +468,7 @@ class Verifier:
             seeds += tuple(range(max(seeds) + 1, max(seeds) + 1 + max(extra, 0)))
         # the twins are deterministic: the same hypothesis on the same knobs predicts the same numbers, so a
         # later round reuses what an earlier one simulated (key: hypothesis, scope, severities, network knobs)
-        key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs, seeds,
+        key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs, seeds, kinds,
                len(self.network_actions),
                self._sessions_version if self.cfg.sync_sessions or self.cfg.sync_positions or self.cfg.sync_links
                or self.cfg.demand_sync else 0)
@@ -463,7 +478,7 @@ class Verifier:
             deltas: list[list[float]] = [[] for _ in todo]
             for seed in seeds:
                 for sev in sevs:
-                    for mode in _modes(cause):
+                    for mode in kinds:
                         t = self._faulted(seed, sev, cause, fault_cells, mode)
                         ref = self._rollout(t, (), scope, cause)
                         for j, actions in enumerate(todo):
@@ -490,14 +505,17 @@ class Verifier:
         return out
 
     def verify(self, cause: str, fault_cells: tuple[int, ...], scope: np.ndarray,
-               candidates: list[Candidate], severities: tuple[float, ...] | None = None) -> list[Prediction]:
+               candidates: list[Candidate], severities: tuple[float, ...] | None = None,
+               modes: Sequence[str] | None = None) -> list[Prediction]:
         """Predictions for ``candidates`` under the hypothesis (``cause`` on ``fault_cells``); ``scope``: cells
         [M] int64 whose objective is guarded; ``severities``: the hypothesis' severities when evidence
-        measured them (``estimated_severities``), else ``cfg.severities``. Sorted best first."""
+        measured them (``estimated_severities``), else ``cfg.severities``; ``modes``: the fault modes when
+        evidence measured them (``hypothesis_modes``), else every mode of the cause. Sorted best first."""
         self._sevs(severities)
+        hypothesis_modes(cause, modes)
         if not candidates:
             return []
-        known = self.rollouts(cause, fault_cells, scope, candidates, severities)
+        known = self.rollouts(cause, fault_cells, scope, candidates, severities, modes)
         out = []
         for cand in candidates:
             mean, low, high, ok = judge(np.asarray(known[cand.actions], float), cause, self.cfg)

@@ -371,6 +371,38 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
             AiranConfig(follow_up=True, follow_up_gain=bad)
 
 
+@pytest.mark.parametrize("setting", ["both", "evidence"])
+def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
+    """With ``handover_modes="evidence"`` a handover hypothesis is verified in the mode its signature measured on
+    the lead cell this ROP (ping-pong storm: pingpong; late-handover streak: too_late; both or neither: every
+    mode); other causes and the default ``"both"`` always take every mode. A bad setting is refused by name."""
+    from airan.agents.policies.airan import AiranConfig
+
+    pol, twin = _overload_policy(AiranConfig(handover_modes=setting))
+    n = pol.ctx.cell_site.size
+    storm, late = np.zeros(n, bool), np.zeros(n, bool)
+    pol.monitor.pingpong_storm = lambda rop: storm
+    pol.monitor.late_fire = late
+    storm[4], late[5], late[6], storm[6] = True, True, True, True
+    got = {c: pol._modes("ho_misconfig", c, 9) for c in (3, 4, 5, 6)}
+    if setting == "both":
+        assert got == {3: None, 4: None, 5: None, 6: None}
+    else:
+        assert got == {3: None, 4: ("pingpong",), 5: ("too_late",), 6: None}
+    assert pol._modes("overload_hotspot", 4, 9) is None
+    # the planner hands the measured mode to the verifier and says so
+    seen = []
+    pol.verifier.verify = lambda cause, cells, scope, cands, sevs=None, modes=None: seen.append(modes) or []
+    info, hist = _steps(twin, 8)
+    dec = Decision()
+    pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, Diagnosis({"ho_misconfig": 0.9}, (4,)))
+    assert seen == [None if setting == "both" else ("pingpong",)]
+    assert any("rolled out as pingpong only" in n for n in dec.notes) == (setting == "evidence")
+    assert AiranConfig().handover_modes == "both"
+    with pytest.raises(ConfigError, match="handover_modes"):
+        AiranConfig(handover_modes="pingpong")
+
+
 def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():
     """``airan_true_twin`` rolls candidates out in clones of the true network (the fault it really has, the
     present state, a fresh future per seed) rather than in the imperfect twins; without the truth it refuses."""

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from airan.agents.planner import Candidate
-from airan.agents.verifier import Prediction, Verifier, VerifierConfig, judge, objective, rank
+from airan.agents.verifier import Prediction, Verifier, VerifierConfig, hypothesis_modes, judge, objective, rank
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
@@ -292,3 +292,21 @@ def test_demand_twins_spend_the_unused_severities_on_more_futures():
     for bad in (-1, 1.5, True):
         with pytest.raises(ConfigError, match="demand_twins"):
             VerifierConfig(demand_twins=bad)
+
+
+def test_handover_rollouts_in_the_modes_the_evidence_measured():
+    """A handover hypothesis is rolled out in both of its modes unless ``modes`` names the one measured; the
+    rollouts are cached per mode set, and a mode the cause does not have is refused by name."""
+    cand = Candidate("restore", (Action("hysteresis", 4, 2.0),), "ho_misconfig")
+    v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(0.5, 1.0), horizon_rops=1))
+    scope = np.array([4, 5, 6])
+    both = v.rollouts("ho_misconfig", (4,), scope, [cand])[cand.actions]
+    pp = v.rollouts("ho_misconfig", (4,), scope, [cand], modes=("pingpong",))[cand.actions]
+    late = v.rollouts("ho_misconfig", (4,), scope, [cand], modes=["too_late", "too_late"])[cand.actions]
+    assert len(both) == 4 and len(pp) == 2 and len(late) == 2
+    assert both == [pp[0], late[0], pp[1], late[1]]  # seeds x severities x modes, the same twins either way
+    assert hypothesis_modes("ho_misconfig", None) == ("pingpong", "too_late")
+    assert hypothesis_modes("sleeping_cell", None) == ("",)
+    for cause, bad in (("ho_misconfig", ()), ("ho_misconfig", ("sideways",)), ("sleeping_cell", ("pingpong",))):
+        with pytest.raises(ConfigError, match="modes"):
+            v.verify(cause, (4,), scope, [cand], modes=bad)

@@ -72,6 +72,8 @@ SURGE_MIN_UES = 2
 
 # How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
 SPREAD_LEADS = ("edge_drop", "site_quartiles")
+# how the verifier rolls out a handover misconfiguration: in both of its modes, or in the one the signatures measured
+HANDOVER_MODES = ("both", "evidence")
 
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
@@ -180,7 +182,13 @@ class AiranConfig:
     of 382 (downtilt 214 -> 218 of 253, uptilt 168 -> 172 of 198, localization 454 = 454; 7 of the 8 were
     handover readings, not the downtilt readings of uptilts that motivated it: a third dimension puts a real
     shift further from the "no RSRP change" a handover fault predicts), and the full runs on the never-used
-    seed-7331 suite detected and acted identically in every episode."""
+    seed-7331 suite detected and acted identically in every episode.
+    handover_modes: ``"both"`` rolls a handover misconfiguration out in the twins as a ping-pong one and as a
+    too-late one; ``"evidence"`` only in the mode the monitor's signature on the lead cell measured this ROP (a
+    ping-pong storm or a late-handover streak; both modes when both or neither hold, ``AiranPolicy._modes``),
+    as the coverage and surge signatures already measure a hypothesis' severity. In the ping-pong episodes where
+    "restore the defaults" was declined (dev-0102, seed-7334 test-0152: predicted +0.458 failures per ROP
+    against ``min_gain_ho`` 0.5), the too-late rollouts predicted nothing and halved the ping-pong ones' mean."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -204,6 +212,7 @@ class AiranConfig:
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
+    handover_modes: str = "both"
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -224,6 +233,8 @@ class AiranConfig:
             raise ConfigError(f"retry_rops/max_retries must be >= 0, got {self.retry_rops!r}/{self.max_retries!r}")
         if self.spread_lead not in SPREAD_LEADS:
             raise ConfigError(f"spread_lead must be one of {SPREAD_LEADS}, got {self.spread_lead!r}")
+        if self.handover_modes not in HANDOVER_MODES:
+            raise ConfigError(f"handover_modes must be one of {HANDOVER_MODES}, got {self.handover_modes!r}")
         if self.compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {self.compensation!r}")
         if not 0 < self.confident <= 1:
@@ -678,8 +689,12 @@ class AiranPolicy(Policy):
         nb = self.ctx.neighbours[cells[0]]
         scope = np.unique(np.concatenate([np.asarray(cells), nb[nb >= 0]])).astype(np.int64)
         guard = cause_scope(cause, (int(cells[0]),), self.ctx.cell_site, self.ctx.neighbours)
+        modes = self._modes(cause, int(cells[0]), obs.rop)
+        if modes is not None:
+            dec.notes.append(f"verifier: {cause} on cell {cells[0]} rolled out as {modes[0]} only (the "
+                             f"{'ping-pong storm' if modes[0] == 'pingpong' else 'late-handover streak'} this ROP)")
         preds = self.verifier.verify(cause, cells if cause in SITE_FAULTS else cells[:1], scope, cands,
-                                     self._severities(cause, cells[0]))
+                                     self._severities(cause, cells[0]), modes)
         for seed, cal in sorted(self.verifier.calibration.items()):
             if seed not in self._cal_noted:
                 self._cal_noted.add(seed)
@@ -723,6 +738,17 @@ class AiranPolicy(Policy):
         dec.actions += acts
         dec.approval_requests += reqs
         self.open.actions.append(f"ROP {obs.rop}: " + ("requested approval for " if reqs else "applied ") + reason)
+
+    def _modes(self, cause: str, cell: int, rop: int) -> tuple[str] | None:
+        """The handover misconfiguration's mode as the monitor's signatures measured it on ``cell`` this ROP
+        (``AiranConfig.handover_modes="evidence"``): ``("pingpong",)`` where only the ping-pong storm holds,
+        ``("too_late",)`` where only the late-handover streak does; None (every mode) otherwise."""
+        if self.cfg.handover_modes != "evidence" or cause != "ho_misconfig":
+            return None
+        storm, late = bool(self.monitor.pingpong_storm(rop)[cell]), bool(self.monitor.late_fire[cell])
+        if storm == late:
+            return None
+        return ("pingpong",) if storm else ("too_late",)
 
     def _severities(self, cause: str, cell: int) -> tuple[float, float] | None:
         """The hypothesis' severities as the lead signature measured them on ``cell`` (a coverage shift
