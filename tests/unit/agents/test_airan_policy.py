@@ -371,11 +371,12 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
             AiranConfig(follow_up=True, follow_up_gain=bad)
 
 
-@pytest.mark.parametrize("setting", ["both", "evidence"])
+@pytest.mark.parametrize("setting", ["both", "storm", "evidence"])
 def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     """With ``handover_modes="evidence"`` a handover hypothesis is verified in the mode its signature measured on
     the lead cell this ROP (ping-pong storm: pingpong; late-handover streak: too_late; both or neither: every
-    mode); other causes and the default ``"both"`` always take every mode. A bad setting is refused by name."""
+    mode), with ``"storm"`` only a storm narrows it; other causes and the default ``"both"`` always take every
+    mode. A bad setting is refused by name."""
     from airan.agents.policies.airan import AiranConfig
 
     pol, twin = _overload_policy(AiranConfig(handover_modes=setting))
@@ -385,10 +386,10 @@ def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     pol.monitor.late_fire = late
     storm[4], late[5], late[6], storm[6] = True, True, True, True
     got = {c: pol._modes("ho_misconfig", c, 9) for c in (3, 4, 5, 6)}
-    if setting == "both":
-        assert got == {3: None, 4: None, 5: None, 6: None}
-    else:
-        assert got == {3: None, 4: ("pingpong",), 5: ("too_late",), 6: None}
+    expected = {"both": {3: None, 4: None, 5: None, 6: None},
+                "storm": {3: None, 4: ("pingpong",), 5: None, 6: None},
+                "evidence": {3: None, 4: ("pingpong",), 5: ("too_late",), 6: None}}
+    assert got == expected[setting]
     assert pol._modes("overload_hotspot", 4, 9) is None
     # the planner hands the measured mode to the verifier and says so
     seen = []
@@ -397,7 +398,7 @@ def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     dec = Decision()
     pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, Diagnosis({"ho_misconfig": 0.9}, (4,)))
     assert seen == [None if setting == "both" else ("pingpong",)]
-    assert any("rolled out as pingpong only" in n for n in dec.notes) == (setting == "evidence")
+    assert any("rolled out as pingpong only" in n for n in dec.notes) == (setting != "both")
     assert AiranConfig().handover_modes == "both"
     with pytest.raises(ConfigError, match="handover_modes"):
         AiranConfig(handover_modes="pingpong")

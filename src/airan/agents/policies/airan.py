@@ -72,8 +72,9 @@ SURGE_MIN_UES = 2
 
 # How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
 SPREAD_LEADS = ("edge_drop", "site_quartiles")
-# how the verifier rolls out a handover misconfiguration: in both of its modes, or in the one the signatures measured
-HANDOVER_MODES = ("both", "evidence")
+# how the verifier rolls out a handover misconfiguration: in both of its modes, in the ping-pong mode where a ping-pong
+# storm alone measured it, or in the mode either signature alone measured (``AiranConfig.handover_modes``)
+HANDOVER_MODES = ("both", "storm", "evidence")
 
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
@@ -184,11 +185,14 @@ class AiranConfig:
     shift further from the "no RSRP change" a handover fault predicts), and the full runs on the never-used
     seed-7331 suite detected and acted identically in every episode.
     handover_modes: ``"both"`` rolls a handover misconfiguration out in the twins as a ping-pong one and as a
-    too-late one; ``"evidence"`` only in the mode the monitor's signature on the lead cell measured this ROP (a
-    ping-pong storm or a late-handover streak; both modes when both or neither hold, ``AiranPolicy._modes``),
-    as the coverage and surge signatures already measure a hypothesis' severity. In the ping-pong episodes where
-    "restore the defaults" was declined (dev-0102, seed-7334 test-0152: predicted +0.458 failures per ROP
-    against ``min_gain_ho`` 0.5), the too-late rollouts predicted nothing and halved the ping-pong ones' mean."""
+    too-late one; ``"storm"`` only as a ping-pong one where the monitor's ping-pong storm holds on the lead cell
+    this ROP and its late-handover streak does not; ``"evidence"`` also only as a too-late one where the streak
+    alone holds (``AiranPolicy._modes``), as the coverage and surge signatures already measure a hypothesis'
+    severity. In the ping-pong episodes where "restore the defaults" was declined (dev-0102, seed-7334
+    test-0152: predicted +0.458 failures per ROP against ``min_gain_ho`` 0.5), the too-late rollouts predicted
+    nothing and halved the ping-pong ones' mean. ``"evidence"`` failed its dev screen: the too-late rollouts alone
+    predict that restoring the defaults adds ping-pongs (dev-0196: -0.167), and a too-late fault's restore had
+    been accepted on its ping-pong rollouts (FKR 0.50 -> 0.00)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -741,14 +745,17 @@ class AiranPolicy(Policy):
 
     def _modes(self, cause: str, cell: int, rop: int) -> tuple[str] | None:
         """The handover misconfiguration's mode as the monitor's signatures measured it on ``cell`` this ROP
-        (``AiranConfig.handover_modes="evidence"``): ``("pingpong",)`` where only the ping-pong storm holds,
-        ``("too_late",)`` where only the late-handover streak does; None (every mode) otherwise."""
-        if self.cfg.handover_modes != "evidence" or cause != "ho_misconfig":
+        (``AiranConfig.handover_modes``): ``("pingpong",)`` where only the ping-pong storm holds (``"storm"`` or
+        ``"evidence"``), ``("too_late",)`` where only the late-handover streak does (``"evidence"``); None (every
+        mode) otherwise."""
+        if self.cfg.handover_modes == "both" or cause != "ho_misconfig":
             return None
         storm, late = bool(self.monitor.pingpong_storm(rop)[cell]), bool(self.monitor.late_fire[cell])
-        if storm == late:
-            return None
-        return ("pingpong",) if storm else ("too_late",)
+        if storm and not late:
+            return ("pingpong",)
+        if late and not storm and self.cfg.handover_modes == "evidence":
+            return ("too_late",)
+        return None
 
     def _severities(self, cause: str, cell: int) -> tuple[float, float] | None:
         """The hypothesis' severities as the lead signature measured them on ``cell`` (a coverage shift
