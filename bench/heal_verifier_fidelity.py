@@ -115,7 +115,8 @@ class RecordingVerifier(Verifier):
                 rad = [self._rollout(t, p.candidate.actions, scope, cause) - r0 for t, r0 in radio]
             except ActionError:
                 true, best, rad = None, [], []
-            recs.append({"name": p.candidate.name, "rollouts": [float(x) for x in rolls[p.candidate.actions]],
+            recs.append({"name": p.candidate.name, "knobs": len(p.candidate.actions),
+                         "rollouts": [float(x) for x in rolls[p.candidate.actions]],
                          "true": true, "perfect": best, "radio_errors": rad, "accepted": bool(p.accepted)})
         real = [f for f in self.truth if f.kind != "benign_surge"]
         self.sink.append({"rop": int(now.rop), "hypothesis": cause, "cells": [int(c) for c in fault_cells],
@@ -152,10 +153,11 @@ def _job(job: dict[str, Any], _out: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ analysis
 def pick(cands: list[dict[str, Any]], cause: str, cfg: VerifierConfig) -> dict[str, Any] | None:
-    """The candidate a round takes under ``cfg``'s acceptance rule: the accepted one of largest predicted mean."""
+    """The candidate a round takes under ``cfg``'s acceptance rule: the accepted one of largest predicted mean
+    (records written before session 38 do not say how many knobs a set moves: 1 is assumed)."""
     best, best_mean = None, -np.inf
     for c in cands:
-        mean, _, _, ok = judge(np.asarray(c["rollouts"], float), cause, cfg)
+        mean, _, _, ok = judge(np.asarray(c["rollouts"], float), cause, cfg, int(c.get("knobs", 1)))
         if ok and mean > best_mean:
             best, best_mean = c, mean
     return best

@@ -46,7 +46,11 @@ class VerifierConfig:
     settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out (5 ROPs
     did better on the training split but took more harmful actions on dev and test; docs/healing_journal.md).
     Acceptance (``judge``), carried/offered ratio: ``min_gain`` mean gain with no rollout below ``-max_harm``,
-    or ``consistent_gain`` when every rollout gains. Handover faults, in failures per ROP (ping-pongs + RLFs):
+    or ``consistent_gain`` when every rollout gains; with ``many_knobs`` > 0 a set of more actions than that must
+    also be predicted to gain at least ``many_knobs_gain`` (each knob moved is a chance to harm, and the harm
+    rate counts actions: on the fidelity records of the training split, dev and seed 7335, sets of 4 and 6
+    knobs accepted on a small predicted gain were a large share of the harmful picks, weighted by their knobs;
+    ``bench/results/HEAL_PREREG_S38b.md``). Handover faults, in failures per ROP (ping-pongs + RLFs):
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
     rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm.
     sync_sessions / sync_rates: start each rollout from the sessions / and the traffic the network's latest UE
@@ -125,8 +129,14 @@ class VerifierConfig:
     draw_scale: float = 1.0
     demand_sync: bool = False
     demand_twins: int = 0
+    many_knobs: int = 0
+    many_knobs_gain: float = 0.02
 
     def __post_init__(self) -> None:
+        if isinstance(self.many_knobs, bool) or not isinstance(self.many_knobs, int) or self.many_knobs < 0:
+            raise ConfigError(f"many_knobs must be an integer >= 0, got {self.many_knobs!r}")
+        if not np.isfinite(self.many_knobs_gain) or self.many_knobs_gain < 0:
+            raise ConfigError(f"many_knobs_gain must be a finite value >= 0, got {self.many_knobs_gain!r}")
         if isinstance(self.demand_twins, bool) or not isinstance(self.demand_twins, int) or self.demand_twins < 0:
             raise ConfigError(f"demand_twins must be an integer >= 0, got {self.demand_twins!r}")
         if not np.isfinite(self.draw_scale) or self.draw_scale <= 0:
@@ -202,14 +212,17 @@ def estimated_severities(observed: float, predicted: np.ndarray, severities: tup
     return max(est * (1 - spread), 0.05), min(est * (1 + spread), 1.0)
 
 
-def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig) -> tuple[float, float, float, bool]:
+def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig, knobs: int = 1) -> tuple[float, float, float, bool]:
     """(mean, low, high, accepted) of a candidate's predicted objective changes ``deltas`` [seeds x severities]
-    (-inf where the action was out of bounds); the acceptance rule is in the module docstring."""
+    (-inf where the action was out of bounds) for a set of ``knobs`` actions; the acceptance rule is in the
+    module docstring (``VerifierConfig.many_knobs``: a larger set must also clear ``many_knobs_gain``)."""
     mean = float(np.mean(deltas)) if np.all(np.isfinite(deltas)) else -np.inf
     low, high = float(np.min(deltas)), float(np.max(deltas))
     if cause == "ho_misconfig":  # handover failures per ROP, not a ratio
         return mean, low, high, bool(mean >= cfg.min_gain_ho and low >= -cfg.max_harm_ho)
     ok = (mean >= cfg.min_gain and low >= -cfg.max_harm) or (low > 0 and mean >= cfg.consistent_gain)
+    if cfg.many_knobs > 0 and knobs > cfg.many_knobs:
+        ok = ok and mean >= cfg.many_knobs_gain
     return mean, low, high, bool(ok)
 
 
@@ -518,6 +531,6 @@ class Verifier:
         known = self.rollouts(cause, fault_cells, scope, candidates, severities, modes)
         out = []
         for cand in candidates:
-            mean, low, high, ok = judge(np.asarray(known[cand.actions], float), cause, self.cfg)
+            mean, low, high, ok = judge(np.asarray(known[cand.actions], float), cause, self.cfg, len(cand.actions))
             out.append(Prediction(cand, mean, low, high, ok))
         return rank(out, self.cfg.rank_by, self.cfg.fewest_within)

@@ -53,6 +53,30 @@ def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
         VerifierConfig(consistent_gain=0.02)
 
 
+def test_a_set_of_many_knobs_must_be_predicted_to_gain_more():
+    """With ``many_knobs`` a set of more actions than that is accepted only when its predicted mean also clears
+    ``many_knobs_gain``; smaller sets, handover sets and the default (0, off) judge as before. The verifier
+    counts a candidate's actions; bad settings are refused by name."""
+    small = np.array([0.003, 0.015, 0.009, 0.01])  # every rollout gains: accepted by consistent_gain
+    plain, strict = VerifierConfig(), VerifierConfig(many_knobs=3, many_knobs_gain=0.02)
+    assert judge(small, "cell_outage", plain, knobs=6)[3] and judge(small, "cell_outage", strict, knobs=3)[3]
+    assert not judge(small, "cell_outage", strict, knobs=4)[3]
+    assert judge(small + 0.02, "cell_outage", strict, knobs=6)[3]
+    assert judge(np.array([1.0, 0.0]), "ho_misconfig", strict, knobs=6)[3]  # in failures: its own rule
+    v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=2, many_knobs=1,
+                                       many_knobs_gain=9.0))
+    one = Candidate("restart", (Action("restart", 4),), "sleeping_cell")
+    two = Candidate("restart twice", (Action("restart", 4), Action("restart", 4)), "sleeping_cell")
+    by = {p.candidate.name: p for p in v.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [one, two])}
+    assert by["restart"].accepted and not by["restart twice"].accepted
+    v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=2))
+    assert all(p.accepted for p in v.verify("sleeping_cell", (4,), np.array([4, 5, 6]), [one, two]))
+    for kw in ({"many_knobs": -1}, {"many_knobs": True}, {"many_knobs_gain": float("nan")},
+               {"many_knobs_gain": -0.01}):
+        with pytest.raises(ConfigError, match=next(iter(kw))):
+            VerifierConfig(**kw)
+
+
 def test_predicted_shifts_follow_the_hypothesis_physics():
     v = Verifier(_make, VerifierConfig(seeds=(0,), shift_severities=(0.5, 1.0)))
     pred = v.predicted_shifts(4)
