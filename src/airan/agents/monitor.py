@@ -848,7 +848,10 @@ class Monitor:
 
     def pingpong_storm(self, rop: int) -> np.ndarray:
         """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs, or (with
-        ``pingpong_steady_rops``) at least one in each of the last ``pingpong_steady_rops`` ROPs."""
+        ``pingpong_steady_rops``) at least one in each of the last ``pingpong_steady_rops`` ROPs; none before the
+        monitor has seen a ROP."""
+        if "pp" not in self.derived:
+            return np.zeros(self.sure.shape[0], bool)
         k = self.cfg.pingpong_rops
         pp = np.asarray(self.derived["pp"], float)
         storm = np.zeros(pp.shape[1], bool)

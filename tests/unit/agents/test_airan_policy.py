@@ -375,7 +375,7 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
 def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     """With ``handover_modes="evidence"`` a handover hypothesis is verified in the mode its signature measured on
     the lead cell this ROP (ping-pong storm: pingpong; late-handover streak: too_late; both or neither: every
-    mode), with ``"storm"`` only a storm narrows it; other causes and the default ``"both"`` always take every
+    mode), with ``"storm"`` (the default) only a storm narrows it; other causes and ``"both"`` always take every
     mode. A bad setting is refused by name."""
     from airan.agents.policies.airan import AiranConfig
 
@@ -399,7 +399,7 @@ def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, Diagnosis({"ho_misconfig": 0.9}, (4,)))
     assert seen == [None if setting == "both" else ("pingpong",)]
     assert any("rolled out as pingpong only" in n for n in dec.notes) == (setting != "both")
-    assert AiranConfig().handover_modes == "both"
+    assert AiranConfig().handover_modes == "storm"  # the default since session 38
     with pytest.raises(ConfigError, match="handover_modes"):
         AiranConfig(handover_modes="pingpong")
 

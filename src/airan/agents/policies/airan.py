@@ -192,7 +192,11 @@ class AiranConfig:
     test-0152: predicted +0.458 failures per ROP against ``min_gain_ho`` 0.5), the too-late rollouts predicted
     nothing and halved the ping-pong ones' mean. ``"evidence"`` failed its dev screen: the too-late rollouts alone
     predict that restoring the defaults adds ping-pongs (dev-0196: -0.167), and a too-late fault's restore had
-    been accepted on its ping-pong rollouts (FKR 0.50 -> 0.00)."""
+    been accepted on its ping-pong rollouts (FKR 0.50 -> 0.00). ``"storm"`` is the default since session 38
+    (``bench/results/HEAL_PREREG_S38.md``): screens dev paired FKR +0.012, seed 7334 +0.017, no added harm; on
+    the never-used seed-7339 suite (104 handover faults, 52 overloads, 44 controls) paired FKR +0.013
+    [+0.000, +0.036], full recovery 49 -> 50 of 89, harmful 9 -> 9 (scorer) and 6 -> 6 (counterfactual),
+    detection and diagnosis identical."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -216,7 +220,7 @@ class AiranConfig:
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
-    handover_modes: str = "both"
+    handover_modes: str = "storm"
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
