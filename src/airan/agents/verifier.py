@@ -49,8 +49,11 @@ class VerifierConfig:
     or ``consistent_gain`` when every rollout gains; with ``many_knobs`` > 0 a set of more actions than that must
     also be predicted to gain at least ``many_knobs_gain`` (each knob moved is a chance to harm, and the harm
     rate counts actions: on the fidelity records of the training split, dev and seed 7335, sets of 4 and 6
-    knobs accepted on a small predicted gain were a large share of the harmful picks, weighted by their knobs;
-    ``bench/results/HEAL_PREREG_S38b.md``). Handover faults, in failures per ROP (ping-pongs + RLFs):
+    knobs accepted on a small predicted gain were a large share of the harmful picks, weighted by their knobs).
+    Off: ``many_knobs=3`` (gain 0.02) failed its dev screen (``bench/results/HEAL_PREREG_S38b.md``): harmful 13 ->
+    7 (scorer) and 17 -> 11 (counterfactual), but paired FKR -0.011, since a small predicted gain on a big set was
+    as often a full cure (dev-0020a, 1.00 -> 0.00) as a harm; a setting for an operator who weighs harm first.
+    Handover faults, in failures per ROP (ping-pongs + RLFs):
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
     rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm.
     sync_sessions / sync_rates: start each rollout from the sessions / and the traffic the network's latest UE
