@@ -15,6 +15,10 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   all)
 - ``persist=P``: model-score detections need P consecutive ROPs (4: the ``airan`` default);
 - ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3);
+- ``persist=4,steady=M/K``: the default persistence with the steady ping-pong rule at a ping-pong in at least M
+  of the last K ROPs (``MonitorConfig.pingpong_steady_min`` / ``pingpong_steady_rops``; the default asks for
+  one in each of 6; ``bench/results/HEAL_PREREG_S38c.md``). Every variant replays the default steady rule
+  (before session 38 the replay left it out, so recall of ping-pong faults could read lower than a run's);
 - ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
@@ -60,6 +64,7 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("persist=4,deadair=C", {"persist": 4, "dead": "C"}), ("persist=4,deadair=C+B", {"persist": 4, "dead": "C+B"}),
     ("persist=4,deadair=E", {"persist": 4, "dead": "E"}), ("persist=4,deadair=E+B", {"persist": 4, "dead": "E+B"}),
     ("persist=4,deadair=pre32", {"persist": 4, "dead": "pre32"}),
+    *((f"persist=4,steady={m}/{k}", {"persist": 4, "steady": (m, k)}) for m, k in ((5, 6), (4, 6), (5, 8), (4, 8))),
 )
 # dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
 # (explicit values: "default" is the current MonitorConfig, E+B since session 32; "pre32" the one before)
@@ -115,8 +120,10 @@ def replay(ep: SuiteEpisode) -> dict:
 
 
 def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | None = None,
-          pp: tuple[int, int] | None = None, dead: str = "default") -> np.ndarray:
-    """[R, C] bool: where the variant's monitor detects (``dead``: which ``DEAD_AIR`` evidence)."""
+          pp: tuple[int, int] | None = None, dead: str = "default",
+          steady: tuple[int, int] | None = None) -> np.ndarray:
+    """[R, C] bool: where the variant's monitor detects (``dead``: which ``DEAD_AIR`` evidence; ``steady``: the
+    steady ping-pong rule as (ROPs with a ping-pong, of the last ROPs), default the monitor's)."""
     rec = e["rec"]
     dead_streak = np.zeros(rec["score"].shape[1])
     hot = rec["score"] > e["threshold"]
@@ -124,11 +131,15 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
         hot &= rec["bad"] >= bad
     need = e["persistence"] if persist is None else persist
     m, k = (cfg.pingpong_min, cfg.pingpong_rops) if pp is None else pp
+    sm, sk = (cfg.pingpong_steady_min or cfg.pingpong_steady_rops, cfg.pingpong_steady_rops) if steady is None \
+        else steady
     streak = np.zeros(hot.shape[1])
     out = np.zeros(hot.shape, bool)
     for r in range(hot.shape[0]):
         streak = np.where(hot[r], streak + 1, 0)
         storm = rec["pp"][r + 1 - k: r + 1].sum(axis=0) >= m if k > 0 and r + 1 >= k else False
+        if sk > 0 and r + 1 >= sk:
+            storm = storm | ((rec["pp"][r + 1 - sk: r + 1] >= 1.0).sum(axis=0) >= sm)
         dead_streak = np.where(rec[f"dead:{dead}"][r] > 0, dead_streak + 1, 0)
         dead_air = (cfg.dead_air_rops > 0) & (dead_streak >= cfg.dead_air_rops)
         out[r] = (streak >= need) | (rec["sig"][r] > 0) | storm | dead_air

@@ -524,7 +524,9 @@ class MonitorConfig:
     consecutive ROPs and the cell made no outgoing handover attempt (``HO.AttOut``) in the last
     ``late_ho_quiet_rops`` ROPs (0: no such gate);
     pingpong_steady_rops: a second, *steady* ping-pong rule: at least one ping-pong out of the cell in each of
-    that many consecutive ROPs (0 disables it);
+    that many consecutive ROPs (0 disables it); pingpong_steady_min: with it > 0, in at least that many of them
+    instead of each (a trickle with gaps: a ping-pong misconfiguration of a cell serving one to three UEs makes
+    about one ping-pong per ROP, not in every ROP);
     site_spread_db / site_spread_rops: the *site-relative spread* (``site_relative_spread``: the interquartile
     range over the UEs of ``site_relative_change``) of at least that much [dB] for that many consecutive ROPs
     detects on its own (None: the spread does not detect; needs ``cell_site``). A tilt change moves the near
@@ -563,6 +565,7 @@ class MonitorConfig:
     late_ho_streak_rops: int = 4
     late_ho_quiet_rops: int = 3
     pingpong_steady_rops: int = 6
+    pingpong_steady_min: int = 0
     site_spread_db: float | None = 4.0
     site_spread_rops: int = 4
 
@@ -602,6 +605,9 @@ class MonitorConfig:
         if not (np.isfinite(self.dead_air_min_demand_mbps) and self.dead_air_min_demand_mbps >= 0):
             raise ConfigError(f"dead_air_min_demand_mbps must be finite and >= 0, got "
                               f"{self.dead_air_min_demand_mbps!r}")
+        if not 0 <= self.pingpong_steady_min <= max(self.pingpong_steady_rops, 0):
+            raise ConfigError(f"pingpong_steady_min must be in [0, pingpong_steady_rops], got "
+                              f"{self.pingpong_steady_min!r} with {self.pingpong_steady_rops!r}")
         if min(self.late_ho_streak_rops, self.late_ho_quiet_rops, self.pingpong_steady_rops) < 0:
             raise ConfigError(f"late_ho_streak_rops/late_ho_quiet_rops/pingpong_steady_rops must be >= 0, got "
                               f"{self.late_ho_streak_rops!r}/{self.late_ho_quiet_rops!r}/{self.pingpong_steady_rops!r}")
@@ -848,8 +854,8 @@ class Monitor:
 
     def pingpong_storm(self, rop: int) -> np.ndarray:
         """[num_cells] bool: >= ``pingpong_min`` ping-pongs summed over the last ``pingpong_rops`` ROPs, or (with
-        ``pingpong_steady_rops``) at least one in each of the last ``pingpong_steady_rops`` ROPs; none before the
-        monitor has seen a ROP."""
+        ``pingpong_steady_rops``) at least one in each of the last ``pingpong_steady_rops`` ROPs (in at least
+        ``pingpong_steady_min`` of them where that is > 0); none before the monitor has seen a ROP."""
         if "pp" not in self.derived:
             return np.zeros(self.sure.shape[0], bool)
         k = self.cfg.pingpong_rops
@@ -859,7 +865,8 @@ class Monitor:
             storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
         k = self.cfg.pingpong_steady_rops
         if k > 0 and rop + 1 >= k:
-            storm |= np.all(np.nan_to_num(pp[rop + 1 - k: rop + 1]) >= 1.0, axis=0)
+            need = self.cfg.pingpong_steady_min or k
+            storm |= np.sum(np.nan_to_num(pp[rop + 1 - k: rop + 1]) >= 1.0, axis=0) >= need
         return storm
 
     def late_held(self, mr: np.ndarray | None, srv: np.ndarray | None) -> np.ndarray:

@@ -501,8 +501,14 @@ def test_steady_pingpong_rule_sees_a_trickle_the_storm_misses():
 
     assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=0)) == {}
     assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=6)) == {1: 7}  # ROPs 2-7
+    # in at least M of the last 6 ROPs: the trickle earlier, and the gapped bursts (4 of every 6 ROPs) at M = 4
+    assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=6, pingpong_steady_min=5)) == {1: 6}
+    assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=6, pingpong_steady_min=4)) == {1: 5, 4: 5}
     with pytest.raises(ConfigError, match="-3"):
         MonitorConfig(pingpong_steady_rops=-3)
+    for bad in (-1, 7):
+        with pytest.raises(ConfigError, match="pingpong_steady_min"):
+            MonitorConfig(pingpong_steady_rops=6, pingpong_steady_min=bad)
 
 
 def test_site_relative_change_cancels_what_moves_every_cell_of_a_site():
