@@ -17,8 +17,9 @@ class), and fault episodes with a firing outside the scope or before onset (fals
 - ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3);
 - ``persist=4,steady=M/K``: the default persistence with the steady ping-pong rule at a ping-pong in at least M
   of the last K ROPs (``MonitorConfig.pingpong_steady_min`` / ``pingpong_steady_rops``; the default asks for
-  one in each of 6; ``bench/results/HEAL_PREREG_S38c.md``). Every variant replays the default steady rule
-  (before session 38 the replay left it out, so recall of ping-pong faults could read lower than a run's);
+  one in each of 6; docs/healing_journal.md, "Ping-pongs in most, not all, of the last ROPs"). Every variant
+  replays the default steady rule (before session 38 the replay left it out, so recall of ping-pong faults could
+  read lower than a run's);
 - ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
