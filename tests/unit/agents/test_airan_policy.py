@@ -404,6 +404,28 @@ def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
         AiranConfig(handover_modes="pingpong")
 
 
+@pytest.mark.parametrize("per_cell", [False, True])
+def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(per_cell):
+    """Within an incident a chosen candidate is not proposed again; with ``tried_per_cell`` only on the same lead
+    cell, so "restore the defaults" applied to a wrongly localised cell can still go to the cell the diagnosis
+    moves to."""
+    from airan.agents.policies.airan import AiranConfig
+
+    pol, twin = _overload_policy(AiranConfig(tried_per_cell=per_cell))
+    seen = []
+    pol.verifier.verify = lambda cause, cells, scope, cands, sevs=None, modes=None: seen.append(
+        (int(cells[0]), [c.name for c in cands])) or []
+    info, hist = _steps(twin, 8)
+    where = 4 if per_cell else None
+    pol.tried = {("restore CIO/TTT/hysteresis defaults", where)}  # chosen for cell 4 earlier in the incident
+    for cell in (4, 5):
+        pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), Decision(),
+                  Diagnosis({"ho_misconfig": 0.9}, (cell,)))
+    restore = {c: "restore CIO/TTT/hysteresis defaults" in names for c, names in seen}
+    assert restore == {4: False, 5: per_cell}
+    assert all(names for _, names in seen)  # the other candidates are still offered
+
+
 def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():
     """``airan_true_twin`` rolls candidates out in clones of the true network (the fault it really has, the
     present state, a fresh future per seed) rather than in the imperfect twins; without the truth it refuses."""

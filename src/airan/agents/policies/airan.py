@@ -196,7 +196,12 @@ class AiranConfig:
     (``bench/results/HEAL_PREREG_S38.md``): screens dev paired FKR +0.012, seed 7334 +0.017, no added harm; on
     the never-used seed-7339 suite (104 handover faults, 52 overloads, 44 controls) paired FKR +0.013
     [+0.000, +0.036], full recovery 49 -> 50 of 89, harmful 9 -> 9 (scorer) and 6 -> 6 (counterfactual),
-    detection and diagnosis identical."""
+    detection and diagnosis identical.
+    tried_per_cell: within an incident a candidate the executor applied is not proposed again; with this on, only
+    on the same lead cell, so a cure applied to a wrongly localised cell (e.g. "restore the defaults" on the
+    ping-pong partner of the misconfigured cell) can still be applied to the cell the diagnosis moves to (seed
+    7339 test-0008: the restore on cell 20 blocked the one on cell 9, the fault cell, for the rest of the
+    episode)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -221,6 +226,7 @@ class AiranConfig:
     handover_waits: bool = True
     shift_uses_rise: bool = True
     handover_modes: str = "storm"
+    tried_per_cell: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -325,7 +331,7 @@ class AiranPolicy(Policy):
         self.rounds = 0
         self.retries = 0
         self.next_plan_rop = -1
-        self.tried: set[str] = set()
+        self.tried: set[tuple[str, int | None]] = set()  # (candidate name, lead cell or None) applied this incident
         self.following = False  # a kept compensation asks for a follow-up round (``AiranConfig.follow_up``)
         self._last_trial_actions: tuple = ()
         self.evidence: dict[str, float] = {}
@@ -677,8 +683,9 @@ class AiranPolicy(Policy):
                 dec.notes.append(f"planner: {cause} on cell {cell} blames knobs a kept set moved for "
                                  f"{', '.join(owners)} and still in place; left to that compensation")
                 return
+        where = int(cells[0]) if self.cfg.tried_per_cell else None
         fresh = [c for c in self.planner.propose(cause, cells, self.knobs)
-                 if c.name not in self.tried and not self.coordinator.is_banned(c.actions)]
+                 if (c.name, where) not in self.tried and not self.coordinator.is_banned(c.actions)]
         cands = [c for c in fresh if self.coordinator.cells_free(c.actions, obs.rop)]
         if fresh and not cands:
             # the cells changed within the coordinator's window (e.g. a rollback last ROP): wait for them to
@@ -729,7 +736,7 @@ class AiranPolicy(Policy):
                 self.next_plan_rop = obs.rop + self.cfg.retry_rops
                 dec.notes.append(f"planner: nothing accepted for {cause}; asking again at ROP {self.next_plan_rop}")
             return
-        self.tried.add(best.candidate.name)
+        self.tried.add((best.candidate.name, where))
         reason = f"{best.candidate.name} for {cause} on cell {cells[0]} (predicted {best.mean:+.3f})"
         admitted = self.coordinator.arbitrate([Proposal(best.candidate.actions, "optimization", reason)], obs.rop)
         if not admitted:
