@@ -424,6 +424,7 @@ def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(
     restore = {c: "restore CIO/TTT/hysteresis defaults" in names for c, names in seen}
     assert restore == {4: False, 5: per_cell}
     assert all(names for _, names in seen)  # the other candidates are still offered
+    assert AiranConfig().tried_per_cell  # the default since session 38
 
 
 def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():

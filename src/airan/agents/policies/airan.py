@@ -201,7 +201,9 @@ class AiranConfig:
     on the same lead cell, so a cure applied to a wrongly localised cell (e.g. "restore the defaults" on the
     ping-pong partner of the misconfigured cell) can still be applied to the cell the diagnosis moves to (seed
     7339 test-0008: the restore on cell 20 blocked the one on cell 9, the fault cell, for the rest of the
-    episode)."""
+    episode). On by default since session 38 (``bench/results/HEAL_PREREG_S38d.md``): screens seed 7339 paired
+    FKR +0.011, full recovery 50 -> 52 of 89; dev +0.000, scorer-harmful 13 -> 14; on the never-used seed-7340
+    suite paired FKR +0.008 [+0.000, +0.024], full recovery 50 -> 51 of 86, harmful 5 -> 5 / 1 -> 1."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -226,7 +228,7 @@ class AiranConfig:
     handover_waits: bool = True
     shift_uses_rise: bool = True
     handover_modes: str = "storm"
-    tried_per_cell: bool = False
+    tried_per_cell: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
