@@ -197,7 +197,7 @@ class AiranConfig:
     the never-used seed-7339 suite (104 handover faults, 52 overloads, 44 controls) paired FKR +0.013
     [+0.000, +0.036], full recovery 49 -> 50 of 89, harmful 9 -> 9 (scorer) and 6 -> 6 (counterfactual),
     detection and diagnosis identical.
-    tried_per_cell: within an incident a candidate the executor applied is not proposed again; with this on, only
+    tried_per_cell: within an incident a candidate once chosen is not proposed again; with this on, only
     on the same lead cell, so a cure applied to a wrongly localised cell (e.g. "restore the defaults" on the
     ping-pong partner of the misconfigured cell) can still be applied to the cell the diagnosis moves to (seed
     7339 test-0008: the restore on cell 20 blocked the one on cell 9, the fault cell, for the rest of the
@@ -333,7 +333,7 @@ class AiranPolicy(Policy):
         self.rounds = 0
         self.retries = 0
         self.next_plan_rop = -1
-        self.tried: set[tuple[str, int | None]] = set()  # (candidate name, lead cell or None) applied this incident
+        self.tried: set[tuple[str, int | None]] = set()  # (candidate name, lead cell or None) chosen this incident
         self.following = False  # a kept compensation asks for a follow-up round (``AiranConfig.follow_up``)
         self._last_trial_actions: tuple = ()
         self.evidence: dict[str, float] = {}
