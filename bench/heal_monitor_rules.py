@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.base import Observation  # noqa: E402
-from airan.agents.monitor import BAD_DIRECTION, FEATURE_NAMES, MonitorConfig  # noqa: E402
+from airan.agents.monitor import BAD_DIRECTION, FEATURE_NAMES, MonitorConfig, pingpong_storm_cells  # noqa: E402
 from airan.agents.policies.airan import AiranConfig, AiranPolicy  # noqa: E402
 from airan.agents.runner import episode_context  # noqa: E402
 from airan.agents.suite import SuiteEpisode, fault_scope, load_suite  # noqa: E402
@@ -131,16 +131,14 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
     if bad is not None:
         hot &= rec["bad"] >= bad
     need = e["persistence"] if persist is None else persist
-    m, k = (cfg.pingpong_min, cfg.pingpong_rops) if pp is None else pp
-    sm, sk = (cfg.pingpong_steady_min or cfg.pingpong_steady_rops, cfg.pingpong_steady_rops) if steady is None \
-        else steady
+    pcfg = dataclasses.replace(cfg, **({} if pp is None else {"pingpong_min": pp[0], "pingpong_rops": pp[1]}),
+                               **({} if steady is None else {"pingpong_steady_min": steady[0],
+                                                             "pingpong_steady_rops": steady[1]}))
     streak = np.zeros(hot.shape[1])
     out = np.zeros(hot.shape, bool)
     for r in range(hot.shape[0]):
         streak = np.where(hot[r], streak + 1, 0)
-        storm = rec["pp"][r + 1 - k: r + 1].sum(axis=0) >= m if k > 0 and r + 1 >= k else False
-        if sk > 0 and r + 1 >= sk:
-            storm = storm | ((rec["pp"][r + 1 - sk: r + 1] >= 1.0).sum(axis=0) >= sm)
+        storm = pingpong_storm_cells(rec["pp"], r, pcfg)
         dead_streak = np.where(rec[f"dead:{dead}"][r] > 0, dead_streak + 1, 0)
         dead_air = (cfg.dead_air_rops > 0) & (dead_streak >= cfg.dead_air_rops)
         out[r] = (streak >= need) | (rec["sig"][r] > 0) | storm | dead_air

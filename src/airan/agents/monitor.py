@@ -859,16 +859,7 @@ class Monitor:
         ``pingpong_steady_min`` of them where that is > 0); none before the monitor has seen a ROP."""
         if "pp" not in self.derived:
             return np.zeros(self.sure.shape[0], bool)
-        k = self.cfg.pingpong_rops
-        pp = np.asarray(self.derived["pp"], float)
-        storm = np.zeros(pp.shape[1], bool)
-        if k > 0 and rop + 1 >= k:
-            storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= self.cfg.pingpong_min
-        k = self.cfg.pingpong_steady_rops
-        if k > 0 and rop + 1 >= k:
-            need = self.cfg.pingpong_steady_min or k
-            storm |= np.sum(np.nan_to_num(pp[rop + 1 - k: rop + 1]) >= 1.0, axis=0) >= need
-        return storm
+        return pingpong_storm_cells(np.asarray(self.derived["pp"], float), rop, self.cfg)
 
     def late_held(self, mr: np.ndarray | None, srv: np.ndarray | None) -> np.ndarray:
         """[num_cells] float64 this ROP's UEs overdue (``overdue_ues``) now and last ROP, by the same serving cell;
@@ -913,6 +904,20 @@ class Monitor:
         zs = [(abs(self.features[cell, FEATURE_NAMES.index(f"z.{k}")]), k) for k in DERIVED]
         zs.sort(key=lambda t: -t[0])
         return tuple(DERIVED_SOURCE[k] for z, k in zs[:top] if z >= 2.0)
+
+
+def pingpong_storm_cells(pp: np.ndarray, rop: int, cfg: MonitorConfig) -> np.ndarray:
+    """[C] bool: the ping-pong signatures of ``cfg`` at ``rop`` from per-ROP ping-pong counts ``pp`` [R, C]
+    (NaN: not reported): >= ``pingpong_min`` summed over the last ``pingpong_rops`` ROPs, or at least one in each
+    of the last ``pingpong_steady_rops`` ROPs (in at least ``pingpong_steady_min`` of them where that is > 0)."""
+    storm = np.zeros(pp.shape[1], bool)
+    k = cfg.pingpong_rops
+    if k > 0 and rop + 1 >= k:
+        storm |= np.nansum(pp[rop + 1 - k: rop + 1], axis=0) >= cfg.pingpong_min
+    k = cfg.pingpong_steady_rops
+    if k > 0 and rop + 1 >= k:
+        storm |= np.sum(np.nan_to_num(pp[rop + 1 - k: rop + 1]) >= 1.0, axis=0) >= (cfg.pingpong_steady_min or k)
+    return storm
 
 
 def sector_neighbours(cell_xy: np.ndarray, cell_yaw_deg: np.ndarray, k: int = 6,
