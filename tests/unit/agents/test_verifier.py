@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from airan.agents.planner import Candidate
-from airan.agents.verifier import Prediction, Verifier, VerifierConfig, hypothesis_modes, judge, objective, rank
+from airan.agents.verifier import (
+    HO_TOL,
+    Prediction,
+    Verifier,
+    VerifierConfig,
+    hypothesis_modes,
+    judge,
+    objective,
+    rank,
+)
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 from airan.twin.env import NetworkTwin
@@ -51,6 +60,21 @@ def test_judge_takes_a_small_gain_only_when_every_rollout_agrees():
     assert not judge(np.array([1 / 3, 0.0, 1 / 3, 1 / 3]), "ho_misconfig", cfg)[3]  # too small to matter
     with pytest.raises(ConfigError, match="consistent_gain"):
         VerifierConfig(consistent_gain=0.02)
+
+
+def test_handover_rule_is_not_fooled_by_rounding():
+    """A handover rollout is the difference of two 3-ROP means of failure counts, so a mean exactly at
+    ``min_gain_ho`` (or a rollout exactly at ``-max_harm_ho``) can sum a rounding error beyond it (seed 7341,
+    test-0176: printed +0.500 and declined); the rule compares with ``HO_TOL``."""
+    def rollout(cand: int, ref: int) -> float:  # failures over 3 ROPs, as the verifier's objective means them
+        return float(np.mean([-cand, 0.0, 0.0])) - float(np.mean([-ref, 0.0, 0.0]))
+
+    cfg = VerifierConfig()
+    at = np.array([rollout(0, 0), rollout(0, 0), rollout(0, 1), rollout(3, 8)])  # (0 + 0 + 1 + 5) / 12 = 0.5
+    assert float(np.mean(at)) < cfg.min_gain_ho  # 0.49999999999999994: the float sum falls short
+    assert judge(at, "ho_misconfig", cfg)[3]
+    assert not judge(at - 1 / 12, "ho_misconfig", cfg)[3]  # a twelfth below is below
+    assert HO_TOL < 1 / 12 / 1000  # far below the rule's step
 
 
 def test_a_set_of_many_knobs_must_be_predicted_to_gain_more():
