@@ -56,7 +56,10 @@ class VerifierConfig:
     as often a full cure (dev-0020a, 1.00 -> 0.00) as a harm; a setting for an operator who weighs harm first.
     Handover faults, in failures per ROP (ping-pongs + RLFs):
     ``min_gain_ho`` mean gain with no rollout below ``-max_harm_ho``: one failure per ROP, because a 3-ROP
-    rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm.
+    rollout moves in steps of 1/3 failure and a single extra event is traffic noise, not harm (both compared
+    within ``HO_TOL``). ``min_gain_ho=0.4`` was judged on a never-used suite (seed 7341,
+    ``bench/results/HEAL_PREREG_S39.md``) and not adopted: paired FKR +0.000, as no round there predicted a mean
+    in [0.4, 0.5).
     sync_sessions / sync_rates: start each rollout from the sessions / and the traffic the network's latest UE
     trace reports (``observe_sessions``). sync_positions: also move the twin's UEs to the locations the
     network's latest location reports give (``observe_positions``; MDT / positioning, with their error), so the
