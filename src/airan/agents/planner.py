@@ -170,14 +170,18 @@ class Planner:
 
     ``overload_power`` also offers an overload hotspot the hot cell's own power headroom (+1.5 / +3 dB, and +3 dB
     with CIO +3 dB), as the oracle's grid does: more signal lifts the crowd's SINR, and with it what each PRB of
-    the hot cell carries, where an offload only moves the crowd's demand to neighbours that may have no room."""
+    the hot cell carries, where an offload only moves the crowd's demand to neighbours that may have no room.
+    ``overload_tilt_pair`` (on) offers an overload hotspot the 4-knob set "downtilt 2 deg + neighbour uptilt 1 deg"
+    (the hot cell shrinks and its nearest neighbours reach into what it gave up)."""
 
-    def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False) -> None:
+    def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
+                 overload_tilt_pair: bool = True) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
         self.compensation = compensation
         self.overload_power = bool(overload_power)
+        self.overload_tilt_pair = bool(overload_tilt_pair)
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -255,7 +259,8 @@ class Planner:
                     if knobs.tilt_ok(c, d):
                         add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
                 if knobs.tilt_ok(c, 2.0):
-                    add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
+                    if self.overload_tilt_pair:
+                        add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
                     add("downtilt 2 deg + CIO +6 dB", [Action("tilt", c, 2.0)] + cio([c], knobs.cio_db[c] + 6.0))
                 if self.overload_power:
                     for db in (1.5, 3.0):

@@ -137,6 +137,18 @@ def test_a_hot_cell_may_spend_its_power_headroom_when_asked(ctx):
     assert AiranConfig().overload_power is False
 
 
+def test_the_overload_tilt_pair_can_be_left_out(ctx):
+    """``overload_tilt_pair=False`` drops exactly "downtilt 2 deg + neighbour uptilt 1 deg" from an overload's
+    candidates; the hot cell's own downtilts stay, and the default offers the pair."""
+    knobs = KnobView(ctx)
+    pair = "downtilt 2 deg + neighbour uptilt 1 deg"
+    plain = {c.name: c.actions for c in Planner(ctx).propose("overload_hotspot", (4,), knobs)}
+    assert plain[pair][0] == Action("tilt", 4, 2.0) and all(a.value < 0 for a in plain[pair][1:])
+    without = {c.name for c in Planner(ctx, overload_tilt_pair=False).propose("overload_hotspot", (4,), knobs)}
+    assert set(plain) - without == {pair} and "downtilt 2 deg" in without
+    assert AiranConfig().overload_tilt_pair is True
+
+
 def test_knob_view_restores_a_knob_to_an_earlier_value(ctx):
     """``restore`` sets a knob back to the value ``value`` read before a change, whatever happened in between:
     a delta for tilt and power, the value itself for CIO/TTT/hysteresis, cell_on for a switched-off cell."""

@@ -163,6 +163,8 @@ class AiranConfig:
     overload_power: the planner also offers an overload hotspot the hot cell's own power headroom (``Planner``).
     Off: added in session 35, after the twin's demand surge began to follow the coverage area (an offload no
     longer sheds demand); see docs/healing_journal.md, "Demand that followed the serving cell".
+    overload_tilt_pair: the planner offers an overload hotspot "downtilt 2 deg + neighbour uptilt 1 deg"
+    (``Planner``; on since session 25).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -224,6 +226,7 @@ class AiranConfig:
     guard_own_knobs: bool = False
     compensation: str = "combined"
     overload_power: bool = False
+    overload_tilt_pair: bool = True
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
@@ -321,7 +324,8 @@ class AiranPolicy(Policy):
                                noise_re_dbm=thermal_noise_dbm(sc.subcarrier_spacing_hz, sc.ue_noise_figure_db))
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
-        self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power)
+        self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power,
+                               overload_tilt_pair=self.cfg.overload_tilt_pair)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
