@@ -164,7 +164,9 @@ class AiranConfig:
     Off: added in session 35, after the twin's demand surge began to follow the coverage area (an offload no
     longer sheds demand); see docs/healing_journal.md, "Demand that followed the serving cell".
     overload_tilt_pair: the planner offers an overload hotspot "downtilt 2 deg + neighbour uptilt 1 deg"
-    (``Planner``; on since session 25).
+    (``Planner``; on since session 25). Leaving it out halved the harm on two used suites, where it made 12 of 16
+    scorer-harmful actions, but judged on a never-used overload suite (seed 7342, ``HEAL_PREREG_S39b.md``) it
+    changed no harm (28 -> 28, 17 -> 17 counterfactual; paired FKR +0.000): there the pair was never harmful.
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
