@@ -227,7 +227,8 @@ def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig, knobs: int = 1) -
     low, high = float(np.min(deltas)), float(np.max(deltas))
     if cause == "ho_misconfig":  # handover failures per ROP, not a ratio
         # a rollout is the difference of two 3-ROP means of failure counts, so a mean that equals the threshold
-        # can sum a rounding error below it (seed 7341, test-0176: 0.4999999999999999): compare with a tolerance
+        # can sum a rounding error below it (seed 7341, test-0176, logged +0.500, was declined): compare with a
+        # tolerance
         return mean, low, high, bool(mean >= cfg.min_gain_ho - HO_TOL and low >= -cfg.max_harm_ho - HO_TOL)
     ok = (mean >= cfg.min_gain and low >= -cfg.max_harm) or (low > 0 and mean >= cfg.consistent_gain)
     if cfg.many_knobs > 0 and knobs > cfg.many_knobs:
