@@ -30,6 +30,10 @@ class Candidate:
 # compensation stacked 3-5 deg of uptilt and were the only harmful actions).
 COMPENSATION_UPTILT_DEG = 2.0
 
+# The handover misconfiguration's cure: the cell's own handover parameters set back to the scenario's defaults
+# (the other handover candidates compensate around the cell from its neighbours).
+HANDOVER_RESTORE = "restore CIO/TTT/hysteresis defaults"
+
 # how the planner answers a cell outage or backhaul failure (``Planner`` docstring)
 COMPENSATION_MODES = ("combined", "stepwise", "single_knob")
 
@@ -275,7 +279,7 @@ class Planner:
             d = knobs.defaults
             restore = [Action("cio", c, float(d["cio"])), Action("ttt", c, float(d["ttt"])),
                        Action("hysteresis", c, float(d["hysteresis"]))]
-            add("restore CIO/TTT/hysteresis defaults", restore)
+            add(HANDOVER_RESTORE, restore)
             add("neighbour hysteresis +2 dB", [Action("hysteresis", n, float(min(knobs.hysteresis_db[n] + 2, 10)))
                                                for n in nbrs])
         return out

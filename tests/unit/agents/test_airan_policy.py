@@ -427,6 +427,31 @@ def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(
     assert AiranConfig().tried_per_cell  # the default since session 38
 
 
+@pytest.mark.parametrize("cure_first", [False, True])
+def test_the_handover_cure_can_be_chosen_over_a_compensation_predicted_to_gain_more(cure_first):
+    """Both handover candidates accepted, the neighbours' hysteresis predicted to gain more: by default the
+    larger predicted gain wins; with ``handover_cure_first`` the restore of the cell's own defaults does."""
+    from airan.agents.planner import HANDOVER_RESTORE
+    from airan.agents.verifier import Prediction
+
+    pol, twin = _overload_policy(AiranConfig(handover_cure_first=cure_first))
+
+    def verify(cause, cells, scope, cands, sevs=None, modes=None):
+        by = {c.name: c for c in cands}
+        return [Prediction(by["neighbour hysteresis +2 dB"], 0.833, 0.667, 1.0, True),
+                Prediction(by[HANDOVER_RESTORE], 0.583, 0.333, 0.667, True)]
+
+    pol.verifier.verify = verify
+    pol.open = Incident(detected_rop=7, cells=(4,))
+    info, hist = _steps(twin, 10)
+    dec = Decision()
+    pol._plan(Observation(9, info["kpis"], hist, [], frozenset(), []), dec, Diagnosis({"ho_misconfig": 0.9}, (4,)))
+    chosen = {name for name, _ in pol.tried}
+    assert chosen == {HANDOVER_RESTORE if cure_first else "neighbour hysteresis +2 dB"}
+    assert any("the cure before a compensation" in n for n in dec.notes) == cure_first
+    assert not AiranConfig().handover_cure_first  # off by default
+
+
 def test_the_true_twin_ablation_verifies_in_the_true_network_and_needs_it():
     """``airan_true_twin`` rolls candidates out in clones of the true network (the fault it really has, the
     present state, a fresh future per seed) rather than in the imperfect twins; without the truth it refuses."""

@@ -26,7 +26,7 @@ from airan.agents.diagnoser import (
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
-from airan.agents.planner import COMPENSATION_MODES, KNOB_FIELDS, Candidate, KnobView, Planner
+from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
@@ -207,7 +207,13 @@ class AiranConfig:
     7339 test-0008: the restore on cell 20 blocked the one on cell 9, the fault cell, for the rest of the
     episode). On by default since session 38 (``bench/results/HEAL_PREREG_S38d.md``): screens seed 7339 paired
     FKR +0.011, full recovery 50 -> 52 of 89; dev +0.000, scorer-harmful 13 -> 14; on the never-used seed-7340
-    suite paired FKR +0.008 [+0.000, +0.024], full recovery 50 -> 51 of 86, harmful 5 -> 5 / 1 -> 1."""
+    suite paired FKR +0.008 [+0.000, +0.024], full recovery 50 -> 51 of 86, harmful 5 -> 5 / 1 -> 1.
+    handover_cure_first: for a handover misconfiguration, choose the cure (``HANDOVER_RESTORE``: the lead cell's
+    own handover parameters back to the defaults) whenever the verifier accepts it, over a compensation
+    predicted to gain more ("neighbour hysteresis +2 dB" damps the ping-pongs from the neighbours over the
+    3-ROP horizon and leaves the misconfiguration in place, after which the restore is predicted to gain
+    little and is declined: seed 7343 test-0079, hysteresis +0.833 chosen over the restore's +0.583, the
+    restore then +0.083, FKR 0.45). Off by default (session 40, ``bench/results/HEAL_PREREG_S41.md``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -234,6 +240,7 @@ class AiranConfig:
     shift_uses_rise: bool = True
     handover_modes: str = "storm"
     tried_per_cell: bool = True
+    handover_cure_first: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -735,6 +742,11 @@ class AiranPolicy(Policy):
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
         best = next((p for p in preds if p.accepted), None)
+        cure = next((p for p in preds if p.accepted and p.candidate.name == HANDOVER_RESTORE), None)
+        if self.cfg.handover_cure_first and cause == "ho_misconfig" and cure is not None and cure is not best:
+            dec.notes.append(f"planner: '{HANDOVER_RESTORE}' ({cure.mean:+.3f}) chosen over "
+                             f"'{best.candidate.name}' ({best.mean:+.3f}): the cure before a compensation")
+            best = cure
         if best is None:
             self.following = False
             if self.cfg.retry_rops > 0 and self.retries < self.cfg.max_retries:
