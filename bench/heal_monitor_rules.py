@@ -20,6 +20,10 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   one in each of 6; docs/healing_journal.md, "Ping-pongs in most, not all, of the last ROPs"). Every variant
   replays the default steady rule (before session 38 the replay left it out, so recall of ping-pong faults could
   read lower than a run's);
+- ``persist=4,ppratio=M/K@F``: the default persistence, plus a cell firing when its ping-pongs over the last K ROPs
+  number at least M and at least F of its outgoing handover attempts (``HO.AttOut``) over them: a surge adds
+  handovers and ping-pongs alike, a misconfiguration makes most handovers ping-pong (session 40, offline: it does
+  not separate, docs/healing_journal.md);
 - ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
@@ -66,6 +70,8 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("persist=4,deadair=E", {"persist": 4, "dead": "E"}), ("persist=4,deadair=E+B", {"persist": 4, "dead": "E+B"}),
     ("persist=4,deadair=pre32", {"persist": 4, "dead": "pre32"}),
     *((f"persist=4,steady={m}/{k}", {"persist": 4, "steady": (m, k)}) for m, k in ((5, 6), (4, 6), (5, 8), (4, 8))),
+    *((f"persist=4,ppratio={m}/{k}@{f:g}", {"persist": 4, "ratio": (m, k, f)})
+      for m, k in ((3, 3), (4, 3), (4, 4), (4, 6)) for f in (0.5, 0.7)),
 )
 # dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
 # (explicit values: "default" is the current MonitorConfig, E+B since session 32; "pre32" the one before)
@@ -80,7 +86,8 @@ DEAD_AIR = {"default": {}, "pre32": {"dead_air_evidence": "sinr_and_reports", "d
 
 def replay(ep: SuiteEpisode) -> dict:
     """Per ROP and cell ([R, C] float64 each) the monitor's model score, the signatures that hold without the
-    ping-pong one (``sig``, 0/1), the worst bad-direction z (``bad``), and the ping-pong counts (``pp``)."""
+    ping-pong one (``sig``, 0/1), the worst bad-direction z (``bad``), the ping-pong counts (``pp``) and the
+    outgoing handover attempts (``ho``)."""
     twin = NetworkTwin(ep.scenario)
     twin.reset(seed=ep.seed, options={"faults": list(ep.faults)})
     ctx = episode_context(ep, twin)
@@ -112,6 +119,7 @@ def replay(ep: SuiteEpisode) -> dict:
             f = mon.features
             rec["bad"][r] = np.max([np.minimum(s * f[:, iz], s * f[:, ir]) for iz, ir, s in _BAD], axis=0)
     rec["pp"] = np.nan_to_num(np.stack(hist["HO.PingPong"]))
+    rec["ho"] = np.nan_to_num(np.stack(hist["HO.AttOut"]))
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable,
             "cause": (ep.cause or "control") + (f"/{real[0].mode}" if real and real[0].mode else ""),
@@ -122,9 +130,10 @@ def replay(ep: SuiteEpisode) -> dict:
 
 def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | None = None,
           pp: tuple[int, int] | None = None, dead: str = "default",
-          steady: tuple[int, int] | None = None) -> np.ndarray:
+          steady: tuple[int, int] | None = None, ratio: tuple[int, int, float] | None = None) -> np.ndarray:
     """[R, C] bool: where the variant's monitor detects (``dead``: which ``DEAD_AIR`` evidence; ``steady``: the
-    steady ping-pong rule as (ROPs with a ping-pong, of the last ROPs), default the monitor's)."""
+    steady ping-pong rule as (ROPs with a ping-pong, of the last ROPs), default the monitor's; ``ratio``: also
+    fire at >= M ping-pongs over the last K ROPs that are >= F of the handover attempts, as (M, K, F))."""
     rec = e["rec"]
     dead_streak = np.zeros(rec["score"].shape[1])
     hot = rec["score"] > e["threshold"]
@@ -142,6 +151,9 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
         dead_streak = np.where(rec[f"dead:{dead}"][r] > 0, dead_streak + 1, 0)
         dead_air = (cfg.dead_air_rops > 0) & (dead_streak >= cfg.dead_air_rops)
         out[r] = (streak >= need) | (rec["sig"][r] > 0) | storm | dead_air
+        if ratio is not None and r + 1 >= ratio[1]:
+            pp_k, ho_k = (rec[k][r + 1 - ratio[1]: r + 1].sum(axis=0) for k in ("pp", "ho"))
+            out[r] |= (pp_k >= ratio[0]) & (pp_k >= ratio[2] * ho_k)
     return out
 
 

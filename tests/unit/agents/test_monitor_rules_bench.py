@@ -51,3 +51,15 @@ def test_dead_air_variants_need_their_own_three_silent_rops(mod):
     new = mod.score_variant([e], cfg, dead="A")
     assert (ref["detected"], new["detected"]) == (0, 1) and mod.earlier_than(new, ref) == ["e"]
     assert mod.earlier_than(ref, new) == [] and mod.later_than(ref, new, [e]) == {"x": 1}
+
+
+def test_the_ping_pong_ratio_variant_needs_most_handovers_to_ping_pong(mod):
+    e, cfg = _episode(), MonitorConfig()
+    e["rec"]["ho"] = np.zeros_like(e["rec"]["pp"])
+    e["rec"]["ho"][5:7, 2] = [2.0, 3.0]  # 5 handover attempts carry the 4 ping-pongs
+    assert not mod.fires(e, cfg)[:, 2].any()  # the storm needs 6 over 3 ROPs
+    assert mod.fires(e, cfg, ratio=(4, 3, 0.7))[6, 2]  # 4 >= 0.7 x 5
+    assert not mod.fires(e, cfg, ratio=(4, 3, 0.7))[5, 2]  # only 2 so far
+    e["rec"]["ho"][5:7, 2] = [4.0, 4.0]  # a surge: 8 attempts, half of them ping-pong
+    assert not mod.fires(e, cfg, ratio=(4, 3, 0.7))[:, 2].any()
+    assert mod.fires(e, cfg, ratio=(4, 3, 0.5))[6, 2]
