@@ -213,7 +213,9 @@ class AiranConfig:
     predicted to gain more ("neighbour hysteresis +2 dB" damps the ping-pongs from the neighbours over the
     3-ROP horizon and leaves the misconfiguration in place, after which the restore is predicted to gain
     little and is declined: seed 7343 test-0079, hysteresis +0.833 chosen over the restore's +0.583, the
-    restore then +0.083, FKR 0.45). Off by default (session 40, ``bench/results/HEAL_PREREG_S41.md``)."""
+    restore then +0.083, FKR 0.45). Off: it chose differently in that one round of the ~700 episodes screened
+    (dev, seeds 7341 and 7343; test-0079 0.45 -> 0.98), and in none on the never-used seed-7344 suite of 156
+    handover faults, where paired FKR was +0.000 (``bench/results/HEAL_PREREG_S41.md``)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
