@@ -14,7 +14,8 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   (each variant also lists, per class, the detectable episodes it detects later than ``calibrated`` or not at
   all)
 - ``persist=P``: model-score detections need P consecutive ROPs (4: the ``airan`` default);
-- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3);
+- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3), with the calibrated
+  persistence; ``persist=4,pp>=M/K`` the same with the default persistence;
 - ``persist=4,steady=M/K``: the default persistence with the steady ping-pong rule at a ping-pong in at least M
   of the last K ROPs (``MonitorConfig.pingpong_steady_min`` / ``pingpong_steady_rops``; the default asks for
   one in each of 6; docs/healing_journal.md, "Ping-pongs in most, not all, of the last ROPs"). Every variant
@@ -70,6 +71,7 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     ("persist=4,deadair=E", {"persist": 4, "dead": "E"}), ("persist=4,deadair=E+B", {"persist": 4, "dead": "E+B"}),
     ("persist=4,deadair=pre32", {"persist": 4, "dead": "pre32"}),
     *((f"persist=4,steady={m}/{k}", {"persist": 4, "steady": (m, k)}) for m, k in ((5, 6), (4, 6), (5, 8), (4, 8))),
+    *((f"persist=4,pp>={m}/{k}", {"persist": 4, "pp": (m, k)}) for m, k in ((5, 3), (4, 2))),
     *((f"persist=4,ppratio={m}/{k}@{f:g}", {"persist": 4, "ratio": (m, k, f)})
       for m, k in ((3, 3), (4, 3), (4, 4), (4, 6)) for f in (0.5, 0.7)),
 )
