@@ -227,15 +227,23 @@ def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
     hist["HO.PingPong"][:] = 0.0
     hist["HO.PingPong"][:, 5] = [0, 1, 0, 2, 1, 0, 2, 0]  # background: a ping-pong now and then
     hist["HO.PingPong"][4:, 1] = [2, 2, 3, 4]  # cell 1: a storm from ROP 4
+    hist["HO.PingPong"][5:, 3] = [1, 2, 2]  # cell 3: 5 over 3 ROPs at ROP 7
     d = twin.drop
     mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.9), _Quiet())
-    first = {}
-    for r in range(8):
-        o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
-                        history={k: v[: r + 1] for k, v in hist.items()}, events=[])
-        for det in mon.update(o):
-            first.setdefault(det.cell, r)
-    assert first == {1: 6}  # 2 + 2 + 3 >= 6 at ROP 6
+
+    def first(mon: Monitor) -> dict[int, int]:
+        out = {}
+        for r in range(8):
+            o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                            history={k: v[: r + 1] for k, v in hist.items()}, events=[])
+            for det in mon.update(o):
+                out.setdefault(det.cell, r)
+        return out
+
+    assert first(mon) == {1: 6, 3: 7}  # 2 + 2 + 3 >= 5 at ROP 6; 1 + 2 + 2 at ROP 7
+    assert MonitorConfig().pingpong_min == 5.0  # the default since session 40 (6 before)
+    six = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, pingpong_min=6.0), _Quiet())
+    assert first(six) == {1: 6}
     with pytest.raises(ConfigError, match="-1"):
         MonitorConfig(pingpong_min=-1)
 
@@ -485,7 +493,7 @@ def test_steady_pingpong_rule_sees_a_trickle_the_storm_misses():
     twin = obs_list[0][0]
     hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
     hist["HO.PingPong"][:] = 0.0
-    hist["HO.PingPong"][:, 1] = [0, 0, 1, 2, 1, 2, 1, 1, 1, 2]  # never 6 over 3 ROPs; one or more every ROP from 2
+    hist["HO.PingPong"][:, 1] = [0, 0, 1, 1, 1, 2, 1, 1, 1, 1]  # never 5 over 3 ROPs; one or more every ROP from 2
     hist["HO.PingPong"][:, 4] = [0, 3, 1, 0, 3, 1, 0, 3, 1, 0]  # bursts, never 6 over 3 ROPs, with gaps
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
