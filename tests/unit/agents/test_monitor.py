@@ -218,9 +218,20 @@ def test_decodable_ues_need_a_serving_link_above_the_noise_and_near_the_stronges
         decodable_ues(mr, srv[:4], 3.0)
 
 
-def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
+def _first_detections(nb, cfg: MonitorConfig, hist: dict[str, np.ndarray]) -> dict[int, int]:
+    """The ROP each cell is first detected by a fresh ``Monitor(nb, cfg)`` fed the flat KPI history ``hist``."""
     from airan.agents.base import Observation
 
+    mon, out = Monitor(nb, cfg, _Quiet()), {}
+    for r in range(len(hist["HO.PingPong"])):
+        o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
+                        history={k: v[: r + 1] for k, v in hist.items()}, events=[])
+        for det in mon.update(o):
+            out.setdefault(det.cell, r)
+    return out
+
+
+def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
     obs_list = list(observations([], 8))
     twin = obs_list[0][0]
     hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
@@ -229,21 +240,11 @@ def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
     hist["HO.PingPong"][4:, 1] = [2, 2, 3, 4]  # cell 1: a storm from ROP 4
     hist["HO.PingPong"][5:, 3] = [1, 2, 2]  # cell 3: 5 over 3 ROPs at ROP 7
     d = twin.drop
-    mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(threshold=0.9), _Quiet())
-
-    def first(mon: Monitor) -> dict[int, int]:
-        out = {}
-        for r in range(8):
-            o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
-                            history={k: v[: r + 1] for k, v in hist.items()}, events=[])
-            for det in mon.update(o):
-                out.setdefault(det.cell, r)
-        return out
-
-    assert first(mon) == {1: 6, 3: 7}  # 2 + 2 + 3 >= 5 at ROP 6; 1 + 2 + 2 at ROP 7
+    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    # 2 + 2 + 3 >= 5 at ROP 6 on cell 1; 1 + 2 + 2 at ROP 7 on cell 3
+    assert _first_detections(nb, MonitorConfig(threshold=0.9), hist) == {1: 6, 3: 7}
     assert MonitorConfig().pingpong_min == 5.0  # the default since session 40 (6 before)
-    six = Monitor(mon.neighbours, MonitorConfig(threshold=0.9, pingpong_min=6.0), _Quiet())
-    assert first(six) == {1: 6}
+    assert _first_detections(nb, MonitorConfig(threshold=0.9, pingpong_min=6.0), hist) == {1: 6}
     with pytest.raises(ConfigError, match="-1"):
         MonitorConfig(pingpong_min=-1)
 
@@ -487,8 +488,6 @@ def test_held_streak_rule_needs_one_ue_held_for_rops_and_a_silent_cell():
 
 
 def test_steady_pingpong_rule_sees_a_trickle_the_storm_misses():
-    from airan.agents.base import Observation
-
     obs_list = list(observations([], 10))
     twin = obs_list[0][0]
     hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
@@ -499,13 +498,7 @@ def test_steady_pingpong_rule_sees_a_trickle_the_storm_misses():
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
 
     def first(cfg: MonitorConfig) -> dict[int, int]:
-        mon, out = Monitor(nb, cfg, _Quiet()), {}
-        for r in range(10):
-            o = Observation(rop=r, kpis={k: v[r] for k, v in hist.items()},
-                            history={k: v[: r + 1] for k, v in hist.items()}, events=[])
-            for det in mon.update(o):
-                out.setdefault(det.cell, r)
-        return out
+        return _first_detections(nb, cfg, hist)
 
     assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=0)) == {}
     assert first(MonitorConfig(threshold=0.9, pingpong_steady_rops=6)) == {1: 7}  # ROPs 2-7
