@@ -531,7 +531,8 @@ class MonitorConfig:
     that many consecutive ROPs (0 disables it); pingpong_steady_min: with it > 0, in at least that many of them
     instead of each (a trickle with gaps: a ping-pong misconfiguration of a cell serving one to three UEs makes
     about one ping-pong per ROP, not in every ROP). 0 by default: on the training split 5 of 6 alarmed 1 of 44
-    controls and 4 of 6 alarmed 11, and neither detected anything new (docs/healing_journal.md, session 38);
+    controls and 4 of 6 alarmed 11, and neither detected anything new (docs/healing_journal.md, session 38); 5 of
+    6 failed its pre-registered test on seed 7343 (scorer harm 2 -> 7, ``bench/results/HEAL_PREREG_S40.md``);
     site_spread_db / site_spread_rops: the *site-relative spread* (``site_relative_spread``: the interquartile
     range over the UEs of ``site_relative_change``) of at least that much [dB] for that many consecutive ROPs
     detects on its own (None: the spread does not detect; needs ``cell_site``). A tilt change moves the near
