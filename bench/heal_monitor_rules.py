@@ -14,8 +14,8 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   (each variant also lists, per class, the detectable episodes it detects later than ``calibrated`` or not at
   all)
 - ``persist=P``: model-score detections need P consecutive ROPs (4: the ``airan`` default);
-- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 6 over 3), with the calibrated
-  persistence; ``persist=4,pp>=M/K`` the same with the default persistence;
+- ``pp>=M/K``: the ping-pong signature at M ping-pongs over K ROPs (default 5 over 3 since session 40, 6
+  before), with the calibrated persistence; ``persist=4,pp>=M/K`` the same with the default persistence;
 - ``persist=4,steady=M/K``: the default persistence with the steady ping-pong rule at a ping-pong in at least M
   of the last K ROPs (``MonitorConfig.pingpong_steady_min`` / ``pingpong_steady_rops``; the default asks for
   one in each of 6; docs/healing_journal.md, "Ping-pongs in most, not all, of the last ROPs"). Every variant

@@ -493,7 +493,7 @@ def test_steady_pingpong_rule_sees_a_trickle_the_storm_misses():
     hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
     hist["HO.PingPong"][:] = 0.0
     hist["HO.PingPong"][:, 1] = [0, 0, 1, 1, 1, 2, 1, 1, 1, 1]  # never 5 over 3 ROPs; one or more every ROP from 2
-    hist["HO.PingPong"][:, 4] = [0, 3, 1, 0, 3, 1, 0, 3, 1, 0]  # bursts, never 6 over 3 ROPs, with gaps
+    hist["HO.PingPong"][:, 4] = [0, 3, 1, 0, 3, 1, 0, 3, 1, 0]  # bursts, never 5 over 3 ROPs, with gaps
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
 

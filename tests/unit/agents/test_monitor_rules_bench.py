@@ -25,7 +25,7 @@ def _episode(control=False):
 
 def test_variants_change_what_fires(mod):
     e, cfg = _episode(), MonitorConfig()
-    assert mod.fires(e, cfg)[4, 0] and not mod.fires(e, cfg)[:, 2].any()  # default: 6 ping-pongs over 3 ROPs
+    assert mod.fires(e, cfg)[4, 0] and not mod.fires(e, cfg)[:, 2].any()  # default: 5 ping-pongs over 3 ROPs
     assert not mod.fires(e, cfg, bad=2.0)[:, 0].any()  # the score alone no longer detects
     assert not mod.fires(e, cfg, persist=3)[:, 0].any()
     assert mod.fires(e, cfg, pp=(4, 2))[6, 2]
@@ -57,7 +57,7 @@ def test_the_ping_pong_ratio_variant_needs_most_handovers_to_ping_pong(mod):
     e, cfg = _episode(), MonitorConfig()
     e["rec"]["ho"] = np.zeros_like(e["rec"]["pp"])
     e["rec"]["ho"][5:7, 2] = [2.0, 3.0]  # 5 handover attempts carry the 4 ping-pongs
-    assert not mod.fires(e, cfg)[:, 2].any()  # the storm needs 6 over 3 ROPs
+    assert not mod.fires(e, cfg)[:, 2].any()  # the storm needs 5 over 3 ROPs
     assert mod.fires(e, cfg, ratio=(4, 3, 0.7))[6, 2]  # 4 >= 0.7 x 5
     assert not mod.fires(e, cfg, ratio=(4, 3, 0.7))[5, 2]  # only 2 so far
     e["rec"]["ho"][5:7, 2] = [4.0, 4.0]  # a surge: 8 attempts, half of them ping-pong

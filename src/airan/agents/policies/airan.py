@@ -744,8 +744,9 @@ class AiranPolicy(Policy):
             dec.notes.append(f"verifier: '{p.candidate.name}' predicted change {p.mean:+.3f} "
                              f"[{p.low:+.3f}, {p.high:+.3f}] {'accepted' if p.accepted else 'rejected'}")
         best = next((p for p in preds if p.accepted), None)
-        cure = next((p for p in preds if p.accepted and p.candidate.name == HANDOVER_RESTORE), None)
-        if self.cfg.handover_cure_first and cause == "ho_misconfig" and cure is not None and cure is not best:
+        cure = next((p for p in preds if p.accepted and p.candidate.name == HANDOVER_RESTORE), None) \
+            if self.cfg.handover_cure_first and cause == "ho_misconfig" else None
+        if cure is not None and cure is not best:
             dec.notes.append(f"planner: '{HANDOVER_RESTORE}' ({cure.mean:+.3f}) chosen over "
                              f"'{best.candidate.name}' ({best.mean:+.3f}): the cure before a compensation")
             best = cure
