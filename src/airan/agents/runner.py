@@ -54,7 +54,7 @@ from airan.agents.base import Decision, EpisodeContext, Observation, Policy, is_
 from airan.agents.monitor import sector_neighbours
 from airan.agents.suite import Suite, SuiteEpisode, episode_from_dict, episode_to_dict, fault_scope
 from airan.core.errors import ActionError, ConfigError
-from airan.data.datagen import make_executor
+from airan.data.datagen import WORKER_TORCH_THREADS, make_executor, torch_threads
 from airan.twin.actions import Action, apply_action
 from airan.twin.env import NetworkTwin
 from airan.twin.faults import SITE_FAULTS, Fault
@@ -201,7 +201,14 @@ def run_policy_episode(ep: SuiteEpisode, policy: Policy, *, approval_delay_rops:
     applied without an approval id when the policy says so). ``audit``: anything with
     ``record(run_id, rop, stage, payload)`` (e.g. ``AuditLog``); gets every decision, approval request,
     approval, applied action / rollback and the final report. ``counterfactual_rops``: the window of each action
-    set's counterfactual (module docstring; 0 records none)."""
+    set's counterfactual (module docstring; 0 records none). The episode runs with ``WORKER_TORCH_THREADS`` torch
+    threads wherever it runs (inline, a pool, Ray, ``airan replay``), so its log does not depend on ``--workers``."""
+    with torch_threads(WORKER_TORCH_THREADS):
+        return _run_policy_episode(ep, policy, approval_delay_rops, preauthorized, audit, counterfactual_rops)
+
+
+def _run_policy_episode(ep: SuiteEpisode, policy: Policy, approval_delay_rops: int, preauthorized: frozenset[str],
+                        audit: Any, counterfactual_rops: int) -> dict[str, Any]:
     if isinstance(approval_delay_rops, bool) or not isinstance(approval_delay_rops, int) or approval_delay_rops < 0:
         raise ConfigError(f"approval_delay_rops must be an integer >= 0, got {approval_delay_rops!r}")
     if isinstance(counterfactual_rops, bool) or not isinstance(counterfactual_rops, int) or counterfactual_rops < 0:

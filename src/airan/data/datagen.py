@@ -10,6 +10,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from airan.data.families import CsiConfig, Family
 from airan.data.shards import complete_shard, write_manifest, write_shard
 
 DEFAULT_SHARD_SIZE = 256
+WORKER_TORCH_THREADS = 1
+"""Torch intra-op threads of every pool or Ray worker, and of every healing episode wherever it runs (inline
+included). Torch's parallel reductions sum in an order that depends on the thread count, so a result computed
+with 1 thread and with 2 can differ in the last bits, and a decision taken on a threshold can flip; one fixed
+count keeps a run's results independent of ``--workers`` and of the machine's core count."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,23 @@ class InlineExecutor(Executor):
             yield fn(j, out)
 
 
+@contextmanager
+def torch_threads(n: int = WORKER_TORCH_THREADS) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the caller's count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _init_worker() -> None:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(WORKER_TORCH_THREADS)
 
 
 class ProcessExecutor(Executor):

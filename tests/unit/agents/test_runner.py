@@ -129,3 +129,35 @@ def test_registry_names_a_missing_module(monkeypatch):
 def test_bad_approval_delay_is_named():
     with pytest.raises(ConfigError, match="approval_delay_rops"):
         run_policy_episode(EP, make_policy("none"), approval_delay_rops=-1)
+
+
+class ThreadSpy(Policy):
+    """Records the torch thread count the runner gives it at every ROP; does nothing."""
+
+    name = "thread_spy"
+
+    def reset(self, ctx):
+        self.threads = []
+
+    def decide(self, obs):
+        import torch
+
+        self.threads.append(torch.get_num_threads())
+        return Decision()
+
+
+def test_an_episode_runs_with_the_worker_thread_count_and_restores_the_callers():
+    # inline runs used the caller's torch threads and pool workers one, so --workers changed decisions
+    import torch
+
+    from airan.data.datagen import WORKER_TORCH_THREADS
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(WORKER_TORCH_THREADS + 1)
+    try:
+        spy = ThreadSpy()
+        run_policy_episode(SuiteEpisode("t1", "ci-tiny", 3, 3, ()), spy, counterfactual_rops=0)
+        assert spy.threads == [WORKER_TORCH_THREADS] * 3
+        assert torch.get_num_threads() == WORKER_TORCH_THREADS + 1
+    finally:
+        torch.set_num_threads(before)
