@@ -25,6 +25,9 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   number at least M and at least F of its outgoing handover attempts (``HO.AttOut``) over them: a surge adds
   handovers and ping-pongs alike, a misconfiguration makes most handovers ping-pong (session 40, offline: it does
   not separate, docs/healing_journal.md);
+- ``persist=4,rlf>=M/K``: the default persistence, plus a cell firing at M or more radio link failures
+  (``RLF.Count``) over the last K ROPs: a too-late handover misconfiguration holds UEs until their link fails, and
+  on seed 7344 half of the missed too-late faults moved the fault cell's RLF count and little else (session 41);
 - ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
@@ -74,6 +77,8 @@ VARIANTS: tuple[tuple[str, dict], ...] = (
     *((f"persist=4,pp>={m}/{k}", {"persist": 4, "pp": (m, k)}) for m, k in ((5, 3), (4, 2))),
     *((f"persist=4,ppratio={m}/{k}@{f:g}", {"persist": 4, "ratio": (m, k, f)})
       for m, k in ((3, 3), (4, 3), (4, 4), (4, 6)) for f in (0.5, 0.7)),
+    *((f"persist=4,rlf>={m}/{k}", {"persist": 4, "rlf": (m, k)})
+      for m, k in ((2, 2), (3, 3), (3, 4), (4, 4), (3, 6), (4, 6), (5, 6), (6, 6))),
 )
 # dead-air evidence replayed per ROP: name -> MonitorConfig changes (``replay`` records each as ``dead:NAME``)
 # (explicit values: "default" is the current MonitorConfig, E+B since session 32; "pre32" the one before)
@@ -122,6 +127,7 @@ def replay(ep: SuiteEpisode) -> dict:
             rec["bad"][r] = np.max([np.minimum(s * f[:, iz], s * f[:, ir]) for iz, ir, s in _BAD], axis=0)
     rec["pp"] = np.nan_to_num(np.stack(hist["HO.PingPong"]))
     rec["ho"] = np.nan_to_num(np.stack(hist["HO.AttOut"]))
+    rec["rlf"] = np.nan_to_num(np.stack(hist["RLF.Count"]))
     real = [f for f in ep.faults if f.kind != "benign_surge"]
     return {"id": ep.id, "control": ep.control, "undetectable": ep.undetectable,
             "cause": (ep.cause or "control") + (f"/{real[0].mode}" if real and real[0].mode else ""),
@@ -132,10 +138,12 @@ def replay(ep: SuiteEpisode) -> dict:
 
 def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | None = None,
           pp: tuple[int, int] | None = None, dead: str = "default",
-          steady: tuple[int, int] | None = None, ratio: tuple[int, int, float] | None = None) -> np.ndarray:
+          steady: tuple[int, int] | None = None, ratio: tuple[int, int, float] | None = None,
+          rlf: tuple[int, int] | None = None) -> np.ndarray:
     """[R, C] bool: where the variant's monitor detects (``dead``: which ``DEAD_AIR`` evidence; ``steady``: the
     steady ping-pong rule as (ROPs with a ping-pong, of the last ROPs), default the monitor's; ``ratio``: also
-    fire at >= M ping-pongs over the last K ROPs that are >= F of the handover attempts, as (M, K, F))."""
+    fire at >= M ping-pongs over the last K ROPs that are >= F of the handover attempts, as (M, K, F); ``rlf``: also
+    fire at >= M radio link failures over the last K ROPs, as (M, K))."""
     rec = e["rec"]
     dead_streak = np.zeros(rec["score"].shape[1])
     hot = rec["score"] > e["threshold"]
@@ -156,6 +164,8 @@ def fires(e: dict, cfg: MonitorConfig, bad: float | None = None, persist: int | 
         if ratio is not None and r + 1 >= ratio[1]:
             pp_k, ho_k = (rec[k][r + 1 - ratio[1]: r + 1].sum(axis=0) for k in ("pp", "ho"))
             out[r] |= (pp_k >= ratio[0]) & (pp_k >= ratio[2] * ho_k)
+        if rlf is not None and r + 1 >= rlf[1]:
+            out[r] |= rec["rlf"][r + 1 - rlf[1]: r + 1].sum(axis=0) >= rlf[0]
     return out
 
 
