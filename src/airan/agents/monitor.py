@@ -11,7 +11,9 @@ ROPs), the textbook sleeping-cell symptom that no alarm reports, and for the *pi
 ``pingpong_min`` ping-pong handovers out of the cell over the last ``pingpong_rops`` ROPs, or at least one in
 each of the last ``pingpong_steady_rops`` ROPs: a steady trickle that never bursts), the mobility-robustness
 failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline absorbs a persistent
-shift within a few ROPs while the count stays high.
+shift within a few ROPs while the count stays high. The *RLF burst* (``rlf_min`` radio link failures over the
+last ``rlf_rops`` ROPs with no handover attempt out of the cell; off by default) is the same idea for the
+too-late case: UEs fail on the cell instead of handing over.
 
 Besides the cell KPIs the monitor reads the UEs' *measurement reports* (``Observation.mr_rsrp_dbm``): every
 connected UE reports the RSRP of the strongest cells it hears, so each cell is sampled by tens of UEs, most of
@@ -540,7 +542,12 @@ class MonitorConfig:
     spread; relative to the site mates, UE movement cancels as for the site-relative shift. 4 dB for 4 ROPs by
     a pre-registered test (``bench/results/HEAL_PREREG_S23.md``): on the training split it fired on no control
     (its no-fault 99th percentile is 4.0 dB, per ROP); on a never-used suite (seed 7311) recall 204 -> 208 of 219,
-    control alarms 0 -> 0 of 66, every new detection diagnosed and localized right."""
+    control alarms 0 -> 0 of 66, every new detection diagnosed and localized right.
+    rlf_rops / rlf_min: the *RLF burst*: at least ``rlf_min`` radio link failures (``RLF.Count``) of the cell's
+    UEs summed over the last ``rlf_rops`` ROPs while the cell made no outgoing handover attempt (``HO.AttOut``)
+    over them detect on their own (0 ROPs disables it): UEs that fail on a cell instead of handing over are the
+    mobility-robustness "too late" case (TS 36.300 MRO), and a too-late misconfiguration's time-to-trigger blocks
+    every handover out. Off by default (session 41, docs/healing_journal.md "RLFs instead of handovers")."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -574,6 +581,8 @@ class MonitorConfig:
     pingpong_steady_min: int = 0
     site_spread_db: float | None = 4.0
     site_spread_rops: int = 4
+    rlf_rops: int = 0
+    rlf_min: float = 2.0
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -596,6 +605,8 @@ class MonitorConfig:
         if not self.demand_surge_log2 > 0 or self.demand_surge_rops < 0:
             raise ConfigError(f"demand_surge_log2 must be > 0 and demand_surge_rops >= 0, got "
                               f"{self.demand_surge_log2!r}/{self.demand_surge_rops!r}")
+        if self.rlf_rops < 0 or not self.rlf_min >= 1:
+            raise ConfigError(f"rlf_rops must be >= 0 and rlf_min >= 1, got {self.rlf_rops!r}/{self.rlf_min!r}")
         if not self.coverage_site_gate_db >= 0:
             raise ConfigError(f"coverage_site_gate_db must be >= 0, got {self.coverage_site_gate_db!r}")
         if not self.site_shift_db > 0 or self.site_shift_rops < 0:
@@ -730,6 +741,7 @@ class Monitor:
         self.dead_streak = np.where(self.dead_air(obs.rop), self.dead_streak + 1, 0)
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
+        sure = np.maximum(sure, self.rlf_burst(obs.rop))
         moved = np.abs(self.shift_db) >= self.cfg.coverage_shift_db
         if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
             moved &= site_backed(self.shift_db, self.site_shift_db, self.cfg.coverage_site_gate_db)
@@ -866,6 +878,14 @@ class Monitor:
             return np.zeros(self.sure.shape[0], bool)
         return pingpong_storm_cells(np.asarray(self.derived["pp"], float), rop, self.cfg)
 
+    def rlf_burst(self, rop: int) -> np.ndarray:
+        """[num_cells] bool: the RLF burst of ``MonitorConfig.rlf_rops`` / ``rlf_min`` at ``rop`` (all False when
+        off or before the monitor has seen a ROP)."""
+        if "rlf" not in self.derived:
+            return np.zeros(self.neighbours.shape[0], bool)
+        return rlf_burst_cells(np.asarray(self.derived["rlf"], float), np.asarray(self.derived["ho"], float), rop,
+                               self.cfg)
+
     def late_held(self, mr: np.ndarray | None, srv: np.ndarray | None) -> np.ndarray:
         """[num_cells] float64 this ROP's UEs overdue (``overdue_ues``) now and last ROP, by the same serving cell;
         remembers this ROP's overdue UEs for the next."""
@@ -923,6 +943,17 @@ def pingpong_storm_cells(pp: np.ndarray, rop: int, cfg: MonitorConfig) -> np.nda
     if k > 0 and rop + 1 >= k:
         storm |= np.sum(np.nan_to_num(pp[rop + 1 - k: rop + 1]) >= 1.0, axis=0) >= (cfg.pingpong_steady_min or k)
     return storm
+
+
+def rlf_burst_cells(rlf: np.ndarray, ho: np.ndarray, rop: int, cfg: MonitorConfig) -> np.ndarray:
+    """[C] bool: the RLF burst of ``cfg`` at ``rop`` from per-ROP radio link failure counts ``rlf`` [R, C] and
+    outgoing handover attempts ``ho`` [R, C] (NaN: not reported): >= ``rlf_min`` failures summed over the last
+    ``rlf_rops`` ROPs and no handover attempt over them."""
+    k = cfg.rlf_rops
+    if k == 0 or rop + 1 < k:
+        return np.zeros(rlf.shape[1], bool)
+    w = slice(rop + 1 - k, rop + 1)
+    return (np.nansum(rlf[w], axis=0) >= cfg.rlf_min) & (np.nansum(ho[w], axis=0) == 0)
 
 
 def sector_neighbours(cell_xy: np.ndarray, cell_yaw_deg: np.ndarray, k: int = 6,

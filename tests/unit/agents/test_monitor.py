@@ -249,6 +249,28 @@ def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
         MonitorConfig(pingpong_min=-1)
 
 
+def test_rlf_burst_fires_on_failures_without_handovers_only_when_configured():
+    obs_list = list(observations([], 8))
+    twin = obs_list[0][0]
+    hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
+    hist["HO.PingPong"][:] = 0.0
+    hist["RLF.Count"][:] = 0.0
+    hist["HO.AttOut"][:] = 1.0  # every cell hands a UE over each ROP ...
+    hist["RLF.Count"][5:7, 2] = 1.0  # cell 2: two failures at ROPs 5-6 ...
+    hist["HO.AttOut"][4:, 2] = 0.0  # ... and no handover out from ROP 4: the too-late case
+    hist["RLF.Count"][5:7, 6] = 1.0  # cell 6: the same failures, but it keeps handing over
+    hist["RLF.Count"][[1, 5], 4] = 1.0  # cell 4: two failures 4 ROPs apart
+    hist["HO.AttOut"][:, 4] = 0.0
+    d = twin.drop
+    nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    assert MonitorConfig().rlf_rops == 0  # off by default
+    assert _first_detections(nb, MonitorConfig(threshold=0.9), hist) == {}
+    assert _first_detections(nb, MonitorConfig(threshold=0.9, rlf_rops=3), hist) == {2: 6}
+    assert _first_detections(nb, MonitorConfig(threshold=0.9, rlf_rops=3, rlf_min=3.0), hist) == {}
+    with pytest.raises(ConfigError, match="0.5"):
+        MonitorConfig(rlf_min=0.5)
+
+
 def test_mr_shift_sees_a_cell_wide_step_through_ue_movement():
     from airan.agents.monitor import mr_shift
 
