@@ -261,6 +261,8 @@ def test_rlf_burst_fires_on_failures_without_handovers_only_when_configured():
     hist["RLF.Count"][5:7, 6] = 1.0  # cell 6: the same failures, but it keeps handing over
     hist["RLF.Count"][[1, 5], 4] = 1.0  # cell 4: two failures 4 ROPs apart
     hist["HO.AttOut"][:, 4] = 0.0
+    hist["RLF.Count"][0:2, 7] = 1.0  # cell 7: two failures in the first ROPs (first attachments), no handover
+    hist["HO.AttOut"][:, 7] = 0.0
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
     assert MonitorConfig().rlf_rops == 0  # off by default
