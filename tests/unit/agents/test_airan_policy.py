@@ -404,6 +404,23 @@ def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
         AiranConfig(handover_modes="pingpong")
 
 
+def test_an_rlf_burst_signs_a_handover_diagnosis_only_with_an_overdue_ue():
+    """A too-late signature is UEs held late, or an RLF burst on a cell one of whose UEs is overdue now; an RLF
+    burst alone (an interfered cell fails its UEs without handing over too) is not, so a confident handover
+    diagnosis there still waits for its evidence."""
+    pol, _ = _overload_policy(AiranConfig())
+    n = pol.ctx.cell_site.size
+    late, burst, overdue = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n)
+    pol.monitor.pingpong_storm = lambda rop: np.zeros(n, bool)
+    pol.monitor.rlf_burst = lambda rop: burst
+    pol.monitor.late_fire, pol.monitor.late_count = late, overdue
+    late[2], burst[3], burst[4], overdue[4] = True, True, True, 1.0
+    assert [pol._late_signed(c, 9) for c in (1, 2, 3, 4)] == [False, True, False, True]
+    ho = Diagnosis({"ho_misconfig": 0.95}, (3,))
+    assert pol.handover_unsigned(ho, 9)
+    assert not pol.handover_unsigned(Diagnosis({"ho_misconfig": 0.95}, (4,)), 9)
+
+
 @pytest.mark.parametrize("per_cell", [False, True])
 def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(per_cell):
     """Within an incident a chosen candidate is not proposed again; with ``tried_per_cell`` only on the same lead

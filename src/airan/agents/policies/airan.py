@@ -667,12 +667,20 @@ class AiranPolicy(Policy):
 
     def handover_unsigned(self, diag: Diagnosis, rop: int) -> bool:
         """Whether ``diag`` blames a handover misconfiguration on a cell showing no handover signature this ROP
-        (a ping-pong storm, ``Monitor.pingpong_storm``, or UEs held late, ``Monitor.late_fire``): with
+        (a ping-pong storm, ``Monitor.pingpong_storm``, or a too-late signature, ``_late_signed``): with
         ``AiranConfig.handover_waits`` such a diagnosis waits for ``evidence_rops`` even when confident."""
         if not self.cfg.handover_waits or diag.top(1)[0] != "ho_misconfig":
             return False
         cell = int(diag.cells[0])
-        return not (bool(self.monitor.pingpong_storm(rop)[cell]) or bool(self.monitor.late_fire[cell]))
+        return not (bool(self.monitor.pingpong_storm(rop)[cell]) or self._late_signed(cell, rop))
+
+    def _late_signed(self, cell: int, rop: int) -> bool:
+        """Whether ``cell`` shows a too-late handover signature at ``rop``: UEs held late (``Monitor.late_fire``),
+        or an RLF burst (``Monitor.rlf_burst``, off by default) while one of its UEs is overdue now
+        (``Monitor.late_count``): UEs fail on the cell instead of handing over to a neighbour they hear stronger.
+        An RLF burst alone is not one: an interfered cell fails its UEs without handing over too (dev-0201)."""
+        mon = self.monitor
+        return bool(mon.late_fire[cell]) or (bool(mon.rlf_burst(rop)[cell]) and mon.late_count[cell] >= 1)
 
     def self_inflicted(self, cause: str, cell: int, applied: list) -> tuple[str, ...]:
         """The knobs of ``cell`` that ``cause`` blames and that the open incident changed (``applied``:
@@ -784,7 +792,7 @@ class AiranPolicy(Policy):
         mode) otherwise."""
         if self.cfg.handover_modes == "both" or cause != "ho_misconfig":
             return None
-        storm, late = bool(self.monitor.pingpong_storm(rop)[cell]), bool(self.monitor.late_fire[cell])
+        storm, late = bool(self.monitor.pingpong_storm(rop)[cell]), self._late_signed(cell, rop)
         if storm and not late:
             return ("pingpong",)
         if late and not storm and self.cfg.handover_modes == "evidence":
