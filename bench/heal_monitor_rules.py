@@ -26,8 +26,10 @@ class), and fault episodes with a firing outside the scope or before onset (fals
   handovers and ping-pongs alike, a misconfiguration makes most handovers ping-pong (session 40, offline: it does
   not separate, docs/healing_journal.md);
 - ``persist=4,rlf>=M/K``: the default persistence, plus a cell firing at M or more radio link failures
-  (``RLF.Count``) over the last K ROPs: a too-late handover misconfiguration holds UEs until their link fails, and
-  on seed 7344 half of the missed too-late faults moved the fault cell's RLF count and little else (session 41);
+  (``RLF.Count``) over the last K ROPs, handovers or not: a too-late handover misconfiguration holds UEs until
+  their link fails, and on seed 7344 half of the missed too-late faults moved the fault cell's RLF count and little
+  else (session 41). Every variant replays the monitor's own RLF burst (2 over 3 ROPs with no handover out, the
+  default since session 41; the ``_s41`` result files were replayed before it was, without it);
 - ``persist=4,deadair=A`` / ``...=A+B``: the default persistence with the dead-air signature of a one-UE cell
   read from that UE's reports alone (``MonitorConfig(dead_air_evidence="reports")``), and also at a 0.1 Mbit/s
   demand floor (``dead_air_min_demand_mbps=0.1``; ``bench/results/HEAL_PREREG_S31b.md``);
@@ -121,6 +123,7 @@ def replay(ep: SuiteEpisode) -> dict:
         sig |= (cfg.site_shift_rops > 0) & (mon.site_streak >= cfg.site_shift_rops)
         sig |= mon.spread_fire()
         sig |= mon.late_fire | ((cfg.demand_surge_rops > 0) & (mon.surge_streak >= cfg.demand_surge_rops))
+        sig |= mon.rlf_burst(r)  # the default RLF burst (since session 41; before it, replays had none)
         rec["score"][r], rec["sig"][r] = mon.scores, sig
         if mon.features is not None:
             f = mon.features

@@ -265,9 +265,9 @@ def test_rlf_burst_fires_on_failures_without_handovers_only_when_configured():
     hist["HO.AttOut"][:, 7] = 0.0
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
-    assert MonitorConfig().rlf_rops == 0  # off by default
-    assert _first_detections(nb, MonitorConfig(threshold=0.9), hist) == {}
-    assert _first_detections(nb, MonitorConfig(threshold=0.9, rlf_rops=3), hist) == {2: 6}
+    assert MonitorConfig().rlf_rops == 3  # the default since session 41 (off before)
+    assert _first_detections(nb, MonitorConfig(threshold=0.9, rlf_rops=0), hist) == {}
+    assert _first_detections(nb, MonitorConfig(threshold=0.9), hist) == {2: 6}
     assert _first_detections(nb, MonitorConfig(threshold=0.9, rlf_rops=3, rlf_min=3.0), hist) == {}
     with pytest.raises(ConfigError, match="0.5"):
         MonitorConfig(rlf_min=0.5)

@@ -676,7 +676,7 @@ class AiranPolicy(Policy):
 
     def _late_signed(self, cell: int, rop: int) -> bool:
         """Whether ``cell`` shows a too-late handover signature at ``rop``: UEs held late (``Monitor.late_fire``),
-        or an RLF burst (``Monitor.rlf_burst``, off by default) while one of its UEs is overdue now
+        or an RLF burst (``Monitor.rlf_burst``) while one of its UEs is overdue now
         (``Monitor.late_count``): UEs fail on the cell instead of handing over to a neighbour they hear stronger.
         An RLF burst alone is not one: an interfered cell fails its UEs without handing over too (dev-0201)."""
         mon = self.monitor
