@@ -249,7 +249,7 @@ def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
         MonitorConfig(pingpong_min=-1)
 
 
-def test_rlf_burst_fires_on_failures_without_handovers_only_when_configured():
+def test_rlf_burst_fires_on_failures_without_handovers_and_not_when_off():
     obs_list = list(observations([], 8))
     twin = obs_list[0][0]
     hist = {k: np.array(v, float) for k, v in obs_list[-1][1].history.items()}
