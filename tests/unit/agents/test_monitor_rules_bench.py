@@ -63,3 +63,12 @@ def test_the_ping_pong_ratio_variant_needs_most_handovers_to_ping_pong(mod):
     e["rec"]["ho"][5:7, 2] = [4.0, 4.0]  # a surge: 8 attempts, half of them ping-pong
     assert not mod.fires(e, cfg, ratio=(4, 3, 0.7))[:, 2].any()
     assert mod.fires(e, cfg, ratio=(4, 3, 0.5))[6, 2]
+
+
+def test_the_rlf_count_variant_fires_on_failures_over_its_window(mod):
+    e, cfg = _episode(), MonitorConfig()
+    e["rec"]["rlf"] = np.zeros_like(e["rec"]["pp"])
+    e["rec"]["rlf"][[3, 5], 1] = 1.0  # cell 1: two failures 3 ROPs apart
+    assert not mod.fires(e, cfg)[:, 1].any()  # the replayed default carries its own burst in ``sig``
+    assert not mod.fires(e, cfg, rlf=(2, 2))[:, 1].any()
+    assert mod.fires(e, cfg, rlf=(2, 3))[5, 1] and not mod.fires(e, cfg, rlf=(2, 3))[4, 1]
