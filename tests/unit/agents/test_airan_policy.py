@@ -371,6 +371,59 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
             AiranConfig(follow_up=True, follow_up_gain=bad)
 
 
+@pytest.mark.parametrize("follow_unrecovered", [False, True])
+def test_an_incident_whose_neighbourhood_has_not_recovered_stays_open(follow_unrecovered):
+    """With ``follow_unrecovered`` a quiet incident that acted does not close while its neighbourhood's guarded
+    objective sits below its pre-incident level by more than the executor's tolerance: it plans a follow-up round
+    on its diagnosis; once the rounds are spent it closes and says why. Without the switch it closes, and its
+    report does not claim the network is back. A neighbourhood back at its level closes either way."""
+    from airan.agents.policies.airan import AiranConfig
+    from airan.agents.verifier import objective
+
+    pol, twin = _overload_policy(AiranConfig(follow_unrecovered=follow_unrecovered))
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
+    hist = {}
+    for r in range(10):
+        _, _, _, _, info = twin.step()
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
+                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
+                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
+        pol.monitor.update(obs)
+    pol.diagnoser.observe(pol.monitor.features)
+    pol.monitor.freeze(5)
+    start, stop = pol.monitor.baseline_window(9)
+    scope = np.array([4] + [int(n) for n in pol.ctx.neighbours[4] if n >= 0])
+    ratio = [objective({k: v[r] for k, v in obs.history.items()}, scope, "overload_hotspot") for r in range(10)]
+    level = float(np.mean(ratio[start:stop]))
+    for k in ("DRB.CellThpDl",):  # the last two ROPs carry a third of what the network carried before
+        obs.history[k][-2:] = obs.history[k][start:stop].mean(axis=0) * level / 3
+    pol.open = Incident(detected_rop=6, cells=(4,), diagnosis=diag, actions=["ROP 6: CIO +6 dB"])
+    gap = pol.unrecovered(obs, pol.open)
+    assert gap is not None and gap[0] < gap[1] - gap[2] and gap[1] == pytest.approx(level)
+    pol.diagnosis, pol.rounds, pol.quiet, pol.following = diag, 1, 2, False
+    dec = Decision()
+    pol._incident_step(obs, dec, [])  # a third quiet ROP
+    if not follow_unrecovered:
+        assert pol.open is None
+        assert pol.incidents[-1].closed_why.endswith("still carries less of its offered traffic than before the "
+                                                     "incident")
+        return
+    assert pol.open is not None and pol.rounds == 2
+    assert any(n.startswith("planner: the neighbourhood's guarded objective") for n in dec.notes)
+    assert any(n.startswith("planner: follow-up round 2 for overload_hotspot on cell 4") for n in dec.notes)
+    pol.executor.pending = pol.executor.trial = None  # the round's set settled
+    pol.rounds, pol.following = pol.cfg.max_rounds, False  # every round spent: it closes, saying why
+    pol._incident_step(obs, Decision(), [])
+    assert pol.open is None and pol.incidents[-1].closed_why.endswith("and no action round is left")
+    for k, v in hist.items():  # back at the level: nothing holds the incident open
+        obs.history[k] = np.stack(v)
+    assert pol.unrecovered(obs, Incident(detected_rop=6, cells=(4,), diagnosis=diag)) is None
+    assert pol.unrecovered(obs, Incident(detected_rop=6, cells=(4,), diagnosis=Diagnosis({"sleeping_cell": 1.0},
+                                                                                        (4,)))) is None
+
+
 @pytest.mark.parametrize("setting", ["both", "storm", "evidence"])
 def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     """With ``handover_modes="evidence"`` a handover hypothesis is verified in the mode its signature measured on

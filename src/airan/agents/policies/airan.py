@@ -29,7 +29,7 @@ from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_sur
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
-from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities
+from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities, objective
 from airan.core.errors import ConfigError
 from airan.core.units import thermal_noise_dbm
 from airan.twin.faults import SITE_FAULTS, demand_gain
@@ -215,7 +215,14 @@ class AiranConfig:
     little and is declined: seed 7343 test-0079, hysteresis +0.833 chosen over the restore's +0.583, the
     restore then +0.083, FKR 0.45). Off: it chose differently in that one round of the ~700 episodes screened
     (dev, seeds 7341 and 7343; test-0079 0.45 -> 0.98), and in none on the never-used seed-7344 suite of 156
-    handover faults, where paired FKR was +0.000 (``bench/results/HEAL_PREREG_S41.md``)."""
+    handover faults, where paired FKR was +0.000 (``bench/results/HEAL_PREREG_S41.md``).
+    follow_unrecovered: an incident planned for a compensating cause that would close (``close_after_rops``
+    quiet ROPs, no follow-up asked) while its neighbourhood has not recovered (``AiranPolicy.unrecovered``: the
+    guarded objective over the lead cell's scope, mean of the last 2 ROPs, below its pre-incident level by more
+    than the executor's tolerance) plans a follow-up round on its diagnosis instead, while rounds remain. The
+    monitor watches each cell against its own baseline, so an offload that moves the hot cell's UEs onto its
+    neighbours can quiet the hot cell while the neighbourhood still carries far less than before the incident
+    (dev-0223: closed at ROP 10 at a carried/offered ratio of 0.53, against 0.85 before the surge)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -243,6 +250,7 @@ class AiranConfig:
     handover_modes: str = "storm"
     tried_per_cell: bool = True
     handover_cure_first: bool = False
+    follow_unrecovered: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -600,6 +608,16 @@ class AiranPolicy(Policy):
         self.quiet = 0 if dets else self.quiet + 1
         follow = self.following and self.rounds < self.cfg.max_rounds
         if self.quiet >= self.cfg.close_after_rops and not self.executor.busy and not follow:
+            gap = self.unrecovered(obs, inc) if inc.actions else None
+            if gap is not None and self.cfg.follow_unrecovered and self.rounds < self.cfg.max_rounds:
+                self.following = follow = True
+                dec.notes.append(f"planner: the neighbourhood's guarded objective {gap[0]:.3f} is below its "
+                                 f"pre-incident {gap[1]:.3f} - {gap[2]:.3f}; the incident stays open")
+            elif gap is not None:  # the report must not say the network is back when only the cell is
+                inc.closed_why = ("the cell's own KPIs are back within their baseline, but its neighbourhood still "
+                                  "carries less of its offered traffic than before the incident" +
+                                  (" and no action round is left" if self.rounds >= self.cfg.max_rounds else ""))
+        if self.quiet >= self.cfg.close_after_rops and not self.executor.busy and not follow:
             inc.closed_rop = obs.rop
             self.incidents.append(inc)
             self.open = None
@@ -664,6 +682,25 @@ class AiranPolicy(Policy):
             dec.notes.append(f"planner: follow-up round {self.rounds + 1} for {diag.top(1)[0]} on cell "
                              f"{diag.cells[0]} (the compensation is kept; the fault is not known to be over)")
         self._plan(obs, dec, diag)
+
+    def unrecovered(self, obs: Observation, inc: Incident) -> tuple[float, float, float] | None:
+        """(now, pre-incident level, tolerance) of the guarded objective over the scope of ``inc``'s planning
+        diagnosis when that is a compensating cause and the objective (mean of the last 2 ROPs) is below the
+        level (mean over the monitor's frozen baseline window) by more than the executor's tolerance (its noise
+        over every ROP before the window's end); None otherwise (recovered, or nothing to compare)."""
+        diag = inc.diagnosis
+        if diag is None or diag.top(1)[0] not in COMPENSATING_CAUSES:
+            return None
+        cause = diag.top(1)[0]
+        start, stop = self.monitor.baseline_window(obs.rop)
+        if stop - start < 2 or obs.rop < 1:
+            return None
+        scope = cause_scope(cause, (int(diag.cells[0]),), self.ctx.cell_site, self.ctx.neighbours)
+        series = np.array([objective({k: v[r] for k, v in obs.history.items()}, scope, cause)
+                           for r in range(obs.rop + 1)])
+        level, now = float(np.mean(series[start:stop])), float(np.mean(series[-2:]))
+        tol = self.executor.tolerance(series[:stop], cause)
+        return (now, level, tol) if np.isfinite(now) and now < level - tol else None
 
     def handover_unsigned(self, diag: Diagnosis, rop: int) -> bool:
         """Whether ``diag`` blames a handover misconfiguration on a cell showing no handover signature this ROP
