@@ -380,6 +380,7 @@ def test_an_incident_whose_neighbourhood_has_not_recovered_stays_open(follow_unr
     from airan.agents.policies.airan import AiranConfig
     from airan.agents.verifier import objective
 
+    assert AiranConfig().follow_unrecovered  # the default since session 42 (HEAL_PREREG_S44.md)
     pol, twin = _overload_policy(AiranConfig(follow_unrecovered=follow_unrecovered))
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
     hist = {}

@@ -222,7 +222,12 @@ class AiranConfig:
     than the executor's tolerance) plans a follow-up round on its diagnosis instead, while rounds remain. The
     monitor watches each cell against its own baseline, so an offload that moves the hot cell's UEs onto its
     neighbours can quiet the hot cell while the neighbourhood still carries far less than before the incident
-    (dev-0223: closed at ROP 10 at a carried/offered ratio of 0.53, against 0.85 before the surge)."""
+    (dev-0223: closed at ROP 10 at a carried/offered ratio of 0.53, against 0.85 before the surge). On by default
+    since session 42 (``bench/results/HEAL_PREREG_S44.md``): dev screen paired FKR +0.002 [+0.000, +0.005] (2
+    overloads better, none worse), harmful 14 -> 14 / 17 -> 17; on the never-used seed-7348 suite of 156 overloads
+    paired FKR +0.004 [-0.002, +0.014], FKR median 0.258 -> 0.294, full recovery 25 -> 24 of 109, harmful 6 -> 6
+    (scorer) and 13 -> 13 (counterfactual), detection and diagnosis identical. Small: the verifier accepts
+    nothing in most of the extra rounds."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -250,7 +255,7 @@ class AiranConfig:
     handover_modes: str = "storm"
     tried_per_cell: bool = True
     handover_cure_first: bool = False
-    follow_unrecovered: bool = False
+    follow_unrecovered: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
