@@ -425,6 +425,53 @@ def test_an_incident_whose_neighbourhood_has_not_recovered_stays_open(follow_unr
                                                                                         (4,)))) is None
 
 
+@pytest.mark.parametrize("stop", [False, True])
+def test_stop_when_recovered_holds_a_later_round_while_the_neighbourhood_is_back(stop):
+    """With ``stop_when_recovered`` an incident that has acted plans no further round for a compensating cause
+    while its neighbourhood's guarded objective is at or above its pre-incident level, and drops the follow-up it
+    had asked for; below that level it plans. The incident's first round is never held back."""
+    from airan.agents.policies.airan import AiranConfig
+
+    assert not AiranConfig().stop_when_recovered
+    pol, twin = _overload_policy(AiranConfig(stop_when_recovered=stop))
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
+    hist = {}
+    for r in range(10):
+        _, _, _, _, info = twin.step()
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
+                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
+                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
+        pol.monitor.update(obs)
+    pol.diagnoser.observe(pol.monitor.features)
+    pol.monitor.freeze(5)
+    obs.history["DRB.CellThpDl"][-2:] = obs.history["DRB.DemandDl"][-2:]  # the last two ROPs carry everything
+    inc = Incident(detected_rop=6, cells=(4,), diagnosis=diag, actions=["ROP 6: CIO +6 dB"])
+    now, level, _ = pol.neighbourhood_level(obs, inc)
+    assert now >= level - 1e-9
+    pol.open, pol.diagnosis, pol.rounds, pol.quiet, pol.following = inc, diag, 1, 0, True
+    dec = Decision()
+    pol._incident_step(obs, dec, [])  # the follow-up round a kept set asked for
+    held = any("is back at its pre-incident" in n for n in dec.notes)
+    assert held is stop and pol.following is not stop
+    assert any(n.startswith("verifier:") for n in dec.notes) is not stop and pol.rounds == (1 if stop else 2)
+    if not stop:
+        return
+    obs.history["DRB.CellThpDl"][-2:] *= 0.5  # the neighbourhood falls again: the round is planned
+    pol.following, dec = True, Decision()
+    pol._incident_step(obs, dec, [])
+    assert pol.rounds == 2 and any(n.startswith("verifier:") for n in dec.notes)
+    pol.open = Incident(detected_rop=9, cells=(4,), diagnosis=diag)  # no action yet: its round is never held back
+    pol.rounds, pol.following = 0, True
+    pol.executor.pending = pol.executor.trial = None
+    obs.history["DRB.CellThpDl"][-2:] = obs.history["DRB.DemandDl"][-2:]
+    assert pol.neighbourhood_level(obs, pol.open)[0] >= pol.neighbourhood_level(obs, pol.open)[1] - 1e-9
+    dec = Decision()
+    pol._incident_step(obs, dec, [])
+    assert pol.rounds == 1 and any(n.startswith("verifier:") for n in dec.notes)
+
+
 @pytest.mark.parametrize("setting", ["both", "storm", "evidence"])
 def test_handover_modes_follow_the_signature_on_the_lead_cell(setting):
     """With ``handover_modes="evidence"`` a handover hypothesis is verified in the mode its signature measured on

@@ -227,7 +227,13 @@ class AiranConfig:
     overloads better, none worse), harmful 14 -> 14 / 17 -> 17; on the never-used seed-7348 suite of 156 overloads
     paired FKR +0.004 [-0.002, +0.014], FKR median 0.258 -> 0.294, full recovery 25 -> 24 of 109, harmful 6 -> 6
     (scorer) and 13 -> 13 (counterfactual), detection and diagnosis identical. Small: the verifier accepts
-    nothing in most of the extra rounds."""
+    nothing in most of the extra rounds.
+    stop_when_recovered: an incident that has acted plans no further round for a compensating cause while its
+    neighbourhood's guarded objective (``AiranPolicy.neighbourhood_level``, mean of the last 2 ROPs) is back at or
+    above its pre-incident level: the first compensation did its work, and another set can then only trade one
+    area's service for another's (a follow-up round asked for is dropped, so a quiet incident can close). The
+    incident's first round is never held back: a fault's loss is measured against the network without it, and
+    the carried/offered ratio before the incident is only its proxy."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -256,6 +262,7 @@ class AiranConfig:
     tried_per_cell: bool = True
     handover_cure_first: bool = False
     follow_unrecovered: bool = True
+    stop_when_recovered: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -686,13 +693,20 @@ class AiranPolicy(Policy):
             diag = inc.diagnosis
             dec.notes.append(f"planner: follow-up round {self.rounds + 1} for {diag.top(1)[0]} on cell "
                              f"{diag.cells[0]} (the compensation is kept; the fault is not known to be over)")
+        if self.cfg.stop_when_recovered and inc.actions and diag.top(1)[0] in COMPENSATING_CAUSES:
+            lv = self.neighbourhood_level(obs, inc)
+            if lv is not None and lv[0] >= lv[1]:
+                dec.notes.append(f"planner: the neighbourhood's guarded objective {lv[0]:.3f} is back at its "
+                                 f"pre-incident {lv[1]:.3f}; no further round while it stays there")
+                self.following = False
+                return
         self._plan(obs, dec, diag)
 
-    def unrecovered(self, obs: Observation, inc: Incident) -> tuple[float, float, float] | None:
-        """(now, pre-incident level, tolerance) of the guarded objective over the scope of ``inc``'s planning
-        diagnosis when that is a compensating cause and the objective (mean of the last 2 ROPs) is below the
-        level (mean over the monitor's frozen baseline window) by more than the executor's tolerance (its noise
-        over every ROP before the window's end); None otherwise (recovered, or nothing to compare)."""
+    def neighbourhood_level(self, obs: Observation, inc: Incident) -> tuple[float, float, float] | None:
+        """(now, pre-incident level, tolerance) of the guarded objective over the lead cell's scope of ``inc``'s
+        planning diagnosis, when that is a compensating cause: the mean of the last 2 ROPs, the mean over the
+        monitor's frozen baseline window, and the executor's tolerance (its noise over every ROP before the
+        window's end); None when there is nothing to compare."""
         diag = inc.diagnosis
         if diag is None or diag.top(1)[0] not in COMPENSATING_CAUSES:
             return None
@@ -704,8 +718,15 @@ class AiranPolicy(Policy):
         series = np.array([objective({k: v[r] for k, v in obs.history.items()}, scope, cause)
                            for r in range(obs.rop + 1)])
         level, now = float(np.mean(series[start:stop])), float(np.mean(series[-2:]))
-        tol = self.executor.tolerance(series[:stop], cause)
-        return (now, level, tol) if np.isfinite(now) and now < level - tol else None
+        if not (np.isfinite(now) and np.isfinite(level)):
+            return None
+        return now, level, self.executor.tolerance(series[:stop], cause)
+
+    def unrecovered(self, obs: Observation, inc: Incident) -> tuple[float, float, float] | None:
+        """``neighbourhood_level`` when the objective is below the pre-incident level by more than the
+        tolerance; None otherwise (recovered, or nothing to compare)."""
+        lv = self.neighbourhood_level(obs, inc)
+        return lv if lv is not None and lv[0] < lv[1] - lv[2] else None
 
     def handover_unsigned(self, diag: Diagnosis, rop: int) -> bool:
         """Whether ``diag`` blames a handover misconfiguration on a cell showing no handover signature this ROP
