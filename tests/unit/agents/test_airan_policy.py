@@ -140,6 +140,22 @@ def _overload_policy(cfg=None):
     return pol, twin
 
 
+def _watched(pol, twin, rops):
+    """Step ``twin`` ``rops`` ROPs with no action while ``pol``'s monitor watches every one (its features feed the
+    diagnoser once, at the end); returns the last ROP's Observation (history: [rops, num_cells] per KPI)."""
+    hist = {}
+    for r in range(rops):
+        _, _, _, _, info = twin.step()
+        for k, v in info["kpis"].items():
+            hist.setdefault(k, []).append(v)
+        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
+                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
+                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
+        pol.monitor.update(obs)
+    pol.diagnoser.observe(pol.monitor.features)
+    return obs
+
+
 def _steps(twin, rops):
     """Step ``twin`` ``rops`` ROPs with no action: the last ROP's info and a flat KPI history of that ROP."""
     for _ in range(rops):
@@ -314,16 +330,7 @@ def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(foll
 
     pol, twin = _overload_policy(AiranConfig(follow_up=follow_up, follow_up_gain=None))  # gate: the next test
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
-    hist = {}
-    for r in range(8):  # the monitor sees every ROP (its features feed the diagnoser)
-        _, _, _, _, info = twin.step()
-        for k, v in info["kpis"].items():
-            hist.setdefault(k, []).append(v)
-        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
-                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
-                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
-        pol.monitor.update(obs)
-    pol.diagnoser.observe(pol.monitor.features)
+    obs = _watched(pol, twin, 8)
     pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag, actions=["ROP 5: CIO +6 dB"])
     pol.diagnosis, pol.rounds, pol.quiet = diag, 1, 2
     pol._follow("kept")
@@ -383,16 +390,8 @@ def test_an_incident_whose_neighbourhood_has_not_recovered_stays_open(follow_unr
     assert AiranConfig().follow_unrecovered  # the default since session 42 (HEAL_PREREG_S44.md)
     pol, twin = _overload_policy(AiranConfig(follow_unrecovered=follow_unrecovered))
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
-    hist = {}
-    for r in range(10):
-        _, _, _, _, info = twin.step()
-        for k, v in info["kpis"].items():
-            hist.setdefault(k, []).append(v)
-        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
-                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
-                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
-        pol.monitor.update(obs)
-    pol.diagnoser.observe(pol.monitor.features)
+    obs = _watched(pol, twin, 10)
+    watched = {k: v.copy() for k, v in obs.history.items()}
     pol.monitor.freeze(5)
     start, stop = pol.monitor.baseline_window(9)
     scope = np.array([4] + [int(n) for n in pol.ctx.neighbours[4] if n >= 0])
@@ -418,8 +417,7 @@ def test_an_incident_whose_neighbourhood_has_not_recovered_stays_open(follow_unr
     pol.rounds, pol.following = pol.cfg.max_rounds, False  # every round spent: it closes, saying why
     pol._incident_step(obs, Decision(), [])
     assert pol.open is None and pol.incidents[-1].closed_why.endswith("and no action round is left")
-    for k, v in hist.items():  # back at the level: nothing holds the incident open
-        obs.history[k] = np.stack(v)
+    obs.history.update(watched)  # back at the level: nothing holds the incident open
     assert pol.unrecovered(obs, Incident(detected_rop=6, cells=(4,), diagnosis=diag)) is None
     assert pol.unrecovered(obs, Incident(detected_rop=6, cells=(4,), diagnosis=Diagnosis({"sleeping_cell": 1.0},
                                                                                         (4,)))) is None
@@ -435,16 +433,7 @@ def test_stop_when_recovered_holds_a_later_round_while_the_neighbourhood_is_back
     assert not AiranConfig().stop_when_recovered
     pol, twin = _overload_policy(AiranConfig(stop_when_recovered=stop))
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
-    hist = {}
-    for r in range(10):
-        _, _, _, _, info = twin.step()
-        for k, v in info["kpis"].items():
-            hist.setdefault(k, []).append(v)
-        obs = Observation(r, info["kpis"], {k: np.stack(v) for k, v in hist.items()}, info["events"], frozenset(),
-                          [], mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
-                          ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
-        pol.monitor.update(obs)
-    pol.diagnoser.observe(pol.monitor.features)
+    obs = _watched(pol, twin, 10)
     pol.monitor.freeze(5)
     obs.history["DRB.CellThpDl"][-2:] = obs.history["DRB.DemandDl"][-2:]  # the last two ROPs carry everything
     inc = Incident(detected_rop=6, cells=(4,), diagnosis=diag, actions=["ROP 6: CIO +6 dB"])
