@@ -233,7 +233,11 @@ class AiranConfig:
     above its pre-incident level: the first compensation did its work, and another set can then only trade one
     area's service for another's (a follow-up round asked for is dropped, so a quiet incident can close). The
     incident's first round is never held back: a fault's loss is measured against the network without it, and
-    the carried/offered ratio before the incident is only its proxy."""
+    the carried/offered ratio before the incident is only its proxy. Off: its dev screen cut counterfactual-harmful
+    actions 17 -> 7 (scorer 14 -> 11, paired FKR +0.003), but judged on a never-used suite of 156
+    compensating-cause faults (seed 7349, ``bench/results/HEAL_PREREG_S45.md``) it changed no counterfactual harm
+    (12 -> 12), added 2 scorer-harmful actions (14 -> 16, a PA degradation) and cost paired FKR -0.004: rounds it
+    held back still had loss to recover."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
