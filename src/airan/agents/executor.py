@@ -23,7 +23,7 @@ import numpy as np
 
 from airan.agents.base import ApprovalRequest, PlannedAction, is_high_risk
 from airan.agents.planner import Candidate, KnobView
-from airan.agents.verifier import objective
+from airan.agents.verifier import objective, objective_series
 from airan.core.errors import ConfigError
 from airan.twin.actions import Action
 
@@ -141,7 +141,7 @@ class Executor:
     def _baseline(self, history: dict[str, np.ndarray], scope: np.ndarray, rop: int,
                   cause: str) -> tuple[float, float]:
         """(pre-action level, regression tolerance) of ``cause``'s guarded objective on ``scope``."""
-        series = np.array([objective({k: v[r] for k, v in history.items()}, scope, cause) for r in range(rop + 1)])
+        series = objective_series(history, scope, cause, rop + 1)
         return pre_action_level(series), self.tolerance(series, cause)
 
     def tolerance(self, series: np.ndarray, cause: str) -> float:

@@ -187,6 +187,12 @@ def objective(kpis: dict[str, np.ndarray], cells: np.ndarray, cause: str) -> flo
     return float(np.nansum(kpis["DRB.CellThpDl"][cells])) / max(demand, 1e-6)
 
 
+def objective_series(history: dict[str, np.ndarray], cells: np.ndarray, cause: str, rops: int) -> np.ndarray:
+    """[rops] float64: the guarded objective (``objective``) on ``cells`` of each of the first ``rops`` ROPs of a KPI
+    ``history`` (name -> [>= rops, num_cells])."""
+    return np.array([objective({k: v[r] for k, v in history.items()}, cells, cause) for r in range(rops)])
+
+
 def _modes(cause: str) -> tuple[str, ...]:
     return ("pingpong", "too_late") if cause == "ho_misconfig" else ("",)
 

@@ -29,7 +29,7 @@ from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_sur
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, render
 from airan.agents.suite import cause_scope
-from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities, objective
+from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities, objective_series
 from airan.core.errors import ConfigError
 from airan.core.units import thermal_noise_dbm
 from airan.twin.faults import SITE_FAULTS, demand_gain
@@ -719,8 +719,7 @@ class AiranPolicy(Policy):
         if stop - start < 2 or obs.rop < 1:
             return None
         scope = cause_scope(cause, (int(diag.cells[0]),), self.ctx.cell_site, self.ctx.neighbours)
-        series = np.array([objective({k: v[r] for k, v in obs.history.items()}, scope, cause)
-                           for r in range(obs.rop + 1)])
+        series = objective_series(obs.history, scope, cause, obs.rop + 1)
         level, now = float(np.mean(series[start:stop])), float(np.mean(series[-2:]))
         if not (np.isfinite(now) and np.isfinite(level)):
             return None
