@@ -534,6 +534,44 @@ def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(
     assert AiranConfig().tried_per_cell  # the default since session 38
 
 
+@pytest.mark.parametrize("repeat", [False, True])
+def test_a_set_the_network_confirmed_may_be_chosen_again_when_configured(repeat):
+    """With ``repeat_confirmed`` the follow-up round after a kept set the network confirmed offers that set again,
+    as a step from the knobs now; a set the network did not confirm and a rolled-back set are not offered again.
+    Without the switch no chosen set is."""
+    from airan.agents.policies.airan import AiranConfig
+    from airan.twin.actions import Action
+
+    assert not AiranConfig().repeat_confirmed  # off by default
+    pol, twin = _overload_policy(AiranConfig(repeat_confirmed=repeat))
+    seen = []
+    pol.verifier.verify = lambda cause, cells, scope, cands, sevs=None, modes=None: seen.append(
+        [c.name for c in cands]) or []
+    info, hist = _steps(twin, 8)
+    obs = Observation(9, info["kpis"], hist, [], frozenset(), [])
+    diag = Diagnosis({"overload_hotspot": 0.9}, (4,))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag)
+
+    def offered_after(name, actions, post):
+        pol.tried, pol._chosen, pol._last_trial_actions = {(name, 4)}, (name, 4), actions
+        pol.executor.history = [{"pre": 0.80, "post": post}]
+        pol._follow("kept")
+        seen.clear()
+        pol._plan(obs, Decision(), diag)
+        return name in seen[-1]
+
+    down = (Action("tilt", 4, 2.0),)
+    assert offered_after("downtilt 2 deg", down, 0.83) is repeat
+    assert not offered_after("downtilt 2 deg", down, 0.79)  # the network did not confirm it
+    assert offered_after("CIO +3 dB (offload to neighbours)", (Action("cio", 4, 3.0),), 0.83) is repeat
+    pol.tried, pol._chosen, pol._last_trial_actions = {("downtilt 2 deg", 4)}, ("downtilt 2 deg", 4), down
+    pol.executor.history = [{"pre": 0.80, "post": 0.83}]
+    pol._follow("kept")
+    pol._follow("rollback")
+    pol._plan(obs, Decision(), diag)
+    assert "downtilt 2 deg" not in seen[-1]
+
+
 @pytest.mark.parametrize("cure_first", [False, True])
 def test_the_handover_cure_can_be_chosen_over_a_compensation_predicted_to_gain_more(cure_first):
     """Both handover candidates accepted, the neighbours' hysteresis predicted to gain more: by default the

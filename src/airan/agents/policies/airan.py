@@ -237,7 +237,13 @@ class AiranConfig:
     actions 17 -> 7 (scorer 14 -> 11, paired FKR +0.003), but judged on a never-used suite of 156
     compensating-cause faults (seed 7349, ``bench/results/HEAL_PREREG_S45.md``) it changed no counterfactual harm
     (12 -> 12), added 2 scorer-harmful actions (14 -> 16, a PA degradation) and cost paired FKR -0.004: rounds it
-    held back still had loss to recover."""
+    held back still had loss to recover.
+    repeat_confirmed: a follow-up round after a kept set that the network confirmed (``follow_up_gain``) may choose
+    that same set again. The planner builds its sets as steps from the current knobs (tilt, power, the cell's own
+    CIO), so the same set moves further: "more of what worked", the way a SON loop steps a knob while the network
+    keeps answering and the way the oracles stack their overload sets over rounds. Without it a set once chosen
+    is never proposed again in its incident (``tried_per_cell``): a single knob can still step through the
+    catalogue's other sizes, but a combined set such as "downtilt 2 deg + neighbour uptilt 1 deg" cannot step."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -267,6 +273,7 @@ class AiranConfig:
     handover_cure_first: bool = False
     follow_unrecovered: bool = True
     stop_when_recovered: bool = False
+    repeat_confirmed: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -375,6 +382,8 @@ class AiranPolicy(Policy):
         self.tried: set[tuple[str, int | None]] = set()  # (candidate name, lead cell or None) chosen this incident
         self.following = False  # a kept compensation asks for a follow-up round (``AiranConfig.follow_up``)
         self._last_trial_actions: tuple = ()
+        self._chosen: tuple[str, int | None] | None = None  # the last set chosen: (candidate name, lead cell)
+        self._confirmed: tuple[str, int | None] | None = None  # one the network confirmed (``repeat_confirmed``)
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
@@ -519,7 +528,7 @@ class AiranPolicy(Policy):
             self._submitted = _Submitted(comp.cause, comp.cell, comp.cells, withdrawal=True,
                                          pre={(a.kind, a.cell): 0.0 for a in acts})
             applied, reqs = self.executor.submit(cand, guard, obs.rop, obs.history, reason)
-            self._last_trial_actions = acts
+            self._last_trial_actions, self._chosen = acts, None
             dec.actions += applied
             dec.approval_requests += reqs
             line = f"ROP {obs.rop}: " + ("requested approval to " if reqs else "") + reason
@@ -545,8 +554,10 @@ class AiranPolicy(Policy):
                 last = self.executor.history[-1] if self.executor.history else {}
                 gain = float(last.get("post", np.nan)) - float(last.get("pre", np.nan))
                 self.following = bool(np.isfinite(gain) and gain >= self.cfg.follow_up_gain)
+            self._confirmed = self._chosen if self.following and self.cfg.repeat_confirmed else None
         elif outcome == "rollback":
             self.following = False
+            self._confirmed = None
 
     def evidence_lead(self) -> int | None:
         """The cell a monitor signature singles out this ROP, if any (``lead_evidence``)."""
@@ -617,6 +628,7 @@ class AiranPolicy(Policy):
         self.retries, self.next_plan_rop = 0, -1
         self.tried = set()
         self.following = False
+        self._chosen = self._confirmed = None
 
     def _incident_step(self, obs: Observation, dec: Decision, dets) -> None:
         inc = self.open
@@ -776,7 +788,8 @@ class AiranPolicy(Policy):
                 return
         where = int(cells[0]) if self.cfg.tried_per_cell else None
         fresh = [c for c in self.planner.propose(cause, cells, self.knobs)
-                 if (c.name, where) not in self.tried and not self.coordinator.is_banned(c.actions)]
+                 if ((c.name, where) not in self.tried or (c.name, where) == self._confirmed)
+                 and not self.coordinator.is_banned(c.actions)]
         cands = [c for c in fresh if self.coordinator.cells_free(c.actions, obs.rop)]
         if fresh and not cands:
             # the cells changed within the coordinator's window (e.g. a rollback last ROP): wait for them to
@@ -834,6 +847,7 @@ class AiranPolicy(Policy):
                 dec.notes.append(f"planner: nothing accepted for {cause}; asking again at ROP {self.next_plan_rop}")
             return
         self.tried.add((best.candidate.name, where))
+        self._chosen, self._confirmed = (best.candidate.name, where), None
         reason = f"{best.candidate.name} for {cause} on cell {cells[0]} (predicted {best.mean:+.3f})"
         admitted = self.coordinator.arbitrate([Proposal(best.candidate.actions, "optimization", reason)], obs.rop)
         if not admitted:
