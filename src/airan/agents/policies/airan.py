@@ -243,7 +243,10 @@ class AiranConfig:
     CIO), so the same set moves further: "more of what worked", the way a SON loop steps a knob while the network
     keeps answering and the way the oracles stack their overload sets over rounds. Without it a set once chosen
     is never proposed again in its incident (``tried_per_cell``): a single knob can still step through the
-    catalogue's other sizes, but a combined set such as "downtilt 2 deg + neighbour uptilt 1 deg" cannot step."""
+    catalogue's other sizes, but a combined set such as "downtilt 2 deg + neighbour uptilt 1 deg" cannot step.
+    Off: stopped at its screen (session 43, S46): on dev every episode acted and scored as the default (669
+    actions both); the repeated set was offered in 4 of 9 follow-up rounds on dev's overloads and never
+    predicted to gain most."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
