@@ -340,10 +340,7 @@ class NetworkTwin(gym.Env):
         s.active = traffic.session_activity(s.active, cfg.traffic.active_probability, s.rngs["traffic"])
         mods = self._mods()
         r = self._radio(mods)
-        kn = s.knobs
-        cio = np.where(np.isnan(mods.cio_override_db), kn.cio_db, mods.cio_override_db)
-        hys = np.where(np.isnan(mods.hys_override_db), kn.hysteresis_db, mods.hys_override_db)
-        ttt = np.where(np.isnan(mods.ttt_override_ms), kn.ttt_ms, mods.ttt_override_ms)
+        cio, hys, ttt = self._handover_params(mods)
         counters = handover.run_handover(s.ho, s.rsrp_dbm, r["rsrp_dbm"], r["on_air"], cio, hys, ttt,
                                          np.maximum(s.load, MIN_LOAD) * r["on_air"], self._noise_mw,
                                          r["extra_mw"], cfg.handover, s.rop * cfg.rop_s, cfg.rop_s,
@@ -352,7 +349,7 @@ class NetworkTwin(gym.Env):
         kpis, ue = self._serve(r, mods, counters)
         s.load = kpis["RRU.PrbUsedDl"] / 100.0
         s.load = np.where(np.isfinite(s.load), s.load, 0.0)
-        kn.restart_rops = np.maximum(kn.restart_rops - 1, 0)
+        s.knobs.restart_rops = np.maximum(s.knobs.restart_rops - 1, 0)
         events += self._alarm_events(r, mods, kpis)
         kpis["Alarm.Count"] = np.array([sum(1 for (_, c) in s.alarms if c == i) for i in range(cfg.num_cells)], float)
         thp = ue["thp_mbps"]
@@ -378,6 +375,14 @@ class NetworkTwin(gym.Env):
         return kpis
 
     # ------------------------------------------------------------------ internals
+    def _handover_params(self, mods) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The A3 parameters in force per cell, [num_cells] float64 each: CIO [dB], hysteresis [dB], TTT [ms]
+        (the knobs, unless a fault overrides them)."""
+        kn = self._s.knobs
+        return (np.where(np.isnan(mods.cio_override_db), kn.cio_db, mods.cio_override_db),
+                np.where(np.isnan(mods.hys_override_db), kn.hysteresis_db, mods.hys_override_db),
+                np.where(np.isnan(mods.ttt_override_ms), kn.ttt_ms, mods.ttt_override_ms))
+
     def _mods(self, rop: int | None = None):
         s, d = self._s, self.drop
         rop = s.rop if rop is None else rop

@@ -99,6 +99,44 @@ class ImperfectTwin(NetworkTwin):
         self._s.rsrp_dbm = self._radio(self._mods())["rsrp_dbm"]
 
 
+    def hold_serving(self, ues: np.ndarray, margin_db: float) -> np.ndarray:
+        """Make this twin's radio agree with the network's handover state: each of ``ues`` ([k] int64, connected
+        UEs whose serving cell the network reported, e.g. after ``adopt_sessions``) has its link to its serving
+        cell's site raised until no cell of another site meets the A3 entry condition against the serving cell
+        (``M_n + CIO_s > M_s + Hys_s``, ``handover``) with less than ``margin_db`` [dB] to spare. A UE the network
+        still serves from a cell has not met that condition for a TTT; in a twin whose UEs stand elsewhere, or
+        whose links carry other shadow fading, it often does, and the twin hands the UE over at once (an overload
+        hotspot's crowd left the hot cell in the first ROP of every what-if rollout). Returns [k] float64 the
+        raise [dB] per UE (0: already consistent). Only links are changed; the UEs stay where they are."""
+        self._require()
+        if not np.isfinite(margin_db) or margin_db < 0:
+            raise ConfigError(f"margin_db must be a finite value >= 0, got {margin_db!r}")
+        ues = np.asarray(ues, dtype=np.int64).reshape(-1)
+        num_ues = self._s.sf_db.shape[0]
+        if ues.size and (ues.min() < 0 or ues.max() >= num_ues):
+            raise ConfigError(f"UE indices must be in [0, {num_ues}), got {ues.min()}..{ues.max()}")
+        serving = self._s.ho.serving[ues]
+        if (serving < 0).any():
+            raise ConfigError(f"UE {int(ues[np.argmax(serving < 0)])} is not connected; only served UEs can be held")
+        t = self.clone()
+        mods = t._mods()
+        r = t._radio(mods)
+        cio, hys, _ = t._handover_params(mods)
+        rsrp = r["rsrp_dbm"][ues]  # [k, num_cells] dBm
+        site = np.asarray(self.drop.cell_site, dtype=np.int64)
+        # rivals: on-air cells of another site (a co-sited cell shares the link a raise would lift)
+        other = (site[None, :] != site[serving][:, None]) & np.asarray(r["on_air"], bool)[None, :]
+        rows = np.arange(ues.size)
+        rival = np.where(other, rsrp, -np.inf).max(axis=1, initial=-np.inf)
+        excess = rival + cio[serving] - (rsrp[rows, serving] + hys[serving]) + margin_db
+        raise_db = np.where(np.isfinite(excess), np.maximum(excess, 0.0), 0.0)
+        if raise_db.any():
+            links = np.zeros((num_ues, len(self.drop.site_xy)))
+            links[ues, site[serving]] = raise_db
+            self.calibrate(np.zeros(self.cfg.num_cells), np.zeros(self.cfg.num_cells), links)
+        return raise_db
+
+
 def _check(name: str, value: float) -> None:
     if not np.isfinite(value) or value < 0:
         raise ConfigError(f"{name} must be a finite value >= 0, got {value!r}")

@@ -358,3 +358,30 @@ def test_handover_rollouts_in_the_modes_the_evidence_measured():
     for cause, bad in (("ho_misconfig", ()), ("ho_misconfig", ("sideways",)), ("sleeping_cell", ("pingpong",))):
         with pytest.raises(ConfigError, match="modes"):
             v.verify(cause, (4,), scope, [cand], modes=bad)
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_held_sessions_keep_the_traced_ues_on_the_cells_the_network_serves_them_from(hold):
+    """With ``hold_sessions`` the what-if twin's links agree with the traced serving cells (no other site's cell
+    meets A3 against them with less than ``hold_margin_db`` to spare); without it the twin's own radio may
+    contradict the trace. A bad margin is named."""
+    from airan.twin.imperfect import imperfect_twin
+
+    def make(seed):
+        return imperfect_twin("ci-tiny", 4 + seed, np.random.default_rng(seed))
+
+    v = Verifier(make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_rates=False,
+                                      hold_sessions=hold, hold_margin_db=1.0))
+    twin = make(0)
+    rsrp = twin.predicted_rsrp_dbm()
+    site = np.asarray(twin.drop.cell_site)
+    worst = np.array([int(np.argmin(np.where(site != site[int(np.argmax(r))], r, np.inf))) for r in rsrp])
+    v.observe_sessions(worst)  # the trace serves every UE from a weak cell of another site than its best
+    t = v._faulted(0, 1.0, "overload_hotspot", (4,), "")
+    after = t.predicted_rsrp_dbm()
+    hys = t.knobs.hysteresis_db
+    gap = np.array([np.max(np.where(site != site[s], after[u], -np.inf)) - (after[u, s] + hys[s])
+                    for u, s in enumerate(worst)])
+    assert (gap <= -1.0 + 1e-9).all() if hold else (gap > 0).any()
+    with pytest.raises(ConfigError, match="hold_margin_db"):
+        VerifierConfig(hold_margin_db=float("nan"))

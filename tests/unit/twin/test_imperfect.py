@@ -88,3 +88,37 @@ def test_a_shadowing_calibration_redraws_the_coverage_areas():
     site0 = np.asarray(t.drop.cell_site)[after] == 0
     assert site0.mean() > (np.asarray(t.drop.cell_site)[before] == 0).mean()
     assert not np.array_equal(before, after)
+
+
+def test_holding_the_networks_serving_cells_lifts_only_the_links_that_contradict_them():
+    """``hold_serving``: a UE served from a cell that another site's cell beats under A3 gets its link to the
+    serving site raised until that cell misses A3 by the margin; a UE already consistent is left alone; the
+    raise keeps the UE on its cell through a quiet step; bad input is named."""
+    t = imperfect_twin("ci-tiny", 3, np.random.default_rng(0))
+    t.step()
+    site = np.asarray(t.drop.cell_site)
+    rsrp = t.predicted_rsrp_dbm()
+    ues = np.nonzero(t.serving >= 0)[0][:4]
+    best = np.argmax(rsrp[ues], axis=1)
+    far = np.array([int(np.argmax(np.where(site != site[b], rsrp[u], -np.inf))) for u, b in zip(ues, best)])
+    serving = t.serving
+    serving[ues[:2]] = far[:2]  # the network says: two UEs are served by another site's cell than their best
+    serving[ues[2:]] = best[2:]
+    t.adopt_sessions(serving)
+    raised = t.hold_serving(ues, margin_db=1.0)
+    assert (raised[:2] > 0).all() and (raised[2:] == 0).all()
+    after = t.predicted_rsrp_dbm()
+    hys = t.knobs.hysteresis_db
+    for u, s in zip(ues, serving[ues]):
+        rival = np.max(np.where(site != site[s], after[u], -np.inf))
+        assert rival <= after[u, s] + hys[s] - 1.0 + 1e-9
+    np.testing.assert_allclose(after[ues[2:]], rsrp[ues[2:]])  # consistent UEs: their links are untouched
+    assert t.hold_serving(ues, margin_db=1.0).max() == pytest.approx(0.0, abs=1e-9)  # once held, nothing to do
+    with pytest.raises(ConfigError, match="margin_db"):
+        t.hold_serving(ues, margin_db=-1.0)
+    with pytest.raises(ConfigError, match="UE indices"):
+        t.hold_serving(np.array([10**6]), margin_db=1.0)
+    idle = np.nonzero(t.serving < 0)[0]
+    if idle.size:
+        with pytest.raises(ConfigError, match="not connected"):
+            t.hold_serving(idle[:1], margin_db=1.0)
