@@ -420,25 +420,32 @@ class Verifier:
             t.inject(Fault(cause, tuple(int(c) for c in fault_cells), severity=sev, onset_rop=t.rop, mode=mode))
         for _ in range(self.cfg.settle_rops):
             t.step()
-        if self.cfg.sync_sessions and self._sessions is not None and self._sessions.shape[0] == t.serving.shape[0]:
-            # (a trace of another UE population than the twin's cannot seed it: the twin keeps its own sessions)
-            rate = None
-            if self.cfg.sync_rates and self._rates is not None:
-                rate = self._rates.copy()
-                if demand and not trace_surge:
-                    # the injected surge multiplies what the UEs in its cells' coverage area ask (the twin's own
-                    # UEs, where it has them); the trace already carries the real surge: those keep their own rate
-                    rate[t.in_cell_area(fault_cells)] = np.nan
-            t.adopt_sessions(self._sessions, rate)
+        synced = self.cfg.sync_sessions and self._sessions is not None and \
+            self._sessions.shape[0] == t.serving.shape[0]  # (a trace of another UE population cannot seed it)
+        hold = synced and self.cfg.hold_sessions and hasattr(t, "hold_serving")
+        if synced:
+            # with ``hold_sessions`` the rates wait until the links are held: holding redraws the coverage areas
+            t.adopt_sessions(self._sessions, None if hold else self._synced_rates(t, fault_cells, demand, trace_surge))
         if (self.cfg.sync_positions or full) and self._positions is not None and self._positions.shape == t.ue_xy.shape:
             t.adopt_positions(self._positions)
         if (self.cfg.sync_links or full) and self._latest and hasattr(t, "predicted_rsrp_dbm"):
             self._relink(t, fault_cells)
-        if self.cfg.hold_sessions and self.cfg.sync_sessions and self._sessions is not None and \
-                self._sessions.shape[0] == t.serving.shape[0] and hasattr(t, "hold_serving"):
-            # last: positions and links moved above change which cell each UE hears best
+        if hold:  # last: positions and links moved above change which cell each UE hears best
             t.hold_serving(np.nonzero(self._sessions >= 0)[0], self.cfg.hold_margin_db)
+            t.adopt_sessions(self._sessions, self._synced_rates(t, fault_cells, demand, trace_surge))
         return t
+
+    def _synced_rates(self, t: Any, fault_cells: tuple[int, ...], demand: bool, trace_surge: bool) -> np.ndarray | None:
+        """[num_ues] float64 the traced UEs' offered traffic [Mbit/s] a what-if twin adopts (NaN: the twin's own
+        rate), or None (``sync_rates`` off, or no trace of rates)."""
+        if not (self.cfg.sync_rates and self._rates is not None):
+            return None
+        rate = self._rates.copy()
+        if demand and not trace_surge:
+            # the injected surge multiplies what the UEs in its cells' coverage area ask (the twin's own UEs, where
+            # it has them); the trace already carries the real surge: those keep their own rate
+            rate[t.in_cell_area(fault_cells)] = np.nan
+        return rate
 
     def _trace_surge(self, t: Any) -> bool:
         """Whether a demand cause's rollouts in twin ``t`` take the surge from the UE trace (``demand_sync``): the
