@@ -116,12 +116,14 @@ class VerifierConfig:
     hold_sessions / hold_margin_db: with ``sync_sessions``, make each what-if twin's radio agree with the
     network's handover state after adopting its sessions (``ImperfectTwin.hold_serving``): a UE the network
     serves from a cell has not met the A3 condition against it, so its link to that cell's site is raised until
-    no other site's cell meets it with less than ``hold_margin_db`` to spare. Without it the twin's UEs stand
-    where its own mobility took them, and the ones the network serves from an overloaded cell are mostly handed
-    to the neighbours in the first ROP of every rollout (dev-0223: the hot cell served 3 UEs asking 80 Mbit/s in
-    the network and 1 asking 3 Mbit/s in the twin), so the twin sees no overload to relieve and predicts a loss
-    for every set that moves the hot cell's knobs (dev overloads: own downtilt predicted -0.007 where it gained
-    +0.014)."""
+    no other site's cell meets it with less than ``hold_margin_db`` to spare; the traced rates are adopted after
+    the hold, which redraws the twin's coverage areas. Without it the twin's UEs stand where its own mobility took
+    them, and some the network serves from a cell are handed to a neighbour within the first ROP of a rollout.
+    On an overload hotspot that, with session churn and the crowd's own drawn rates, can leave the twin's hot
+    cell with no overload to relieve (dev-0223: 3 UEs asking 80 Mbit/s in the network, 1 asking 3 Mbit/s in the
+    twin), and every set that moves load off it is predicted to lose (dev overloads: the hot cell's own downtilt
+    predicted -0.007 where the network gained +0.014; with the hold -0.002 against +0.010,
+    ``bench/results/HEAL_PREREG_S47.md``)."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)

@@ -98,16 +98,17 @@ class ImperfectTwin(NetworkTwin):
         self.tilt_corr_deg = self.tilt_corr_deg + t
         self._s.rsrp_dbm = self._radio(self._mods())["rsrp_dbm"]
 
-
     def hold_serving(self, ues: np.ndarray, margin_db: float) -> np.ndarray:
         """Make this twin's radio agree with the network's handover state: each of ``ues`` ([k] int64, connected
         UEs whose serving cell the network reported, e.g. after ``adopt_sessions``) has its link to its serving
         cell's site raised until no cell of another site meets the A3 entry condition against the serving cell
         (``M_n + CIO_s > M_s + Hys_s``, ``handover``) with less than ``margin_db`` [dB] to spare. A UE the network
         still serves from a cell has not met that condition for a TTT; in a twin whose UEs stand elsewhere, or
-        whose links carry other shadow fading, it often does, and the twin hands the UE over at once (an overload
-        hotspot's crowd left the hot cell in the first ROP of every what-if rollout). Returns [k] float64 the
-        raise [dB] per UE (0: already consistent). Only links are changed; the UEs stay where they are."""
+        whose links carry other shadow fading, it can, and the twin then hands the UE over within its first ROP
+        (dev-0223: a UE the network served from the overloaded cell heard another site's cell 5.4 dB stronger in
+        the verifier's twin). A co-sited cell is no rival: raising the site's link lifts it too. Returns [k]
+        float64 the raise [dB] per UE (0: already consistent). Only links are changed; the UEs stay where they
+        are."""
         self._require()
         if not np.isfinite(margin_db) or margin_db < 0:
             raise ConfigError(f"margin_db must be a finite value >= 0, got {margin_db!r}")
