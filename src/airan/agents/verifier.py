@@ -122,8 +122,11 @@ class VerifierConfig:
     On an overload hotspot that, with session churn and the crowd's own drawn rates, can leave the twin's hot
     cell with no overload to relieve (dev-0223: 3 UEs asking 80 Mbit/s in the network, 1 asking 3 Mbit/s in the
     twin), and every set that moves load off it is predicted to lose (dev overloads: the hot cell's own downtilt
-    predicted -0.007 where the network gained +0.014; with the hold -0.002 against +0.010,
-    ``bench/results/HEAL_PREREG_S47.md``)."""
+    predicted -0.007 where the network gained +0.014; with the hold -0.002 against +0.010). On by default since
+    session 43 (``bench/results/HEAL_PREREG_S47.md``): dev screen paired FKR +0.011 [-0.017, +0.039], full recovery
+    49 -> 50 of 114, harmful 14 -> 11 (scorer) and 17 -> 14 (counterfactual); on the never-used seed-7350 suite of
+    every class paired FKR +0.018 [-0.013, +0.054] (uptilts +0.41, overloads -0.025), full recovery 56 -> 60 of
+    120, harmful 14 -> 13 and 7 -> 6, detection and diagnosis identical."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
@@ -149,7 +152,7 @@ class VerifierConfig:
     demand_twins: int = 0
     many_knobs: int = 0
     many_knobs_gain: float = 0.02
-    hold_sessions: bool = False
+    hold_sessions: bool = True
     hold_margin_db: float = 1.0
 
     def __post_init__(self) -> None:

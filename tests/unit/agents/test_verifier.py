@@ -385,3 +385,4 @@ def test_held_sessions_keep_the_traced_ues_on_the_cells_the_network_serves_them_
     assert (gap <= -1.0 + 1e-9).all() if hold else (gap > 0).any()
     with pytest.raises(ConfigError, match="hold_margin_db"):
         VerifierConfig(hold_margin_db=float("nan"))
+    assert VerifierConfig().hold_sessions  # the default since session 43 (HEAL_PREREG_S47.md)
