@@ -644,16 +644,16 @@ class AiranPolicy(Policy):
                 self.following = follow = True
                 dec.notes.append(f"planner: the neighbourhood's guarded objective {gap[0]:.3f} is below its "
                                  f"pre-incident {gap[1]:.3f} - {gap[2]:.3f}; the incident stays open")
-            elif gap is not None:  # the report must not say the network is back when only the cell is
-                inc.closed_why = ("the cell's own KPIs are back within their baseline, but its neighbourhood still "
-                                  "carries less of its offered traffic than before the incident" +
-                                  (" and no action round is left" if self.rounds >= self.cfg.max_rounds else ""))
-        if self.quiet >= self.cfg.close_after_rops and not self.executor.busy and not follow:
-            inc.closed_rop = obs.rop
-            self.incidents.append(inc)
-            self.open = None
-            self.monitor.unfreeze()
-            return
+            else:
+                if gap is not None:  # the report must not say the network is back when only the cell is
+                    inc.closed_why = ("the cell's own KPIs are back within their baseline, but its neighbourhood "
+                                      "still carries less of its offered traffic than before the incident" +
+                                      (" and no action round is left" if self.rounds >= self.cfg.max_rounds else ""))
+                inc.closed_rop = obs.rop
+                self.incidents.append(inc)
+                self.open = None
+                self.monitor.unfreeze()
+                return
         if self.diagnoser.rops == 0:
             return
         lead, lead_kind = self.lead_evidence()
