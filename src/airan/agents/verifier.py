@@ -126,7 +126,15 @@ class VerifierConfig:
     session 43 (``bench/results/HEAL_PREREG_S47.md``): dev screen paired FKR +0.011 [-0.017, +0.039], full recovery
     49 -> 50 of 114, harmful 14 -> 11 (scorer) and 17 -> 14 (counterfactual); on the never-used seed-7350 suite of
     every class paired FKR +0.018 [-0.013, +0.054] (uptilts +0.41, overloads -0.025), full recovery 56 -> 60 of
-    120, harmful 14 -> 13 and 7 -> 6, detection and diagnosis identical."""
+    120, harmful 14 -> 13 and 7 -> 6, detection and diagnosis identical.
+    traced_area_rates: for a demand cause (the surge injected, not ``demand_sync``), a traced UE in the
+    hypothesised cells' coverage area adopts its traced rate with the hypothesised surge divided out, so it asks
+    what the network's UE asks (which carries the real surge) instead of the twin's own draw times the surge; the
+    severities then reach only the sessions a rollout starts. Off: on dev's 29 overload hotspots it made the
+    predictions better (correlation with the true change 0.26 -> 0.35, the current rule's missed cures 14 -> 6,
+    harmful picks 8 -> 7; ``bench/results/heal_verifier_fidelity_ov_s44_traced_area_rates.json``), but the dev run
+    did not follow (session 44, S48: paired FKR -0.002 [-0.026, +0.022], overloads 6 better and 5 worse by
+    > 0.05, harmful 11 -> 11 and 14 -> 13), so it stopped at the screen (``heal_experiments_not_kept.json``)."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
@@ -154,6 +162,7 @@ class VerifierConfig:
     many_knobs_gain: float = 0.02
     hold_sessions: bool = True
     hold_margin_db: float = 1.0
+    traced_area_rates: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.many_knobs, bool) or not isinstance(self.many_knobs, int) or self.many_knobs < 0:
@@ -430,17 +439,19 @@ class Verifier:
         hold = synced and self.cfg.hold_sessions and hasattr(t, "hold_serving")
         if synced:
             # with ``hold_sessions`` the rates wait until the links are held: holding redraws the coverage areas
-            t.adopt_sessions(self._sessions, None if hold else self._synced_rates(t, fault_cells, demand, trace_surge))
+            t.adopt_sessions(self._sessions,
+                             None if hold else self._synced_rates(t, fault_cells, demand, trace_surge, cause, sev))
         if (self.cfg.sync_positions or full) and self._positions is not None and self._positions.shape == t.ue_xy.shape:
             t.adopt_positions(self._positions)
         if (self.cfg.sync_links or full) and self._latest and hasattr(t, "predicted_rsrp_dbm"):
             self._relink(t, fault_cells)
         if hold:  # last: positions and links moved above change which cell each UE hears best
             t.hold_serving(np.nonzero(self._sessions >= 0)[0], self.cfg.hold_margin_db)
-            t.adopt_sessions(self._sessions, self._synced_rates(t, fault_cells, demand, trace_surge))
+            t.adopt_sessions(self._sessions, self._synced_rates(t, fault_cells, demand, trace_surge, cause, sev))
         return t
 
-    def _synced_rates(self, t: Any, fault_cells: tuple[int, ...], demand: bool, trace_surge: bool) -> np.ndarray | None:
+    def _synced_rates(self, t: Any, fault_cells: tuple[int, ...], demand: bool, trace_surge: bool, cause: str,
+                      sev: float) -> np.ndarray | None:
         """[num_ues] float64 the traced UEs' offered traffic [Mbit/s] a what-if twin adopts (NaN: the twin's own
         rate), or None (``sync_rates`` off, or no trace of rates)."""
         if not (self.cfg.sync_rates and self._rates is not None):
@@ -448,8 +459,10 @@ class Verifier:
         rate = self._rates.copy()
         if demand and not trace_surge:
             # the injected surge multiplies what the UEs in its cells' coverage area ask (the twin's own UEs, where
-            # it has them); the trace already carries the real surge: those keep their own rate
-            rate[t.in_cell_area(fault_cells)] = np.nan
+            # it has them), and the trace already carries the real surge: those keep the twin's own rate, or with
+            # ``traced_area_rates`` the traced rate with the hypothesised surge divided out (they ask the trace's)
+            area = t.in_cell_area(fault_cells)
+            rate[area] = rate[area] / demand_gain(cause, sev) if self.cfg.traced_area_rates else np.nan
         return rate
 
     def _trace_surge(self, t: Any) -> bool:

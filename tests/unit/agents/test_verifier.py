@@ -386,3 +386,27 @@ def test_held_sessions_keep_the_traced_ues_on_the_cells_the_network_serves_them_
     with pytest.raises(ConfigError, match="hold_margin_db"):
         VerifierConfig(hold_margin_db=float("nan"))
     assert VerifierConfig().hold_sessions  # the default since session 43 (HEAL_PREREG_S47.md)
+
+
+@pytest.mark.parametrize("sev", [0.55, 1.0])
+def test_traced_area_rates_keep_what_the_traced_ues_ask_under_the_injected_surge(sev):
+    """With ``traced_area_rates`` a traced UE in the hypothesised hot cell's area asks, once the twin's injected
+    surge has multiplied it, what the trace says it asks (the severity then only reaches sessions the rollout
+    starts); without it such a UE keeps the twin's own rate under the surge. Other causes are left alone."""
+    from airan.twin import traffic
+    from airan.twin.faults import demand_gain
+
+    u = _make(0)._s.ue_xyz.shape[0]
+    rate = np.linspace(1.0, 9.0, u)  # [Mbit/s] what the trace says each UE asks, the real surge included
+    for on in (False, True):
+        v = Verifier(_make, VerifierConfig(seeds=(0,), severities=(sev,), horizon_rops=1, traced_area_rates=on))
+        v.observe_sessions(np.zeros(u, np.int64), rate)  # every UE traced, on cell 0
+        for cause in ("overload_hotspot", "cell_outage"):
+            t = v._faulted(0, sev, cause, (4,), "")
+            area = t.in_cell_area((4,))
+            assert area.any() and not area.all()  # the test means something: some UEs in the area, some not
+            surge = np.where(area, demand_gain(cause, sev), 1.0)
+            asked = t._rate_dl * traffic.diurnal_factor(t.rop, t.cfg.traffic) * surge  # [num_ues] Mbit/s
+            np.testing.assert_allclose(asked[~area], rate[~area])
+            assert np.allclose(asked[area], rate[area]) == (on or cause != "overload_hotspot")
+    assert not VerifierConfig().traced_area_rates
