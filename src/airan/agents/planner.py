@@ -176,16 +176,20 @@ class Planner:
     with CIO +3 dB), as the oracle's grid does: more signal lifts the crowd's SINR, and with it what each PRB of
     the hot cell carries, where an offload only moves the crowd's demand to neighbours that may have no room.
     ``overload_tilt_pair`` (on) offers an overload hotspot the 4-knob set "downtilt 2 deg + neighbour uptilt 1 deg"
-    (the hot cell shrinks and its nearest neighbours reach into what it gave up)."""
+    (the hot cell shrinks and its nearest neighbours reach into what it gave up).
+    ``interference_power`` also offers an externally interfered cell its own power headroom (+1.5 / +3 dB): the
+    jammer raises the noise floor of the UEs in the cell's area whichever cell serves them, so an offload moves
+    them to a weaker signal under the same noise, where more of the cell's own signal lifts their SINR."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
-                 overload_tilt_pair: bool = True) -> None:
+                 overload_tilt_pair: bool = True, interference_power: bool = False) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
         self.compensation = compensation
         self.overload_power = bool(overload_power)
         self.overload_tilt_pair = bool(overload_tilt_pair)
+        self.interference_power = bool(interference_power)
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -272,6 +276,9 @@ class Planner:
                     p_acts = boost([c], 3.0)
                     if p_acts:
                         add("cell +3 dB + CIO +3 dB", p_acts + cio([c], knobs.cio_db[c] + 3.0))
+            elif self.interference_power:
+                for db in (1.5, 3.0):
+                    add(f"cell {db:+g} dB", boost([c], db))
         elif cause == "backhaul_congestion":
             for v in (3.0, 6.0):
                 add(f"site CIO {v:+g} dB (offload the site)", cio(site_cells, v))

@@ -137,6 +137,21 @@ def test_a_hot_cell_may_spend_its_power_headroom_when_asked(ctx):
     assert AiranConfig().overload_power is False
 
 
+def test_an_interfered_cell_may_spend_its_power_headroom_when_asked(ctx):
+    """``interference_power`` adds the interfered cell's own +1.5 / +3 dB to an external interference's
+    candidates, and nothing else; an overload's candidates do not change with it."""
+    knobs = KnobView(ctx)
+    plain = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
+    assert not any(a.kind == "power" and a.cell == 4 for acts in plain.values() for a in acts)
+    powered = {c.name: c.actions for c in Planner(ctx, interference_power=True).propose("external_interference",
+                                                                                            (4,), knobs)}
+    assert set(powered) - set(plain) == {"cell +1.5 dB", "cell +3 dB"} and set(plain) <= set(powered)
+    assert powered["cell +3 dB"] == (Action("power", 4, 3.0),)
+    ov = [Planner(ctx, interference_power=on).propose("overload_hotspot", (4,), knobs) for on in (False, True)]
+    assert ov[0] == ov[1]
+    assert AiranConfig().interference_power is False
+
+
 def test_the_overload_tilt_pair_can_be_left_out(ctx):
     """``overload_tilt_pair=False`` drops exactly "downtilt 2 deg + neighbour uptilt 1 deg" from an overload's
     candidates; the hot cell's own downtilts stay, and the default offers the pair."""

@@ -167,6 +167,9 @@ class AiranConfig:
     (``Planner``; on since session 25). Leaving it out halved the harm on two used suites, where it made 12 of 16
     scorer-harmful actions, but judged on a never-used overload suite (seed 7342, ``HEAL_PREREG_S39b.md``) it
     changed no harm (28 -> 28, 17 -> 17 counterfactual; paired FKR +0.000): there the pair was never harmful.
+    interference_power: the planner also offers an externally interfered cell its own power headroom (+1.5 / +3
+    dB; ``Planner``): the jammer raises the noise floor of the UEs in the cell's area whichever cell serves them,
+    so an offload alone moves them to a weaker signal. Off; session 44 judges it (``HEAL_PREREG_S49.md``).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -268,6 +271,7 @@ class AiranConfig:
     compensation: str = "combined"
     overload_power: bool = False
     overload_tilt_pair: bool = True
+    interference_power: bool = False
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
@@ -370,7 +374,8 @@ class AiranPolicy(Policy):
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
         self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power,
-                               overload_tilt_pair=self.cfg.overload_tilt_pair)
+                               overload_tilt_pair=self.cfg.overload_tilt_pair,
+                               interference_power=self.cfg.interference_power)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
