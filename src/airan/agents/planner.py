@@ -177,12 +177,12 @@ class Planner:
     the hot cell carries, where an offload only moves the crowd's demand to neighbours that may have no room.
     ``overload_tilt_pair`` (on) offers an overload hotspot the 4-knob set "downtilt 2 deg + neighbour uptilt 1 deg"
     (the hot cell shrinks and its nearest neighbours reach into what it gave up).
-    ``interference_power`` also offers an externally interfered cell its own power headroom (+1.5 / +3 dB): the
+    ``interference_power`` (on) also offers an externally interfered cell its own power headroom (+1.5 / +3 dB): the
     jammer raises the noise floor of the UEs in the cell's area whichever cell serves them, so an offload moves
     them to a weaker signal under the same noise, where more of the cell's own signal lifts their SINR."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
-                 overload_tilt_pair: bool = True, interference_power: bool = False) -> None:
+                 overload_tilt_pair: bool = True, interference_power: bool = True) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx

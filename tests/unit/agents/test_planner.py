@@ -98,7 +98,8 @@ def test_compensation_uptilt_has_a_budget_over_rounds(ctx):
 
 def test_an_interfered_cell_does_not_shrink_itself(ctx):
     cands = Planner(ctx).propose("external_interference", (4,), KnobView(ctx))
-    assert cands and not any(a.cell == 4 and a.kind in ("tilt", "power") for c in cands for a in c.actions)
+    assert cands and not any(a.cell == 4 and a.kind == "tilt" for c in cands for a in c.actions)
+    assert all(a.value > 0 for c in cands for a in c.actions if a.cell == 4 and a.kind == "power")
 
 
 def test_a_hot_cell_can_shrink_itself(ctx):
@@ -129,7 +130,7 @@ def test_a_hot_cell_may_spend_its_power_headroom_when_asked(ctx):
     by_name = {c.name: c.actions for c in powered}
     assert by_name["cell +3 dB"] == (Action("power", 4, 3.0),)
     assert by_name["cell +3 dB + CIO +3 dB"] == (Action("power", 4, 3.0), Action("cio", 4, knobs.cio_db[4] + 3.0))
-    interf = Planner(ctx, overload_power=True).propose("external_interference", (4,), knobs)
+    interf = Planner(ctx, overload_power=True, interference_power=False).propose("external_interference", (4,), knobs)
     assert not any(a.kind == "power" and a.cell == 4 for c in interf for a in c.actions)
     knobs.apply(Action("power", 4, float(knobs.power_step(4, 10.0))))  # no headroom left: nothing offered
     spent = Planner(ctx, overload_power=True).propose("overload_hotspot", (4,), knobs)
@@ -141,15 +142,15 @@ def test_an_interfered_cell_may_spend_its_power_headroom_when_asked(ctx):
     """``interference_power`` adds the interfered cell's own +1.5 / +3 dB to an external interference's
     candidates, and nothing else; an overload's candidates do not change with it."""
     knobs = KnobView(ctx)
-    plain = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
+    plain = {c.name: c.actions for c in Planner(ctx, interference_power=False).propose("external_interference",
+                                                                                          (4,), knobs)}
     assert not any(a.kind == "power" and a.cell == 4 for acts in plain.values() for a in acts)
-    powered = {c.name: c.actions for c in Planner(ctx, interference_power=True).propose("external_interference",
-                                                                                            (4,), knobs)}
+    powered = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
     assert set(powered) - set(plain) == {"cell +1.5 dB", "cell +3 dB"} and set(plain) <= set(powered)
     assert powered["cell +3 dB"] == (Action("power", 4, 3.0),)
     ov = [Planner(ctx, interference_power=on).propose("overload_hotspot", (4,), knobs) for on in (False, True)]
     assert ov[0] == ov[1]
-    assert AiranConfig().interference_power is False
+    assert AiranConfig().interference_power is True  # the default since session 44 (HEAL_PREREG_S49.md)
 
 
 def test_the_overload_tilt_pair_can_be_left_out(ctx):
