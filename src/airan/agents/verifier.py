@@ -131,7 +131,7 @@ class VerifierConfig:
     hypothesised cells' coverage area adopts its traced rate with the hypothesised surge divided out, so it asks
     what the network's UE asks (which carries the real surge) instead of the twin's own draw times the surge; the
     severities then reach only the sessions a rollout starts. Off: on dev's 29 overload hotspots it made the
-    predictions better (correlation with the true change 0.26 -> 0.35, the current rule's missed cures 14 -> 6,
+    predictions better (correlation with the true change 0.24 -> 0.35, the current rule's missed cures 15 -> 6,
     harmful picks 8 -> 7; ``bench/results/heal_verifier_fidelity_ov_s44_traced_area_rates.json``), but the dev run
     did not follow (session 44, S48: paired FKR -0.002 [-0.026, +0.022], overloads 6 better and 5 worse by
     > 0.05, harmful 11 -> 11 and 14 -> 13), so it stopped at the screen (``heal_experiments_not_kept.json``)."""
