@@ -179,10 +179,14 @@ class Planner:
     (the hot cell shrinks and its nearest neighbours reach into what it gave up).
     ``interference_power`` (on) also offers an externally interfered cell its own power headroom (+1.5 / +3 dB): the
     jammer raises the noise floor of the UEs in the cell's area whichever cell serves them, so an offload moves
-    them to a weaker signal under the same noise, where more of the cell's own signal lifts their SINR."""
+    them to a weaker signal under the same noise, where more of the cell's own signal lifts their SINR.
+    ``interference_tilt`` (off) also offers an externally interfered cell its own downtilts (1, 2, 4 deg) and
+    "downtilt 2 deg + neighbour uptilt 1 deg": the jammed UEs are the cell's near ones (within 0.7 ISD in its
+    sector), and a downtilt puts more of the beam's gain on them."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
-                 overload_tilt_pair: bool = True, interference_power: bool = True) -> None:
+                 overload_tilt_pair: bool = True, interference_power: bool = True,
+                 interference_tilt: bool = False) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
@@ -190,6 +194,7 @@ class Planner:
         self.overload_power = bool(overload_power)
         self.overload_tilt_pair = bool(overload_tilt_pair)
         self.interference_power = bool(interference_power)
+        self.interference_tilt = bool(interference_tilt)
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -253,8 +258,9 @@ class Planner:
                 add(f"neighbour {db:+g} dB", boost(near, db))
         elif cause in ("external_interference", "overload_hotspot"):
             # offload edge UEs to the neighbours (CIO), and make the neighbours able to carry them; an overloaded
-            # cell may also shrink itself (downtilt), which moves its edge UEs to the neighbours for good. Not an
-            # interfered one: on seed 7313 its own downtilt added two harmful sets (HEAL_PREREG_S25.md)
+            # cell may also shrink itself (downtilt), which moves its edge UEs to the neighbours for good. An
+            # interfered one only with ``interference_tilt``: on seed 7313 its own downtilt added two harmful sets
+            # (HEAL_PREREG_S25.md)
             for v in (3.0, 6.0, 9.0):
                 add(f"CIO {v:+g} dB (offload to neighbours)", cio([c], knobs.cio_db[c] + v))
             for db in (1.5, 3.0):
@@ -276,9 +282,16 @@ class Planner:
                     p_acts = boost([c], 3.0)
                     if p_acts:
                         add("cell +3 dB + CIO +3 dB", p_acts + cio([c], knobs.cio_db[c] + 3.0))
-            elif self.interference_power:
-                for db in (1.5, 3.0):
-                    add(f"cell {db:+g} dB", boost([c], db))
+            else:
+                if self.interference_tilt:
+                    for d in (1.0, 2.0, 4.0):
+                        if knobs.tilt_ok(c, d):
+                            add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
+                    if knobs.tilt_ok(c, 2.0):
+                        add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
+                if self.interference_power:
+                    for db in (1.5, 3.0):
+                        add(f"cell {db:+g} dB", boost([c], db))
         elif cause == "backhaul_congestion":
             for v in (3.0, 6.0):
                 add(f"site CIO {v:+g} dB (offload the site)", cio(site_cells, v))

@@ -174,6 +174,9 @@ class AiranConfig:
     worse), interference FKR median 0.00 -> 0.07, full recovery 16 -> 16 of 77, harmful 16 -> 18 by the scorer
     (both new ones own-power steps the counterfactual clears) and 17 -> 17 against the counterfactual, detection
     and diagnosis identical; on dev +0.002 (1 better, 0 worse), harm unchanged.
+    interference_tilt: the planner also offers an externally interfered cell its own downtilts and "downtilt 2 deg +
+    neighbour uptilt 1 deg" (``Planner``), the blind oracle's best first sets on seed 7351. Off; session 44
+    screens it (``HEAL_PREREG_S50.md``).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -276,6 +279,7 @@ class AiranConfig:
     overload_power: bool = False
     overload_tilt_pair: bool = True
     interference_power: bool = True
+    interference_tilt: bool = False
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
@@ -379,7 +383,8 @@ class AiranPolicy(Policy):
         self.knobs = KnobView(ctx)
         self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power,
                                overload_tilt_pair=self.cfg.overload_tilt_pair,
-                               interference_power=self.cfg.interference_power)
+                               interference_power=self.cfg.interference_power,
+                               interference_tilt=self.cfg.interference_tilt)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
