@@ -267,14 +267,17 @@ class Planner:
                 add(f"CIO +6 dB + neighbour {db:+g} dB", cio([c], knobs.cio_db[c] + 6.0) + boost(near, db))
             for d in (1.0, 2.0):
                 add(f"neighbour uptilt {d:g} deg", uptilt(near, d))
-            if cause == "overload_hotspot":
-                add("CIO +6 dB, neighbours -3 dB", cio([c], knobs.cio_db[c] + 6.0) + cio(nbrs[:2], -3.0))
+            def shrink(pair: bool) -> None:  # the cell's own downtilts, and with ``pair`` one with a neighbour uptilt
                 for d in (1.0, 2.0, 4.0):
                     if knobs.tilt_ok(c, d):
                         add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
+                if pair and knobs.tilt_ok(c, 2.0):
+                    add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
+
+            if cause == "overload_hotspot":
+                add("CIO +6 dB, neighbours -3 dB", cio([c], knobs.cio_db[c] + 6.0) + cio(nbrs[:2], -3.0))
+                shrink(self.overload_tilt_pair)
                 if knobs.tilt_ok(c, 2.0):
-                    if self.overload_tilt_pair:
-                        add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
                     add("downtilt 2 deg + CIO +6 dB", [Action("tilt", c, 2.0)] + cio([c], knobs.cio_db[c] + 6.0))
                 if self.overload_power:
                     for db in (1.5, 3.0):
@@ -284,11 +287,7 @@ class Planner:
                         add("cell +3 dB + CIO +3 dB", p_acts + cio([c], knobs.cio_db[c] + 3.0))
             else:
                 if self.interference_tilt:
-                    for d in (1.0, 2.0, 4.0):
-                        if knobs.tilt_ok(c, d):
-                            add(f"downtilt {d:g} deg", [Action("tilt", c, d)])
-                    if knobs.tilt_ok(c, 2.0):
-                        add("downtilt 2 deg + neighbour uptilt 1 deg", [Action("tilt", c, 2.0)] + uptilt(near, 1.0))
+                    shrink(True)
                 if self.interference_power:
                     for db in (1.5, 3.0):
                         add(f"cell {db:+g} dB", boost([c], db))

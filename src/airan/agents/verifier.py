@@ -440,24 +440,25 @@ class Verifier:
         if synced:
             # with ``hold_sessions`` the rates wait until the links are held: holding redraws the coverage areas
             t.adopt_sessions(self._sessions,
-                             None if hold else self._synced_rates(t, fault_cells, demand, trace_surge, cause, sev))
+                             None if hold else self._synced_rates(t, fault_cells, cause, sev, trace_surge))
         if (self.cfg.sync_positions or full) and self._positions is not None and self._positions.shape == t.ue_xy.shape:
             t.adopt_positions(self._positions)
         if (self.cfg.sync_links or full) and self._latest and hasattr(t, "predicted_rsrp_dbm"):
             self._relink(t, fault_cells)
         if hold:  # last: positions and links moved above change which cell each UE hears best
             t.hold_serving(np.nonzero(self._sessions >= 0)[0], self.cfg.hold_margin_db)
-            t.adopt_sessions(self._sessions, self._synced_rates(t, fault_cells, demand, trace_surge, cause, sev))
+            t.adopt_sessions(self._sessions, self._synced_rates(t, fault_cells, cause, sev, trace_surge))
         return t
 
-    def _synced_rates(self, t: Any, fault_cells: tuple[int, ...], demand: bool, trace_surge: bool, cause: str,
-                      sev: float) -> np.ndarray | None:
+    def _synced_rates(self, t: Any, fault_cells: tuple[int, ...], cause: str, sev: float,
+                      trace_surge: bool) -> np.ndarray | None:
         """[num_ues] float64 the traced UEs' offered traffic [Mbit/s] a what-if twin adopts (NaN: the twin's own
-        rate), or None (``sync_rates`` off, or no trace of rates)."""
+        rate) under the hypothesis ``cause`` at severity ``sev``, or None (``sync_rates`` off, or no trace of
+        rates); ``trace_surge``: the trace carries a demand cause's surge and none is injected (``demand_sync``)."""
         if not (self.cfg.sync_rates and self._rates is not None):
             return None
         rate = self._rates.copy()
-        if demand and not trace_surge:
+        if demand_gain(cause, 1.0) != 1.0 and not trace_surge:
             # the injected surge multiplies what the UEs in its cells' coverage area ask (the twin's own UEs, where
             # it has them), and the trace already carries the real surge: those keep the twin's own rate, or with
             # ``traced_area_rates`` the traced rate with the hypothesised surge divided out (they ask the trace's)
