@@ -180,13 +180,13 @@ class Planner:
     ``interference_power`` (on) also offers an externally interfered cell its own power headroom (+1.5 / +3 dB): the
     jammer raises the noise floor of the UEs in the cell's area whichever cell serves them, so an offload moves
     them to a weaker signal under the same noise, where more of the cell's own signal lifts their SINR.
-    ``interference_tilt`` (off) also offers an externally interfered cell its own downtilts (1, 2, 4 deg) and
+    ``interference_tilt`` (on) also offers an externally interfered cell its own downtilts (1, 2, 4 deg) and
     "downtilt 2 deg + neighbour uptilt 1 deg": the jammed UEs are the cell's near ones (within 0.7 ISD in its
     sector), and a downtilt puts more of the beam's gain on them."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
                  overload_tilt_pair: bool = True, interference_power: bool = True,
-                 interference_tilt: bool = False) -> None:
+                 interference_tilt: bool = True) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
@@ -258,9 +258,8 @@ class Planner:
                 add(f"neighbour {db:+g} dB", boost(near, db))
         elif cause in ("external_interference", "overload_hotspot"):
             # offload edge UEs to the neighbours (CIO), and make the neighbours able to carry them; an overloaded
-            # cell may also shrink itself (downtilt), which moves its edge UEs to the neighbours for good. An
-            # interfered one only with ``interference_tilt``: on seed 7313 its own downtilt added two harmful sets
-            # (HEAL_PREREG_S25.md)
+            # cell may also shrink itself (downtilt), which moves its edge UEs to the neighbours for good, and an
+            # interfered one may downtilt to put more gain on its jammed near UEs (``interference_tilt``)
             for v in (3.0, 6.0, 9.0):
                 add(f"CIO {v:+g} dB (offload to neighbours)", cio([c], knobs.cio_db[c] + v))
             for db in (1.5, 3.0):
