@@ -119,10 +119,9 @@ class ImperfectTwin(NetworkTwin):
         serving = self._s.ho.serving[ues]
         if (serving < 0).any():
             raise ConfigError(f"UE {int(ues[np.argmax(serving < 0)])} is not connected; only served UEs can be held")
-        t = self.clone()
-        mods = t._mods()
-        r = t._radio(mods)
-        cio, hys, _ = t._handover_params(mods)
+        mods = self._mods()  # the radio now, as ``calibrate`` computes it (changes no state, only fills caches)
+        r = self._radio(mods)
+        cio, hys, _ = self._handover_params(mods)
         rsrp = r["rsrp_dbm"][ues]  # [k, num_cells] dBm
         site = np.asarray(self.drop.cell_site, dtype=np.int64)
         # rivals: on-air cells of another site (a co-sited cell shares the link a raise would lift)
