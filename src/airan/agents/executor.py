@@ -53,7 +53,11 @@ class ExecutorConfig:
     guard_mobility: also roll back a set (planned for any other cause than ``ho_misconfig``) on a regression of
     the neighbourhood's handover failures (module docstring). Off: judged on a never-used suite (seed 7320,
     ``bench/results/HEAL_PREREG_S27.md``) it rolled back 133 sets instead of 17 and cost 0.094 of paired FKR; a
-    compensation's own handover transient (UEs moved off a switched-off site) reads as a regression."""
+    compensation's own handover transient (UEs moved off a switched-off site) reads as a regression.
+    ``k_sigma`` 3 and 2 were screened on dev in session 45 (S52, docs/healing_journal.md "A tighter guard"): they
+    rolled back 23 and 33 sets instead of 15, and harmful ones sooner (within 2 ROPs 10 -> 12 of 17 and 15 of
+    20), but took no fewer harmful actions (17 -> 17 and 20) and recovered no more (paired FKR -0.004 and
+    +0.001): a tighter guard also undoes sets that were helping (dev-0031b, FKR 0.36 -> 0.00)."""
 
     window_rops: int = 2
     k_sigma: float = 4.0

@@ -98,12 +98,15 @@ class AiranConfig:
     rounds per incident; close_after_rops: quiet ROPs that close an incident.
     retry_rops / max_retries: with ``retry_rops > 0`` a round in which the verifier accepts no candidate does
     not spend one of ``max_rounds``; the planner asks again ``retry_rops`` ROPs later while the anomaly lasts,
-    at most ``max_retries`` times per incident (0: every round counts). On the training split 8 of 73
-    compensable episodes spent their 3 rounds in 3 ROPs with every candidate rejected and then did nothing for
-    11-14 ROPs, but asking again rarely changes the answer: the verifier's twins are deterministic and their
-    prediction depends on the hypothesis, severities and knobs, not the ROP, so retry_rops=2 moved the FKR
-    median 0.639 -> 0.645 (full recovery 32/73 both); it is off by default
-    (docs/healing_journal.md, "A third held-out suite").
+    at most ``max_retries`` times per incident (0: every round counts). Without it an incident whose 3 rounds
+    were all rejected, often in 3 consecutive ROPs, does nothing more while the fault lasts (dev: 106 of 217
+    fault episodes end on a rejected round with 4 or more faulted ROPs left). Off. First judged before the
+    twins adopted the network's UE trace, when asking again gave the same answer (training split: FKR median
+    0.639 -> 0.645). With the synced twins it does not (session 45, S51: on dev 72 of 393 retried rounds
+    accepted a set), and recovery rose on two screens (paired FKR +0.016 on dev, +0.008 on seed 7350; FKR
+    median 0.58 -> 0.61 on both), but so did harm, by the scorer 17 -> 25 and 14 -> 20, against the
+    counterfactual 15 -> 19 and 6 -> 7, with 20-27 % more actions: stopped at the screens
+    (docs/healing_journal.md, "Asking again under the synced twins").
     spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``).
     follow_up: after the executor keeps an action set planned for a compensating cause (``COMPENSATING_CAUSES``),
     keep the incident open and plan the next round on the same diagnosis without waiting for a detection, until
