@@ -43,7 +43,10 @@ HO_TOL = 1e-9  # failures per ROP: the rounding tolerance of the handover accept
 
 @dataclass(frozen=True)
 class VerifierConfig:
-    """seeds: imperfect twins (one per seed); severities: hypothesis severities when no evidence measured one;
+    """seeds: imperfect twins (one per seed: the episode's calibration errors, the seed's propagation perturbation
+    and future; 4 twins screened on dev in session 45, S53: the harmful picks moved to other episodes, 17 -> 4 by
+    the scorer and 15 -> 18 against the counterfactual, paired FKR -0.015, 1.6x the time); severities: hypothesis
+    severities when no evidence measured one;
     settle_rops / horizon_rops: ROPs after injecting the hypothesis / ROPs each candidate is rolled out (5 ROPs
     did better on the training split but took more harmful actions on dev and test; docs/healing_journal.md).
     Acceptance (``judge``), carried/offered ratio: ``min_gain`` mean gain with no rollout below ``-max_harm``,
