@@ -1,0 +1,116 @@
+"""A healing run against itself with other verifier seeds -> bench/results/heal_seed_noise_TAG.json
+
+``airan`` is deterministic for a given configuration, so a rerun of a variant reproduces its logs. But the
+verifier's what-if twins draw their propagation perturbation and future from ``VerifierConfig.seeds``, and any
+other pair of seeds is an equally good verifier. Runs of the same suite that differ only in those seeds (the
+*draws*) show how much of a difference between two configurations the choice of seeds alone can make: each
+draw's headline counts, and every pair of draws compared episode by episode as ``heal_paired_fkr.py`` compares
+two policies (mean FKR difference with a bootstrap 95 % interval, episodes moved by more than 0.05 either way).
+``--compare LABEL=LOGS`` adds variant runs, each paired with the first draw (the variant's own seeds), so a
+variant's difference can be read against the draws' spread.
+
+    .venv/bin/python bench/heal_seed_noise.py --suite bench/results/heal_dev_suite.json \\
+        --draws 0,1=D01/logs_airan.jsonl 2,3=D23/logs_airan.jsonl --compare retry=V/logs_airan.jsonl --tag dev
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heal_fkr_by_loss import read_logs  # noqa: E402
+from heal_paired_fkr import fkr_by_episode, paired  # noqa: E402
+from machine import machine_info, write_result  # noqa: E402
+
+from airan.agents.scorer import score  # noqa: E402
+from airan.agents.suite import load_suite  # noqa: E402
+
+COUNTS = ("fkr_median", "full_recovery_rate", "harmful_action_rate", "harmful_action_rate_counterfactual",
+          "detection_recall", "control_alarm_rate")
+
+
+def labelled(items: list[str], flag: str) -> list[tuple[str, Path]]:
+    """``LABEL=PATH`` items -> [(label, path)]; exits naming the item that is malformed or repeated."""
+    out: list[tuple[str, Path]] = []
+    for it in items:
+        label, sep, path = it.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"{flag} takes LABEL=LOGS items, got {it!r}")
+        if label in {lb for lb, _ in out}:
+            raise SystemExit(f"{flag}: label {label!r} given twice")
+        out.append((label, Path(path)))
+    return out
+
+
+def headline(suite, path: Path) -> dict:
+    """The counts a judgement reads, from one run's logs: FKR median, full recovery, harmful actions (scorer and
+    counterfactual, with the number of actions), recall and control alarms."""
+    m = score(suite, list(read_logs(path).values()))["metrics"]
+    out = {}
+    for k in COUNTS:
+        v = m[k]
+        out[k] = {"value": v.get("value"), "k": v.get("k"), "n": v.get("n")} if isinstance(v, dict) else v
+    return out
+
+
+def spread(rows: dict[str, dict], key: str, field: str) -> dict:
+    vals = [r[key][field] for r in rows.values() if r[key][field] is not None]
+    return {"min": float(min(vals)), "max": float(max(vals)), "range": float(max(vals) - min(vals))} if vals else {}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, required=True)
+    ap.add_argument("--draws", nargs="+", required=True,
+                    help="LABEL=logs_airan.jsonl of runs differing only in the verifier's seeds (>= 2)")
+    ap.add_argument("--compare", nargs="*", default=[],
+                    help="LABEL=logs_airan.jsonl of variants run with the first draw's seeds")
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
+    if len(draws) < 2:
+        raise SystemExit(f"--draws needs at least 2 runs, got {len(draws)}")
+    t0 = time.perf_counter()
+    suite = load_suite(args.suite)
+    runs = draws + variants
+    rows = {label: headline(suite, path) for label, path in runs}
+    fkr = {label: fkr_by_episode(path, suite) for label, path in runs}
+
+    def pair(a: str, b: str) -> dict:
+        ids = sorted(set(fkr[a]) & set(fkr[b]))
+        return paired(np.array([fkr[a][i][1] for i in ids]), np.array([fkr[b][i][1] for i in ids]))
+
+    draw_pairs = {f"{b} - {a}": pair(a, b) for (a, _), (b, _) in itertools.combinations(draws, 2)}
+    first = draws[0][0]
+    compared = {f"{v} - {first}": pair(first, v) for v, _ in variants}
+    labels = [lb for lb, _ in draws]
+    out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
+           "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},
+           "compare": {lb: str(p) for lb, p in variants}, "headline": rows,
+           "draw_spread": {"fkr_median": spread({lb: rows[lb] for lb in labels}, "fkr_median", "value"),
+                           **{k: spread({lb: rows[lb] for lb in labels}, k, "k")
+                              for k in ("full_recovery_rate", "harmful_action_rate",
+                                        "harmful_action_rate_counterfactual")},
+                           "actions": spread({lb: rows[lb] for lb in labels}, "harmful_action_rate", "n"),
+                           "paired_fkr_abs_max": max(abs(p["mean_diff"]) for p in draw_pairs.values())},
+           "draw_pairs": draw_pairs, "compared": compared, "wall_s": time.perf_counter() - t0}
+    path = write_result("heal_seed_noise", args.tag, out)
+    for label, _ in runs:
+        r = rows[label]
+        h, hc = r["harmful_action_rate"], r["harmful_action_rate_counterfactual"]
+        print(f"{label:>10}: FKR median {r['fkr_median']['value']:.3f}, full {r['full_recovery_rate']['k']}/"
+              f"{r['full_recovery_rate']['n']}, harmful {h['k']} / {hc['k']} of {h['n']} actions")
+    for name, p in {**draw_pairs, **compared}.items():
+        print(f"{name:>16}: paired FKR {p['mean_diff']:+.3f} [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}], "
+              f"{p['better']} better, {p['worse']} worse")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
