@@ -6,11 +6,14 @@ other pair of seeds is an equally good verifier. Runs of the same suite that dif
 *draws*) show how much of a difference between two configurations the choice of seeds alone can make: each
 draw's headline counts, and every pair of draws compared episode by episode as ``heal_paired_fkr.py`` compares
 two policies (mean FKR difference with a bootstrap 95 % interval, episodes moved by more than 0.05 either way).
-``--compare LABEL=LOGS`` adds variant runs, each paired with the first draw (the variant's own seeds), so a
-variant's difference can be read against the draws' spread.
+``--compare LABEL=LOGS`` adds variant runs, each paired with the first draw, or with draw D when the label is
+``NAME@D`` (the variant run with D's seeds), so a variant's difference can be read against the draws' spread;
+a variant run with several draws' seeds is summarised over them (``variants``: the mean paired FKR over its
+draws and its summed harmful actions against the same draws' defaults).
 
     .venv/bin/python bench/heal_seed_noise.py --suite bench/results/heal_dev_suite.json \\
-        --draws 0,1=D01/logs_airan.jsonl 2,3=D23/logs_airan.jsonl --compare retry=V/logs_airan.jsonl --tag dev
+        --draws 0,1=D01/logs_airan.jsonl 2,3=D23/logs_airan.jsonl \\
+        --compare retry@0,1=V01/logs_airan.jsonl retry@2,3=V23/logs_airan.jsonl --tag dev
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def main() -> None:
     ap.add_argument("--draws", nargs="+", required=True,
                     help="LABEL=logs_airan.jsonl of runs differing only in the verifier's seeds (>= 2)")
     ap.add_argument("--compare", nargs="*", default=[],
-                    help="LABEL=logs_airan.jsonl of variants run with the first draw's seeds")
+                    help="LABEL=logs_airan.jsonl of a variant with the first draw's seeds; NAME@D=... with draw D's")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
@@ -87,9 +90,25 @@ def main() -> None:
         return paired(np.array([fkr[a][i][1] for i in ids]), np.array([fkr[b][i][1] for i in ids]))
 
     draw_pairs = {f"{b} - {a}": pair(a, b) for (a, _), (b, _) in itertools.combinations(draws, 2)}
-    first = draws[0][0]
-    compared = {f"{v} - {first}": pair(first, v) for v, _ in variants}
-    labels = [lb for lb, _ in draws]
+    first, labels = draws[0][0], [lb for lb, _ in draws]
+    base = {}
+    for v, _ in variants:
+        name, at, d = v.partition("@")
+        if at and d not in labels:
+            raise SystemExit(f"--compare {v!r}: no draw labelled {d!r} (draws: {labels})")
+        base[v] = (name, d if at else first)
+    compared = {f"{v} - {base[v][1]}": pair(base[v][1], v) for v, _ in variants}
+    summary = {}
+    for name in dict.fromkeys(n for n, _ in base.values()):
+        mine = [v for v in base if base[v][0] == name]
+        diffs = [compared[f"{v} - {base[v][1]}"]["mean_diff"] for v in mine]
+        summary[name] = {"draws": [base[v][1] for v in mine], "paired_fkr_mean": float(np.mean(diffs)),
+                         "paired_fkr": diffs}
+        for k in ("harmful_action_rate", "harmful_action_rate_counterfactual"):
+            summary[name][k] = {"default": int(sum(rows[base[v][1]][k]["k"] for v in mine)),
+                                "variant": int(sum(rows[v][k]["k"] for v in mine)),
+                                "actions_default": int(sum(rows[base[v][1]][k]["n"] for v in mine)),
+                                "actions_variant": int(sum(rows[v][k]["n"] for v in mine))}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},
            "compare": {lb: str(p) for lb, p in variants}, "headline": rows,
@@ -99,7 +118,7 @@ def main() -> None:
                                         "harmful_action_rate_counterfactual")},
                            "actions": spread({lb: rows[lb] for lb in labels}, "harmful_action_rate", "n"),
                            "paired_fkr_abs_max": max(abs(p["mean_diff"]) for p in draw_pairs.values())},
-           "draw_pairs": draw_pairs, "compared": compared, "wall_s": time.perf_counter() - t0}
+           "draw_pairs": draw_pairs, "compared": compared, "variants": summary, "wall_s": time.perf_counter() - t0}
     path = write_result("heal_seed_noise", args.tag, out)
     for label, _ in runs:
         r = rows[label]
@@ -109,6 +128,11 @@ def main() -> None:
     for name, p in {**draw_pairs, **compared}.items():
         print(f"{name:>16}: paired FKR {p['mean_diff']:+.3f} [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}], "
               f"{p['better']} better, {p['worse']} worse")
+    for name, v in summary.items():
+        h, hc = v["harmful_action_rate"], v["harmful_action_rate_counterfactual"]
+        print(f"{name:>16}: over draws {', '.join(v['draws'])}: mean paired FKR {v['paired_fkr_mean']:+.3f}; harmful "
+              f"{h['default']} -> {h['variant']} (scorer), {hc['default']} -> {hc['variant']} (counterfactual), "
+              f"actions {h['actions_default']} -> {h['actions_variant']}")
     print(f"wrote {path}")
 
 

@@ -105,8 +105,10 @@ class AiranConfig:
     0.639 -> 0.645). With the synced twins it does not (session 45, S51: on dev 72 of 393 retried rounds
     accepted a set), and recovery rose on two screens (paired FKR +0.016 on dev, +0.008 on seed 7350; FKR
     median 0.58 -> 0.61 on both), but so did harm, by the scorer 17 -> 25 and 14 -> 20, against the
-    counterfactual 15 -> 19 and 6 -> 7, with 20-27 % more actions: stopped at the screens
-    (docs/healing_journal.md, "Asking again under the synced twins").
+    counterfactual 15 -> 19 and 6 -> 7, with 20-27 % more actions: stopped at the screens. Over four draws of
+    the verifier's seeds on dev it recovered more in every draw (paired FKR +0.013) and harmed more in every
+    draw (38 -> 93 by the scorer, 52 -> 66 against the counterfactual; docs/healing_journal.md, "Asking again
+    under the synced twins" and "What the verifier's seeds alone move").
     spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``).
     follow_up: after the executor keeps an action set planned for a compensating cause (``COMPENSATING_CAUSES``),
     keep the incident open and plan the next round on the same diagnosis without waiting for a detection, until
