@@ -63,6 +63,7 @@ def headline(suite, path: Path) -> dict:
 
 
 def spread(rows: dict[str, dict], key: str, field: str) -> dict:
+    """min / max / range of ``rows[label][key][field]`` over the labels where it is measured ({} if nowhere)."""
     vals = [r[key][field] for r in rows.values() if r[key][field] is not None]
     return {"min": float(min(vals)), "max": float(max(vals)), "range": float(max(vals) - min(vals))} if vals else {}
 
@@ -109,14 +110,14 @@ def main() -> None:
                                 "variant": int(sum(rows[v][k]["k"] for v in mine)),
                                 "actions_default": int(sum(rows[base[v][1]][k]["n"] for v in mine)),
                                 "actions_variant": int(sum(rows[v][k]["n"] for v in mine))}
+    drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},
            "compare": {lb: str(p) for lb, p in variants}, "headline": rows,
-           "draw_spread": {"fkr_median": spread({lb: rows[lb] for lb in labels}, "fkr_median", "value"),
-                           **{k: spread({lb: rows[lb] for lb in labels}, k, "k")
-                              for k in ("full_recovery_rate", "harmful_action_rate",
-                                        "harmful_action_rate_counterfactual")},
-                           "actions": spread({lb: rows[lb] for lb in labels}, "harmful_action_rate", "n"),
+           "draw_spread": {"fkr_median": spread(drawn, "fkr_median", "value"),
+                           **{k: spread(drawn, k, "k") for k in ("full_recovery_rate", "harmful_action_rate",
+                                                                 "harmful_action_rate_counterfactual")},
+                           "actions": spread(drawn, "harmful_action_rate", "n"),
                            "paired_fkr_abs_max": max(abs(p["mean_diff"]) for p in draw_pairs.values())},
            "draw_pairs": draw_pairs, "compared": compared, "variants": summary, "wall_s": time.perf_counter() - t0}
     path = write_result("heal_seed_noise", args.tag, out)
