@@ -113,18 +113,54 @@ _SPREADS = np.concatenate([[0.0], np.geomspace(0.25, 120.0, 32)])
 TILT_GRID_DEG = 0.5
 
 
-def _bilinear(table: np.ndarray, angle_deg: np.ndarray, spread_deg: np.ndarray) -> np.ndarray:
-    """Read ``table`` [len(_SPREADS), len(_ANGLES)] at (spread, angle) with bilinear interpolation."""
-    fa = np.clip(angle_deg / ANGLE_STEP_DEG, 0, len(_ANGLES) - 1.000001)
-    ia = fa.astype(np.int64)
-    wa = fa - ia
-    fs = np.interp(spread_deg, _SPREADS, np.arange(len(_SPREADS)))
-    fs = np.minimum(fs, len(_SPREADS) - 1.000001)
-    is_ = fs.astype(np.int64)
-    ws = fs - is_
-    t00, t01 = table[is_, ia], table[is_, ia + 1]
-    t10, t11 = table[is_ + 1, ia], table[is_ + 1, ia + 1]
-    return (1 - ws) * ((1 - wa) * t00 + wa * t01) + ws * ((1 - wa) * t10 + wa * t11)
+class _Corners:
+    """Where a bilinear read of a [spreads, angles] table lands for [U, C] (angle, spread) points: the flat
+    index of the lower corner within one table, and the two weights. ``spread_deg=None`` reads the zero-spread
+    row only (the same result as spread 0, at half the reads)."""
+
+    def __init__(self, angle_deg: np.ndarray, spread_deg: np.ndarray | None) -> None:
+        fa = np.clip(angle_deg / ANGLE_STEP_DEG, 0, len(_ANGLES) - 1.000001)
+        ia = fa.astype(np.int64)
+        self.wa = fa - ia
+        if spread_deg is None:
+            self.flat, self.ws = ia, None
+            return
+        fs = np.interp(spread_deg, _SPREADS, np.arange(len(_SPREADS)))
+        fs = np.minimum(fs, len(_SPREADS) - 1.000001)
+        is_ = fs.astype(np.int64)
+        self.ws = fs - is_
+        self.flat = is_ * len(_ANGLES) + ia
+
+    def read(self, flat_tables: np.ndarray, base: np.ndarray | int = 0) -> np.ndarray:
+        """Bilinear read of the table starting at flat offset ``base`` ([C] or scalar) of ``flat_tables``."""
+        i = self.flat + base
+        wa = self.wa
+        row0 = (1 - wa) * flat_tables[i] + wa * flat_tables[i + 1]
+        if self.ws is None:
+            return row0
+        i = i + len(_ANGLES)
+        row1 = (1 - wa) * flat_tables[i] + wa * flat_tables[i + 1]
+        return (1 - self.ws) * row0 + self.ws * row1
+
+
+class _AngleInterp:
+    """``np.interp(x[:, c], _ANGLES, rows[row[c]])`` for every column c of x [U, C] [deg] at once, with
+    np.interp's arithmetic (slope x offset + left value; exact grid points and the ends read the table).
+    _ANGLES is the uniform grid j x ANGLE_STEP_DEG, so the left neighbour is floor(x / step), exactly."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        n = len(_ANGLES)
+        self.j = np.clip(np.floor(x / ANGLE_STEP_DEG), 0, n - 1).astype(np.int64)
+        left_x = _ANGLES[self.j]
+        self.inner = (self.j < n - 1) & (x > left_x)
+        self.dx = x - left_x
+
+    def read(self, rows: np.ndarray, row: np.ndarray) -> np.ndarray:
+        i = row[None, :] * rows.shape[1] + self.j
+        flat = rows.ravel()
+        left = flat[i]
+        slope = (flat[np.where(self.inner, i + 1, i)] - left) / ANGLE_STEP_DEG
+        return np.where(self.inner, slope * self.dx + left, left)
 
 
 def _laplace_smooth(values: np.ndarray, spread_deg: float, pad_mode: str) -> np.ndarray:
@@ -172,8 +208,36 @@ def vertical_table(tilt_deg: float, num_elements: int, spacing_wavelengths: floa
 def horizontal_factor_fast(azimuth_rel_deg: np.ndarray, asd_deg: np.ndarray, k_lin: np.ndarray) -> np.ndarray:
     """Table version of ``horizontal_factor`` ([U, C] float64)."""
     az = np.abs((azimuth_rel_deg + 180.0) % 360.0 - 180.0)
-    tab = horizontal_table()
-    return (k_lin * _bilinear(tab, az, np.zeros_like(az)) + _bilinear(tab, az, asd_deg)) / (k_lin + 1.0)
+    flat = horizontal_table().ravel()
+    return (k_lin * _Corners(az, None).read(flat) + _Corners(az, asd_deg).read(flat)) / (k_lin + 1.0)
+
+
+class _VerticalStack:
+    """Every vertical table met so far for one array, in one [slots, spreads, angles] array, so that a call over
+    cells of many different tilts reads all of them with one fancy index instead of a loop over tilts."""
+
+    def __init__(self, num_elements: int, spacing_wavelengths: float) -> None:
+        self.num_elements, self.spacing_wavelengths = num_elements, spacing_wavelengths
+        self.slot_of: dict[float, int] = {}
+        self.avg = np.empty((0, len(_SPREADS), len(_ANGLES)))
+        self.af = np.empty((0, len(_ANGLES)))
+
+    def slots(self, grid_tilts_deg: np.ndarray) -> np.ndarray:
+        """Slot index [C] int64 of each grid tilt [C] [deg], building the tables not met before."""
+        keys = [round(float(t), 3) for t in grid_tilts_deg]
+        new = sorted({t for t in keys if t not in self.slot_of})
+        if new:
+            tabs = [vertical_table(t, self.num_elements, self.spacing_wavelengths) for t in new]
+            self.avg = np.concatenate([self.avg, np.stack([a for a, _ in tabs])])
+            self.af = np.concatenate([self.af, np.stack([f for _, f in tabs])])
+            for t in new:
+                self.slot_of[t] = len(self.slot_of)
+        return np.array([self.slot_of[t] for t in keys], dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _vertical_stack(num_elements: int, spacing_wavelengths: float) -> _VerticalStack:
+    return _VerticalStack(num_elements, spacing_wavelengths)
 
 
 def vertical_factor_fast(zenith_deg: np.ndarray, zsd_deg: np.ndarray, zod_offset_deg: np.ndarray,
@@ -181,26 +245,27 @@ def vertical_factor_fast(zenith_deg: np.ndarray, zsd_deg: np.ndarray, zod_offset
                          spacing_wavelengths: float) -> tuple[np.ndarray, np.ndarray]:
     """Table version of ``vertical_factor`` plus the array factor at the LoS zenith, per column tilt.
 
-    zenith/zsd/offset/k: [U, C]; tilt_deg: [C]. Returns (v [U, C], af [U, C]) linear."""
-    v = np.empty_like(zenith_deg)
-    af = np.empty_like(zenith_deg)
+    zenith/zsd/offset/k: [U, C]; tilt_deg: [C]. Returns (v [U, C], af [U, C]) linear. Tables live on a 0.5 deg
+    tilt grid; a tilt between two grid points blends the two neighbours' factors (linear power)."""
     tilts = np.round(np.asarray(tilt_deg, dtype=np.float64), 3)
-    for t in np.unique(tilts):
-        cols = np.nonzero(tilts == t)[0]
-        # tables live on a 0.5 deg tilt grid; other tilts blend the two neighbours (linear power)
-        lo = np.floor(t / TILT_GRID_DEG) * TILT_GRID_DEG
-        w_hi = (t - lo) / TILT_GRID_DEG
-        z = zenith_deg[:, cols]
-        zc = np.clip(z + zod_offset_deg[:, cols], 0, 180)
-        k = k_lin[:, cols]
-        v_c = np.zeros_like(z)
-        af_c = np.zeros_like(z)
-        for grid_t, w in ((lo, 1.0 - w_hi), (lo + TILT_GRID_DEG, w_hi)):
-            if w <= 1e-9:
-                continue
-            avg, af_tab = vertical_table(round(float(grid_t), 3), num_elements, spacing_wavelengths)
-            v_c += w * (k * _bilinear(avg, z, np.zeros_like(z)) + _bilinear(avg, zc, zsd_deg[:, cols])) / (k + 1.0)
-            af_c += w * np.interp(z, _ANGLES, af_tab)
-        v[:, cols] = v_c
-        af[:, cols] = af_c
+    lo = np.floor(tilts / TILT_GRID_DEG) * TILT_GRID_DEG
+    w_hi = (tilts - lo) / TILT_GRID_DEG
+    use_hi = w_hi > 1e-9
+    stack = _vertical_stack(num_elements, spacing_wavelengths)
+    s_lo = stack.slots(lo)
+    s_hi = stack.slots(np.where(use_hi, lo + TILT_GRID_DEG, lo))
+    los = _Corners(zenith_deg, None)
+    spread = _Corners(np.clip(zenith_deg + zod_offset_deg, 0, 180), zsd_deg)
+    flat = stack.avg.ravel()
+    table_size = stack.avg.shape[1] * stack.avg.shape[2]
+
+    def weighted(w: np.ndarray, slot: np.ndarray) -> np.ndarray:  # w x (Rician mix of LoS and spread) [U, C]
+        base = slot * table_size
+        return w * (k_lin * los.read(flat, base) + spread.read(flat, base)) / (k_lin + 1.0)
+
+    v = weighted(1.0 - w_hi, s_lo)
+    v = np.where(use_hi, v + weighted(w_hi, s_hi), v)
+    at_zenith = _AngleInterp(zenith_deg)
+    af = (1.0 - w_hi) * at_zenith.read(stack.af, s_lo)
+    af = np.where(use_hi, af + w_hi * at_zenith.read(stack.af, s_hi), af)
     return v, af

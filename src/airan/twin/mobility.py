@@ -43,14 +43,16 @@ def link_geometry(ue_xyz: np.ndarray, site_xy: np.ndarray, cell_site: np.ndarray
     dist2 = np.einsum("uswk,uswk->usw", vec, vec)
     best = np.argmin(dist2, axis=2)  # [U, S]
     vec_best = np.take_along_axis(vec, best[:, :, None, None], axis=2)[:, :, 0, :]  # [U, S, 2]
-    vec_cell = vec_best[:, cell_site, :]  # [U, C, 2]
-    d2d = np.maximum(np.hypot(vec_cell[..., 0], vec_cell[..., 1]), 1.0)
+    # everything but the yaw is per site: computed once per site, then read per cell [U, C]
+    d2d_site = np.maximum(np.hypot(vec_best[..., 0], vec_best[..., 1]), 1.0)
     dh = bs_height_m - ue_xyz[:, 2:3]  # [U, 1]
-    d3d = np.sqrt(d2d**2 + dh**2)
-    zenith = 90.0 + np.rad2deg(np.arctan2(dh, d2d))
-    az = np.rad2deg(np.arctan2(vec_cell[..., 1], vec_cell[..., 0])) - cell_yaw_deg[None, :]
+    d3d_site = np.sqrt(d2d_site**2 + dh**2)
+    zenith_site = 90.0 + np.rad2deg(np.arctan2(dh, d2d_site))
+    bearing_site = np.rad2deg(np.arctan2(vec_best[..., 1], vec_best[..., 0]))
+    az = bearing_site[:, cell_site] - cell_yaw_deg[None, :]
     az = (az + 180.0) % 360.0 - 180.0
-    return LinkGeometry(d2d_m=d2d, d3d_m=d3d, zenith_deg=zenith, azimuth_rel_deg=az)
+    return LinkGeometry(d2d_m=d2d_site[:, cell_site], d3d_m=d3d_site[:, cell_site],
+                        zenith_deg=zenith_site[:, cell_site], azimuth_rel_deg=az)
 
 
 def move_ues(xy: np.ndarray, heading_rad: np.ndarray, speed: np.ndarray, dt: float, bound_radius_m: float,
