@@ -7,6 +7,7 @@ issue-5 targets, pass/fail and the gap to the oracle.
 
     .venv/bin/python bench/heal_dev.py                      # 300 episodes, all policies (the lead's run)
     .venv/bin/python bench/heal_dev.py --episodes 10 --tag smoke --policies none,oracle   # smoke run
+    .venv/bin/python bench/heal_dev.py --suite S.json --policies airan --set verifier.seeds=2,3 --tag s23  # a variant
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from airan.agents.runner import run_suite
 from airan.agents.scorer import plot_confusion, recovery_vs_reference, score
 from airan.agents.suite import load_suite, make_suite, save_suite, suite_summary
 from airan.core.errors import ConfigError
+from airan.core.overrides import parse_assignments
 
 RESULTS = Path(__file__).parent / "results"
 # metric -> (comparison, target); "mttr" is checked against son separately
@@ -194,10 +196,15 @@ def main() -> None:
                     help="also write each policy's episode logs here (logs_POLICY.jsonl), for scorer-free analysis")
     ap.add_argument("--from-logs", type=Path, default=None,
                     help="score the logs_POLICY.jsonl saved here by an earlier --logs run instead of running")
+    ap.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                    help="change one setting of each policy run (repeatable; e.g. verifier.seeds=2,3; "
+                         "airan heal --policy P --show-settings lists them); recorded as the policy's "
+                         "policy_overrides")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="keep the scores of policies not rerun from earlier results on the same suite (no file: "
                          "this tag's result); with --policies '' nothing reruns")
     args = ap.parse_args()
+    overrides = parse_assignments(args.settings)
     t0 = time.perf_counter()
     suffix = f"_{args.tag}" if args.tag else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -246,7 +253,7 @@ def main() -> None:
             walls.setdefault(name, None)  # not recorded: the run's own result (--merge FILE) carries it
             commands[name] = rescored(commands.get(name, "?"), command)
         else:
-            logs = run_suite(suite, name, workers=args.workers, show_progress=True)
+            logs = run_suite(suite, name, workers=args.workers, show_progress=True, overrides=overrides)
             walls[name] = time.perf_counter() - t1
             commands[name] = command
             machines[name] = machine_info()
@@ -254,6 +261,9 @@ def main() -> None:
             args.logs.mkdir(parents=True, exist_ok=True)
             (args.logs / f"logs_{name}.jsonl").write_text("".join(json.dumps(lg) + "\n" for lg in logs))
         scores[name] = score(suite, logs)
+        ran_with = next((lg["policy_overrides"] for lg in logs if lg.get("policy_overrides")), None)
+        if ran_with:
+            scores[name]["policy_overrides"] = ran_with
         plot_confusion(scores[name]["confusion"], RESULTS / f"heal_dev{suffix}_confusion_{name}.png",
                        title=f"{name} on {suite.name}")
     result = {"machine": machine_info(), "command": command, "policy_commands": commands,

@@ -11,6 +11,10 @@ two policies (mean FKR difference with a bootstrap 95 % interval, episodes moved
 a variant run with several draws' seeds is summarised over them (``variants``: the mean paired FKR over its
 draws and its summed harmful actions against the same draws' defaults).
 
+A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
+
+    .venv/bin/python bench/heal_dev.py --suite bench/results/heal_dev_suite.json --policies airan \\
+        --set verifier.seeds=2,3 --tag d23 --logs D23        # a variant: add its own --set KEY=VALUE
     .venv/bin/python bench/heal_seed_noise.py --suite bench/results/heal_dev_suite.json \\
         --draws 0,1=D01/logs_airan.jsonl 2,3=D23/logs_airan.jsonl \\
         --compare retry@0,1=V01/logs_airan.jsonl retry@2,3=V23/logs_airan.jsonl --tag dev

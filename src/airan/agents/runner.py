@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -341,8 +341,11 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
 
     ep = episode_from_dict(job["episode"])
     col = _Collector() if job["audit"] else None
-    log = run_policy_episode(ep, make_policy(job["policy"]), approval_delay_rops=job["approval_delay_rops"],
+    overrides = job.get("overrides") or {}
+    log = run_policy_episode(ep, make_policy(job["policy"], overrides), approval_delay_rops=job["approval_delay_rops"],
                              preauthorized=frozenset(job["preauthorized"]), audit=col)
+    if overrides:
+        log["policy_overrides"] = dict(overrides)
     return {"index": job["index"], "log": log, "audit": col.rows if col else []}
 
 
@@ -353,15 +356,19 @@ def _run_job_to(job: dict[str, Any], _out: str) -> dict[str, Any]:
 
 def run_suite(suite: Suite, policy_name: str, *, workers: int = 1, ray_address: str | None = None,
               show_progress: bool = True, audit_path: str | Path | None = None, approval_delay_rops: int = 1,
-              preauthorized: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+              preauthorized: frozenset[str] = frozenset(),
+              overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Run ``policy_name`` on every episode of ``suite``; return the logs in suite order. ``audit_path``: a
-    DuckDB audit file receiving each run's episode spec (for ``airan replay``) and its trail."""
+    DuckDB audit file receiving each run's episode spec (for ``airan replay``) and its trail. ``overrides``:
+    settings of the policy's config changed for this run (dotted field -> text, ``make_policy``); each log then
+    carries them as ``policy_overrides``, and the audit's episode spec too, so ``airan replay`` re-runs them."""
     from airan.agents.policies import POLICIES, make_policy
 
-    make_policy(policy_name)  # fail fast (ConfigError naming the policy) before starting workers
+    overrides = dict(overrides or {})
+    make_policy(policy_name, overrides)  # fail fast (ConfigError naming the policy or setting) before workers
     jobs = [{"index": i, "episode": episode_to_dict(e), "policy": policy_name,
              "approval_delay_rops": approval_delay_rops, "preauthorized": sorted(preauthorized),
-             "audit": audit_path is not None} for i, e in enumerate(suite.episodes)]
+             "audit": audit_path is not None, "overrides": overrides} for i, e in enumerate(suite.episodes)]
     logs: list[dict[str, Any] | None] = [None] * len(jobs)
     audit = None
     if audit_path is not None:
@@ -384,7 +391,8 @@ def run_suite(suite: Suite, policy_name: str, *, workers: int = 1, ray_address: 
             if audit is not None:
                 ep = suite.episodes[res["index"]]
                 audit.record_episode(res["log"]["run_id"], episode_to_dict(ep), policy_name,
-                                     approval_delay_rops=approval_delay_rops, preauthorized=sorted(preauthorized))
+                                     approval_delay_rops=approval_delay_rops, preauthorized=sorted(preauthorized),
+                                     **({"overrides": overrides} if overrides else {}))
                 for run_id, rop, stage, payload in res["audit"]:
                     audit.record(run_id, rop, stage, payload)
             if progress is not None:

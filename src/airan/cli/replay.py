@@ -64,7 +64,7 @@ def replay_run(audit_path: Path, run_id: str) -> tuple[ReplayDiff, dict[str, Any
 
     saved = {k: os.environ.pop(k) for k in LLM_ENV if k in os.environ}  # the LLM stays off during a replay
     try:
-        policy = make_policy(str(spec.get("policy", "")))
+        policy = make_policy(str(spec.get("policy", "")), spec.get("overrides"))  # the run's --set settings
         kwargs: dict[str, Any] = {"approval_delay_rops": int(spec.get("approval_delay_rops", 1))}
         if "preauthorized" in spec:
             kwargs["preauthorized"] = frozenset(spec["preauthorized"])

@@ -50,3 +50,21 @@ def test_rescoring_keeps_the_run_and_the_latest_rescore_only():
     twice = mod.rescored(once, "heal_dev.py --from-logs M --merge")
     assert twice == "heal_dev.py --policies airan --logs L (rescored: heal_dev.py --from-logs M --merge)"
     assert twice.count("rescored") == 1
+
+
+def test_a_run_with_settings_records_them_per_policy(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from airan.agents.suite import make_suite, save_suite
+
+    mod = load_bench("heal_dev")
+    monkeypatch.setattr(mod, "RESULTS", tmp_path)
+    suite = tmp_path / "suite.json"
+    save_suite(make_suite("dev", 5, 11, scenarios=("ci-tiny",), rops=10), suite)
+    monkeypatch.setattr(sys, "argv", ["heal_dev.py", "--suite", str(suite), "--policies", "rules", "--workers", "1",
+                                      "--set", "persist_rops=1", "--tag", "t"])
+    mod.main()
+    out = json.loads((tmp_path / "heal_dev_t.json").read_text())
+    assert out["policies"]["rules"]["policy_overrides"] == {"persist_rops": "1"}
+    assert "--set persist_rops=1" in out["policy_commands"]["rules"]

@@ -3,10 +3,14 @@ module is missing (or fails to import) only breaks that policy, with a ``ConfigE
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import typing
+from collections.abc import Mapping
 
 from airan.agents.base import Policy
 from airan.core.errors import ConfigError
+from airan.core.overrides import apply_overrides
 
 POLICIES: dict[str, str] = {
     "airan": "airan.agents.policies.airan:AiranPolicy",
@@ -34,9 +38,34 @@ def policy_class(name: str) -> type[Policy]:
     return cls
 
 
-def make_policy(name: str) -> Policy:
-    """A fresh instance of the policy registered as ``name`` with its default configuration."""
-    return policy_class(name)()
+def policy_config_class(name: str) -> type | None:
+    """The config dataclass the policy ``name`` takes as ``cfg`` (None for a policy with no settings)."""
+    cls = policy_class(name)
+    hint = typing.get_type_hints(cls.__init__).get("cfg")
+    for tp in typing.get_args(hint) or (hint,):
+        if dataclasses.is_dataclass(tp):
+            return tp
+    return None
+
+
+def make_policy(name: str, overrides: Mapping[str, str] | None = None) -> Policy:
+    """A fresh instance of the policy registered as ``name``: its default configuration with ``overrides``
+    (dotted field -> text, ``airan.core.overrides``) applied. A group of settings the config leaves None is
+    filled with what the policy would use (its ``effective_config()``, e.g. the monitor calibrated with the
+    model) before one of its fields is set. ``ConfigError`` names a policy with no settings, an unknown field or
+    a value the config refuses."""
+    cls = policy_class(name)
+    if not overrides:
+        return cls()
+    cfg_cls = policy_config_class(name)
+    if cfg_cls is None:
+        raise ConfigError(f"policy {name!r} has no settings; cannot apply {dict(overrides)}")
+
+    def in_effect(field: str, cfg: object) -> object:  # a None group's values as the policy would use them
+        effective = getattr(cls(cfg=cfg), "effective_config", None)
+        return getattr(effective(), field) if effective is not None else None
+
+    return cls(cfg=apply_overrides(cfg_cls(), overrides, fill=in_effect))
 
 
 def available_policies() -> list[str]:
@@ -51,4 +80,4 @@ def available_policies() -> list[str]:
     return out
 
 
-__all__ = ["POLICIES", "available_policies", "make_policy", "policy_class"]
+__all__ = ["POLICIES", "available_policies", "make_policy", "policy_class", "policy_config_class"]

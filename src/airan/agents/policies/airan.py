@@ -7,6 +7,7 @@ twins come from ``ctx.make_twin`` with fixed seeds; no clock, no global RNG; the
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -367,6 +368,10 @@ class AiranPolicy(Policy):
         self.cfg = cfg or AiranConfig()
         self.model = model or SoftmaxModel.load()
         self.llm = LlmConfig.from_env()
+
+    def effective_config(self) -> AiranConfig:
+        """The configuration in effect: ``cfg`` with the monitor settings it takes from the model filled in."""
+        return dataclasses.replace(self.cfg, monitor=self.monitor_config())
 
     def monitor_config(self) -> MonitorConfig:
         """The configured monitor settings, else the ones calibrated with the model, else the defaults."""
