@@ -8,8 +8,10 @@ advancing time or drawing randomness; ``clone()`` gives an independent copy for 
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +56,42 @@ MIN_LOAD = 0.1  # reference signals / control channels keep an on-air cell radia
 @functools.lru_cache(maxsize=8)
 def _cached_drop(cfg: ScenarioConfig, seed: int) -> LargeScaleDrop:
     return draw_drop(cfg, spawn_rngs(seed, ("drop",))["drop"])
+
+
+# Link geometry and antenna factors of one drop's UEs at one set of positions, shared by every twin on that drop in
+# this process: the verifier steps each what-if clone once per candidate from the same state, so the same
+# positions come back (dev: 1,115 geometries of 35 distinct positions in two umi-19 episodes). Entries hold their
+# drop and geometry, so the ids used as keys are not reused while cached. Values are never written in place.
+_SHARED_POSITIONS = 16
+_shared_by_positions: collections.OrderedDict[tuple, dict[str, Any]] = collections.OrderedDict()
+_shared_by_geom: dict[int, dict[str, Any]] = {}
+
+
+def _shared_geometry(drop: LargeScaleDrop, ue_xyz: np.ndarray) -> mobility.LinkGeometry:
+    """``mobility.link_geometry`` of ``drop``'s cells to ``ue_xyz`` [U, 3] m, computed once per positions."""
+    key = (id(drop), ue_xyz.shape, hashlib.blake2b(np.ascontiguousarray(ue_xyz).tobytes(), digest_size=16).digest())
+    entry = _shared_by_positions.get(key)
+    if entry is not None and entry["drop"] is drop:
+        _shared_by_positions.move_to_end(key)
+        return entry["geom"]
+    geom = mobility.link_geometry(ue_xyz, drop.site_xy, drop.cell_site, drop.cell_yaw_deg, drop.wrap_xy,
+                                  drop.bs_height_m)
+    entry = {"drop": drop, "geom": geom, "gains": {}}
+    _shared_by_positions[key] = entry
+    _shared_by_geom[id(geom)] = entry
+    while len(_shared_by_positions) > _SHARED_POSITIONS:
+        _, old = _shared_by_positions.popitem(last=False)
+        _shared_by_geom.pop(id(old["geom"]), None)
+    return geom
+
+
+def _shared_gains(geom: mobility.LinkGeometry, antenna_key: tuple) -> dict[str, Any] | None:
+    """The shared antenna-factor record of ``geom`` for one antenna (filled by the first twin that needs it), or
+    None when ``geom`` is not a shared geometry (e.g. a clone's deep copy, before its first step)."""
+    entry = _shared_by_geom.get(id(geom))
+    if entry is None or entry["geom"] is not geom:
+        return None
+    return entry["gains"].setdefault(antenna_key, {})
 
 
 @dataclass
@@ -115,7 +153,7 @@ class NetworkTwin(gym.Env):
         d = self.drop = _cached_drop(cfg, self.seed_value)
         rngs = spawn_rngs(self.seed_value, TWIN_STREAMS)
         u = d.ue_xyz.shape[0]
-        geom = mobility.link_geometry(d.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+        geom = _shared_geometry(d, d.ue_xyz)
         rng = rngs["ue"]
         vehicle = (~d.indoor) & (rng.random(u) < cfg.vehicle_fraction)
         self._speed = np.where(vehicle, cfg.vehicle_speed, np.where(d.indoor, 0.3, cfg.pedestrian_speed))
@@ -204,7 +242,7 @@ class NetworkTwin(gym.Env):
         if not take.any():
             return
         s.ue_xyz[take, :2] = xy[take]  # the state is this twin's own (``clone`` deep-copies it)
-        s.geom = mobility.link_geometry(s.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+        s.geom = _shared_geometry(d, s.ue_xyz)
         s.pathloss_db = mobility.evolve_large_scale(d.pathloss_db, d.d3d_m, s.geom.d3d_m, d.los,
                                                     PL_SLOPE_DB_PER_DECADE[self.cfg.channel_model])
 
@@ -332,7 +370,7 @@ class NetworkTwin(gym.Env):
         new_xy, s.heading, moved = mobility.move_ues(s.ue_xyz[:, :2], s.heading, self._speed, cfg.rop_s,
                                                      self._bound_m, s.rngs["mobility"])
         s.ue_xyz = np.concatenate([new_xy, s.ue_xyz[:, 2:]], axis=1)
-        s.geom = mobility.link_geometry(s.ue_xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+        s.geom = _shared_geometry(d, s.ue_xyz)
         s.pathloss_db = mobility.evolve_large_scale(d.pathloss_db, d.d3d_m, s.geom.d3d_m, d.los,
                                                     PL_SLOPE_DB_PER_DECADE[cfg.channel_model])
         s.sf_db = mobility.evolve_shadowing(s.sf_db, d.sf_std_db, moved, d.los, SF_DECORR_M[cfg.channel_model],
@@ -453,10 +491,18 @@ class NetworkTwin(gym.Env):
         s, a = self._s, self.cfg.antenna
         cache = s.gain_cache
         if cache is None or cache["geom"] is not s.geom:
-            h, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt, a.num_vertical_elements,
-                                                    a.element_spacing_wavelengths)
-            cache = s.gain_cache = {"geom": s.geom, "tilt": tilt.copy(), "h": h, "v": v, "af": af,
-                                    "gain": radio.combine_factors(h, v, af)}
+            shared = _shared_gains(s.geom, (a.num_vertical_elements, a.element_spacing_wavelengths))
+            if shared:  # another twin computed these positions' factors: start from a copy of them
+                cache = {k: shared[k].copy() for k in ("tilt", "v", "af", "gain")}
+                cache.update(geom=s.geom, h=shared["h"])  # h is only read
+            else:
+                h, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt, a.num_vertical_elements,
+                                                        a.element_spacing_wavelengths)
+                cache = {"geom": s.geom, "tilt": tilt.copy(), "h": h, "v": v, "af": af,
+                         "gain": radio.combine_factors(h, v, af)}
+                if shared is not None:
+                    shared.update({k: cache[k].copy() for k in ("tilt", "v", "af", "gain")}, h=h)
+            s.gain_cache = cache
         changed = np.nonzero(cache["tilt"] != tilt)[0]
         if changed.size:
             _, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt, a.num_vertical_elements,

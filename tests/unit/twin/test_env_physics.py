@@ -290,3 +290,46 @@ def test_a_demand_surge_follows_the_cells_coverage_area_not_the_serving_cell():
     assert crowd_elsewhere > 0  # some of the crowd is served by a neighbour, and still asks 4x
     with pytest.raises(ConfigError, match="cell 99"):
         twin.in_cell_area([99])
+
+
+def _clone_rollouts(base, tilts, rops=3):
+    """KPIs and RSRP of clones of ``base`` that each tilt cell 0 by one of ``tilts`` and step ``rops`` ROPs."""
+    out = []
+    for d in tilts:
+        t = base.clone()
+        infos = [t.step([Action("tilt", 0, d)] if i == 0 else None)[4] for i in range(rops)]
+        out.append([(i["kpis"], i["mr_rsrp_dbm"]) for i in infos])
+    return out
+
+
+def test_clones_sharing_positions_get_what_they_would_compute_alone(monkeypatch):
+    """Clones stepped from one state walk the same UE positions, so the twin computes their geometry and antenna
+    factors once (``env._shared_geometry``); a clone that tilted a cell must still get its own gains."""
+    import airan.twin.env as env_mod
+
+    computed = []
+    geometry = env_mod.mobility.link_geometry
+    monkeypatch.setattr(env_mod.mobility, "link_geometry", lambda *a: computed.append(1) or geometry(*a))
+
+    def rollouts():
+        base = NetworkTwin("ci-tiny")
+        base.reset(seed=5)
+        base.step()
+        computed.clear()
+        return _clone_rollouts(base, (0.0, 2.0, -2.0, 2.0)), len(computed)
+
+    shared, n_shared = rollouts()
+    monkeypatch.setattr(env_mod, "_SHARED_POSITIONS", 0)  # every entry evicted at once: nothing is shared
+    env_mod._shared_by_positions.clear()
+    env_mod._shared_by_geom.clear()
+    alone, n_alone = rollouts()
+    assert not env_mod._shared_by_positions
+    assert (n_shared, n_alone) == (3, 12)  # 4 clones x 3 ROPs over the same 3 sets of positions
+    for a, b in zip(shared, alone):
+        for (ka, ra), (kb, rb) in zip(a, b):
+            assert np.array_equal(ra, rb, equal_nan=True)
+            for name in ka:
+                assert np.array_equal(ka[name], kb[name], equal_nan=True), name
+    assert not np.array_equal(shared[0][-1][1], shared[1][-1][1], equal_nan=True)  # the tilts did differ
+    for (_, r1), (_, r3) in zip(shared[1], shared[3]):  # the same tilt twice: the same rollout
+        assert np.array_equal(r1, r3, equal_nan=True)
