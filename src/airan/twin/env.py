@@ -461,8 +461,11 @@ class NetworkTwin(gym.Env):
             return s.area_cache[1]
         a = cfg.antenna
         tilt0 = np.full(cfg.num_cells, float(a.tilt_deg))
+        plan = _shared_gains(s.geom, (a.num_vertical_elements, a.element_spacing_wavelengths, "plan", a.tilt_deg))
         cache = s.gain_cache
-        if cache is not None and cache["geom"] is s.geom:
+        if plan:  # another twin at these positions computed the planned network's gains
+            gain = plan["gain"]
+        elif cache is not None and cache["geom"] is s.geom:
             gain, changed = cache["gain"], np.nonzero(cache["tilt"] != tilt0)[0]
             if changed.size:  # columns tilted away from the plan (by the operator or a fault): redo them
                 _, v, af = radio.spread_antenna_factors(s.geom, self.drop, tilt0, a.num_vertical_elements,
@@ -472,6 +475,8 @@ class NetworkTwin(gym.Env):
         else:
             gain = radio.combine_factors(*radio.spread_antenna_factors(
                 s.geom, self.drop, tilt0, a.num_vertical_elements, a.element_spacing_wavelengths))
+        if plan is not None and not plan:
+            plan["gain"] = gain.copy()  # (gain may be this twin's own cache, which later tilts write into)
         tx_re = self._per_re_dbm(np.full(cfg.num_cells, float(cfg.tx_power_dbm)))
         best = np.argmax(radio.rx_power_dbm(tx_re, -(s.pathloss_db + s.sf_db), gain), axis=1).astype(np.int64)
         s.area_cache = (key, best)

@@ -293,12 +293,16 @@ def test_a_demand_surge_follows_the_cells_coverage_area_not_the_serving_cell():
 
 
 def _clone_rollouts(base, tilts, rops=3):
-    """KPIs and RSRP of clones of ``base`` that each tilt cell 0 by one of ``tilts`` and step ``rops`` ROPs."""
+    """KPIs, RSRP reports and coverage areas of clones of ``base`` that each tilt cell 0 by one of ``tilts`` and
+    step ``rops`` ROPs."""
     out = []
     for d in tilts:
         t = base.clone()
-        infos = [t.step([Action("tilt", 0, d)] if i == 0 else None)[4] for i in range(rops)]
-        out.append([(i["kpis"], i["mr_rsrp_dbm"]) for i in infos])
+        rows = []
+        for i in range(rops):
+            info = t.step([Action("tilt", 0, d)] if i == 0 else None)[4]
+            rows.append((info["kpis"], info["mr_rsrp_dbm"], t.area_cells()))
+        out.append(rows)
     return out
 
 
@@ -326,10 +330,10 @@ def test_clones_sharing_positions_get_what_they_would_compute_alone(monkeypatch)
     assert not env_mod._shared_by_positions
     assert (n_shared, n_alone) == (3, 12)  # 4 clones x 3 ROPs over the same 3 sets of positions
     for a, b in zip(shared, alone):
-        for (ka, ra), (kb, rb) in zip(a, b):
-            assert np.array_equal(ra, rb, equal_nan=True)
+        for (ka, ra, aa), (kb, rb, ab) in zip(a, b):
+            assert np.array_equal(ra, rb, equal_nan=True) and np.array_equal(aa, ab)
             for name in ka:
                 assert np.array_equal(ka[name], kb[name], equal_nan=True), name
     assert not np.array_equal(shared[0][-1][1], shared[1][-1][1], equal_nan=True)  # the tilts did differ
-    for (_, r1), (_, r3) in zip(shared[1], shared[3]):  # the same tilt twice: the same rollout
+    for (_, r1, _), (_, r3, _) in zip(shared[1], shared[3]):  # the same tilt twice: the same rollout
         assert np.array_equal(r1, r3, equal_nan=True)
