@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from airan.twin.antenna import (
+    _ANGLES,
+    _AngleInterp,
     array_gain_db,
     bs_gain_dbi,
     effective_gain_dbi,
@@ -58,3 +60,30 @@ def test_tables_match_reference_integration():
     err = np.abs(effective_gain_dbi(h_ref, v_ref, af) - effective_gain_dbi(h_fast, v_fast, af))
     assert np.median(err) < 0.05
     assert np.percentile(err, 99) < 0.6
+
+
+def test_a_column_does_not_depend_on_the_others():
+    """The twin redoes only the columns whose tilt changed and shares the rest between clones: that is exact only
+    if each column's factors are the same bits whichever columns are computed with it."""
+    rng = np.random.default_rng(4)
+    n = (40, 7)
+    z, zsd, off = rng.uniform(60, 150, n), rng.uniform(0, 40, n), rng.uniform(-5, 0, n)
+    k = np.where(rng.random(n) < 0.3, rng.uniform(1, 20, n), 0.0)
+    tilt = np.array([0.0, 5.25, 12.0, 12.3, -3.0, 7.777, 12.3])  # on and off the 0.5 deg grid, one repeated
+    z[0, 0], z[1, 1], z[2, 2] = 0.0, 180.0, 97.25  # the ends and a grid angle
+    v_all, af_all = vertical_factor_fast(z, zsd, off, k, tilt, 10, 0.8)
+    for c in range(n[1]):
+        v_c, af_c = vertical_factor_fast(z[:, [c]], zsd[:, [c]], off[:, [c]], k[:, [c]], tilt[[c]], 10, 0.8)
+        assert np.array_equal(v_c[:, 0], v_all[:, c]) and np.array_equal(af_c[:, 0], af_all[:, c])
+
+
+def test_the_array_factor_is_read_with_np_interp_arithmetic():
+    rng = np.random.default_rng(5)
+    rows = rng.uniform(0.01, 10.0, (3, len(_ANGLES)))
+    x = rng.uniform(-1, 181, (50, 4))
+    x[:10] = np.round(x[:10] * 4) / 4  # exact grid points
+    x[10, :] = [0.0, 180.0, -0.5, 180.5]
+    row = np.array([2, 0, 1, 2])
+    got = _AngleInterp(x).read(rows, row)
+    for c in range(4):
+        assert np.array_equal(got[:, c], np.interp(x[:, c], _ANGLES, rows[row[c]]))
