@@ -71,7 +71,7 @@ def _shared_geometry(drop: LargeScaleDrop, ue_xyz: np.ndarray) -> mobility.LinkG
     """``mobility.link_geometry`` of ``drop``'s cells to ``ue_xyz`` [U, 3] m, computed once per positions."""
     key = (id(drop), ue_xyz.shape, hashlib.blake2b(np.ascontiguousarray(ue_xyz).tobytes(), digest_size=16).digest())
     entry = _shared_by_positions.get(key)
-    if entry is not None and entry["drop"] is drop:
+    if entry is not None:
         _shared_by_positions.move_to_end(key)
         return entry["geom"]
     geom = mobility.link_geometry(ue_xyz, drop.site_xy, drop.cell_site, drop.cell_yaw_deg, drop.wrap_xy,
