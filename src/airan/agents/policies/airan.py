@@ -165,7 +165,10 @@ class AiranConfig:
     counterfactual-harmful actions are two combined sets. With ``max_rounds=5`` as well (S34b,
     ``HEAL_PREREG_S34b.md``; dev: full recovery 53 -> 57 of 116, harmful 7 -> 1) it was judged on seed 7333:
     counterfactual-harmful 9 -> 6, paired FKR +0.005 [+0.000, +0.011], full recovery 53 -> 52 of 104, but
-    scorer-harmful 14 -> 17 (one set in a fifth round), so neither default changed.
+    scorer-harmful 14 -> 17 (one set in a fifth round), so neither default changed. Over four draws of the
+    verifier's seeds on dev (session 46, S55 screen, ``heal_seed_noise_dev_s55.json``) the trade holds in every
+    draw: harmful 38 -> 32 (scorer) and 52 -> 40 (counterfactual), mean paired FKR -0.006, full recovery
+    206 -> 200 of 456.
     overload_power: the planner also offers an overload hotspot the hot cell's own power headroom (``Planner``).
     Off: added in session 35, after the twin's demand surge began to follow the coverage area (an offload no
     longer sheds demand); see docs/healing_journal.md, "Demand that followed the serving cell".
