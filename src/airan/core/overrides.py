@@ -83,10 +83,6 @@ def _read(text: str, tp: Any, key: str) -> Any:
     raise ConfigError(f"setting {key}={text!r}: the field's type {tp} cannot be set from the command line")
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def apply_overrides(cfg: Any, assignments: Mapping[str, str],
                     fill: Callable[[str, Any], Any] | None = None, _prefix: str = "") -> Any:
     """A copy of the frozen config dataclass ``cfg`` with ``assignments`` (dotted key -> text) applied.
@@ -99,7 +95,7 @@ def apply_overrides(cfg: Any, assignments: Mapping[str, str],
         raise ConfigError(f"settings can only be applied to a config dataclass, got {type(cfg).__name__}")
     grouped: dict[str, dict[str, str]] = {}
     direct: dict[str, Any] = {}
-    hints = _hints(type(cfg))
+    hints = typing.get_type_hints(type(cfg))
     names = [f.name for f in dataclasses.fields(cfg)]
     for key, text in assignments.items():
         head, _, rest = key.partition(".")
@@ -137,7 +133,7 @@ def describe(cfg: Any, prefix: str = "") -> dict[str, Any]:
     """Every settable field of ``cfg`` as ``{dotted key: current value}`` (nested configs flattened; a nested
     config that is None lists its class's defaults): what ``--set`` accepts."""
     out: dict[str, Any] = {}
-    hints = _hints(type(cfg))
+    hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
         if v is None:
