@@ -129,7 +129,10 @@ class VerifierConfig:
     session 43 (``bench/results/HEAL_PREREG_S47.md``): dev screen paired FKR +0.011 [-0.017, +0.039], full recovery
     49 -> 50 of 114, harmful 14 -> 11 (scorer) and 17 -> 14 (counterfactual); on the never-used seed-7350 suite of
     every class paired FKR +0.018 [-0.013, +0.054] (uptilts +0.41, overloads -0.025), full recovery 56 -> 60 of
-    120, harmful 14 -> 13 and 7 -> 6, detection and diagnosis identical.
+    120, harmful 14 -> 13 and 7 -> 6, detection and diagnosis identical. Re-checked on dev over four draws of
+    ``seeds`` (session 46, ``heal_seed_noise_dev_s47_recheck.json``): +0.008 mean paired FKR and full recovery
+    204 -> 206 of 456, but harmful 28 -> 38 and 46 -> 52, and one draw of four reverses the sign (-0.020): the
+    gain is inside the draws' spread; to be judged again over draws on a never-used suite.
     traced_area_rates: for a demand cause (the surge injected, not ``demand_sync``), a traced UE in the
     hypothesised cells' coverage area adopts its traced rate with the hypothesised surge divided out, so it asks
     what the network's UE asks (which carries the real surge) instead of the twin's own draw times the surge; the
