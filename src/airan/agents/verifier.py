@@ -140,7 +140,13 @@ class VerifierConfig:
     predictions better (correlation with the true change 0.24 -> 0.35, the current rule's missed cures 15 -> 6,
     harmful picks 8 -> 7; ``bench/results/heal_verifier_fidelity_ov_s44_traced_area_rates.json``), but the dev run
     did not follow (session 44, S48: paired FKR -0.002 [-0.026, +0.022], overloads 6 better and 5 worse by
-    > 0.05, harmful 11 -> 11 and 14 -> 13), so it stopped at the screen (``heal_experiments_not_kept.json``)."""
+    > 0.05, harmful 11 -> 11 and 14 -> 13), so it stopped at the screen (``heal_experiments_not_kept.json``).
+    hold_activity: with ``sync_sessions``, no session starts or ends during a rollout (``NetworkTwin.hold_activity``):
+    the rollouts predict what an action does to the UEs the network serves now. Without it each twin draws its
+    own session turnover (about 5 % of sessions end per ROP, as many start), which on a small hot cell can end
+    the overload a rollout is meant to relieve (dev-0223: one of the hot cell's 3 UEs ended its session in the
+    twin's first step), and adds noise to the candidates' comparison that the network's future need not share.
+    Off (new in session 47; judged in ``bench/results/HEAL_PREREG_S58.md``)."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
@@ -169,6 +175,7 @@ class VerifierConfig:
     hold_sessions: bool = True
     hold_margin_db: float = 1.0
     traced_area_rates: bool = False
+    hold_activity: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.many_knobs, bool) or not isinstance(self.many_knobs, int) or self.many_knobs < 0:
@@ -454,6 +461,8 @@ class Verifier:
         if hold:  # last: positions and links moved above change which cell each UE hears best
             t.hold_serving(np.nonzero(self._sessions >= 0)[0], self.cfg.hold_margin_db)
             t.adopt_sessions(self._sessions, self._synced_rates(t, fault_cells, cause, sev, trace_surge))
+        if synced and self.cfg.hold_activity and hasattr(t, "hold_activity"):
+            t.hold_activity()
         return t
 
     def _synced_rates(self, t: Any, fault_cells: tuple[int, ...], cause: str, sev: float,

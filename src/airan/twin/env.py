@@ -117,6 +117,7 @@ class _State:
     applied: list[ActionRecord] = field(default_factory=list)
     gain_cache: dict | None = None
     area_cache: tuple | None = None  # ((geometry, path loss, shadowing), [U] int64 area cell): ``area_cells``
+    activity_held: bool = False  # ``hold_activity``: no session starts or ends in later steps
 
 
 class NetworkTwin(gym.Env):
@@ -223,6 +224,15 @@ class NetworkTwin(gym.Env):
         s.ho.serving[on] = serving[on]
         s.ho.candidate[on] = -1
         s.ho.ttt_elapsed_ms[on] = 0.0
+
+    def hold_activity(self) -> None:
+        """What-if: from the next step on, no UE's session starts or ends (each keeps its active/idle state and
+        rate); everything else evolves as before. A rollout from a UE trace (``adopt_sessions``) then predicts
+        an action's effect on the UEs the network serves now, not on a random turnover of them (sessions last
+        20 ROPs on average, so about 5 % end per ROP). Kept by ``clone``; the traffic stream draws nothing while
+        held."""
+        self._require()
+        self._s.activity_held = True
 
     def adopt_positions(self, ue_xy_m: np.ndarray) -> None:
         """What-if synchronisation from location reports: ``ue_xy_m`` [num_ues, 2] float64 [m], each UE's
@@ -375,7 +385,8 @@ class NetworkTwin(gym.Env):
                                                     PL_SLOPE_DB_PER_DECADE[cfg.channel_model])
         s.sf_db = mobility.evolve_shadowing(s.sf_db, d.sf_std_db, moved, d.los, SF_DECORR_M[cfg.channel_model],
                                             d.cell_site, len(d.site_xy), s.rngs["mobility"])
-        s.active = traffic.session_activity(s.active, cfg.traffic.active_probability, s.rngs["traffic"])
+        if not s.activity_held:
+            s.active = traffic.session_activity(s.active, cfg.traffic.active_probability, s.rngs["traffic"])
         mods = self._mods()
         r = self._radio(mods)
         cio, hys, ttt = self._handover_params(mods)

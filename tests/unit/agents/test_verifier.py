@@ -388,6 +388,29 @@ def test_held_sessions_keep_the_traced_ues_on_the_cells_the_network_serves_them_
     assert VerifierConfig().hold_sessions  # the default since session 43 (HEAL_PREREG_S47.md)
 
 
+@pytest.mark.parametrize("held", [False, True])
+def test_hold_activity_freezes_the_rollouts_sessions_only_when_synced(held):
+    """With ``hold_activity`` the what-if twin a rollout starts from keeps the traced sessions for the whole
+    rollout; without a trace (nothing synced) it is left free, as it is with the option off (the default)."""
+    from airan.twin.imperfect import imperfect_twin
+
+    def make(seed):
+        return imperfect_twin("ci-tiny", 4 + seed, np.random.default_rng(seed))
+
+    v = Verifier(make, VerifierConfig(seeds=(0,), severities=(1.0,), horizon_rops=1, sync_rates=False,
+                                      hold_activity=held))
+    assert not v._faulted(0, 1.0, "overload_hotspot", (4,), "")._s.activity_held  # no trace yet
+    serving = np.full(make(0).ue_xy.shape[0], -1, np.int64)
+    serving[:6] = np.arange(6) % 3
+    v.observe_sessions(serving)
+    t = v._faulted(0, 1.0, "overload_hotspot", (4,), "")
+    assert t._s.activity_held == held
+    for _ in range(20):
+        t.step()
+    assert np.array_equal(t._s.active, serving >= 0) if held else not np.array_equal(t._s.active, serving >= 0)
+    assert not VerifierConfig().hold_activity  # off by default (HEAL_PREREG_S58.md)
+
+
 @pytest.mark.parametrize("sev", [0.55, 1.0])
 def test_traced_area_rates_keep_what_the_traced_ues_ask_under_the_injected_surge(sev):
     """With ``traced_area_rates`` a traced UE in the hypothesised hot cell's area asks, once the twin's injected

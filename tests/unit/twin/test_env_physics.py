@@ -213,6 +213,25 @@ def test_adopt_sessions_sets_rates_from_the_traced_demand():
         t.adopt_sessions(serving, demand)
 
 
+def test_hold_activity_keeps_every_session_and_the_rest_evolves():
+    """A held twin's sessions neither start nor end over many steps (a free one's do), its UEs still move, the
+    hold survives ``clone``, and the free twin is not affected by its held clone."""
+    t = NetworkTwin("ci-tiny")
+    t.reset(seed=3)
+    held = t.clone()
+    held.hold_activity()
+    before, xy = held._s.active.copy(), held.ue_xy.copy()
+    for _ in range(25):
+        held.step()
+        t.step()
+    assert np.array_equal(held._s.active, before)
+    assert not np.array_equal(t._s.active, before)  # ~5 % end per ROP and as many start: 25 ROPs change some
+    assert not np.array_equal(held.ue_xy, xy)  # mobility goes on
+    again = held.clone()
+    again.step()
+    assert np.array_equal(again._s.active, before) and again._s.activity_held
+
+
 def test_adopt_positions_moves_the_ues_and_their_path_loss_follows():
     t = NetworkTwin("ci-tiny")
     t.reset(seed=3)
