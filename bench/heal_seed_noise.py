@@ -9,7 +9,7 @@ two policies (mean FKR difference with a bootstrap 95 % interval, episodes moved
 ``--compare LABEL=LOGS`` adds variant runs, each paired with the first draw, or with draw D when the label is
 ``NAME@D`` (the variant run with D's seeds), so a variant's difference can be read against the draws' spread;
 a variant run with several draws' seeds is summarised over them (``variants``: the mean paired FKR over its
-draws and its summed harmful actions against the same draws' defaults).
+draws, and each count a judgement reads, summed over its draws, against the same draws' defaults).
 
 A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
 
@@ -39,7 +39,7 @@ from airan.agents.scorer import score  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 
 COUNTS = ("fkr_median", "full_recovery_rate", "harmful_action_rate", "harmful_action_rate_counterfactual",
-          "detection_recall", "control_alarm_rate")
+          "detection_recall", "control_alarm_rate", "control_action_rate", "rca_top1_micro", "localization_top1")
 
 
 def labelled(items: list[str], flag: str) -> list[tuple[str, Path]]:
@@ -63,6 +63,29 @@ def headline(suite, path: Path) -> dict:
     for k in COUNTS:
         v = m[k]
         out[k] = {"value": v.get("value"), "k": v.get("k"), "n": v.get("n")} if isinstance(v, dict) else v
+    return out
+
+
+def summarise(rows: dict[str, dict], compared: dict[str, dict], base: dict[str, tuple[str, str]]) -> dict:
+    """Each variant NAME over the draws it ran with: the mean of its paired FKR differences (``compared``, keyed
+    ``"LABEL - DRAW"``), and for every count of ``COUNTS`` (all but the FKR median) its sum over those runs
+    against the sum over the same draws' defaults; the two harm counts also with their summed actions.
+    ``base``: variant label -> (NAME, the draw it is paired with)."""
+    out = {}
+    for name in dict.fromkeys(n for n, _ in base.values()):
+        mine = [v for v in base if base[v][0] == name]
+        diffs = [compared[f"{v} - {base[v][1]}"]["mean_diff"] for v in mine]
+        out[name] = {"draws": [base[v][1] for v in mine], "paired_fkr_mean": float(np.mean(diffs)),
+                     "paired_fkr": diffs, "counts": {}}
+        for k in COUNTS[1:]:
+            out[name]["counts"][k] = {"default": int(sum(rows[base[v][1]][k]["k"] for v in mine)),
+                                      "variant": int(sum(rows[v][k]["k"] for v in mine)),
+                                      "n_default": int(sum(rows[base[v][1]][k]["n"] for v in mine)),
+                                      "n_variant": int(sum(rows[v][k]["n"] for v in mine))}
+        for k in ("harmful_action_rate", "harmful_action_rate_counterfactual"):
+            c = out[name]["counts"][k]
+            out[name][k] = {"default": c["default"], "variant": c["variant"], "actions_default": c["n_default"],
+                            "actions_variant": c["n_variant"]}
     return out
 
 
@@ -103,17 +126,7 @@ def main() -> None:
             raise SystemExit(f"--compare {v!r}: no draw labelled {d!r} (draws: {labels})")
         base[v] = (name, d if at else first)
     compared = {f"{v} - {base[v][1]}": pair(base[v][1], v) for v, _ in variants}
-    summary = {}
-    for name in dict.fromkeys(n for n, _ in base.values()):
-        mine = [v for v in base if base[v][0] == name]
-        diffs = [compared[f"{v} - {base[v][1]}"]["mean_diff"] for v in mine]
-        summary[name] = {"draws": [base[v][1] for v in mine], "paired_fkr_mean": float(np.mean(diffs)),
-                         "paired_fkr": diffs}
-        for k in ("harmful_action_rate", "harmful_action_rate_counterfactual"):
-            summary[name][k] = {"default": int(sum(rows[base[v][1]][k]["k"] for v in mine)),
-                                "variant": int(sum(rows[v][k]["k"] for v in mine)),
-                                "actions_default": int(sum(rows[base[v][1]][k]["n"] for v in mine)),
-                                "actions_variant": int(sum(rows[v][k]["n"] for v in mine))}
+    summary = summarise(rows, compared, base)
     drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},
@@ -138,6 +151,8 @@ def main() -> None:
         print(f"{name:>16}: over draws {', '.join(v['draws'])}: mean paired FKR {v['paired_fkr_mean']:+.3f}; harmful "
               f"{h['default']} -> {h['variant']} (scorer), {hc['default']} -> {hc['variant']} (counterfactual), "
               f"actions {h['actions_default']} -> {h['actions_variant']}")
+        print(" " * 18 + "summed counts, default -> variant: " + ", ".join(
+            f"{k} {c['default']} -> {c['variant']}" for k, c in v["counts"].items()))
     print(f"wrote {path}")
 
 
