@@ -367,7 +367,8 @@ def test_follow_up_gain_asks_the_network_before_the_next_round():
     pol.executor.history = []  # nothing measured: no follow-up
     pol._follow("kept")
     assert not pol.following
-    assert AiranConfig().follow_up and AiranConfig().follow_up_gain == 0.0  # the default since session 37
+    assert not AiranConfig().follow_up  # off since session 47 (HEAL_PREREG_S57.md, S57a)
+    assert AiranConfig().follow_up_gain == 0.0  # the gate a follow-up uses when it is on
     ungated, _ = _overload_policy(AiranConfig(follow_up=True, follow_up_gain=None))
     ungated.open = pol.open
     ungated.executor.history = [{"pre": 0.80, "post": 0.70}]
@@ -543,7 +544,7 @@ def test_a_set_the_network_confirmed_may_be_chosen_again_when_configured(repeat)
     from airan.twin.actions import Action
 
     assert not AiranConfig().repeat_confirmed  # off by default
-    pol, twin = _overload_policy(AiranConfig(repeat_confirmed=repeat))
+    pol, twin = _overload_policy(AiranConfig(follow_up=True, repeat_confirmed=repeat))
     seen = []
     pol.verifier.verify = lambda cause, cells, scope, cands, sevs=None, modes=None: seen.append(
         [c.name for c in cands]) or []

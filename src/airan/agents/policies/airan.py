@@ -119,8 +119,11 @@ class AiranConfig:
     rarely goes quiet after a compensation there, and where it stays loud the verifier already accepts nothing
     more. Judged again on the session-35 twin (``HEAL_PREREG_S37.md``, never-used seed 7337, 156 overloads): paired
     FKR +0.018 [+0.003, +0.040], full recovery 23 -> 24 of 116, but 101 more actions and harmful 20 -> 23 (scorer)
-    and 23 -> 28 (counterfactual), beyond the +2 its rules allowed. On by default since session 37, gated by
-    ``follow_up_gain``.
+    and 23 -> 28 (counterfactual), beyond the +2 its rules allowed. On from session 37, gated by
+    ``follow_up_gain``. Off again since session 47: judged over four draws of the verifier's seeds on the
+    never-used seed-7354 suite of every class (``HEAL_PREREG_S57.md``, S57a) it changed 0-2 episodes per draw and
+    the paired FKR of on against off was -0.0005, +0.0001, 0 and 0 (mean -0.0001: its rule asked for > 0), full
+    recovery 191 both, harmful 54 against 57 (scorer) and 55 both (counterfactual) of about 2,690 actions.
     follow_up_gain: with ``follow_up``, follow up only a kept set whose measured change of the guarded objective
     (carried/offered ratio: the executor's last window ROP against its pre-action level, ``Executor.history``) is
     at least this: the network confirmed the twin's direction. None: any kept set. The follow-up's gains and its
@@ -261,12 +264,13 @@ class AiranConfig:
     compensating-cause faults (seed 7349, ``bench/results/HEAL_PREREG_S45.md``) it changed no counterfactual harm
     (12 -> 12), added 2 scorer-harmful actions (14 -> 16, a PA degradation) and cost paired FKR -0.004: rounds it
     held back still had loss to recover.
-    repeat_confirmed: a follow-up round after a kept set that the network confirmed (``follow_up_gain``) may choose
-    that same set again. The planner builds its sets as steps from the current knobs (tilt, power, the cell's own
-    CIO), so the same set moves further: "more of what worked", the way a SON loop steps a knob while the network
-    keeps answering and the way the oracles stack their overload sets over rounds. Without it a set once chosen
-    is never proposed again in its incident (``tried_per_cell``): a single knob can still step through the
-    catalogue's other sizes, but a combined set such as "downtilt 2 deg + neighbour uptilt 1 deg" cannot step.
+    repeat_confirmed: with ``follow_up``, a follow-up round after a kept set that the network confirmed
+    (``follow_up_gain``) may choose that same set again. The planner builds its sets as steps from the current
+    knobs (tilt, power, the cell's own CIO), so the same set moves further: "more of what worked", the way a SON
+    loop steps a knob while the network keeps answering and the way the oracles stack their overload sets over
+    rounds. Without it a set once chosen is never proposed again in its incident (``tried_per_cell``): a single
+    knob can still step through the catalogue's other sizes, but a combined set such as "downtilt 2 deg +
+    neighbour uptilt 1 deg" cannot step.
     Off: stopped at its screen (session 43, S46): on dev every episode acted and scored as the default (669
     actions both); the repeated set was offered in 4 of 9 follow-up rounds on dev's overloads and never
     predicted to gain most."""
@@ -283,7 +287,7 @@ class AiranConfig:
     retry_rops: int = 0
     max_retries: int = 4
     spread_lead: str = "edge_drop"
-    follow_up: bool = True
+    follow_up: bool = False
     follow_up_gain: float | None = 0.0
     withdraw_after_rops: int = 0
     withdraw_surges: bool = False
