@@ -131,8 +131,10 @@ class VerifierConfig:
     every class paired FKR +0.018 [-0.013, +0.054] (uptilts +0.41, overloads -0.025), full recovery 56 -> 60 of
     120, harmful 14 -> 13 and 7 -> 6, detection and diagnosis identical. Re-checked on dev over four draws of
     ``seeds`` (session 46, ``heal_seed_noise_dev_s47_recheck.json``): +0.008 mean paired FKR and full recovery
-    204 -> 206 of 456, but harmful 28 -> 38 and 46 -> 52, and one draw of four reverses the sign (-0.020): the
-    gain is inside the draws' spread; to be judged again over draws on a never-used suite.
+    204 -> 206 of 456, but harmful 28 -> 38 and 46 -> 52, and one draw of four reverses the sign (-0.020).
+    Judged again over four draws on the never-used seed-7354 suite (session 47, ``HEAL_PREREG_S56.md``): on
+    gains in every draw (+0.006, +0.013, +0.027, +0.000; mean +0.012), full recovery 183 -> 191 of 416, harmful
+    48 -> 54 and 53 -> 55; every rule held, so it stays on.
     traced_area_rates: for a demand cause (the surge injected, not ``demand_sync``), a traced UE in the
     hypothesised cells' coverage area adopts its traced rate with the hypothesised surge divided out, so it asks
     what the network's UE asks (which carries the real surge) instead of the twin's own draw times the surge; the

@@ -233,7 +233,10 @@ class AiranConfig:
     7339 test-0008: the restore on cell 20 blocked the one on cell 9, the fault cell, for the rest of the
     episode). On by default since session 38 (``bench/results/HEAL_PREREG_S38d.md``): screens seed 7339 paired
     FKR +0.011, full recovery 50 -> 52 of 89; dev +0.000, scorer-harmful 13 -> 14; on the never-used seed-7340
-    suite paired FKR +0.008 [+0.000, +0.024], full recovery 50 -> 51 of 86, harmful 5 -> 5 / 1 -> 1.
+    suite paired FKR +0.008 [+0.000, +0.024], full recovery 50 -> 51 of 86, harmful 5 -> 5 / 1 -> 1. Judged
+    again over four draws of the verifier's seeds on the never-used seed-7354 suite (session 47,
+    ``HEAL_PREREG_S57.md``, S57b): mean paired FKR +0.0003 (7 episodes changed), full recovery 191 both, harmful
+    54 -> 54 and 59 -> 55 (off -> on); it stays on.
     handover_cure_first: for a handover misconfiguration, choose the cure (``HANDOVER_RESTORE``: the lead cell's
     own handover parameters back to the defaults) whenever the verifier accepts it, over a compensation
     predicted to gain more ("neighbour hysteresis +2 dB" damps the ping-pongs from the neighbours over the
