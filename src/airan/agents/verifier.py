@@ -148,7 +148,11 @@ class VerifierConfig:
     own session turnover (about 5 % of sessions end per ROP, as many start), which on a small hot cell can end
     the overload a rollout is meant to relieve (dev-0223: one of the hot cell's 3 UEs ended its session in the
     twin's first step), and adds noise to the candidates' comparison that the network's future need not share.
-    Off (new in session 47; judged in ``bench/results/HEAL_PREREG_S58.md``)."""
+    Off: judged directly over four draws of ``seeds`` on the never-used seed-7354 suite (session 47,
+    ``bench/results/HEAL_PREREG_S58.md``) it changed the actions of a quarter of the episodes and gained nothing:
+    mean paired FKR -0.002 (+0.015, -0.008, -0.001, -0.016), overloads +0.001 (16 better, 16 worse), full recovery
+    191 -> 188 of 416, harmful 54 -> 54 (scorer) and 55 -> 47 (counterfactual). The twin's session turnover is
+    not what limits its overload predictions."""
 
     seeds: tuple[int, ...] = (0, 1)
     severities: tuple[float, ...] = (0.55, 1.0)
