@@ -9,7 +9,11 @@ two policies (mean FKR difference with a bootstrap 95 % interval, episodes moved
 ``--compare LABEL=LOGS`` adds variant runs, each paired with the first draw, or with draw D when the label is
 ``NAME@D`` (the variant run with D's seeds), so a variant's difference can be read against the draws' spread;
 a variant run with several draws' seeds is summarised over them (``variants``: the mean paired FKR over its
-draws, and each count a judgement reads, summed over its draws, against the same draws' defaults).
+draws, and each count a judgement reads, summed over its draws, against the same draws' defaults), and every
+variant run lists the episodes whose applied actions differ from its draw's. ``--judge NAME=keep`` (the default
+is the candidate, the variant is the setting it would lose) or ``NAME=adopt`` (the variant is the candidate)
+applies the four-draw rule of the pre-registrations since S56 to variant NAME (``judge``); ``+recall`` asks the
+candidate's detection recall to be no lower instead of within the tolerance, as for a monitor setting.
 
 A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
 
@@ -17,7 +21,7 @@ A draw is one run with the seeds set from the command line (the logs then carry 
         --set verifier.seeds=2,3 --tag d23 --logs D23        # a variant: add its own --set KEY=VALUE
     .venv/bin/python bench/heal_seed_noise.py --suite bench/results/heal_dev_suite.json \\
         --draws 0,1=D01/logs_airan.jsonl 2,3=D23/logs_airan.jsonl \\
-        --compare retry@0,1=V01/logs_airan.jsonl retry@2,3=V23/logs_airan.jsonl --tag dev
+        --compare retry@0,1=V01/logs_airan.jsonl retry@2,3=V23/logs_airan.jsonl --judge retry=adopt --tag dev
 """
 
 from __future__ import annotations
@@ -89,6 +93,64 @@ def summarise(rows: dict[str, dict], compared: dict[str, dict], base: dict[str, 
     return out
 
 
+def actions_differ(a: dict[str, dict], b: dict[str, dict]) -> list[str]:
+    """Ids of the episodes in both logs (episode id -> log) whose applied actions (ROP, kind, cell, value)
+    differ."""
+    def acts(log: dict) -> list[tuple]:
+        return [(x["rop"], x["kind"], x["cell"], x["value"]) for x in log["applied"]]
+
+    return [i for i in a if i in b and acts(a[i]) != acts(b[i])]
+
+
+# the four-draw rule of the pre-registrations since S56: each single-draw adoption rule's tolerance times four
+RULE_TOLERANCE = {"full_recovery_rate": 4, "harmful": 8, "other": 4}
+OTHER_COUNTS = ("detection_recall", "control_alarm_rate", "control_action_rate", "rca_top1_micro",
+                "localization_top1")
+
+
+def judge(variant: dict, side: str, recall_not_lower: bool = False) -> dict:
+    """The pre-registered four-draw rule on one ``summarise`` entry. ``side`` "keep": the default is the
+    candidate and the variant is the other setting; "adopt": the variant is the candidate. The candidate wins iff
+    (1) the mean paired FKR (candidate - other) > 0; (2) its summed full recoveries are not lower by more than 4;
+    (3, 4) its summed harmful actions, by the scorer and against the counterfactual, are at most 8 more; (5) its
+    summed detection recall, control alarms, control actions, RCA top-1 and localization are within 4 of the
+    other's (recall not lower instead, with ``recall_not_lower``)."""
+    if side not in ("keep", "adopt"):
+        raise ValueError(f"side must be 'keep' or 'adopt', got {side!r}")
+    cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
+    c, tol = variant["counts"], RULE_TOLERANCE
+    fkr = -variant["paired_fkr_mean"] if side == "keep" else variant["paired_fkr_mean"]
+    rules = [("paired FKR > 0", fkr, 0.0, fkr > 0)]
+    full = c["full_recovery_rate"]
+    rules.append((f"full recovery not lower by > {tol['full_recovery_rate']}", full[cand], full[other],
+                  full[cand] >= full[other] - tol["full_recovery_rate"]))
+    for k in ("harmful_action_rate", "harmful_action_rate_counterfactual"):
+        rules.append((f"{k} at most + {tol['harmful']}", c[k][cand], c[k][other],
+                      c[k][cand] <= c[k][other] + tol["harmful"]))
+    for k in OTHER_COUNTS:
+        if k == "detection_recall" and recall_not_lower:
+            rules.append((f"{k} not lower", c[k][cand], c[k][other], c[k][cand] >= c[k][other]))
+        else:
+            rules.append((f"{k} within {tol['other']}", c[k][cand], c[k][other],
+                          abs(c[k][cand] - c[k][other]) <= tol["other"]))
+    return {"side": side, "candidate": cand, "recall_not_lower": recall_not_lower,
+            "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
+            "candidate_wins": all(h for *_, h in rules)}
+
+
+def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool]]:
+    """``NAME=keep|adopt[+recall]`` items -> {NAME: (side, recall_not_lower)}; exits naming a bad item."""
+    out = {}
+    for it in items:
+        name, sep, how = it.partition("=")
+        side, plus, extra = how.partition("+")
+        if not sep or name not in names or side not in ("keep", "adopt") or (plus and extra != "recall"):
+            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall] for a compared NAME {sorted(names)}, "
+                             f"got {it!r}")
+        out[name] = (side, bool(plus))
+    return out
+
+
 def spread(rows: dict[str, dict], key: str, field: str) -> dict:
     """min / max / range of ``rows[label][key][field]`` over the labels where it is measured ({} if nowhere)."""
     vals = [r[key][field] for r in rows.values() if r[key][field] is not None]
@@ -102,6 +164,8 @@ def main() -> None:
                     help="LABEL=logs_airan.jsonl of runs differing only in the verifier's seeds (>= 2)")
     ap.add_argument("--compare", nargs="*", default=[],
                     help="LABEL=logs_airan.jsonl of a variant with the first draw's seeds; NAME@D=... with draw D's")
+    ap.add_argument("--judge", nargs="*", default=[],
+                    help="NAME=keep|adopt[+recall]: apply the pre-registered four-draw rule to variant NAME")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
@@ -126,7 +190,13 @@ def main() -> None:
             raise SystemExit(f"--compare {v!r}: no draw labelled {d!r} (draws: {labels})")
         base[v] = (name, d if at else first)
     compared = {f"{v} - {base[v][1]}": pair(base[v][1], v) for v, _ in variants}
+    logs = {label: read_logs(path) for label, path in runs}
+    for v, _ in variants:
+        ids = actions_differ(logs[base[v][1]], logs[v])
+        compared[f"{v} - {base[v][1]}"]["actions_differ"] = {"episodes": len(ids), "ids": ids}
     summary = summarise(rows, compared, base)
+    for name, (side, floor) in judgements(args.judge, set(summary)).items():
+        summary[name]["judgement"] = judge(summary[name], side, floor)
     drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},
@@ -145,7 +215,8 @@ def main() -> None:
               f"{r['full_recovery_rate']['n']}, harmful {h['k']} / {hc['k']} of {h['n']} actions")
     for name, p in {**draw_pairs, **compared}.items():
         print(f"{name:>16}: paired FKR {p['mean_diff']:+.3f} [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}], "
-              f"{p['better']} better, {p['worse']} worse")
+              f"{p['better']} better, {p['worse']} worse"
+              + (f", actions differ in {p['actions_differ']['episodes']} episodes" if "actions_differ" in p else ""))
     for name, v in summary.items():
         h, hc = v["harmful_action_rate"], v["harmful_action_rate_counterfactual"]
         print(f"{name:>16}: over draws {', '.join(v['draws'])}: mean paired FKR {v['paired_fkr_mean']:+.3f}; harmful "
@@ -153,6 +224,12 @@ def main() -> None:
               f"actions {h['actions_default']} -> {h['actions_variant']}")
         print(" " * 18 + "summed counts, default -> variant: " + ", ".join(
             f"{k} {c['default']} -> {c['variant']}" for k, c in v["counts"].items()))
+        if "judgement" in v:
+            j = v["judgement"]
+            for r in j["rules"]:
+                print(" " * 18 + f"{'holds' if r['holds'] else 'FAILS'}: {r['rule']} ({j['candidate']} "
+                      f"{r['candidate']:.4g}, other {r['other']:.4g})")
+            print(" " * 18 + f"the {j['candidate']} ({j['side']}) " + ("wins" if j["candidate_wins"] else "loses"))
     print(f"wrote {path}")
 
 

@@ -1,5 +1,6 @@
 """bench/heal_seed_noise.py: its LABEL=LOGS arguments and the spread over draws."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,46 @@ def test_a_variant_is_summed_over_its_own_draws_against_the_same_draws_defaults(
     assert out["counts"]["full_recovery_rate"] == {"default": 30, "variant": 36, "n_default": 200, "n_variant": 200}
     assert out["harmful_action_rate"] == {"default": 30, "variant": 36, "actions_default": 200,
                                           "actions_variant": 200}  # the draw 4,5 it did not run is left out
+
+
+def _summary(mod, fkr, default, variant):
+    """A ``summarise`` entry with every count ``default`` / ``variant`` (dicts override per count)."""
+    counts = {k: {"default": default.get(k, 100), "variant": variant.get(k, 100)} for k in mod.COUNTS[1:]}
+    return {"paired_fkr_mean": fkr, "counts": counts}
+
+
+def test_the_four_draw_rule_keeps_a_default_only_when_every_rule_holds(mod):
+    ok = mod.judge(_summary(mod, -0.01, {"full_recovery_rate": 50}, {"full_recovery_rate": 53}), "keep")
+    assert ok["candidate"] == "default" and ok["candidate_wins"]  # the variant is 0.01 worse; full within 4
+    assert ok["rules"][0] == {"rule": "paired FKR > 0", "candidate": 0.01, "other": 0.0, "holds": True}
+    tie = mod.judge(_summary(mod, 0.0, {}, {}), "keep")
+    assert not tie["candidate_wins"] and not tie["rules"][0]["holds"]  # a tie loses rule 1
+    harm = mod.judge(_summary(mod, -0.01, {"harmful_action_rate": 109}, {}), "keep")
+    assert not harm["candidate_wins"]  # 9 more harmful actions than the other setting
+    assert [r["holds"] for r in harm["rules"]].count(False) == 1
+    full = mod.judge(_summary(mod, 0.02, {"full_recovery_rate": 60}, {"full_recovery_rate": 55}), "adopt")
+    assert full["candidate"] == "variant" and not full["candidate_wins"]  # 5 fewer full recoveries
+
+
+def test_a_monitor_setting_may_not_lose_recall(mod):
+    s = _summary(mod, -0.01, {"detection_recall": 98}, {"detection_recall": 100})
+    assert mod.judge(s, "keep")["candidate_wins"]  # 2 fewer detections are within 4
+    assert not mod.judge(s, "keep", recall_not_lower=True)["candidate_wins"]
+    with pytest.raises(ValueError, match="'both'"):
+        mod.judge(s, "both")
+
+
+def test_judge_items_are_parsed_and_a_bad_one_is_named(mod):
+    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False), "b": ("adopt", True)}
+    for bad in ("c=keep", "a=drop", "a=keep+harm", "a"):
+        with pytest.raises(SystemExit, match=re.escape(repr(bad))):
+            mod.judgements([bad], {"a", "b"})
+
+
+def test_episodes_whose_applied_actions_differ_are_listed(mod):
+    def log(*acts):
+        return {"applied": [{"rop": r, "kind": "tilt", "cell": c, "value": v} for r, c, v in acts]}
+
+    a = {"e1": log((5, 1, 2.0)), "e2": log(), "e3": log((6, 2, 1.0)), "only_a": log()}
+    b = {"e1": log((5, 1, 2.0)), "e2": log((7, 3, 1.0)), "e3": log((6, 2, -1.0)), "only_b": log()}
+    assert mod.actions_differ(a, b) == ["e2", "e3"]
