@@ -241,10 +241,10 @@ def test_pingpong_storm_detects_and_isolated_pingpongs_do_not():
     hist["HO.PingPong"][5:, 3] = [1, 2, 2]  # cell 3: 5 over 3 ROPs at ROP 7
     d = twin.drop
     nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
-    # 2 + 2 + 3 >= 5 at ROP 6 on cell 1; 1 + 2 + 2 at ROP 7 on cell 3
-    assert _first_detections(nb, MonitorConfig(threshold=0.9), hist) == {1: 6, 3: 7}
-    assert MonitorConfig().pingpong_min == 5.0  # the default since session 40 (6 before)
-    assert _first_detections(nb, MonitorConfig(threshold=0.9, pingpong_min=6.0), hist) == {1: 6}
+    # at 5: 2 + 2 + 3 >= 5 at ROP 6 on cell 1, and 1 + 2 + 2 at ROP 7 on cell 3; at 6: cell 1 only (7 at ROP 6)
+    assert _first_detections(nb, MonitorConfig(threshold=0.9, pingpong_min=5.0), hist) == {1: 6, 3: 7}
+    assert MonitorConfig().pingpong_min == 6.0  # the default again since session 48 (S59c; 5 in sessions 40-47)
+    assert _first_detections(nb, MonitorConfig(threshold=0.9), hist) == {1: 6}
     with pytest.raises(ConfigError, match="-1"):
         MonitorConfig(pingpong_min=-1)
 
