@@ -155,18 +155,19 @@ def test_an_interfered_cell_may_spend_its_power_headroom_when_asked(ctx):
 
 def test_an_interfered_cell_may_downtilt_when_asked(ctx):
     """``interference_tilt`` adds the interfered cell's own downtilts (1, 2, 4 deg) and "downtilt 2 deg + neighbour
-    uptilt 1 deg" to an external interference's candidates, and nothing else; on by default."""
+    uptilt 1 deg" to an external interference's candidates, and nothing else; off by default."""
     knobs = KnobView(ctx)
-    plain = {c.name: c.actions for c in Planner(ctx, interference_tilt=False).propose("external_interference", (4,),
-                                                                                        knobs)}
-    tilted = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
+    plain = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
+    tilted = {c.name: c.actions for c in Planner(ctx, interference_tilt=True).propose("external_interference", (4,),
+                                                                                       knobs)}
     pair = "downtilt 2 deg + neighbour uptilt 1 deg"
     assert set(tilted) - set(plain) == {"downtilt 1 deg", "downtilt 2 deg", "downtilt 4 deg", pair}
     assert set(plain) <= set(tilted) and tilted["downtilt 4 deg"] == (Action("tilt", 4, 4.0),)
     assert tilted[pair][0] == Action("tilt", 4, 2.0) and all(a.kind == "tilt" and a.value < 0 for a in tilted[pair][1:])
     ov = [Planner(ctx, interference_tilt=on).propose("overload_hotspot", (4,), knobs) for on in (False, True)]
     assert ov[0] == ov[1]
-    assert AiranConfig().interference_tilt is True  # the default since session 44 (HEAL_PREREG_S50.md)
+    # on in sessions 44-47 (HEAL_PREREG_S50.md), off since session 48 (S59f: more recovery, more harm than allowed)
+    assert AiranConfig().interference_tilt is False
 
 
 def test_the_overload_tilt_pair_can_be_left_out(ctx):

@@ -187,12 +187,14 @@ class AiranConfig:
     (both new ones own-power steps the counterfactual clears) and 17 -> 17 against the counterfactual, detection
     and diagnosis identical; on dev +0.002 (1 better, 0 worse), harm unchanged.
     interference_tilt: the planner also offers an externally interfered cell its own downtilts and "downtilt 2 deg +
-    neighbour uptilt 1 deg" (``Planner``), the blind oracle's best first sets on seed 7351. On by default since
-    session 44 (``HEAL_PREREG_S50.md``): on a never-used suite of 156 interferences (seed 7352) paired FKR +0.029
-    [-0.003, +0.068] (9 better, 2 worse), FKR median 0.07 -> 0.11, full recovery 14 -> 16 of 82, harmful 23 -> 20
-    by the scorer and 19 -> 15 against the counterfactual, detection and diagnosis identical. The dev screen had
-    warned on harm (scorer 11 -> 17, counterfactual 14 -> 15; paired FKR +0.009), and session 25 had lost on it
-    with these downtilts offered together with own power (seed 7313).
+    neighbour uptilt 1 deg" (``Planner``), the blind oracle's best first sets on seed 7351. Off by default: on in
+    sessions 44-47, adopted on one draw of the verifier's seeds (``HEAL_PREREG_S50.md``: on a never-used suite of
+    156 interferences, seed 7352, paired FKR +0.029, full recovery 14 -> 16 of 82, harmful 23 -> 20 / 19 -> 15),
+    and turned off by a pre-registered four-draw judgement (``HEAL_PREREG_S59.md``, S59f): on the never-used
+    seed-7357 suite (93 interferences) it gained in every draw (paired FKR +0.038, +0.010, +0.037, +0.009; mean
+    +0.024) and 3 full recoveries of 196, but took 34 harmful actions by the scorer instead of 18 and 28 against
+    the counterfactual instead of 17, where the rule allowed 8 more. The dev screen had warned on harm (scorer
+    11 -> 17), and session 25 had lost on it with these downtilts offered together with own power (seed 7313).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -299,7 +301,7 @@ class AiranConfig:
     overload_power: bool = False
     overload_tilt_pair: bool = True
     interference_power: bool = True
-    interference_tilt: bool = True
+    interference_tilt: bool = False
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
