@@ -183,11 +183,11 @@ class Planner:
     ``interference_tilt`` (off) also offers an externally interfered cell its own downtilts (1, 2, 4 deg) and
     "downtilt 2 deg + neighbour uptilt 1 deg": the jammed UEs are the cell's near ones (within 0.7 ISD in its
     sector), and a downtilt puts more of the beam's gain on them; it recovers more, at more harm
-    (``AiranConfig.interference_tilt``)."""
+    (``AiranConfig.interference_tilt``). ``interference_tilt_pair`` (on) includes the 4-knob pair among them."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
                  overload_tilt_pair: bool = True, interference_power: bool = True,
-                 interference_tilt: bool = False) -> None:
+                 interference_tilt: bool = False, interference_tilt_pair: bool = True) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
@@ -196,6 +196,7 @@ class Planner:
         self.overload_tilt_pair = bool(overload_tilt_pair)
         self.interference_power = bool(interference_power)
         self.interference_tilt = bool(interference_tilt)
+        self.interference_tilt_pair = bool(interference_tilt_pair)
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -287,7 +288,7 @@ class Planner:
                         add("cell +3 dB + CIO +3 dB", p_acts + cio([c], knobs.cio_db[c] + 3.0))
             else:
                 if self.interference_tilt:
-                    shrink(True)
+                    shrink(self.interference_tilt_pair)
                 if self.interference_power:
                     for db in (1.5, 3.0):
                         add(f"cell {db:+g} dB", boost([c], db))

@@ -168,6 +168,9 @@ def test_an_interfered_cell_may_downtilt_when_asked(ctx):
     assert ov[0] == ov[1]
     # on in sessions 44-47 (HEAL_PREREG_S50.md), off since session 48 (S59f: more recovery, more harm than allowed)
     assert AiranConfig().interference_tilt is False
+    single = {c.name for c in Planner(ctx, interference_tilt=True, interference_tilt_pair=False).propose(
+        "external_interference", (4,), knobs)}
+    assert single == set(tilted) - {pair}  # the own downtilts without the 4-knob pair
 
 
 def test_the_overload_tilt_pair_can_be_left_out(ctx):

@@ -195,6 +195,11 @@ class AiranConfig:
     +0.024) and 3 full recoveries of 196, but took 34 harmful actions by the scorer instead of 18 and 28 against
     the counterfactual instead of 17, where the rule allowed 8 more. The dev screen had warned on harm (scorer
     11 -> 17), and session 25 had lost on it with these downtilts offered together with own power (seed 7313).
+    interference_tilt_pair: with ``interference_tilt``, the interfered cell's downtilts include the 4-knob
+    "downtilt 2 deg + neighbour uptilt 1 deg" (on: the option as S50 judged it); off offers the cell's own
+    downtilts (1, 2, 4 deg) alone. Over S59f's four draws (seed 7357) the pair made 12 of the option's 34
+    scorer-harmful actions in 46 sets (184 actions), the own downtilts 1 in 105 one-action sets; the form without
+    the pair is judged as S60 (``HEAL_PREREG_S60.md``).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -302,6 +307,7 @@ class AiranConfig:
     overload_tilt_pair: bool = True
     interference_power: bool = True
     interference_tilt: bool = False
+    interference_tilt_pair: bool = True
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
@@ -410,7 +416,8 @@ class AiranPolicy(Policy):
         self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power,
                                overload_tilt_pair=self.cfg.overload_tilt_pair,
                                interference_power=self.cfg.interference_power,
-                               interference_tilt=self.cfg.interference_tilt)
+                               interference_tilt=self.cfg.interference_tilt,
+                               interference_tilt_pair=self.cfg.interference_tilt_pair)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
