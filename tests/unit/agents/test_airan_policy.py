@@ -388,7 +388,7 @@ def test_an_incident_whose_neighbourhood_has_not_recovered_stays_open(follow_unr
     from airan.agents.policies.airan import AiranConfig
     from airan.agents.verifier import objective
 
-    assert AiranConfig().follow_unrecovered  # the default since session 42 (HEAL_PREREG_S44.md)
+    assert not AiranConfig().follow_unrecovered  # on in sessions 42-47 (HEAL_PREREG_S44.md), off since S59a
     pol, twin = _overload_policy(AiranConfig(follow_unrecovered=follow_unrecovered))
     diag = Diagnosis({"overload_hotspot": 0.9}, (4, 0))
     obs = _watched(pol, twin, 10)

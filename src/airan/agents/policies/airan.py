@@ -258,11 +258,13 @@ class AiranConfig:
     than the executor's tolerance) plans a follow-up round on its diagnosis instead, while rounds remain. The
     monitor watches each cell against its own baseline, so an offload that moves the hot cell's UEs onto its
     neighbours can quiet the hot cell while the neighbourhood still carries far less than before the incident
-    (dev-0223: closed at ROP 10 at a carried/offered ratio of 0.53, against 0.85 before the surge). On by default
-    since session 42 (``bench/results/HEAL_PREREG_S44.md``): dev screen paired FKR +0.002 [+0.000, +0.005] (2
-    overloads better, none worse), harmful 14 -> 14 / 17 -> 17; on the never-used seed-7348 suite of 156 overloads
-    paired FKR +0.004 [-0.002, +0.014], FKR median 0.258 -> 0.294, full recovery 25 -> 24 of 109, harmful 6 -> 6
-    (scorer) and 13 -> 13 (counterfactual), detection and diagnosis identical. Small: the verifier accepts
+    (dev-0223: closed at ROP 10 at a carried/offered ratio of 0.53, against 0.85 before the surge). Off by
+    default: on in sessions 42-47, adopted on one draw of the verifier's seeds (``bench/results/HEAL_PREREG_S44.md``:
+    on the never-used seed-7348 suite of 156 overloads paired FKR +0.004 [-0.002, +0.014], full recovery 25 -> 24
+    of 109, harm unchanged; on dev over four draws in session 46 +0.003), and turned off by a pre-registered
+    four-draw judgement (``HEAL_PREREG_S59.md``, S59a): on the never-used seed-7355 suite (every class) its mean
+    paired FKR was -0.0006 (per draw +0.002, -0.007, -0.001, +0.004), full recovery 170 against 171 of 412 and
+    the same harm (41 / 48), and the rule asked for > 0. It changes 2-4 episodes per draw: the verifier accepts
     nothing in most of the extra rounds.
     stop_when_recovered: an incident that has acted plans no further round for a compensating cause while its
     neighbourhood's guarded objective (``AiranPolicy.neighbourhood_level``, mean of the last 2 ROPs) is back at or
@@ -314,7 +316,7 @@ class AiranConfig:
     handover_modes: str = "storm"
     tried_per_cell: bool = True
     handover_cure_first: bool = False
-    follow_unrecovered: bool = True
+    follow_unrecovered: bool = False
     stop_when_recovered: bool = False
     repeat_confirmed: bool = False
 
