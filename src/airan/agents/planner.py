@@ -180,14 +180,14 @@ class Planner:
     ``interference_power`` (on) also offers an externally interfered cell its own power headroom (+1.5 / +3 dB): the
     jammer raises the noise floor of the UEs in the cell's area whichever cell serves them, so an offload moves
     them to a weaker signal under the same noise, where more of the cell's own signal lifts their SINR.
-    ``interference_tilt`` (off) also offers an externally interfered cell its own downtilts (1, 2, 4 deg) and
-    "downtilt 2 deg + neighbour uptilt 1 deg": the jammed UEs are the cell's near ones (within 0.7 ISD in its
-    sector), and a downtilt puts more of the beam's gain on them; it recovers more, at more harm
-    (``AiranConfig.interference_tilt``). ``interference_tilt_pair`` (on) includes the 4-knob pair among them."""
+    ``interference_tilt`` (on) also offers an externally interfered cell its own downtilts (1, 2, 4 deg): the
+    jammed UEs are the cell's near ones (within 0.7 ISD in its sector), and a downtilt puts more of the beam's gain
+    on them. ``interference_tilt_pair`` (off) adds "downtilt 2 deg + neighbour uptilt 1 deg" to them, which
+    recovers more at more harm (``AiranConfig.interference_tilt_pair``)."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
                  overload_tilt_pair: bool = True, interference_power: bool = True,
-                 interference_tilt: bool = False, interference_tilt_pair: bool = True) -> None:
+                 interference_tilt: bool = True, interference_tilt_pair: bool = False) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx

@@ -142,10 +142,11 @@ def test_an_interfered_cell_may_spend_its_power_headroom_when_asked(ctx):
     """``interference_power`` adds the interfered cell's own +1.5 / +3 dB to an external interference's
     candidates, and nothing else; an overload's candidates do not change with it."""
     knobs = KnobView(ctx)
-    plain = {c.name: c.actions for c in Planner(ctx, interference_power=False).propose("external_interference",
-                                                                                          (4,), knobs)}
+    plain = {c.name: c.actions for c in Planner(ctx, interference_power=False, interference_tilt=False).propose(
+        "external_interference", (4,), knobs)}
     assert not any(a.kind == "power" and a.cell == 4 for acts in plain.values() for a in acts)
-    powered = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
+    powered = {c.name: c.actions for c in Planner(ctx, interference_tilt=False).propose("external_interference",
+                                                                                          (4,), knobs)}
     assert set(powered) - set(plain) == {"cell +1.5 dB", "cell +3 dB"} and set(plain) <= set(powered)
     assert powered["cell +3 dB"] == (Action("power", 4, 3.0),)
     ov = [Planner(ctx, interference_power=on).propose("overload_hotspot", (4,), knobs) for on in (False, True)]
@@ -154,23 +155,26 @@ def test_an_interfered_cell_may_spend_its_power_headroom_when_asked(ctx):
 
 
 def test_an_interfered_cell_may_downtilt_when_asked(ctx):
-    """``interference_tilt`` adds the interfered cell's own downtilts (1, 2, 4 deg) and "downtilt 2 deg + neighbour
-    uptilt 1 deg" to an external interference's candidates, and nothing else; off by default."""
+    """``interference_tilt`` adds the interfered cell's own downtilts (1, 2, 4 deg), and with
+    ``interference_tilt_pair`` "downtilt 2 deg + neighbour uptilt 1 deg", to an external interference's
+    candidates, and nothing else; by default the own downtilts without the pair."""
     knobs = KnobView(ctx)
-    plain = {c.name: c.actions for c in Planner(ctx).propose("external_interference", (4,), knobs)}
-    tilted = {c.name: c.actions for c in Planner(ctx, interference_tilt=True).propose("external_interference", (4,),
-                                                                                       knobs)}
+
+    def names(**kw):
+        return {c.name: c.actions for c in Planner(ctx, **kw).propose("external_interference", (4,), knobs)}
+
+    plain = names(interference_tilt=False)
+    tilted = names(interference_tilt=True, interference_tilt_pair=True)
     pair = "downtilt 2 deg + neighbour uptilt 1 deg"
     assert set(tilted) - set(plain) == {"downtilt 1 deg", "downtilt 2 deg", "downtilt 4 deg", pair}
     assert set(plain) <= set(tilted) and tilted["downtilt 4 deg"] == (Action("tilt", 4, 4.0),)
     assert tilted[pair][0] == Action("tilt", 4, 2.0) and all(a.kind == "tilt" and a.value < 0 for a in tilted[pair][1:])
     ov = [Planner(ctx, interference_tilt=on).propose("overload_hotspot", (4,), knobs) for on in (False, True)]
     assert ov[0] == ov[1]
-    # on in sessions 44-47 (HEAL_PREREG_S50.md), off since session 48 (S59f: more recovery, more harm than allowed)
-    assert AiranConfig().interference_tilt is False
-    single = {c.name for c in Planner(ctx, interference_tilt=True, interference_tilt_pair=False).propose(
-        "external_interference", (4,), knobs)}
-    assert single == set(tilted) - {pair}  # the own downtilts without the 4-knob pair
+    assert set(names()) == set(tilted) - {pair}  # the default: the own downtilts without the 4-knob pair
+    # on with the pair in sessions 44-47 (HEAL_PREREG_S50.md), off after S59f, without the pair since S60
+    cfg = AiranConfig()
+    assert cfg.interference_tilt is True and cfg.interference_tilt_pair is False
 
 
 def test_the_overload_tilt_pair_can_be_left_out(ctx):

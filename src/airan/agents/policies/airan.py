@@ -187,19 +187,19 @@ class AiranConfig:
     (both new ones own-power steps the counterfactual clears) and 17 -> 17 against the counterfactual, detection
     and diagnosis identical; on dev +0.002 (1 better, 0 worse), harm unchanged.
     interference_tilt: the planner also offers an externally interfered cell its own downtilts and "downtilt 2 deg +
-    neighbour uptilt 1 deg" (``Planner``), the blind oracle's best first sets on seed 7351. Off by default: on in
-    sessions 44-47, adopted on one draw of the verifier's seeds (``HEAL_PREREG_S50.md``: on a never-used suite of
-    156 interferences, seed 7352, paired FKR +0.029, full recovery 14 -> 16 of 82, harmful 23 -> 20 / 19 -> 15),
-    and turned off by a pre-registered four-draw judgement (``HEAL_PREREG_S59.md``, S59f): on the never-used
-    seed-7357 suite (93 interferences) it gained in every draw (paired FKR +0.038, +0.010, +0.037, +0.009; mean
-    +0.024) and 3 full recoveries of 196, but took 34 harmful actions by the scorer instead of 18 and 28 against
-    the counterfactual instead of 17, where the rule allowed 8 more. The dev screen had warned on harm (scorer
-    11 -> 17), and session 25 had lost on it with these downtilts offered together with own power (seed 7313).
+    neighbour uptilt 1 deg" (``Planner``), the blind oracle's best first sets on seed 7351. On in sessions 44-47
+    with the pair (``HEAL_PREREG_S50.md``: on the never-used seed-7352 suite paired FKR +0.029, full recovery 14 ->
+    16 of 82, harmful 23 -> 20 / 19 -> 15, one draw of the verifier's seeds); off after a pre-registered four-draw
+    judgement (``HEAL_PREREG_S59.md``, S59f: on seed 7357 it gained in every draw, mean +0.024, but took 34 harmful
+    actions by the scorer instead of 18 and 28 instead of 17 against the counterfactual, where the rule allowed 8
+    more); on without the pair since session 48 (S60 below).
     interference_tilt_pair: with ``interference_tilt``, the interfered cell's downtilts include the 4-knob
-    "downtilt 2 deg + neighbour uptilt 1 deg" (on: the option as S50 judged it); off offers the cell's own
-    downtilts (1, 2, 4 deg) alone. Over S59f's four draws (seed 7357) the pair made 12 of the option's 34
-    scorer-harmful actions in 46 sets (184 actions), the own downtilts 1 in 105 one-action sets; the form without
-    the pair is judged as S60 (``HEAL_PREREG_S60.md``).
+    "downtilt 2 deg + neighbour uptilt 1 deg". Off by default since session 48 (``HEAL_PREREG_S60.md``): over
+    S59f's four draws the pair made 12 of the option's 34 scorer-harmful actions in 46 sets, the own downtilts 1 in
+    105 one-action sets; the own downtilts without the pair, judged over four draws on the never-used seed-7358
+    suite (93 interferences) against no tilt, had a mean paired FKR of +0.014 (+0.024, +0.019, +0.000, +0.013),
+    full recovery 44 against 42 of 164, harmful 44 against 36 by the scorer and 18 against 17 against the
+    counterfactual (the rule allowed 8 more).
     shift_excludes_handover: when a coverage-shift streak singles out the lead cell, also weigh the causes by
     ``coverage_shift_likelihood`` (a handover misconfiguration moves which cell serves a UE, not what the UE
     receives from a cell, so it cannot shift the reports). On by default since session 32: a first-diagnosis
@@ -308,8 +308,8 @@ class AiranConfig:
     overload_power: bool = False
     overload_tilt_pair: bool = True
     interference_power: bool = True
-    interference_tilt: bool = False
-    interference_tilt_pair: bool = True
+    interference_tilt: bool = True
+    interference_tilt_pair: bool = False
     shift_excludes_handover: bool = True
     handover_waits: bool = True
     shift_uses_rise: bool = True
