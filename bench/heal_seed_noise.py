@@ -13,7 +13,8 @@ draws, and each count a judgement reads, summed over its draws, against the same
 variant run lists the episodes whose applied actions differ from its draw's. ``--judge NAME=keep`` (the default
 is the candidate, the variant is the setting it would lose) or ``NAME=adopt`` (the variant is the candidate)
 applies the four-draw rule of the pre-registrations since S56 to variant NAME (``judge``); ``+recall`` asks the
-candidate's detection recall to be no lower instead of within the tolerance, as for a monitor setting.
+candidate's detection recall to be no lower instead of within the tolerance, as for a monitor setting;
+``+one_sided`` asks the other counts only not to be worse by more than the tolerance (the rule since S61).
 
 A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
 
@@ -106,15 +107,19 @@ def actions_differ(a: dict[str, dict], b: dict[str, dict]) -> list[str]:
 RULE_TOLERANCE = {"full_recovery_rate": 4, "harmful": 8, "other": 4}
 OTHER_COUNTS = ("detection_recall", "control_alarm_rate", "control_action_rate", "rca_top1_micro",
                 "localization_top1")
+LOWER_IS_BETTER = ("control_alarm_rate", "control_action_rate")
 
 
-def judge(variant: dict, side: str, recall_not_lower: bool = False) -> dict:
+def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: bool = False) -> dict:
     """The pre-registered four-draw rule on one ``summarise`` entry. ``side`` "keep": the default is the
     candidate and the variant is the other setting; "adopt": the variant is the candidate. The candidate wins iff
     (1) the mean paired FKR (candidate - other) > 0; (2) its summed full recoveries are not lower by more than 4;
     (3, 4) its summed harmful actions, by the scorer and against the counterfactual, are at most 8 more; (5) its
     summed detection recall, control alarms, control actions, RCA top-1 and localization are within 4 of the
-    other's (recall not lower instead, with ``recall_not_lower``)."""
+    other's (recall not lower instead, with ``recall_not_lower``). With ``one_sided`` (the rule of the
+    pre-registrations since S61) rule 5 asks only that the candidate be not *worse* by more than 4 (recall, RCA
+    and localization not lower, control alarms and actions not higher): the symmetric form also failed a
+    candidate that diagnosed 12 more right (S59c)."""
     if side not in ("keep", "adopt"):
         raise ValueError(f"side must be 'keep' or 'adopt', got {side!r}")
     cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
@@ -128,26 +133,35 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False) -> dict:
         rules.append((f"{k} at most + {tol['harmful']}", c[k][cand], c[k][other],
                       c[k][cand] <= c[k][other] + tol["harmful"]))
     for k in OTHER_COUNTS:
+        x, y = c[k][cand], c[k][other]
         if k == "detection_recall" and recall_not_lower:
-            rules.append((f"{k} not lower", c[k][cand], c[k][other], c[k][cand] >= c[k][other]))
+            rules.append((f"{k} not lower", x, y, x >= y))
+        elif one_sided and k in LOWER_IS_BETTER:
+            rules.append((f"{k} not higher by > {tol['other']}", x, y, x <= y + tol["other"]))
+        elif one_sided:
+            rules.append((f"{k} not lower by > {tol['other']}", x, y, x >= y - tol["other"]))
         else:
-            rules.append((f"{k} within {tol['other']}", c[k][cand], c[k][other],
-                          abs(c[k][cand] - c[k][other]) <= tol["other"]))
-    return {"side": side, "candidate": cand, "recall_not_lower": recall_not_lower,
+            rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
+    return {"side": side, "candidate": cand, "recall_not_lower": recall_not_lower, "one_sided": one_sided,
             "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
             "candidate_wins": all(h for *_, h in rules)}
 
 
-def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool]]:
-    """``NAME=keep|adopt[+recall]`` items -> {NAME: (side, recall_not_lower)}; exits naming a bad item."""
+JUDGE_EXTRAS = ("recall", "one_sided")
+
+
+def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool]]:
+    """``NAME=keep|adopt[+recall][+one_sided]`` items -> {NAME: (side, recall_not_lower, one_sided)}; exits
+    naming a bad item."""
     out = {}
     for it in items:
         name, sep, how = it.partition("=")
-        side, plus, extra = how.partition("+")
-        if not sep or name not in names or side not in ("keep", "adopt") or (plus and extra != "recall"):
-            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall] for a compared NAME {sorted(names)}, "
-                             f"got {it!r}")
-        out[name] = (side, bool(plus))
+        side, *extras = how.split("+")
+        if not sep or name not in names or side not in ("keep", "adopt") or \
+                any(e not in JUDGE_EXTRAS for e in extras) or len(set(extras)) < len(extras):
+            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall][+one_sided] for a compared NAME "
+                             f"{sorted(names)}, got {it!r}")
+        out[name] = (side, "recall" in extras, "one_sided" in extras)
     return out
 
 
@@ -165,7 +179,7 @@ def main() -> None:
     ap.add_argument("--compare", nargs="*", default=[],
                     help="LABEL=logs_airan.jsonl of a variant with the first draw's seeds; NAME@D=... with draw D's")
     ap.add_argument("--judge", nargs="*", default=[],
-                    help="NAME=keep|adopt[+recall]: apply the pre-registered four-draw rule to variant NAME")
+                    help="NAME=keep|adopt[+recall][+one_sided]: apply the four-draw rule to variant NAME")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
@@ -195,8 +209,8 @@ def main() -> None:
         ids = actions_differ(logs[base[v][1]], logs[v])
         compared[f"{v} - {base[v][1]}"]["actions_differ"] = {"episodes": len(ids), "ids": ids}
     summary = summarise(rows, compared, base)
-    for name, (side, floor) in judgements(args.judge, set(summary)).items():
-        summary[name]["judgement"] = judge(summary[name], side, floor)
+    for name, (side, floor, one_sided) in judgements(args.judge, set(summary)).items():
+        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided)
     drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},

@@ -70,9 +70,27 @@ def test_a_monitor_setting_may_not_lose_recall(mod):
         mod.judge(s, "both")
 
 
+def test_the_one_sided_rule_fails_only_a_candidate_that_is_worse(mod):
+    # S59c: the candidate (the default) diagnosed 12 fewer right than the variant; the symmetric rule also fails
+    # a candidate that diagnosed 12 *more* right
+    better = _summary(mod, -0.01, {"rca_top1_micro": 324, "control_alarm_rate": 0}, {"rca_top1_micro": 312})
+    assert not mod.judge(better, "keep")["candidate_wins"]
+    one = mod.judge(better, "keep", one_sided=True)
+    assert one["candidate_wins"] and one["one_sided"]
+    worse = _summary(mod, -0.01, {"rca_top1_micro": 312}, {"rca_top1_micro": 324})
+    assert not mod.judge(worse, "keep", one_sided=True)["candidate_wins"]
+    alarms = _summary(mod, -0.01, {"control_alarm_rate": 105}, {})  # 5 more control alarms: worse
+    failed = [r["rule"] for r in mod.judge(alarms, "keep", one_sided=True)["rules"] if not r["holds"]]
+    assert failed == ["control_alarm_rate not higher by > 4"]
+    assert mod.judge(_summary(mod, -0.01, {"control_alarm_rate": 95}, {}), "keep", one_sided=True)["candidate_wins"]
+
+
 def test_judge_items_are_parsed_and_a_bad_one_is_named(mod):
-    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False), "b": ("adopt", True)}
-    for bad in ("c=keep", "a=drop", "a=keep+harm", "a"):
+    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False, False),
+                                                                         "b": ("adopt", True, False)}
+    assert mod.judgements(["a=keep+recall+one_sided", "b=adopt+one_sided"], {"a", "b"}) == {
+        "a": ("keep", True, True), "b": ("adopt", False, True)}
+    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall"):
         with pytest.raises(SystemExit, match=re.escape(repr(bad))):
             mod.judgements([bad], {"a", "b"})
 
