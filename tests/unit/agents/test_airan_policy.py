@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from airan.agents.base import Decision, Diagnosis, Observation, is_high_risk
-from airan.agents.diagnoser import MODEL_PATH
+from airan.agents.diagnoser import MODEL_PATH, SHIFT_HANDOVER_LIKELIHOOD
 from airan.agents.policies.airan import AiranConfig, AiranPolicy
 from airan.agents.reporter import Incident
 from airan.agents.suite import SuiteEpisode
@@ -790,6 +790,20 @@ def test_a_pingpong_storm_is_diagnosed_as_early_when_handover_diagnoses_wait():
     assert AiranConfig().handover_waits  # the default since session 33
     first = [next(r for r, d in enumerate(log) if d["diagnosis"]) for log in (base, waits)]
     assert first[0] == first[1]
+
+
+def test_a_coverage_shift_weighs_against_a_handover_cause_only_when_configured():
+    """``shift_excludes_handover``: a coverage-shift streak on the lead cell scales the handover cause's
+    likelihood by ``SHIFT_HANDOVER_LIKELIHOOD``; off (the default since session 49, S61a) it does not."""
+    fault = [Fault("uptilt_overshoot", (4,), severity=1.0, onset_rop=8)]
+    first = {}
+    for on in (True, False):
+        log, _ = _run(fault, rops=10, cfg=AiranConfig(shift_excludes_handover=on))
+        diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+        assert diag["cells"][0] == 4
+        first[on] = diag["causes"]["ho_misconfig"]
+    assert first[True] == pytest.approx(SHIFT_HANDOVER_LIKELIHOOD * first[False], rel=0.01)
+    assert not AiranConfig().shift_excludes_handover
 
 
 def test_the_edge_rise_enters_the_shift_likelihood_when_configured():
