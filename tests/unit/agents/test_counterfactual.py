@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from airan.agents.base import Decision, PlannedAction, Policy
-from airan.agents.counterfactual import counterfactual_harm, set_counterfactuals, with_counterfactuals
+from airan.agents.counterfactual import (
+    counterfactual_harm,
+    rollback_counterfactuals,
+    rollback_verdict,
+    set_counterfactuals,
+    with_counterfactuals,
+)
 from airan.agents.policies import make_policy
 from airan.agents.runner import run_policy_episode
 from airan.agents.scorer import HARM_K, episode_outcome, score
@@ -120,3 +126,64 @@ def test_the_scorer_reports_the_counterfactual_rate_only_when_every_log_has_the_
     bare = {k: v for k, v in log.items() if k != "counterfactual"}
     m = score(suite, [bare])["metrics"]
     assert m["harmful_action_rate_counterfactual"] is None and m["harmful_action_rate"]["n"] == n
+
+
+class UndoesTwo(Policy):
+    """ROP 4: a no-op set (the neighbour's CIO at its value), undone at ROP 5; ROP 7: the neighbours' power cut by
+    6 dB, undone at ROP 8 (rollbacks as the executor writes them: ``rollback_of`` the set's ROP)."""
+
+    name = "undoes"
+
+    def reset(self, ctx):
+        self.nb = int(ctx.neighbours[4][0])
+        self.cut = [int(c) for c in ctx.neighbours[4] if c >= 0]
+
+    def decide(self, obs):
+        d = Decision()
+        if obs.rop == 4:
+            d.actions = [PlannedAction(Action("cio", self.nb, 0.0))]
+        if obs.rop == 5:
+            d.actions = [PlannedAction(Action("cio", self.nb, 0.0), rollback_of=5)]
+        if obs.rop == 7:
+            d.actions = [PlannedAction(Action("power", c, -6.0)) for c in self.cut]
+        if obs.rop == 8:
+            d.actions = [PlannedAction(Action("power", c, 6.0), rollback_of=8) for c in self.cut]
+        return d
+
+
+def test_each_rollback_is_judged_against_keeping_the_set_it_undid():
+    log = run_policy_episode(EP, UndoesTwo())
+    recs = rollback_counterfactuals(EP, log, horizon_rops=3)
+    assert [(r["set_rop"], r["rop"]) for r in recs] == [(5, 6), (8, 9)]
+    noop, cut = recs
+    assert noop["set"] == [0] and noop["rollback"] == [1]
+    assert noop["keep"] == noop["undo"] and noop["keep_minus_undo"] == 0.0  # nothing to undo
+    assert noop["first_effect"] == 0.0 and len(noop["never"]) == 1 + 3
+    assert noop["undo"][:2] == log["impact"]["healed"][6:8]  # as logged until the power cut took effect at ROP 8
+    assert cut["undo"] == log["impact"]["healed"][9:12]  # nothing acted after that rollback
+    n = len(cut["set"])
+    assert n >= 2 and cut["rollback"] == list(range(2 + n, 2 + 2 * n))
+    assert cut["first_effect"] < 0 and cut["keep_minus_undo"] < 0  # the cut lost traffic, and would have kept on
+    sigma = 0.001
+    assert rollback_verdict(cut, sigma) == "protected" and rollback_verdict(noop, sigma) == "neutral"
+    assert rollback_verdict({"keep_minus_undo": 0.01}, sigma) == "cost"
+    assert rollback_counterfactuals(EP, run_policy_episode(EP, Acts())) == []  # nothing was rolled back
+    with pytest.raises(ConfigError, match="horizon_rops"):
+        rollback_counterfactuals(EP, log, horizon_rops=0)
+    with pytest.raises(ConfigError, match="replayed against"):
+        rollback_counterfactuals(SuiteEpisode("other", "ci-tiny", 3, 12), log)
+
+
+def test_the_rollback_replay_bench_reports_each_rollback_with_its_verdict():
+    from ._helpers import load_bench
+
+    mod = load_bench("heal_rollback_replay")
+    log = run_policy_episode(EP, UndoesTwo())
+    rows = mod._job((EP, log, 3))
+    assert [(r["set_rop"], r["rop"]) for r in rows] == [(5, 6), (8, 9)]
+    assert rows[0]["verdict"] == "neutral" and rows[0]["keep_minus_undo_sigma"] == 0.0
+    assert rows[1]["keep_minus_undo_sigma"] < 0 and rows[1]["set"][0].startswith("power@")
+    s = mod.summary(rows + [dict(rows[1], cause="cell_outage", verdict="cost")])
+    assert (s["rolled_back_sets"], s["protected"] + s["neutral"], s["cost"]) == (3, 2, 1)
+    assert s["per_class"]["cell_outage"] == {"rolled_back_sets": 1, "protected": 0, "neutral": 0, "cost": 1}
+    assert mod.summary([]) == {"rolled_back_sets": 0, "protected": 0, "neutral": 0, "cost": 0, "per_class": {}}
