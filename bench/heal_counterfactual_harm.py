@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal_fkr_by_loss import log_replay_parser, parse_workers, read_logs  # noqa: E402
+from heal_fkr_by_loss import log_replay_parser, parse_workers, progress_pool, read_logs  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.counterfactual import with_counterfactuals  # noqa: E402
@@ -74,11 +73,8 @@ def main() -> None:
     args = parse_workers(ap)
     t0 = time.perf_counter()
     suite = load_suite(args.suite)
-    from rich.console import Console
-    from rich.progress import Progress
-
     policies = {}
-    with ProcessPoolExecutor(args.workers) as pool, Progress(console=Console(stderr=True)) as progress:
+    with progress_pool(args.workers) as run:
         for path in args.logs:
             logs = read_logs(path)
             # the scorer's population: undetectable episodes are scored apart, and so left out here
@@ -89,11 +85,7 @@ def main() -> None:
             name = next(iter(logs.values()))["policy"]
             if name in policies:  # two runs of one policy: name the second by its log folder
                 name = f"{name} ({path.resolve().parent.name})"
-            task = progress.add_task(f"counterfactual {name}", total=len(jobs))
-            rows = []
-            for r in pool.map(_job, jobs, chunksize=1):
-                rows.append(r)
-                progress.advance(task)
+            rows = run(f"counterfactual {name}", _job, jobs)
             if args.write_logs is not None:
                 args.write_logs.mkdir(parents=True, exist_ok=True)
                 (args.write_logs / path.name).write_text("".join(json.dumps(r["log"]) + "\n" for r in rows))

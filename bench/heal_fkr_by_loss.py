@@ -14,9 +14,12 @@ number of episodes and, for the policy and the oracle, the FKR median and the sh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,25 @@ def log_replay_parser(description: str, logs_help: str) -> argparse.ArgumentPars
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--tag", default="")
     return ap
+
+
+@contextlib.contextmanager
+def progress_pool(workers: int) -> Iterator[Callable[[str, Callable, list], list]]:
+    """A process pool with a progress bar on stderr, for the log-replay scripts: yields ``run(desc, fn, jobs)``,
+    which maps ``fn`` over ``jobs`` in ``workers`` processes (one job per task, results in order)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with ProcessPoolExecutor(workers) as pool, Progress(console=Console(stderr=True)) as progress:
+        def run(desc: str, fn: Callable, jobs: list) -> list:
+            task = progress.add_task(desc, total=len(jobs))
+            out = []
+            for r in pool.map(fn, jobs, chunksize=1):
+                out.append(r)
+                progress.advance(task)
+            return out
+
+        yield run
 
 
 def parse_workers(ap: argparse.ArgumentParser) -> argparse.Namespace:

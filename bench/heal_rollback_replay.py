@@ -18,13 +18,12 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal_fkr_by_loss import log_replay_parser, parse_workers, read_logs  # noqa: E402
+from heal_fkr_by_loss import log_replay_parser, parse_workers, progress_pool, read_logs  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.counterfactual import ROLLBACK_HORIZON_ROPS, rollback_counterfactuals, rollback_verdict  # noqa: E402
@@ -71,29 +70,21 @@ def main() -> None:
         raise SystemExit(f"--horizon must be >= 1, got {args.horizon}")
     t0 = time.perf_counter()
     suite = load_suite(args.suite)
-    from rich.console import Console
-    from rich.progress import Progress
-
     runs = {}
-    with ProcessPoolExecutor(args.workers) as pool, Progress(console=Console(stderr=True)) as progress:
+    with progress_pool(args.workers) as run:
         for path in args.logs:
             logs = read_logs(path)
             jobs = [(ep, logs[ep.id], args.horizon) for ep in suite.episodes if ep.id in logs
                     and any(a.get("rollback_of", -1) >= 0 for a in logs[ep.id]["applied"])]
-            label = str(path)
-            task = progress.add_task(f"rollbacks {path.parent.name}", total=len(jobs))
-            rows = []
-            for r in pool.map(_job, jobs, chunksize=1):
-                rows += r
-                progress.advance(task)
-            runs[label] = {"summary": summary(rows), "sets": rows}
+            rows = [r for rs in run(f"rollbacks {path.parent.name}", _job, jobs) for r in rs]
+            runs[str(path)] = {"summary": summary(rows), "sets": rows}
     out = {"machine": machine_info(), "command": "heal_rollback_replay.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "horizon_rops": args.horizon, "runs": runs,
-           "pooled": summary([r for run in runs.values() for r in run["sets"]]),
+           "pooled": summary([r for res in runs.values() for r in res["sets"]]),
            "wall_s": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
     path = write_result("heal_rollback_replay", args.tag, out)
-    for label, run in list(runs.items()) + [("pooled", {"summary": out["pooled"]})]:
-        s = run["summary"]
+    for label, res in list(runs.items()) + [("pooled", {"summary": out["pooled"]})]:
+        s = res["summary"]
         print(f"{label}: {s['rolled_back_sets']} rolled-back sets: " + ", ".join(f"{v} {s[v]}" for v in VERDICTS))
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
