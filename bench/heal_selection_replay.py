@@ -60,6 +60,24 @@ def _accepted(decisions: dict[int, dict], rop: int) -> tuple[int, list[tuple]] |
     return None
 
 
+def proposed_at(planner: Planner, ctx: Any, applied: list[dict], q: int, cause: str, cell: int) -> dict[str, Any]:
+    """The planner's candidates (name -> ``Candidate``) for ``cause`` on ``cell`` rebuilt from the knobs as they
+    were when ROP ``q`` decided: every logged action decided before ``q`` applied."""
+    knobs = KnobView(ctx)
+    for e in applied:
+        if int(e["decided_rop"]) < q:
+            knobs.apply(logged_action(e))
+    return {c.name: c for c in planner.propose(cause, (cell,), knobs)}
+
+
+def pure_effect(twin: NetworkTwin, first: list[Action], hold: np.ndarray, cells: np.ndarray, kpi: str) -> float:
+    """Mean impact difference to ``hold`` [h] of a clone of ``twin`` that applies ``first`` now and nothing
+    after (``twin`` is not advanced)."""
+    clone = twin.clone()
+    v = [impact_value(clone.step(first if i == 0 else [])[4]["kpis"], cells, kpi) for i in range(len(hold))]
+    return float(np.mean(np.asarray(v) - hold))
+
+
 def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per logged action set: ``{"episode", "rop", "cause", "chosen", "sigma", "effect_logged",
     "alternatives": [{"name", "pred", "low", "high", "actions", "effect"}]}`` (``effect``: the pure effect; the
@@ -82,12 +100,6 @@ def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
     ctx = episode_context(ep, twin)
     planner = Planner(ctx)
 
-    def pure(first: list[Action], hold: np.ndarray) -> float:
-        """Mean impact difference to ``hold`` of a clone that applies ``first`` now and nothing after."""
-        clone = twin.clone()
-        v = [impact_value(clone.step(first if i == 0 else [])[4]["kpis"], cells, kpi) for i in range(len(hold))]
-        return float(np.mean(np.asarray(v) - hold))
-
     out = []
     logged = np.asarray(log["impact"]["healed"], dtype=np.float64)
     for r in range(max(sets) + 1):
@@ -103,16 +115,12 @@ def replay_sets(ep: SuiteEpisode, log: dict[str, Any]) -> list[dict[str, Any]]:
             found = _accepted(decisions, int(first["decided_rop"])) if m else None
             if found is not None:
                 q, accepted = found
-                knobs = KnobView(ctx)
-                for e in applied:
-                    if int(e["decided_rop"]) < q:
-                        knobs.apply(logged_action(e))
-                proposed = {c.name: c for c in planner.propose(m.group(2), (int(m.group(3)),), knobs)}
+                proposed = proposed_at(planner, ctx, applied, q, m.group(2), int(m.group(3)))
                 for name, mean, low, high in accepted:
                     cand = proposed.get(name)
                     if cand is None:  # a withdrawal or a set the planner builds elsewhere
                         continue
-                    eff = pure(list(cand.actions), hold)
+                    eff = pure_effect(twin, list(cand.actions), hold, cells, kpi)
                     rec["alternatives"].append({"name": name, "pred": mean, "low": low, "high": high,
                                                 "actions": len(cand.actions), "effect": eff})
             out.append(rec)

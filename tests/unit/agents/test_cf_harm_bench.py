@@ -1,6 +1,10 @@
-"""bench/heal_counterfactual_harm.py: the side-by-side counts of the two harm tests."""
+"""bench/heal_counterfactual_harm.py: the side-by-side counts of the two harm tests; the selection and
+rejection replays."""
 
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from ._helpers import load_bench
 
@@ -73,3 +77,53 @@ def test_single_knob_rule_drops_combined_sets_only_for_outage_compensation():
     assert mod._pick_single_knob(alts, "pa_degradation")["name"] == alts[0]["name"]
     assert mod._pick_fewest(0.05)(alts, "cell_outage")["name"] == "neighbour +1.5 dB"
     assert mod._pick_fewest(0.01)(alts, "cell_outage")["name"] == alts[0]["name"]
+
+
+def test_rejected_rounds_are_the_verifier_rounds_that_accepted_nothing():
+    mod = load_bench("heal_rejection_replay")
+    notes = {3: ["verifier: 'a' predicted change +0.010 [-0.020, +0.030] rejected",
+                 "verifier: 'b' predicted change -0.010 [-0.040, +0.010] rejected"],
+             4: ["verifier: 'a' predicted change +0.020 [+0.010, +0.030] accepted",
+                 "verifier: 'b' predicted change -0.010 [-0.040, +0.010] rejected"],
+             5: ["planner: no admissible candidate for cell_outage"]}
+    decisions = [{"rop": r, "notes": n} for r, n in notes.items()]
+    assert mod.rejected_rounds(decisions) == {3: [("a", 0.01, -0.02, 0.03), ("b", -0.01, -0.04, 0.01)]}
+
+
+def test_a_rejected_round_is_read_through_its_first_ranked_candidate():
+    mod = load_bench("heal_rejection_replay")
+
+    def rec(effects, sigma=0.01, cause="pa_degradation", rebuilt=True, scored=True):
+        cands = [{"name": f"c{i}", "pred": -i, "effect": e} for i, e in enumerate(effects)]
+        return {"candidates": cands, "sigma": sigma, "true_cause": cause, "rebuilt": rebuilt,
+                "scored_population": scored}
+
+    recs = [rec([0.03, -0.05]), rec([-0.03, 0.05]), rec([0.005]), rec([0.1], rebuilt=False), rec([0.1], scored=False)]
+    assert [mod.verdict(r) for r in recs[:3]] == ["missed_gain", "rightly_rejected", "neutral"]
+    s = mod.summary(recs)
+    assert (s["rounds"], s["missed_gain"], s["rightly_rejected"], s["neutral"]) == (3, 1, 1, 1)
+    assert s["any_gain"] == 2 and s["not_rebuilt"] == 1  # the unscored round is not counted at all
+    assert (s["top_above_zero"], s["top_below_zero"]) == (2, 1)
+    assert abs(s["top_effect_sigma_median"] - 0.5) < 1e-12  # of +3, -3 and +0.5 sigma
+    assert set(s["per_class"]) == {"pa_degradation"}
+
+
+def test_the_rejection_replay_rolls_every_rejected_candidate_of_a_real_round():
+    from airan.agents.policies.airan import AiranPolicy
+    from airan.agents.runner import run_policy_episode
+    from airan.agents.suite import load_suite
+
+    mod = load_bench("heal_rejection_replay")
+    # a dev cell outage (ci-tiny, 24 ROPs) with one round in which the verifier accepted nothing
+    ep = next(e for e in load_suite(ROOT / "bench/results/heal_dev_suite.json").episodes if e.id == "dev-0055")
+    log = run_policy_episode(ep, AiranPolicy())
+    rounds = mod.rejected_rounds(log["decisions"])
+    assert rounds
+    recs = mod.replay_rejections(ep, log)
+    assert [r["decided_rop"] for r in recs] == sorted(rounds) and all(r["rop"] == r["decided_rop"] + 1 for r in recs)
+    for r in recs:
+        assert r["rebuilt"] and [c["name"] for c in r["candidates"]] == [n for n, *_ in rounds[r["decided_rop"]]]
+        assert all(np.isfinite(c["effect"]) and c["actions"] >= 1 for c in r["candidates"])
+    bad = dict(log, impact=dict(log["impact"], healed=[v + 0.1 for v in log["impact"]["healed"]]))
+    with pytest.raises(SystemExit, match="diverged"):
+        mod.replay_rejections(ep, bad)
