@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,19 @@ def progress_pool(workers: int) -> Iterator[Callable[[str, Callable, list], list
             return out
 
         yield run
+
+
+def replay_each_log(paths: list[Path], workers: int, desc: str, fn: Callable[[Any], list],
+                    jobs_of: Callable[[dict], list], summarise: Callable[[list], dict], key: str) -> dict[str, dict]:
+    """For the log-replay scripts that return records per episode: for each logs file in ``paths``, ``fn`` mapped
+    over ``jobs_of(logs)`` (``logs``: episode id -> log) in a ``progress_pool``, its records flattened ->
+    ``{str(path): {"summary": summarise(records), key: records}}``."""
+    runs = {}
+    with progress_pool(workers) as run:
+        for path in paths:
+            recs = [r for rs in run(f"{desc} {path.parent.name}", fn, jobs_of(read_logs(path))) for r in rs]
+            runs[str(path)] = {"summary": summarise(recs), key: recs}
+    return runs
 
 
 def parse_workers(ap: argparse.ArgumentParser) -> argparse.Namespace:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal_fkr_by_loss import log_replay_parser, parse_workers, progress_pool, read_logs  # noqa: E402
+from heal_fkr_by_loss import log_replay_parser, parse_workers, replay_each_log  # noqa: E402
 from heal_selection_replay import NOTE, proposed_at, pure_effect  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
@@ -153,13 +153,8 @@ def main() -> None:
     args = parse_workers(log_replay_parser(__doc__.splitlines()[0], "airan logs_*.jsonl (heal_dev --logs)"))
     t0 = time.perf_counter()
     suite = load_suite(args.suite)
-    runs = {}
-    with progress_pool(args.workers) as run:
-        for path in args.logs:
-            logs = read_logs(path)
-            jobs = [(ep, logs[ep.id]) for ep in suite.episodes if ep.id in logs]
-            recs = [r for rs in run(f"rejections {path.parent.name}", _job, jobs) for r in rs]
-            runs[str(path)] = {"summary": summary(recs), "rounds": recs}
+    runs = replay_each_log(args.logs, args.workers, "rejections", _job, lambda logs: [
+        (ep, logs[ep.id]) for ep in suite.episodes if ep.id in logs], summary, "rounds")
     out = {"machine": machine_info(), "command": "heal_rejection_replay.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "horizon_rops": CF_HORIZON_ROPS, "runs": runs,
            "pooled": summary([r for res in runs.values() for r in res["rounds"]]),

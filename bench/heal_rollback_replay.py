@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heal_fkr_by_loss import log_replay_parser, parse_workers, progress_pool, read_logs  # noqa: E402
+from heal_fkr_by_loss import log_replay_parser, parse_workers, replay_each_log  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 
 from airan.agents.counterfactual import ROLLBACK_HORIZON_ROPS, rollback_counterfactuals, rollback_verdict  # noqa: E402
@@ -70,14 +70,9 @@ def main() -> None:
         raise SystemExit(f"--horizon must be >= 1, got {args.horizon}")
     t0 = time.perf_counter()
     suite = load_suite(args.suite)
-    runs = {}
-    with progress_pool(args.workers) as run:
-        for path in args.logs:
-            logs = read_logs(path)
-            jobs = [(ep, logs[ep.id], args.horizon) for ep in suite.episodes if ep.id in logs
-                    and any(a.get("rollback_of", -1) >= 0 for a in logs[ep.id]["applied"])]
-            rows = [r for rs in run(f"rollbacks {path.parent.name}", _job, jobs) for r in rs]
-            runs[str(path)] = {"summary": summary(rows), "sets": rows}
+    runs = replay_each_log(args.logs, args.workers, "rollbacks", _job, lambda logs: [
+        (ep, logs[ep.id], args.horizon) for ep in suite.episodes
+        if ep.id in logs and any(a.get("rollback_of", -1) >= 0 for a in logs[ep.id]["applied"])], summary, "sets")
     out = {"machine": machine_info(), "command": "heal_rollback_replay.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "horizon_rops": args.horizon, "runs": runs,
            "pooled": summary([r for res in runs.values() for r in res["sets"]]),
