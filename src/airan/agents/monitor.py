@@ -178,6 +178,38 @@ def baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int) -> dic
     return out
 
 
+def peer_baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int,
+                        peers: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A baseline from the network's other cells, for an anomaly older than the telemetry (a fault already there
+    when the agents start): no cell has a clean window of its own to compare with, so each derived KPI is
+    compared with what the ``peers`` carry now. Every cell's median over rows ``[start, stop)``, then the median
+    and the robust scale (max(1.4826 MAD, the KPI's absolute floor, relative floor x |median|)) of those over the
+    peer cells, broadcast to every cell: name -> (median [num_cells], scale [num_cells]), in the derived KPI's
+    unit, as ``baseline_stats``.
+
+    derived : derived KPIs (``derived_kpis``), name -> [rops, num_cells]
+    peers   : [num_cells] bool, the cells taken as healthy (at least 3; with fewer, every cell is)"""
+    peers = np.asarray(peers, bool)
+    names = list(derived)
+    win = np.stack([np.asarray(derived[k], float)[start:stop] for k in names], axis=2)  # [W, C, K]
+    if win.shape[0] == 0:
+        raise ConfigError(f"empty baseline window [{start}, {stop})")
+    if peers.shape != (win.shape[1],):
+        raise ShapeError(f"peers must be [{win.shape[1]}], got shape {peers.shape}")
+    own = nanmedian0(win)  # [C, K] every cell's median over the window
+    group = own[peers] if int(peers.sum()) >= 3 else own
+    med = nanmedian0(group)  # [K]
+    mad = nanmedian0(np.abs(group - med[None]))
+    n = win.shape[1]
+    out = {}
+    for j, k in enumerate(names):
+        a_floor, r_floor = DERIVED[k]
+        scale = max(float(np.nan_to_num(1.4826 * mad[j], nan=0.0)), a_floor,
+                    r_floor * abs(float(np.nan_to_num(med[j]))))
+        out[k] = (np.full(n, med[j]), np.full(n, scale))
+    return out
+
+
 def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, recent_rops: int = 2,
              min_ues: int = 3, quantile: float = 0.5) -> np.ndarray:
     """Median (or another ``quantile``) over UEs of the change in a cell's reported RSRP: [num_cells] float64
@@ -553,7 +585,16 @@ class MonitorConfig:
     (``bench/results/HEAL_PREREG_S43.md``): on the never-used seed-7347 suite (78 handover faults, 39 external
     interferences, 39 cell outages, 44 controls) recall 116 -> 119 of 126 (too-late faults 5 -> 8 of 12), control
     alarms 1 -> 1 of 44, harmful 0 -> 0, every FKR the same; no cell of the dev, training or seed-7344 controls
-    fails 2 UEs within 3 ROPs."""
+    fails 2 UEs within 3 ROPs.
+    peer_baseline: when an incident opens (``freeze``) before the cells have ``min_baseline_rops`` ROPs of their
+    own history (a fault already there when the agents start, detected by a signature that needs no baseline),
+    the features the diagnoser reads from the next ROP on compare every cell with the network's cells that carry
+    no equipment alarm over the last ``baseline_rops`` ROPs (``peer_baseline_stats``), instead of being absent
+    until the incident closes. Not from the detection ROP itself: the first ROPs carry the UEs' first attachments
+    (on one cold-start outage their radio link failures made the diagnoser read ROP 0 as a PA degradation).
+    Detection is unchanged (the scores stay 0 there). Without it such an incident is never diagnosed: on 20
+    episodes with a fault from ROP 0 (``docs/healing_journal.md``, session 50) 14 were detected and none was
+    diagnosed or acted on. An incident that opens once the cells have their own baseline never uses it."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -589,6 +630,7 @@ class MonitorConfig:
     site_spread_rops: int = 4
     rlf_rops: int = 3
     rlf_min: float = 2.0
+    peer_baseline: bool = True
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -676,6 +718,9 @@ class Monitor:
         self.surge_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
         self.frozen_stop: int | None = None
+        # the baseline was frozen (an incident opened) while the cell's own window was still too short: the anomaly
+        # is older than the history (``MonitorConfig.peer_baseline``)
+        self.cold = False
         self.features: np.ndarray | None = None
         self.scores = np.zeros(n)
         self.derived: dict[str, np.ndarray] = {}
@@ -735,7 +780,14 @@ class Monitor:
             self.rise_db = np.zeros(n)
             self.site_shift_db, self.site_spread_db = np.zeros(n), np.zeros(n)
             hot = alarm_any > 0
+            if self.frozen_stop is None:
+                self.cold = True
+            elif self.cold and self.cfg.peer_baseline:  # for the diagnoser only (detection is unchanged)
+                base = peer_baseline_stats(self.derived, max(obs.rop + 1 - self.cfg.baseline_rops, 0), obs.rop + 1,
+                                           alarm_any == 0)
+                self.features = cell_features(self.derived, obs.rop, base, self.neighbours, self.alarms)
         else:
+            self.cold = False
             base = baseline_stats(self.derived, start, stop)
             (self.shift_db, self.drop_db, self.rise_db, self.site_shift_db,
              self.site_spread_db) = self.report_shift(obs.rop, start, stop)

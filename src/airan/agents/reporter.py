@@ -34,9 +34,12 @@ class Citation:
     cell: int
     rop: int
     value: float
+    note: str = ""  # what the value stands for, e.g. "the median of the 54 cells without an alarm"
 
     def text(self) -> str:
-        return f"{self.kpi} of cell {self.cell} was {self.value:.6g} {KPI_UNITS.get(self.kpi, '')} at ROP {self.rop}"
+        unit = KPI_UNITS.get(self.kpi, "")
+        return (f"{self.kpi} of cell {self.cell} was {self.value:.6g} {unit} at ROP {self.rop}"
+                + (f" ({self.note})" if self.note else ""))
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Incident:
     actions: list[str] = field(default_factory=list)
     closed_rop: int | None = None
     closed_why: str = ""  # why it closed, when not because its KPIs went back within their baseline
+    cold: bool = False  # the anomaly was there before the cells had a history of their own (compared with peers)
 
 
 def cite(history: dict[str, np.ndarray], kpis: tuple[str, ...], cell: int, before_rop: int,
@@ -62,6 +66,30 @@ def cite(history: dict[str, np.ndarray], kpis: tuple[str, ...], cell: int, befor
         for r in (before_rop, now_rop):
             if 0 <= r < history[k].shape[0] and np.isfinite(history[k][r, cell]):
                 out.append(Citation(k, cell, r, float(history[k][r, cell])))
+    return out
+
+
+def cite_peers(history: dict[str, np.ndarray], kpis: tuple[str, ...], cell: int, rop: int,
+               peers: np.ndarray) -> list[Citation]:
+    """Citations of ``kpis`` on ``cell`` at ``rop`` next to the peer cell whose value is the median of the
+    ``peers`` [num_cells] bool (the lower middle one of an even count; ``cell`` itself is never its own peer):
+    the comparison a cell with no history of its own is judged by. Both are raw telemetry values (finite only)."""
+    peers = np.asarray(peers, bool).copy()
+    out = []
+    for k in kpis:
+        if k not in history or not 0 <= rop < history[k].shape[0]:
+            continue
+        row = np.asarray(history[k][rop], float)
+        if not np.isfinite(row[cell]):
+            continue
+        out.append(Citation(k, cell, rop, float(row[cell])))
+        ok = peers & np.isfinite(row)
+        ok[cell] = False
+        idx = np.nonzero(ok)[0]
+        if idx.size:
+            mid = int(idx[np.argsort(row[idx], kind="stable")[(idx.size - 1) // 2]])
+            out.append(Citation(k, mid, rop, float(row[mid]), f"the median of the {idx.size} cells without an "
+                                                                f"equipment alarm"))
     return out
 
 
@@ -78,6 +106,9 @@ def render(incidents: list[Incident], episode_id: str) -> tuple[str, dict[str, f
             p = inc.diagnosis.causes
             lines.append(f"Most likely cause: {CAUSE_TEXT.get(top[0], top[0])} (probability {p[top[0]]:.2f}); "
                          f"next: {CAUSE_TEXT.get(top[1], top[1])} ({p[top[1]]:.2f}).")
+        if inc.cold:
+            lines.append("The anomaly was already there when the telemetry starts: with no history of the cell "
+                         "before it, the cell is compared with the network's cells that carry no equipment alarm.")
         if inc.citations:
             lines.append("Telemetry used: " + "; ".join(c.text() for c in inc.citations) + ".")
             for c in inc.citations:

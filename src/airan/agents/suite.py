@@ -471,7 +471,7 @@ def _low_demand_cell(scenario: str, seed: int) -> int:
 
 def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ...] | None = None,
                rops: int = DEFAULT_ROPS, name: str | None = None, detectable_check: bool = True,
-               on_episode: Any = None, causes: tuple[str, ...] | None = None) -> Suite:
+               on_episode: Any = None, causes: tuple[str, ...] | None = None, cold_start: bool = False) -> Suite:
     """Build a suite (recipe in the module docstring). ``scenarios`` defaults to the weighted mix
     ``DEFAULT_SCENARIOS``/``DEFAULT_WEIGHTS`` (a custom tuple is drawn uniformly); ``detectable_check`` runs
     every faulted episode twice to set ``undetectable``; ``on_episode(i, n)`` reports progress.
@@ -480,7 +480,11 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
     both its members are among them (``low_demand`` is a control, so ``sleeping_cell`` keeps its pair), and the
     controls stay at ``CONTROL_SHARE``. It is what a study of one compensation needs: the classes it acts on,
     many times, with the same recipe. With ``causes`` None the draws are exactly those of earlier versions, so
-    every suite made before reproduces."""
+    every suite made before reproduces.
+    ``cold_start``: every fault is already there at ROP 0 (onset 0, no ramp; a finite duration is kept), as in a
+    network the agents are switched on in with a problem it already has: no cell has a clean history to compare
+    with. The draws are those of the same suite without it (same networks, cells, causes, severities, controls),
+    so the two suites pair episode by episode; the controls' benign surges keep their onsets."""
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
     _int("episodes", episodes, lo=1)
@@ -526,6 +530,9 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
             nb_cache[(s, sd)] = sector_neighbours(twin.drop.site_xy[twin.drop.cell_site], twin.drop.cell_yaw_deg)
         return nb_cache[(s, sd)]
 
+    def faulty(f: Fault) -> Fault:
+        return dataclasses.replace(f, onset_rop=0, ramp_rops=0) if cold_start else f
+
     for j in order:
         kind, arg = plans[j]
         s = str(scen[int(rng.choice(len(scen), p=weights))])
@@ -533,7 +540,7 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
         cell = int(rng.integers(0, cfgs[s].num_cells))
         i = len(out)
         if kind == "fault":
-            f = _fault(arg[0], arg[1], cell, rops, rng)
+            f = faulty(_fault(arg[0], arg[1], cell, rops, rng))
             out.append(SuiteEpisode(f"{split}-{i:04d}", s, sd, rops, (f,), split=split))
         elif kind == "control":
             faults = (_surge(cell, neighbours(s, sd), rops, rng),) if arg == "surge" else ()
@@ -543,14 +550,15 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
             a, b = LOOKALIKE_PAIRS[arg]
             if b == "low_demand":
                 cell = _low_demand_cell(s, sd)
-            fa = _fault(a, "", cell, rops, rng)
+            fa = faulty(_fault(a, "", cell, rops, rng))
             out.append(SuiteEpisode(f"{split}-{i:04d}a", s, sd, rops, (fa,), lookalike=arg, split=split))
             if b == "low_demand":
                 out.append(SuiteEpisode(f"{split}-{i:04d}b", s, sd, rops, (), True, arg, split=split,
                                         focus_cells=(cell,)))
             else:
                 fb = _fault(b, "", cell, rops, rng)
-                fb = Fault(fb.kind, fb.cells, fb.severity, fa.onset_rop, fb.ramp_rops, fb.duration_rops, fb.mode)
+                fb = faulty(Fault(fb.kind, fb.cells, fb.severity, fa.onset_rop, fb.ramp_rops, fb.duration_rops,
+                                  fb.mode))
                 out.append(SuiteEpisode(f"{split}-{i:04d}b", s, sd, rops, (fb,), lookalike=arg, split=split))
     if detectable_check:
         out = _flag_detectability(out, on_episode)
@@ -559,7 +567,10 @@ def make_suite(split: str, episodes: int, seed: int, *, scenarios: tuple[str, ..
             "noise_k": NOISE_K}
     if causes is not None:
         meta["causes"] = list(causes)
-    return Suite(name or f"{split}-{n}-s{seed}", split, seed, tuple(out), SUITE_VERSION, rops, tuple(scen), meta)
+    if cold_start:
+        meta["cold_start"] = True
+    name = name or f"{split}-{n}-s{seed}" + ("-cold" if cold_start else "")
+    return Suite(name, split, seed, tuple(out), SUITE_VERSION, rops, tuple(scen), meta)
 
 
 def suite_summary(suite: Suite) -> dict[str, Any]:

@@ -31,10 +31,12 @@ def make(
                                   help="skip the faulted-vs-clean runs that flag undetectable episodes"),
     causes: str | None = typer.Option(None, "--causes",
                                       help="comma-separated fault classes to focus on (default: all 10)"),
+    cold_start: bool = typer.Option(False, "--cold-start",
+                                    help="every fault already there at ROP 0 (the same draws as without it)"),
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
     """Make a suite: faults over all 10 causes (or --causes), >= 20 % no-fault controls, look-alike pairs,
-    undetectable flags."""
+    undetectable flags; --cold-start: every fault already there when the agents start."""
     from airan.agents.suite import DEFAULT_ROPS, make_suite, save_suite, suite_summary
 
     scen = tuple(s.strip() for s in scenarios.split(",") if s.strip()) if scenarios else None
@@ -44,7 +46,7 @@ def make(
         with progress:
             task = progress.add_task(f"suite {split}: detectability check", total=episodes)
             suite = make_suite(split, episodes, seed, scenarios=scen, rops=rops or DEFAULT_ROPS,
-                               detectable_check=not no_check, causes=focus,
+                               detectable_check=not no_check, causes=focus, cold_start=cold_start,
                                on_episode=lambda i, n: progress.update(task, completed=i, total=n))
         path = save_suite(suite, out)
     except AiranError as e:

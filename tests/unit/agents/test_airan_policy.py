@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -814,3 +815,22 @@ def test_the_edge_rise_enters_the_shift_likelihood_when_configured():
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"
     assert AiranConfig().shift_uses_rise  # the default since session 33
+
+
+@pytest.mark.parametrize("peer", [True, False])
+def test_an_outage_already_there_at_rop_0_is_diagnosed_from_the_peers_and_compensated(peer):
+    # the agents are switched on in a network whose cell 4 is already down: its alarm detects at ROP 0, and with no
+    # history of its own the cell is compared with its peers; without that the incident is never diagnosed
+    base = AiranPolicy()
+    mon = dataclasses.replace(base.monitor_config(), peer_baseline=peer)  # the calibrated monitor, one switch moved
+    log, report = _run([Fault("cell_outage", (4,), onset_rop=0)], rops=6,
+                       cfg=dataclasses.replace(base.cfg, monitor=mon))
+    assert any(x["cell"] == 4 for x in log[0]["detections"])
+    diags = [(r, d["diagnosis"]) for r, d in enumerate(log) if d["diagnosis"]]
+    if not peer:
+        assert not diags and not any(d["actions"] for d in log) and "no action was taken" in report
+        return
+    r, first = diags[0]
+    assert r == 1 and first["cells"][0] == 4 and max(first["causes"], key=first["causes"].get) == "cell_outage"
+    assert any(d["actions"] for d in log)
+    assert "already there when the telemetry starts" in report and "median of the" in report

@@ -12,6 +12,7 @@ from airan.agents.monitor import (
     derived_kpis,
     early_handovers,
     nanmedian0,
+    peer_baseline_stats,
     sector_neighbours,
 )
 from airan.core.errors import ConfigError, ShapeError
@@ -71,6 +72,71 @@ def test_outage_detected_and_quiet_before():
     assert first == 7  # the CELL_DOWN alarm detects at once
     assert mon.features.shape[1] == len(FEATURE_NAMES)
     assert mon.features[4, FEATURE_NAMES.index("z.avail")] < -5
+
+
+def test_peer_baseline_centres_on_the_peer_cells_and_names_bad_shapes():
+    rows, cells = 4, 6
+    rng = np.random.default_rng(1)
+    h = {k: rng.uniform(1.0, 2.0, (rows, cells)) for k in (
+        "DRB.DemandDl", "DRB.CellThpDl", "DRB.UEThpDl", "DRB.UEThpDl.p5", "RRU.PrbUsedDl", "RRC.ConnMean",
+        "L1M.RSRP", "L1M.RSRP.p5", "L1M.SINR", "L1M.SINR.p5", "DRB.UEThpUl", "HO.PingPong", "RLF.Count",
+        "HO.AttOut", "BH.LatencyMs", "BH.LossRate", "Cell.Available")}
+    h["L1M.RSRP"] = np.tile(np.array([-80.0, -82.0, -84.0, -86.0, -88.0, -140.0]), (rows, 1))
+    d = derived_kpis(h)
+    peers = np.array([True] * 5 + [False])
+    base = peer_baseline_stats(d, 0, rows, peers)
+    med, scale = base["rsrp"]
+    assert med.shape == scale.shape == (cells,)
+    np.testing.assert_allclose(med, -84.0)  # the median of the five peers; the odd cell out is left out
+    np.testing.assert_allclose(scale, 1.4826 * 2.0)  # their MAD (2 dB), above the 1 dB floor
+    # with fewer than 3 peers every cell is a peer
+    assert peer_baseline_stats(d, 0, rows, np.array([True, True] + [False] * 4))["rsrp"][0][0] == -85.0
+    with pytest.raises(ShapeError, match="peers"):
+        peer_baseline_stats(d, 0, rows, np.ones(3, bool))
+    with pytest.raises(ConfigError, match="empty"):
+        peer_baseline_stats(d, 2, 2, peers)
+
+
+def test_a_fault_older_than_the_history_gets_peer_features_not_none():
+    # an outage from ROP 0: no cell has a clean window of its own, yet the diagnoser needs features; detection
+    # is the alarm's, unchanged, and without the peer baseline there are no features at all
+    fault = Fault("cell_outage", (4,), onset_rop=0)
+    mons = {}
+    for twin, obs in observations([fault], 3):
+        if not mons:
+            d = twin.drop
+            nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+            mons = {on: Monitor(nb, MonitorConfig(peer_baseline=on), RuleScorer()) for on in (True, False)}
+        dets = {on: [x.cell for x in m.update(obs)] for on, m in mons.items()}
+        assert dets[True] == dets[False] and 4 in dets[True]
+        assert mons[False].features is None
+        if obs.rop == 0:  # the incident opens now (the policy freezes the baseline); features from the next ROP
+            assert mons[True].features is None
+            for m in mons.values():
+                m.freeze(0)
+            continue
+        f = mons[True].features
+        assert f.shape == (twin.drop.cell_site.size, len(FEATURE_NAMES))
+        assert f[4, FEATURE_NAMES.index("z.avail")] < -5 and abs(f[0, FEATURE_NAMES.index("z.avail")]) < 1
+        assert np.all(mons[True].scores == 0)
+
+
+def test_an_incident_opened_after_the_own_baseline_never_reads_peer_features():
+    # detected at ROP 6 with its own baseline in place; the policy freezes 3 ROPs back, which leaves the frozen
+    # window short, and that incident keeps the behaviour it had before the peer baseline existed: no features
+    fault = Fault("cell_outage", (4,), onset_rop=6)
+    mon = None
+    for twin, obs in observations([fault], 8):
+        if mon is None:
+            d = twin.drop
+            mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg),
+                          MonitorConfig(min_baseline_rops=4), RuleScorer())
+        mon.update(obs)
+        if obs.rop == 6:
+            assert mon.features is not None and not mon.cold
+            mon.freeze(6 - 4 + 1)
+        elif obs.rop == 7:
+            assert mon.features is None and not mon.cold
 
 
 class _Quiet:

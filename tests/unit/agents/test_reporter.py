@@ -4,7 +4,7 @@ import numpy as np
 
 from airan.agents.base import Diagnosis
 from airan.agents.llm import LlmConfig, rephrase, same_numbers
-from airan.agents.reporter import Incident, cite, render
+from airan.agents.reporter import Incident, cite, cite_peers, render
 
 
 def test_report_cites_only_telemetry_numbers():
@@ -28,3 +28,19 @@ def test_no_incident_report_and_llm_off(monkeypatch):
     assert LlmConfig.from_env() is None
     assert rephrase("x 1.5", None) == "x 1.5"
     assert same_numbers("a 1.5 b 2", "2 then 1.5") and not same_numbers("1.5", "1.6")
+
+
+def test_a_cold_incident_cites_the_median_peer_and_says_why():
+    # cell 0 has no history before its fault: the report cites it next to the peer at the median (a real value of
+    # the telemetry, never an average), leaving out the cell itself, alarmed cells and NaN ones
+    rsrp = np.array([[-101.5, -80.0, -84.0, -82.0, -140.0, np.nan]])
+    peers = np.array([True, True, True, True, False, True])
+    cits = cite_peers({"L1M.RSRP": rsrp, "Other": rsrp}, ("L1M.RSRP", "Missing"), 0, 0, peers)
+    assert [(c.cell, c.value) for c in cits] == [(0, -101.5), (3, -82.0)]
+    assert "median of the 3 cells" in cits[1].text()
+    inc = Incident(detected_rop=0, cells=(0,), diagnosis=Diagnosis({"pa_degradation": 0.9, "cell_outage": 0.1},
+                                                                   (0,)), citations=cits, cold=True)
+    text, ev = render([inc], "ep")
+    assert "already there when the telemetry starts" in text
+    assert ev == {"L1M.RSRP@0@0": -101.5, "L1M.RSRP@3@0": -82.0}
+    assert "already there" not in render([Incident(detected_rop=5, cells=(0,))], "ep")[0]

@@ -78,6 +78,23 @@ def test_no_focus_is_the_default_recipe_and_naming_every_cause_draws_the_same_ep
     assert every.episodes == base.episodes and every.meta["causes"] == list(CAUSES)
 
 
+def test_a_cold_start_suite_pairs_with_the_warm_one_and_has_every_fault_from_rop_0():
+    warm = make_suite("test", 26, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False)
+    cold = make_suite("test", 26, 3, scenarios=("ci-tiny",), rops=12, detectable_check=False, cold_start=True)
+    assert cold.meta["cold_start"] is True and "cold_start" not in warm.meta and cold.name.endswith("-cold")
+    assert len(cold.episodes) == len(warm.episodes)
+    assert any(e.lookalike for e in cold.episodes)
+    for w, c in zip(warm.episodes, cold.episodes, strict=True):
+        assert (c.id, c.scenario, c.seed, c.control, c.lookalike) == (w.id, w.scenario, w.seed, w.control, w.lookalike)
+        for fw, fc in zip(w.faults, c.faults, strict=True):
+            assert (fc.kind, fc.cells, fc.severity, fc.mode, fc.duration_rops) == \
+                (fw.kind, fw.cells, fw.severity, fw.mode, fw.duration_rops)
+            if fc.kind == "benign_surge":  # a control's surge is not a fault: it keeps its onset
+                assert fc == fw
+            else:
+                assert fc.onset_rop == 0 and fc.ramp_rops == 0 and fw.onset_rop >= 4
+
+
 @pytest.mark.parametrize("causes", [("cell_outage", "gremlins"), ()])
 def test_a_bad_focus_names_the_bad_cause(causes):
     with pytest.raises(ConfigError, match="gremlins" if causes else "at least one"):

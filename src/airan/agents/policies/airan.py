@@ -28,7 +28,7 @@ from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
-from airan.agents.reporter import Incident, cite, render
+from airan.agents.reporter import Incident, cite, cite_peers, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities, objective_series
 from airan.core.errors import ConfigError
@@ -760,8 +760,13 @@ class AiranPolicy(Policy):
         dec.diagnosis = diag
         if not inc.actions:  # the report names the diagnosis the incident's actions were planned on
             inc.diagnosis = diag
-            pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
-            inc.citations = cite(obs.history, CAUSE_KPIS[diag.top(1)[0]], diag.cells[0], pre, obs.rop)
+            kpis, cell = CAUSE_KPIS[diag.top(1)[0]], diag.cells[0]
+            inc.cold = self.monitor.cold
+            if inc.cold:  # no pre-incident ROP to cite: the peers the features compared the cell with
+                inc.citations = cite_peers(obs.history, kpis, cell, obs.rop, self.monitor.hard_alarms() == 0)
+            else:
+                pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
+                inc.citations = cite(obs.history, kpis, cell, pre, obs.rop)
         if self.executor.busy or self.rounds >= self.cfg.max_rounds or obs.rop < self.next_plan_rop:
             return
         if not dets:
