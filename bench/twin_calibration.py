@@ -43,6 +43,23 @@ def _stats(err: list[np.ndarray]) -> dict[str, float | None]:
             "within_1.96": float(np.mean(e <= 1.96)), "n": int(e.size)}
 
 
+def first_reports(ep, rops: int) -> list:
+    """The true network's measurement reports of ``ep``'s first ``rops`` ROPs (the suite's faults active as
+    scheduled, nothing healed): per ROP [num_ues, num_cells] float64 [dBm], NaN = not reported."""
+    net = NetworkTwin(ep.scenario)
+    net.reset(seed=ep.seed, options={"faults": list(ep.faults)})
+    return [net.step()[4]["mr_rsrp_dbm"] for _ in range(rops)]
+
+
+def fed_verifier(ep, reports: list, cfg: VerifierConfig) -> Verifier:
+    """A ``Verifier`` of ``ep`` that has observed ``reports`` (ROP 0 on): each what-if twin it builds
+    (``_twin(seed)``) is calibrated to them, the fit in ``calibration[seed]``."""
+    v = Verifier(imperfect_factory(ep), cfg)
+    for r, mr in enumerate(reports):
+        v.observe_reports(r, mr)
+    return v
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", required=True)
@@ -67,13 +84,9 @@ def main() -> None:
             skipped += 1
             continue
         used += 1
-        net = NetworkTwin(ep.scenario)
-        net.reset(seed=ep.seed, options={"faults": list(ep.faults)})
-        reports = [net.step()[4]["mr_rsrp_dbm"] for _ in range(args.rops)]
+        reports = first_reports(ep, args.rops)
         for name, cal in fits.items():
-            v = Verifier(imperfect_factory(ep), VerifierConfig(calibrate=True, calibration=cal))
-            for r, mr in enumerate(reports):
-                v.observe_reports(r, mr)
+            v = fed_verifier(ep, reports, VerifierConfig(calibrate=True, calibration=cal))
             for seed in args.seeds:
                 t = time.perf_counter()
                 twin = v._twin(seed)

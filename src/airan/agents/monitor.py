@@ -592,9 +592,11 @@ class MonitorConfig:
     no equipment alarm over the last ``baseline_rops`` ROPs (``peer_baseline_stats``), instead of being absent
     until the incident closes. Not from the detection ROP itself: the first ROPs carry the UEs' first attachments
     (on one cold-start outage their radio link failures made the diagnoser read ROP 0 as a PA degradation).
-    Detection is unchanged (the scores stay 0 there). Without it such an incident is never diagnosed: on 20
-    episodes with a fault from ROP 0 (``docs/healing_journal.md``, session 50) 14 were detected and none was
-    diagnosed or acted on. An incident that opens once the cells have their own baseline never uses it."""
+    Detection is unchanged (the scores stay 0 there). Without it such an incident is never diagnosed. On the
+    never-used seed-7360 cold-start suite (``airan suite make --cold-start``, ``docs/healing_journal.md``, session
+    50) it diagnosed 50 of the 57 detected faults right instead of 6, full recovery 6 -> 17 of 43, paired mean FKR
+    +0.283. An incident that opens once the cells have their own baseline never uses it: dev's logs are
+    byte-identical."""
 
     baseline_rops: int = 8
     gap_rops: int = 2

@@ -1,0 +1,109 @@
+"""Could the twin's calibration find a fault that was there before the agents started? -> bench/results/
+heal_config_audit_TAG.json
+
+The verifier calibrates its imperfect twin to the UEs' measurement reports of the first ROPs of an episode
+(``agents.mr_calibration``: a power correction [dB] and a tilt correction [deg] per cell, on top of the twin's
+hidden calibration error of +-2 dB / +-1 deg). When a cell's fault is already there in those ROPs (a cold-start
+suite, ``airan suite make --cold-start``), the fit takes the fault into the cell's correction, and a correction
+far beyond the twin's known calibration accuracy is the evidence a configuration audit would read. This fits the
+calibration on every episode of the suites, as the verifier does (default ``VerifierConfig``, its first seed), and
+reports:
+
+* **healthy windows**: episodes with no fault in the calibration ROPs (controls, and faults that start later):
+  per episode the largest |power correction| over the cells, the false alarms an audit at each threshold raises;
+* **faults from the start** (a real fault active in the calibration ROPs), per class: the faulty cell's power
+  and tilt corrections, and how many an audit at each threshold flags on the faulty cell (on another cell too).
+
+It measures; nothing in the policy reads it.
+
+    .venv/bin/python bench/heal_config_audit.py --suite bench/results/heal_cold_suite.json \\
+        --suite bench/results/heal_dev_suite.json --workers 2 --tag cold
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heal_fkr_by_loss import progress_pool  # noqa: E402
+from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
+from twin_calibration import fed_verifier, first_reports  # noqa: E402
+
+from airan.agents.mr_calibration import CalibrationConfig  # noqa: E402
+from airan.agents.suite import load_suite  # noqa: E402
+from airan.agents.verifier import VerifierConfig  # noqa: E402
+
+THRESHOLDS_DB = (3.0, 3.5, 4.0, 5.0)
+
+
+def _job(args: tuple) -> dict:
+    suite_name, ep, rops = args
+    v = fed_verifier(ep, first_reports(ep, rops), VerifierConfig())
+    seed = v.cfg.seeds[0]
+    v._twin(seed)
+    cal = v.calibration[seed]
+    power = np.asarray(cal["power_db"], dtype=np.float64)  # [num_cells] dB
+    tilt = np.asarray(cal["tilt_deg"], dtype=np.float64)  # [num_cells] deg
+    early = [f for f in ep.faults if f.kind != "benign_surge" and f.onset_rop < rops]
+    worst = int(np.nanargmax(np.abs(power)))
+    row = {"suite": suite_name, "episode": ep.id, "scenario": ep.scenario, "cause": ep.cause or "control",
+           "healthy": not early, "max_abs_power_db": float(abs(power[worst])), "max_cell": worst}
+    if early:
+        c = int(early[0].cells[0])
+        row |= {"cell": c, "severity": early[0].severity, "power_db": float(power[c]), "tilt_deg": float(tilt[c]),
+                "power_z": float(power[c] / cal["sd_power_db"][c])}
+    return row
+
+
+def summary(rows: list[dict]) -> dict:
+    healthy = [r for r in rows if r["healthy"]]
+    out: dict = {"healthy_windows": len(healthy),
+                 "healthy_max_abs_power_db": max((r["max_abs_power_db"] for r in healthy), default=None),
+                 "healthy_flagged": {str(t): sum(r["max_abs_power_db"] >= t for r in healthy) for t in THRESHOLDS_DB},
+                 "faulty_from_start": {}}
+    for cause in sorted({r["cause"] for r in rows if not r["healthy"]}):
+        rs = [r for r in rows if not r["healthy"] and r["cause"] == cause]
+        p = [r["power_db"] for r in rs]
+        out["faulty_from_start"][cause] = {
+            "n": len(rs), "power_db_min": min(p), "power_db_max": max(p),
+            "tilt_deg_min": min(r["tilt_deg"] for r in rs), "tilt_deg_max": max(r["tilt_deg"] for r in rs),
+            "flagged_on_the_faulty_cell": {str(t): sum(abs(x) >= t for x in p) for t in THRESHOLDS_DB},
+            "flagged_elsewhere_only": {str(t): sum(abs(r["power_db"]) < t <= r["max_abs_power_db"] for r in rs)
+                                       for t in THRESHOLDS_DB}}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", type=Path, action="append", required=True, help="a suite file (repeatable)")
+    ap.add_argument("--rops", type=int, default=CalibrationConfig().rops, help="calibration ROPs (the verifier's)")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    if args.workers < 1 or args.rops < 1:
+        raise SystemExit(f"--workers and --rops must be >= 1, got {args.workers} / {args.rops}")
+    t0 = time.perf_counter()
+    jobs = [(path.name, ep, args.rops) for path in args.suite for ep in load_suite(path).episodes]
+    with progress_pool(args.workers) as run:
+        rows = run("calibrations", _job, jobs)
+    out = {"machine": machine_info(), "command": "heal_config_audit.py " + " ".join(sys.argv[1:]),
+           "suite_files": [str(p) for p in args.suite], "rops": args.rops, "thresholds_db": THRESHOLDS_DB,
+           "summary": summary(rows), "episodes": rows, "wall_s": time.perf_counter() - t0,
+           "peak_rss_mib": peak_rss_mib()}
+    path = write_result("heal_config_audit", args.tag, out)
+    s = out["summary"]
+    print(f"{s['healthy_windows']} healthy windows: largest |power correction| {s['healthy_max_abs_power_db']:.2f} dB;"
+          f" flagged per threshold {s['healthy_flagged']}")
+    for cause, c in s["faulty_from_start"].items():
+        print(f"{cause}: {c['n']} from the start, faulty cell's power correction {c['power_db_min']:+.1f} to "
+              f"{c['power_db_max']:+.1f} dB, flagged {c['flagged_on_the_faulty_cell']}")
+    print(f"wrote {path} ({out['wall_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""bench/heal_config_audit.py: the twin's calibration read as a configuration audit."""
+
+import pytest
+
+from airan.agents.suite import SuiteEpisode
+from airan.twin.faults import Fault
+
+from ._helpers import SEED, load_bench
+
+
+@pytest.fixture(scope="module")
+def mod():
+    return load_bench("heal_config_audit")
+
+
+def test_a_fault_from_the_start_is_taken_into_its_cells_correction_and_a_late_one_is_not(mod):
+    # cell 4 of ci-tiny with its PA down 0.9 from ROP 0: the fit lowers that cell's power by several dB; the same
+    # fault from ROP 6 leaves the 4 calibration ROPs healthy
+    cold = SuiteEpisode("a-0", "ci-tiny", SEED, 12, (Fault("pa_degradation", (4,), severity=0.9, onset_rop=0),))
+    warm = SuiteEpisode("a-1", "ci-tiny", SEED, 12, (Fault("pa_degradation", (4,), severity=0.9, onset_rop=6),))
+    rc, rw = mod._job(("s", cold, 4)), mod._job(("s", warm, 4))
+    assert not rc["healthy"] and rc["cell"] == 4 and rc["power_db"] < -3.0 and rc["max_cell"] == 4
+    assert rw["healthy"] and "power_db" not in rw and rw["max_abs_power_db"] < 3.0
+
+
+def test_summary_counts_false_flags_on_healthy_windows_and_flags_per_class(mod):
+    rows = [{"healthy": True, "cause": "control", "max_abs_power_db": 2.0},
+            {"healthy": True, "cause": "control", "max_abs_power_db": 3.6},
+            {"healthy": False, "cause": "uptilt_overshoot", "power_db": 6.0, "tilt_deg": 0.5, "max_abs_power_db": 6.0},
+            {"healthy": False, "cause": "uptilt_overshoot", "power_db": 1.0, "tilt_deg": 0.1, "max_abs_power_db": 4.5}]
+    s = mod.summary(rows)
+    assert s["healthy_windows"] == 2 and s["healthy_max_abs_power_db"] == 3.6
+    assert s["healthy_flagged"] == {"3.0": 1, "3.5": 1, "4.0": 0, "5.0": 0}
+    u = s["faulty_from_start"]["uptilt_overshoot"]
+    assert u["n"] == 2 and (u["power_db_min"], u["power_db_max"]) == (1.0, 6.0)
+    assert u["flagged_on_the_faulty_cell"] == {"3.0": 1, "3.5": 1, "4.0": 1, "5.0": 1}
+    assert u["flagged_elsewhere_only"] == {"3.0": 1, "3.5": 1, "4.0": 1, "5.0": 0}
