@@ -291,6 +291,20 @@ def spread_likelihood() -> np.ndarray:
     return np.array([1.0 if c in TILT_CAUSES else SPREAD_OTHER_LIKELIHOOD for c in CAUSES])
 
 
+def audit_likelihood(power_db: float) -> np.ndarray:
+    """[len(CAUSES)] likelihood of a configuration audit's finding under each cause: a cell's calibrated power
+    correction ``power_db`` [dB] far beyond the twin's calibration accuracy (``AiranConfig.audit_power_db``). A
+    cell that reaches the UEs stronger than planned is an uptilt overshoot (its main lobe lands where the model
+    puts side lobes); one that reaches them weaker, a PA degradation or an excessive downtilt. 1 for those,
+    ``SPREAD_OTHER_LIKELIHOOD`` for the rest: on the seed-7360 cold-start suite the faulty cell's correction was
+    +4.9 to +10.7 dB for every uptilt, -3.2 to -10.8 dB for PA degradations, -1.2 to -7.1 dB for downtilts and
+    within -1.9 to +2.5 dB for every other class (``bench/heal_config_audit.py``)."""
+    if not np.isfinite(power_db) or power_db == 0:
+        raise ConfigError(f"an audit's power correction must be finite and non-zero, got {power_db!r}")
+    hit = ("uptilt_overshoot",) if power_db > 0 else ("pa_degradation", "excessive_downtilt")
+    return np.array([1.0 if c in hit else SPREAD_OTHER_LIKELIHOOD for c in CAUSES])
+
+
 def reweight(cause_p: np.ndarray, likelihood: np.ndarray) -> np.ndarray:
     """[len(CAUSES)] ``cause_p x likelihood`` renormalised (the likelihood alone when the product vanishes)."""
     lik = np.asarray(likelihood, float)

@@ -13,7 +13,9 @@ each of the last ``pingpong_steady_rops`` ROPs: a steady trickle that never burs
 failure of a handover misconfiguration: counts, not z-scores, because the sliding baseline absorbs a persistent
 shift within a few ROPs while the count stays high. The *RLF burst* (``rlf_min`` radio link failures over the
 last ``rlf_rops`` ROPs with no handover attempt out of the cell; since session 41) is the same idea for the
-too-late case: UEs fail on the cell instead of handing over.
+too-late case: UEs fail on the cell instead of handing over. A *configuration audit*'s finding (``flag_audit``:
+the policy's twin, calibrated to the UEs' reports, puts a cell's radiated power far off the planning model)
+is a signature too: it needs no history of the cell, so it sees a fault that was there before the agents.
 
 Besides the cell KPIs the monitor reads the UEs' *measurement reports* (``Observation.mr_rsrp_dbm``): every
 connected UE reports the RSRP of the strongest cells it hears, so each cell is sampled by tens of UEs, most of
@@ -728,6 +730,9 @@ class Monitor:
         self.derived: dict[str, np.ndarray] = {}
         self.reports: list[np.ndarray | None] = []  # measurement reports per ROP (index = ROP)
         self.changed_rop = np.full(n, -1, np.int64)  # last ROP a radio action of the policy took effect per cell
+        # [num_cells] dB: a configuration audit's finding per cell (the calibrated power correction far beyond the
+        # twin's accuracy, ``flag_audit``), 0 where none; a standing signature until the policy changes the cell
+        self.audit_db = np.zeros(n)
         self.shift_db = np.zeros(n)
         self.drop_db = np.zeros(n)  # [num_cells] edge drop: minus the lower quartile of the UEs' RSRP change [dB]
         self.rise_db = np.zeros(n)  # [num_cells] edge rise: the upper quartile of the UEs' RSRP change [dB]
@@ -749,6 +754,15 @@ class Monitor:
         """Freeze the baseline to end before the anomaly that started around ``rop``."""
         if self.frozen_stop is None:
             self.frozen_stop = max(rop + 1 - self.cfg.gap_rops, 1)
+
+    def flag_audit(self, cell: int, power_db: float) -> None:
+        """A configuration audit found ``cell``'s radiated power ``power_db`` [dB] off what the planning model
+        expects (``AiranConfig.audit_power_db``): a signature that detects on its own from the next ``update`` on,
+        and stands until the policy changes one of the cell's radio knobs."""
+        if not 0 <= int(cell) < self.audit_db.size or not np.isfinite(power_db) or power_db == 0:
+            raise ConfigError(f"an audit needs a cell in [0, {self.audit_db.size}) and a finite non-zero power "
+                              f"correction, got cell {cell!r} and {power_db!r} dB")
+        self.audit_db[int(cell)] = float(power_db)
 
     def unfreeze(self) -> None:
         self.frozen_stop = None
@@ -823,6 +837,8 @@ class Monitor:
         self.surge_streak = np.where(self.surge_log2 >= self.cfg.demand_surge_log2, self.surge_streak + 1, 0)
         k = self.cfg.demand_surge_rops
         sure = np.maximum(sure, (k > 0) & (self.surge_streak >= k))
+        self.audit_db = np.where(self.changed_rop >= 0, 0.0, self.audit_db)  # a changed cell's audit is stale
+        sure = np.maximum(sure, self.audit_db != 0)
         self.sure = sure
         fire = (self.streak >= self.cfg.persistence) | (sure > 0)
         order = np.argsort(-(self.scores + sure), kind="stable")

@@ -326,6 +326,7 @@ class Verifier:
         self._reports_frozen = False
         self._latest: list[np.ndarray] = []  # [num_ues, num_cells] reports of the last LINK_ROPS ROPs
         self.calibration: dict[int, dict[str, Any]] = {}  # seed -> the corrections fitted to its twin
+        self._excluded: tuple[int, ...] = ()  # cells left out of the corrections (``exclude_from_calibration``)
         # an ablation's handle on clones of the *true* network (``AiranTrueTwinPolicy``); a deployable policy never
         # has one. With it, each rollout starts from the true network now, with whatever fault it really has, and
         # a future drawn from the seed (``NetworkTwin.reseed``) instead of a hypothesis injected into a twin.
@@ -369,10 +370,33 @@ class Verifier:
         power, tilt, links = post.power_db, post.tilt_deg, post.link_db
         if self.cfg.calibration_draws:
             power, tilt, links = post.draw(self._draw_rng(seed), self.cfg.draw_scale)
+        if self._excluded:
+            power, tilt = np.array(power, dtype=np.float64), np.array(tilt, dtype=np.float64)
+            power[list(self._excluded)] = 0.0
+            tilt[list(self._excluded)] = 0.0
         twin.calibrate(power, tilt, links.reshape(model.shape[0], -1) if cal.links else None)
         self.calibration[seed] = {"power_db": power, "tilt_deg": tilt, "reports": post.reports,
+                                  "excluded": list(self._excluded),
                                   "rops": len(self._reports), "drawn": self.cfg.calibration_draws,
                                   "sd_power_db": post.sd_power_db, "sd_tilt_deg": post.sd_tilt_deg}
+
+    def calibration_of(self, seed: int) -> dict[str, Any]:
+        """The calibration fitted to the what-if twin of ``seed``, building that twin now if it was not (the
+        reports observed so far calibrate it, as they would later: collection stops after the calibration ROPs
+        or at the first detection); {} when this verifier does not calibrate or has no report yet."""
+        self._twin(seed)
+        return self.calibration.get(seed, {})
+
+    def exclude_from_calibration(self, cells: Sequence[int]) -> None:
+        """Leave ``cells`` out of every twin's calibration: their power and tilt corrections stay 0 (the planning
+        values). A configuration audit found their reports far from the model: a fault already there when the
+        reports were taken, which the correction would absorb and a hypothesis of that fault then count twice.
+        Twins built before are built again, without it, at their next use."""
+        self._excluded = tuple(sorted(set(self._excluded) | {int(c) for c in cells}))
+        self._twins.clear()
+        self._mirrored.clear()
+        self.calibration.clear()
+        self._predicted.clear()
 
     def _draw_rng(self, seed: int) -> np.random.Generator:
         """The seed's stream for its posterior draw: keyed by the seed and the calibration reports themselves,

@@ -834,3 +834,29 @@ def test_an_outage_already_there_at_rop_0_is_diagnosed_from_the_peers_and_compen
     assert r == 1 and first["cells"][0] == 4 and max(first["causes"], key=first["causes"].get) == "cell_outage"
     assert any(d["actions"] for d in log)
     assert "already there when the telemetry starts" in report and "median of the" in report
+
+
+@pytest.mark.parametrize("audit", [4.0, None])
+def test_an_uptilt_already_there_is_found_by_the_audit_and_tilted_back(audit):
+    # cell 4 uptilted from ROP 0 moves no history of its own; the twin's calibration to the first 4 ROPs puts its
+    # radiated power several dB above the planning model, and that finding leads to the downtilt
+    base = AiranPolicy()
+    log, report = _run([Fault("uptilt_overshoot", (4,), severity=0.9, onset_rop=0)], rops=8,
+                       cfg=dataclasses.replace(base.cfg, audit_power_db=audit))
+    notes = [n for d in log for n in d["notes"] if n.startswith("audit:")]
+    if audit is None:
+        assert not notes and not any(d["detections"] for d in log[:6])
+        return
+    assert len(notes) == 1 and "cell 4" in notes[0]
+    first = next(r for r, d in enumerate(log) if d["detections"])
+    assert first == 4 and log[first]["detections"][0]["cell"] == 4
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"
+    acts = [a for d in log for a in d["actions"]]
+    assert acts and all(a["kind"] == "tilt" and a["cell"] == 4 and a["value"] > 0 for a in acts)
+
+
+def test_audit_power_db_must_be_a_positive_number():
+    for bad in (0.0, -1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="audit_power_db"):
+            AiranConfig(audit_power_db=bad)

@@ -165,3 +165,14 @@ def test_a_coverage_shift_lead_weighs_against_a_handover_misconfiguration():
     assert shift[CAUSES.index("ho_misconfig")] == SHIFT_HANDOVER_LIKELIHOOD
     assert np.all(np.delete(shift, CAUSES.index("ho_misconfig")) == 1.0)
     assert d.diagnose(lead=3, lead_likelihood=lik * shift).top(1) == ["excessive_downtilt"]
+
+
+def test_an_audit_finding_points_to_an_uptilt_when_stronger_and_a_pa_or_downtilt_when_weaker():
+    from airan.agents.diagnoser import SPREAD_OTHER_LIKELIHOOD, audit_likelihood
+
+    up, down = audit_likelihood(7.0), audit_likelihood(-5.0)
+    assert up[CAUSES.index("uptilt_overshoot")] == 1.0 and up[CAUSES.index("pa_degradation")] == SPREAD_OTHER_LIKELIHOOD
+    assert down[CAUSES.index("pa_degradation")] == down[CAUSES.index("excessive_downtilt")] == 1.0
+    assert down[CAUSES.index("uptilt_overshoot")] == SPREAD_OTHER_LIKELIHOOD
+    with pytest.raises(ConfigError, match="0.0"):
+        audit_likelihood(0.0)

@@ -139,6 +139,32 @@ def test_an_incident_opened_after_the_own_baseline_never_reads_peer_features():
             assert mon.features is None and not mon.cold
 
 
+def test_an_audit_finding_detects_on_its_own_until_the_policy_changes_the_cell():
+    from airan.agents.base import Observation
+    from airan.twin.actions import Action
+
+    mon = None
+    for twin, obs in observations([], 3):
+        if mon is None:
+            d = twin.drop
+            mon = Monitor(sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), MonitorConfig(), RuleScorer())
+            with pytest.raises(ConfigError, match="cell 99"):
+                mon.flag_audit(99, 5.0)
+            with pytest.raises(ConfigError, match="nan"):
+                mon.flag_audit(3, float("nan"))
+        dets = [x.cell for x in mon.update(obs)]
+        if obs.rop == 0:
+            assert 3 not in dets
+            mon.flag_audit(3, 7.5)
+        elif obs.rop == 1:
+            assert dets == [3] and mon.sure[3] > 0 and mon.audit_db[3] == 7.5
+        else:  # the policy downtilted the cell: its audit finding is stale
+            changed = Observation(obs.rop, obs.kpis, obs.history, obs.events, frozenset(),
+                                  [(obs.rop, Action("tilt", 3, 2.0), 10.0, 12.0)], mr_rsrp_dbm=obs.mr_rsrp_dbm,
+                                  ue_serving=obs.ue_serving, ue_dl_demand_mbps=obs.ue_dl_demand_mbps)
+            assert 3 not in [x.cell for x in mon.update(changed)] and mon.audit_db[3] == 0
+
+
 class _Quiet:
     def score(self, features):
         return np.zeros(features.shape[0])

@@ -247,3 +247,25 @@ def test_verifier_seeds_draw_their_own_corrections_and_replays_draw_the_same():
     assert 0.2 < np.sqrt(np.mean(z ** 2)) < 3.0
     with pytest.raises(ConfigError, match="draw_scale"):
         VerifierConfig(draw_scale=0.0)
+
+
+def test_calibration_of_builds_the_same_twin_and_excluded_cells_keep_their_planning_values():
+    ep = _episode()
+    net = NetworkTwin(ep.scenario)
+    net.reset(seed=ep.seed)
+    reports = [net.step()[4]["mr_rsrp_dbm"] for _ in range(4)]
+    early, late = (Verifier(imperfect_factory(ep), VerifierConfig()) for _ in range(2))
+    for r, mr in enumerate(reports):
+        early.observe_reports(r, mr)
+        late.observe_reports(r, mr)
+    cal = early.calibration_of(0)  # what an audit reads, at the last calibration ROP
+    np.testing.assert_array_equal(early._twin(0).power_corr_db, late._twin(0).power_corr_db)
+    assert cal["excluded"] == [] and np.any(cal["power_db"] != 0)
+    early.exclude_from_calibration([2, 5])
+    assert early.calibration == {}  # built again at the next use, without the cells' corrections
+    twin = early._twin(0)
+    assert early.calibration[0]["excluded"] == [2, 5]
+    assert twin.power_corr_db[2] == twin.power_corr_db[5] == 0.0 and twin.tilt_corr_deg[5] == 0.0
+    keep = [c for c in range(twin.power_corr_db.size) if c not in (2, 5)]
+    np.testing.assert_array_equal(twin.power_corr_db[keep], late._twin(0).power_corr_db[keep])
+    assert Verifier(imperfect_factory(ep), VerifierConfig(calibrate=False)).calibration_of(0) == {}

@@ -18,6 +18,7 @@ from airan.agents.diagnoser import (
     Diagnoser,
     ModelScorer,
     SoftmaxModel,
+    audit_likelihood,
     coverage_shift_likelihood,
     late_handover_likelihood,
     shift_likelihood,
@@ -294,6 +295,15 @@ class AiranConfig:
     rounds. Without it a set once chosen is never proposed again in its incident (``tried_per_cell``): a single
     knob can still step through the catalogue's other sizes, but a combined set such as "downtilt 2 deg +
     neighbour uptilt 1 deg" cannot step.
+    audit_power_db: a configuration audit when the verifier's calibration reports are in (the last calibration
+    ROP) and no incident is open: the twin's fitted power correction of each cell (``Verifier.calibration_of``)
+    beyond +-that many dB flags the largest one as a standing signature (``Monitor.flag_audit``) whose cause
+    likelihood is ``audit_likelihood`` (stronger than planned: an uptilt; weaker: a PA or a downtilt), and leaves
+    the flagged cells out of the twins' calibration, which would otherwise carry the fault twice under the
+    hypothesis. A fault already there when the agents start moves no cell's own history, and it is what finds the
+    tilts among them: on the seed-7360 cold-start suite the faulty cell's correction was +4.9 to +10.7 dB for all
+    7 uptilts and beyond 4 dB for 2 of 10 downtilts, while no cell of 327 healthy calibration windows (dev's
+    and the suite's controls) exceeded 3.56 dB (``bench/heal_config_audit.py``). None: no audit.
     Off: stopped at its screen (session 43, S46): on dev every episode acted and scored as the default (669
     actions both); the repeated set was offered in 4 of 9 follow-up rounds on dev's overloads and never
     predicted to gain most."""
@@ -330,6 +340,7 @@ class AiranConfig:
     follow_unrecovered: bool = False
     stop_when_recovered: bool = False
     repeat_confirmed: bool = False
+    audit_power_db: float | None = 4.0
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -356,6 +367,10 @@ class AiranConfig:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {self.compensation!r}")
         if not 0 < self.confident <= 1:
             raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
+        if self.audit_power_db is not None and (isinstance(self.audit_power_db, bool) or
+                                                not isinstance(self.audit_power_db, (int, float)) or
+                                                not 0 < self.audit_power_db < np.inf):
+            raise ConfigError(f"audit_power_db must be a positive number of dB or None, got {self.audit_power_db!r}")
 
 
 @dataclass
@@ -450,6 +465,7 @@ class AiranPolicy(Policy):
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
+        self._audited = False  # the configuration audit ran (``AiranConfig.audit_power_db``)
         self._cal_noted: set[int] = set()  # verifier twins whose calibration the notes reported
         self.compensations: list[Compensation] = []  # kept compensations (``AiranConfig.withdraw_after_rops``)
         self._submitted: _Submitted | None = None
@@ -467,6 +483,7 @@ class AiranPolicy(Policy):
         if dets:
             self.verifier.freeze_reports()
         self.verifier.observe_reports(obs.rop, obs.mr_rsrp_dbm)
+        self._audit(obs.rop, dec)
         feats = self.monitor.features
         if feats is not None:
             self.feature_buf = (self.feature_buf + [feats])[-self.monitor.cfg.persistence:]
@@ -511,6 +528,25 @@ class AiranPolicy(Policy):
         if self.open is not None:
             self._incident_step(obs, dec, dets)
         return dec
+
+    def _audit(self, rop: int, dec: Decision) -> None:
+        """The configuration audit (``AiranConfig.audit_power_db``), once, at the last calibration ROP with no
+        incident open."""
+        thr, cal_rops = self.cfg.audit_power_db, self.verifier.cfg.calibration.rops
+        if thr is None or self._audited or rop < cal_rops - 1 or not self.verifier.cfg.calibrate:
+            return
+        self._audited = True
+        if rop > cal_rops - 1 or self.open is not None:
+            return
+        power = np.asarray(self.verifier.calibration_of(self.verifier.cfg.seeds[0]).get("power_db", []), float)
+        off = np.nonzero(np.abs(power) >= thr)[0]
+        if not off.size:
+            return
+        c = int(off[np.argmax(np.abs(power[off]))])
+        self.monitor.flag_audit(c, float(power[c]))
+        self.verifier.exclude_from_calibration(off.tolist())
+        dec.notes.append(f"audit: the UEs' reports of ROPs 0-{rop} put cell {c}'s radiated power {power[c]:+.1f} dB "
+                         f"off the planning model (beyond +-{thr:g} dB)")
 
     def _remember_compensation(self, rop: int) -> None:
         """The executor kept the last submitted set: remember it as a compensation to withdraw when its fault's
@@ -631,8 +667,9 @@ class AiranPolicy(Policy):
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
         shift, median or site-relative (the largest), then a site-relative spread (``spread_lead``), then a demand
         surge (the largest), then a late-handover signature (the most UEs held), then dead air or a ping-pong
-        storm (the most likely faulty). Returns (cell, the signature that chose it: "alarm", "shift", "spread",
-        "surge", "late", "other" or "" with no cell)."""
+        storm (the most likely faulty); a configuration audit's finding comes before those two (``flag_audit``).
+        Returns (cell, the signature that chose it: "alarm", "shift", "spread", "surge", "late", "audit", "other"
+        or "" with no cell)."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
@@ -655,6 +692,10 @@ class AiranPolicy(Policy):
         if late.any() and not hard.any():
             on = np.nonzero(late)[0]
             return int(on[np.argmax(mon.late_count[on])]), "late"
+        audit = sure & (mon.audit_db != 0)
+        if audit.any() and not hard.any():
+            on = np.nonzero(audit)[0]
+            return int(on[np.argmax(np.abs(mon.audit_db[on]))]), "audit"
         on = np.nonzero(hard if hard.any() else sure)[0]
         fault_p = 1.0 - self.diagnoser.posterior()[:, 0]
         return int(on[np.argmax(fault_p[on])]), "alarm" if hard.any() else "other"
@@ -748,6 +789,11 @@ class AiranPolicy(Policy):
             name = "ue.late_handover_held_rops" if self.monitor.cfg.late_ho_streak_rops > 0 else "ue.late_handover_ues"
             cited = {name: float(self.monitor.late_count[lead])}
             self.lead_signal = ("late_ho", lead, float(self.monitor.late_count[lead]))
+        elif lead is not None and lead_kind == "audit":
+            # the twin's calibration put the cell's radiated power far off the planning model: a tilt or a PA
+            lik = audit_likelihood(float(self.monitor.audit_db[lead]))
+            cited = {"twin.calibrated_power_db": float(self.monitor.audit_db[lead])}
+            self.lead_signal = ("audit", lead, float(self.monitor.audit_db[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
         ready = self.diagnoser.rops >= self.cfg.evidence_rops or (
