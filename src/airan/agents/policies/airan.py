@@ -295,6 +295,9 @@ class AiranConfig:
     rounds. Without it a set once chosen is never proposed again in its incident (``tried_per_cell``): a single
     knob can still step through the catalogue's other sizes, but a combined set such as "downtilt 2 deg +
     neighbour uptilt 1 deg" cannot step.
+    Off: stopped at its screen (session 43, S46): on dev every episode acted and scored as the default (669
+    actions both); the repeated set was offered in 4 of 9 follow-up rounds on dev's overloads and never
+    predicted to gain most.
     audit_power_db: a configuration audit when the verifier's calibration reports are in (the last calibration
     ROP) and no incident is open: the twin's fitted power correction of each cell (``Verifier.calibration_of``)
     beyond +-that many dB flags the largest one as a standing signature (``Monitor.flag_audit``) whose cause
@@ -302,11 +305,8 @@ class AiranConfig:
     the flagged cells out of the twins' calibration, which would otherwise carry the fault twice under the
     hypothesis. A fault already there when the agents start moves no cell's own history, and it is what finds the
     tilts among them: on the seed-7360 cold-start suite the faulty cell's correction was +4.9 to +10.7 dB for all
-    7 uptilts and beyond 4 dB for 2 of 10 downtilts, while no cell of 327 healthy calibration windows (dev's
-    and the suite's controls) exceeded 3.56 dB (``bench/heal_config_audit.py``). None: no audit.
-    Off: stopped at its screen (session 43, S46): on dev every episode acted and scored as the default (669
-    actions both); the repeated set was offered in 4 of 9 follow-up rounds on dev's overloads and never
-    predicted to gain most."""
+    7 uptilts and beyond 4 dB for 2 of 10 downtilts, while no cell of 327 healthy calibration windows (every dev
+    episode and the suite's controls) exceeded 3.56 dB (``bench/heal_config_audit.py``). None: no audit."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
