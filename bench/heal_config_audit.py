@@ -44,9 +44,7 @@ THRESHOLDS_DB = (3.0, 3.5, 4.0, 5.0)
 def _job(args: tuple) -> dict:
     suite_name, ep, rops = args
     v = fed_verifier(ep, first_reports(ep, rops), VerifierConfig())
-    seed = v.cfg.seeds[0]
-    v._twin(seed)
-    cal = v.calibration[seed]
+    cal = v.calibration_of(v.cfg.seeds[0])
     power = np.asarray(cal["power_db"], dtype=np.float64)  # [num_cells] dB
     tilt = np.asarray(cal["tilt_deg"], dtype=np.float64)  # [num_cells] deg
     early = [f for f in ep.faults if f.kind != "benign_surge" and f.onset_rop < rops]

@@ -199,17 +199,11 @@ def peer_baseline_stats(derived: dict[str, np.ndarray], start: int, stop: int,
     if peers.shape != (win.shape[1],):
         raise ShapeError(f"peers must be [{win.shape[1]}], got shape {peers.shape}")
     own = nanmedian0(win)  # [C, K] every cell's median over the window
-    group = own[peers] if int(peers.sum()) >= 3 else own
-    med = nanmedian0(group)  # [K]
-    mad = nanmedian0(np.abs(group - med[None]))
+    group = own[peers] if int(peers.sum()) >= 3 else own  # [P, K]
+    # the peers' medians as the rows of a one-cell window: the same robust statistics and floors as a cell's own
+    one = baseline_stats({k: group[:, j:j + 1] for j, k in enumerate(names)}, 0, group.shape[0])
     n = win.shape[1]
-    out = {}
-    for j, k in enumerate(names):
-        a_floor, r_floor = DERIVED[k]
-        scale = max(float(np.nan_to_num(1.4826 * mad[j], nan=0.0)), a_floor,
-                    r_floor * abs(float(np.nan_to_num(med[j]))))
-        out[k] = (np.full(n, med[j]), np.full(n, scale))
-    return out
+    return {k: (np.full(n, med[0]), np.full(n, scale[0])) for k, (med, scale) in one.items()}
 
 
 def mr_shift(reports: list[np.ndarray | None], start: int, stop: int, rop: int, recent_rops: int = 2,
