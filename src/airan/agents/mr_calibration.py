@@ -261,3 +261,113 @@ def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: 
     posterior covariance."""
     post = joint_posterior(residual_db, cell, slope_db_per_deg, link, num_cells, num_links, cfg)
     return post.power_db, post.tilt_deg, post.reports, post.link_db
+
+
+@dataclass(frozen=True)
+class PatternTestConfig:
+    """The fault-pattern test (``pattern_log_lr``). power_sd_db / tilt_sd_deg: std of the twin's hidden power and
+    tilt error of each cell (the twin's calibration accuracy: U(+-2 dB), U(+-1 deg)); noise_db: std of one report's
+    error that the co-sited difference leaves (measurement error and 1-dB quantisation); model_noise_db: what a
+    UE's average residual keeps of the rest (its movement over the ROPs, the pattern's curvature); min_ues: fewer
+    usable UEs and the test is not made."""
+
+    power_sd_db: float = 2.0 / np.sqrt(3.0)
+    tilt_sd_deg: float = 1.0 / np.sqrt(3.0)
+    noise_db: float = 3.0
+    model_noise_db: float = 2.0
+    slope_noise_deg: float = 0.0
+    min_ues: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("power_sd_db", "tilt_sd_deg", "noise_db", "model_noise_db"):
+            v = getattr(self, name)
+            if not np.isfinite(v) or v <= 0:
+                raise ConfigError(f"{name} must be a finite value > 0, got {v!r}")
+        if not np.isfinite(self.slope_noise_deg) or self.slope_noise_deg < 0:
+            raise ConfigError(f"slope_noise_deg must be a finite value >= 0, got {self.slope_noise_deg!r}")
+        if self.min_ues < 1:
+            raise ConfigError(f"min_ues must be >= 1, got {self.min_ues!r}")
+
+
+def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_db_per_deg: np.ndarray, cell: int,
+                   mates: Sequence[int], patterns_db: dict[str, np.ndarray], top_k: int,
+                   rank_dbm: np.ndarray | None = None, cfg: PatternTestConfig | None = None
+                   ) -> dict[str, np.ndarray]:
+    """Which fault of ``cell`` best explains what the UEs report of it: per hypothesis the log likelihood ratio
+    [nats] of the reports under the fault against no fault, [num_severities] float64 one per row of its pattern
+    (``marginal_log_lr`` takes the severity out).
+
+    ``reports``: per ROP [num_ues, num_cells] float64 reported RSRP [dBm] (NaN = not reported); ``model_dbm`` /
+    ``slope_db_per_deg``: the twin's predicted RSRP [dBm] and its slope with each cell's tilt [dB/deg], both
+    [num_ues, num_cells], with no fault; ``mates``: the cells co-sited with ``cell``; ``patterns_db``: hypothesis ->
+    [num_severities, num_ues] float64 how the fault changes what each UE receives from ``cell`` [dB]; ``top_k`` /
+    ``rank_dbm``: the UEs used are those with ``cell`` among their ``top_k`` by ``rank_dbm`` (default the model),
+    as in ``report_residuals``.
+
+    The statistic is, per UE and ROP, the cell's residual (report - model) minus the mean residual of the mates
+    that UE reported in that ROP, averaged over the ROPs: co-sited cells share a UE's shadow fading in the
+    network and in the twin, so the difference carries none of it. What it keeps of the twin's own error is the
+    cell's and the mates' hidden power and tilt errors (``cfg.power_sd_db``, ``cfg.tilt_sd_deg``; a tilt error acts
+    through each UE's slope), which enter the covariance as random effects, plus independent noise per UE
+    (``cfg.noise_db`` over sqrt(ROPs) and ``cfg.model_noise_db``). {} when fewer than ``cfg.min_ues`` UEs qualify
+    or the cell has no mate."""
+    cfg = cfg or PatternTestConfig()
+    model = np.asarray(model_dbm, dtype=np.float64)
+    slope = np.asarray(slope_db_per_deg, dtype=np.float64)
+    if model.ndim != 2 or slope.shape != model.shape:
+        raise ShapeError(f"model and slope must be the same [num_ues, num_cells], got {model.shape} / {slope.shape}")
+    num_ues, num_cells = model.shape
+    mates = [int(m) for m in mates if int(m) != int(cell)]
+    if not 0 <= int(cell) < num_cells or any(not 0 <= m < num_cells for m in mates):
+        raise ConfigError(f"cell {cell!r} and mates {mates!r} must be in [0, {num_cells})")
+    for name, p in patterns_db.items():
+        if np.ndim(p) != 2 or np.shape(p)[1] != num_ues or not np.all(np.isfinite(p)):
+            raise ShapeError(f"pattern {name!r} must be a finite [num_severities, {num_ues}] array, got "
+                             f"{np.shape(p)}")
+    stack = np.stack([np.asarray(r, dtype=np.float64) for r in reports]) if len(reports) else None
+    if stack is None or not mates:
+        return {}
+    if stack.shape[1:] != model.shape:
+        raise ShapeError(f"a report must be {model.shape}, got {stack.shape[1:]}")
+    order = model if rank_dbm is None else np.asarray(rank_dbm, dtype=np.float64)
+    rank = np.argsort(np.argsort(-np.where(np.isfinite(order), order, -np.inf), axis=1), axis=1)
+    res = stack - model[None]  # [T, U, C] dB
+    own = res[:, :, cell]  # [T, U]
+    oth = res[:, :, mates]  # [T, U, M]
+    has = np.isfinite(oth)
+    k = has.sum(axis=2)  # [T, U] mates reported
+    ok_t = np.isfinite(own) & (k > 0)
+    w = np.where(ok_t[:, :, None] & has, 1.0 / np.maximum(k, 1)[:, :, None], 0.0)  # [T, U, M] the mates' weights
+    diff = np.where(ok_t, own - np.sum(np.where(has, oth, 0.0) * w, axis=2), 0.0)  # [T, U]
+    n = ok_t.sum(axis=0)  # [U] ROPs used per UE
+    ues = (n > 0) & (rank[:, cell] < min(int(top_k), num_cells))
+    if ues.sum() < cfg.min_ues:
+        return {}
+    y = diff.sum(axis=0)[ues] / n[ues]  # [u] dB
+    wm = w.sum(axis=0)[ues] / n[ues][:, None]  # [u, M] each mate's mean weight
+    g, gm = slope[ues, cell], slope[ues][:, mates]
+    a = np.concatenate([np.ones((y.size, 1)), g[:, None], -wm, -wm * gm], axis=1)  # [u, 2 + 2M] error loadings
+    m = len(mates)
+    var = np.array([cfg.power_sd_db ** 2, cfg.tilt_sd_deg ** 2] + [cfg.power_sd_db ** 2] * m +
+                   [cfg.tilt_sd_deg ** 2] * m)
+    steep = g ** 2 + np.sum(wm * gm ** 2, axis=1)  # [u] dB^2/deg^2
+    cov = np.diag(cfg.noise_db ** 2 / n[ues] + cfg.model_noise_db ** 2 + cfg.slope_noise_deg ** 2 * steep) + \
+        (a * var) @ a.T
+    chol = np.linalg.cholesky(cov)
+
+    def loglik(delta: np.ndarray) -> float:
+        z = np.linalg.solve(chol, y - delta)
+        return -0.5 * float(z @ z)  # the determinant is the same under every hypothesis
+
+    l0 = loglik(np.zeros_like(y))
+    return {name: np.array([loglik(np.asarray(row, dtype=np.float64)[ues]) for row in p]) - l0
+            for name, p in patterns_db.items()}
+
+
+def marginal_log_lr(log_lr: np.ndarray) -> float:
+    """The log likelihood ratio [nats] of a hypothesis whose severity is uniform over the rows of ``log_lr``
+    ([num_severities] float64, ``pattern_log_lr``'s per-severity ratios): the log of their mean ratio."""
+    ll = np.asarray(log_lr, dtype=np.float64)
+    if ll.ndim != 1 or ll.size == 0 or not np.all(np.isfinite(ll)):
+        raise ConfigError(f"log likelihood ratios must be a finite non-empty 1-d array, got {log_lr!r}")
+    return float(ll.max() + np.log(np.mean(np.exp(ll - ll.max()))))

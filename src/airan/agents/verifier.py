@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 
 from airan.agents.monitor import change_quantile, report_change
-from airan.agents.mr_calibration import CalibrationConfig, cell_posterior, joint_posterior, report_residuals
+from airan.agents.mr_calibration import (
+    CalibrationConfig,
+    PatternTestConfig,
+    cell_posterior,
+    joint_posterior,
+    pattern_log_lr,
+    report_residuals,
+)
 from airan.agents.planner import Candidate
 from airan.core.errors import ActionError, ConfigError
 from airan.twin.actions import Action
@@ -33,6 +40,7 @@ from airan.twin.faults import Fault, demand_gain
 
 # Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
+AUDIT_SEVERITIES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # the severities a pattern test marginalises over
 
 
 RANKINGS = ("mean", "low", "fewest")  # how accepted candidates are ordered (``rank``)
@@ -268,6 +276,17 @@ def estimated_severities(observed: float, predicted: np.ndarray, severities: tup
                           f"{observed!r} finite")
     order = np.argsort(pred, kind="stable")
     est = float(np.interp(observed, pred[order], sev[order]))
+    return max(est * (1 - spread), 0.05), min(est * (1 + spread), 1.0)
+
+
+def audit_severities(log_lr: np.ndarray, severities: tuple[float, ...], spread: float = 0.2) -> tuple[float, float]:
+    """Two severities bracketing the most likely one of a fault-pattern test (``Verifier.audit_patterns``:
+    ``log_lr`` [S] per severity of ``severities`` [S]), that severity x (1 -+ ``spread``) within (0, 1], as
+    ``estimated_severities`` brackets a measured signature's."""
+    ll = np.asarray(log_lr, dtype=np.float64)
+    if ll.shape != (len(severities),) or not np.all(np.isfinite(ll)):
+        raise ConfigError(f"log likelihood ratios {log_lr!r} must be finite, one per severity of {severities!r}")
+    est = float(severities[int(np.argmax(ll))])
     return max(est * (1 - spread), 0.05), min(est * (1 + spread), 1.0)
 
 
@@ -562,6 +581,37 @@ class Verifier:
                 vals.append(row + [float(change_quantile(diff, 0.75)[0])] if rise else row)
             out[cause] = np.asarray(vals)
         return out
+
+    def audit_patterns(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES,
+                       severities: tuple[float, ...] = AUDIT_SEVERITIES,
+                       cfg: PatternTestConfig | None = None) -> dict[str, np.ndarray]:
+        """cause -> [len(severities)] float64 log likelihood ratio [nats] of the calibration reports
+        (``observe_reports``) of ``cell`` under ``cause`` at each of ``severities`` against no fault
+        (``mr_calibration.pattern_log_lr``), per the first seed's twin as built, before any calibration: the
+        planning model with the twin's own errors, which the test carries as random effects. The pattern of a
+        cause is what it changes in the RSRP each UE receives from ``cell`` in that twin. {} with no reports, a
+        trace that does not index the twin's UEs, or too few usable UEs."""
+        if not self._reports:
+            return {}
+        t = self.make_twin(self.cfg.seeds[0])
+        model = t.predicted_rsrp_dbm()  # [num_ues, num_cells] dBm
+        if self._reports[0].shape != model.shape:
+            return {}
+        if not 0 <= int(cell) < model.shape[1]:
+            raise ConfigError(f"cell must be in [0, {model.shape[1]}), got {cell!r}")
+        slope = t.predicted_rsrp_dbm(0.5) - t.predicted_rsrp_dbm(-0.5)  # [num_ues, num_cells] dB/deg
+        site = np.asarray(t.drop.cell_site, dtype=np.int64)
+        mates = [int(c) for c in np.nonzero(site == site[int(cell)])[0] if c != int(cell)]
+        patterns = {}
+        for cause in causes:
+            rows = []
+            for sev in self._sevs(severities):
+                f = t.clone()
+                f.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=f.rop))
+                rows.append(f.predicted_rsrp_dbm()[:, int(cell)] - model[:, int(cell)])
+            patterns[cause] = np.stack(rows)  # [num_severities, num_ues] dB
+        return pattern_log_lr(self._reports, model, slope, int(cell), mates, patterns, self.cfg.calibration.top_k,
+                              t.predicted_rsrp_dbm(shadowing=False), cfg)
 
     def _sevs(self, severities: tuple[float, ...] | None) -> tuple[float, ...]:
         sevs = self.cfg.severities if severities is None else tuple(severities)

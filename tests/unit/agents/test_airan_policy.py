@@ -836,18 +836,21 @@ def test_an_outage_already_there_at_rop_0_is_diagnosed_from_the_peers_and_compen
     assert "already there when the telemetry starts" in report and "median of the" in report
 
 
-@pytest.mark.parametrize("audit", [4.0, None])
-def test_an_uptilt_already_there_is_found_by_the_audit_and_tilted_back(audit):
+@pytest.mark.parametrize("audit,patterns", [(4.0, True), (4.0, False), (None, True)])
+def test_an_uptilt_already_there_is_found_by_the_audit_and_tilted_back(audit, patterns):
     # cell 4 uptilted from ROP 0 moves no history of its own; the twin's calibration to the first 4 ROPs puts its
-    # radiated power several dB above the planning model, and that finding leads to the downtilt
+    # radiated power several dB above the planning model, and that finding leads to the downtilt; the pattern test
+    # says which fault reproduces the UEs' reports of the cell, and at which severity
     base = AiranPolicy()
     log, report = _run([Fault("uptilt_overshoot", (4,), severity=0.9, onset_rop=0)], rops=8,
-                       cfg=dataclasses.replace(base.cfg, audit_power_db=audit))
+                       cfg=dataclasses.replace(base.cfg, audit_power_db=audit, audit_patterns=patterns))
     notes = [n for d in log for n in d["notes"] if n.startswith("audit:")]
     if audit is None:
         assert not notes and not any(d["detections"] for d in log[:6])
         return
-    assert len(notes) == 1 and "cell 4" in notes[0]
+    assert len(notes) == (2 if patterns else 1) and "cell 4" in notes[0]
+    if patterns:  # the uptilt first, at the severity the reports point to
+        assert notes[1].split(": ")[2].startswith("uptilt_overshoot +") and "severity 0.9" in notes[1]
     first = next(r for r, d in enumerate(log) if d["detections"])
     assert first == 4 and log[first]["detections"][0]["cell"] == 4
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])

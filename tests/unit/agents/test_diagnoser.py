@@ -167,6 +167,24 @@ def test_a_coverage_shift_lead_weighs_against_a_handover_misconfiguration():
     assert d.diagnose(lead=3, lead_likelihood=lik * shift).top(1) == ["excessive_downtilt"]
 
 
+def test_a_pattern_test_weighs_the_tested_causes_against_no_fault_for_the_rest():
+    from airan.agents.diagnoser import AUDIT_LLR_SCALE, pattern_likelihood
+
+    lik = pattern_likelihood({"uptilt_overshoot": 40.0, "excessive_downtilt": -6.0, "pa_degradation": 0.0})
+    up, ho = lik[CAUSES.index("uptilt_overshoot")], lik[CAUSES.index("ho_misconfig")]
+    assert up == 1.0 and ho == pytest.approx(np.exp(-40.0 / AUDIT_LLR_SCALE))
+    assert lik[CAUSES.index("pa_degradation")] == ho  # a ratio of 1: as likely as a cause that was not tested
+    assert lik[CAUSES.index("excessive_downtilt")] < ho
+    # nothing explains the reports better than no fault: the untested causes lead
+    none = pattern_likelihood({"uptilt_overshoot": -3.0})
+    assert none.max() == 1.0 and none[CAUSES.index("uptilt_overshoot")] < 1.0
+    for bad in ({}, {"uptilt_overshoot": float("nan")}, {"tilt": 1.0}):
+        with pytest.raises(ConfigError):
+            pattern_likelihood(bad)
+    with pytest.raises(ConfigError, match="scale"):
+        pattern_likelihood({"uptilt_overshoot": 1.0}, scale=0.0)
+
+
 def test_an_audit_finding_points_to_an_uptilt_when_stronger_and_a_pa_or_downtilt_when_weaker():
     from airan.agents.diagnoser import SPREAD_OTHER_LIKELIHOOD, audit_likelihood
 

@@ -5,10 +5,13 @@ import pytest
 
 from airan.agents.mr_calibration import (
     CalibrationConfig,
+    PatternTestConfig,
     cell_posterior,
     fit_corrections,
     fit_with_links,
     joint_posterior,
+    marginal_log_lr,
+    pattern_log_lr,
     report_residuals,
 )
 from airan.agents.runner import imperfect_factory
@@ -269,3 +272,81 @@ def test_calibration_of_builds_the_same_twin_and_excluded_cells_keep_their_plann
     keep = [c for c in range(twin.power_corr_db.size) if c not in (2, 5)]
     np.testing.assert_array_equal(twin.power_corr_db[keep], late._twin(0).power_corr_db[keep])
     assert Verifier(imperfect_factory(ep), VerifierConfig(calibrate=False)).calibration_of(0) == {}
+
+
+def _pattern_problem(seed: int, fault_row: int | None, num_ues: int = 60, rops: int = 4):
+    """Two sites of 3 cells; cell 1's reports carry ``fault_row`` of hypothesis "tilt" (None: no fault) on top of
+    each cell's hidden power/tilt error, a per-(UE, site) shadowing error the co-sited cells share, and 1-dB
+    quantised measurement noise."""
+    rng = np.random.default_rng(seed)
+    site = np.array([0, 0, 0, 1, 1, 1])
+    model = rng.uniform(-110, -70, (num_ues, 6))
+    slope = rng.normal(0.0, 2.0, (num_ues, 6))
+    ramp = np.linspace(-1.0, 1.0, num_ues)
+    patterns = {"tilt": np.stack([k * 3.0 * ramp for k in (1, 2, 3)]),  # far UEs gain, near ones lose
+                "power": np.stack([np.full(num_ues, -k * 3.0) for k in (1, 2, 3)])}
+    truth = model + rng.uniform(-2, 2, 6) + slope * rng.uniform(-1, 1, 6) + rng.normal(0, 3, (num_ues, 2))[:, site]
+    if fault_row is not None:
+        truth[:, 1] += patterns["tilt"][fault_row]
+    reports = [np.round(truth + rng.normal(0, 2, truth.shape)) for _ in range(rops)]
+    return reports, model, slope, patterns
+
+
+def test_the_pattern_test_names_the_fault_and_its_severity_and_stays_quiet_without_one():
+    reports, model, slope, patterns = _pattern_problem(1, fault_row=1)
+    llr = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6)
+    assert set(llr) == {"tilt", "power"} and llr["tilt"].shape == (3,)
+    assert marginal_log_lr(llr["tilt"]) > 10 and marginal_log_lr(llr["tilt"]) > marginal_log_lr(llr["power"])
+    assert int(np.argmax(llr["tilt"])) == 1  # the severity that was injected
+    quiet = pattern_log_lr(*_pattern_problem(1, fault_row=None)[:3], 1, [0, 2], patterns, top_k=6)
+    assert max(marginal_log_lr(v) for v in quiet.values()) < marginal_log_lr(llr["tilt"]) / 3
+    # a random effect per UE for the pattern's curvature weakens both answers, never flips them
+    wide = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6, cfg=PatternTestConfig(
+        slope_noise_deg=1.0))
+    assert 0 < marginal_log_lr(wide["tilt"]) < marginal_log_lr(llr["tilt"])
+
+
+def test_the_pattern_test_needs_mates_and_ues_and_rejects_bad_shapes():
+    reports, model, slope, patterns = _pattern_problem(2, fault_row=0)
+    assert pattern_log_lr(reports, model, slope, 1, [], patterns, top_k=6) == {}  # no co-sited cell to difference
+    assert pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6,
+                          cfg=PatternTestConfig(min_ues=1000)) == {}
+    assert pattern_log_lr([], model, slope, 1, [0, 2], patterns, top_k=6) == {}
+    with pytest.raises(ShapeError, match="pattern 'tilt'"):
+        pattern_log_lr(reports, model, slope, 1, [0, 2], {"tilt": np.zeros((3, 5))}, top_k=6)
+    with pytest.raises(ShapeError):
+        pattern_log_lr([r[:, :5] for r in reports], model, slope, 1, [0, 2], patterns, top_k=6)
+    with pytest.raises(ConfigError, match="cell 9"):
+        pattern_log_lr(reports, model, slope, 9, [0, 2], patterns, top_k=6)
+    with pytest.raises(ConfigError, match="slope_noise_deg"):
+        PatternTestConfig(slope_noise_deg=-1.0)
+    with pytest.raises(ConfigError, match="noise_db"):
+        PatternTestConfig(noise_db=0.0)
+    assert marginal_log_lr(np.array([0.0, np.log(3.0)])) == pytest.approx(np.log(2.0))
+    with pytest.raises(ConfigError, match="finite"):
+        marginal_log_lr(np.array([np.nan]))
+
+
+def test_the_verifier_finds_an_uptilt_from_rop_0_in_the_reports_and_its_severity():
+    from airan.twin.faults import Fault
+
+    ep = SuiteEpisode(id="cal-up", scenario="ci-tiny", seed=3, rops=12,
+                      faults=(Fault("uptilt_overshoot", (4,), severity=0.7, onset_rop=0),))
+    net = NetworkTwin(ep.scenario)
+    net.reset(seed=ep.seed, options={"faults": list(ep.faults)})
+    v = Verifier(imperfect_factory(ep), VerifierConfig())
+    assert v.audit_patterns(4) == {}  # no report yet
+    for r in range(4):
+        v.observe_reports(r, net.step()[4]["mr_rsrp_dbm"])
+    llr = v.audit_patterns(4)
+    marg = {k: marginal_log_lr(x) for k, x in llr.items()}
+    assert set(llr) == {"excessive_downtilt", "uptilt_overshoot", "pa_degradation"}
+    assert max(marg, key=marg.get) == "uptilt_overshoot" and marg["uptilt_overshoot"] > 10
+    from airan.agents.verifier import AUDIT_SEVERITIES, audit_severities
+
+    lo, hi = audit_severities(llr["uptilt_overshoot"], AUDIT_SEVERITIES)
+    assert lo <= 0.7 <= hi
+    with pytest.raises(ConfigError, match="one per severity"):
+        audit_severities(llr["uptilt_overshoot"][:2], AUDIT_SEVERITIES)
+    with pytest.raises(ConfigError, match="cell must be"):
+        v.audit_patterns(99)

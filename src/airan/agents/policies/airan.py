@@ -21,6 +21,7 @@ from airan.agents.diagnoser import (
     audit_likelihood,
     coverage_shift_likelihood,
     late_handover_likelihood,
+    pattern_likelihood,
     shift_likelihood,
     spread_likelihood,
     surge_likelihood,
@@ -28,10 +29,18 @@ from airan.agents.diagnoser import (
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
+from airan.agents.mr_calibration import marginal_log_lr
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, cite_peers, render
 from airan.agents.suite import cause_scope
-from airan.agents.verifier import Verifier, VerifierConfig, estimated_severities, objective_series
+from airan.agents.verifier import (
+    AUDIT_SEVERITIES,
+    Verifier,
+    VerifierConfig,
+    audit_severities,
+    estimated_severities,
+    objective_series,
+)
 from airan.core.errors import ConfigError
 from airan.core.units import thermal_noise_dbm
 from airan.twin.faults import SITE_FAULTS, demand_gain
@@ -306,7 +315,13 @@ class AiranConfig:
     hypothesis. A fault already there when the agents start moves no cell's own history, and it is what finds the
     tilts among them: on the seed-7360 cold-start suite the faulty cell's correction was +4.9 to +10.7 dB for all
     7 uptilts and beyond 4 dB for 2 of 10 downtilts, while no cell of 327 healthy calibration windows (every dev
-    episode and the suite's controls) exceeded 3.56 dB (``bench/heal_config_audit.py``). None: no audit."""
+    episode and the suite's controls) exceeded 3.56 dB (``bench/heal_config_audit.py``). None: no audit.
+    audit_patterns: with ``audit_power_db``, the flagged cell's cause likelihood comes from a fault-pattern test
+    instead of the correction's sign (``Verifier.audit_patterns``, ``diagnoser.pattern_likelihood``): how well an
+    uptilt, a downtilt or a PA degradation of the cell, at any severity, reproduces what each UE reports of it
+    against no fault. The sign alone could not outweigh a classifier that reads a cold cell's peer features as a
+    handover fault (seed 7360: 2 of 7 uptilts diagnosed as something else). Falls back to the sign when the test
+    cannot be made (fewer than 5 usable UEs)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -341,6 +356,7 @@ class AiranConfig:
     stop_when_recovered: bool = False
     repeat_confirmed: bool = False
     audit_power_db: float | None = 4.0
+    audit_patterns: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -466,6 +482,7 @@ class AiranPolicy(Policy):
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
         self._audited = False  # the configuration audit ran (``AiranConfig.audit_power_db``)
+        self.audit_llr: dict[int, dict[str, float]] = {}  # cell -> the audit's pattern test (``audit_patterns``)
         self._cal_noted: set[int] = set()  # verifier twins whose calibration the notes reported
         self.compensations: list[Compensation] = []  # kept compensations (``AiranConfig.withdraw_after_rops``)
         self._submitted: _Submitted | None = None
@@ -547,6 +564,14 @@ class AiranPolicy(Policy):
         self.verifier.exclude_from_calibration(off.tolist())
         dec.notes.append(f"audit: the UEs' reports of ROPs 0-{rop} put cell {c}'s radiated power {power[c]:+.1f} dB "
                          f"off the planning model (beyond +-{thr:g} dB)")
+        if self.cfg.audit_patterns:
+            llr = self.verifier.audit_patterns(c)
+            if llr:
+                self.audit_llr[c] = llr
+                sevs = AUDIT_SEVERITIES
+                dec.notes.append(f"audit: log likelihood ratios of cell {c}'s reports against no fault: " + ", ".join(
+                    f"{k} {marginal_log_lr(v):+.1f} (most likely at severity {sevs[int(np.argmax(v))]:g})"
+                    for k, v in sorted(llr.items(), key=lambda kv: -marginal_log_lr(kv[1]))))
 
     def _remember_compensation(self, rop: int) -> None:
         """The executor kept the last submitted set: remember it as a compensation to withdraw when its fault's
@@ -791,8 +816,11 @@ class AiranPolicy(Policy):
             self.lead_signal = ("late_ho", lead, float(self.monitor.late_count[lead]))
         elif lead is not None and lead_kind == "audit":
             # the twin's calibration put the cell's radiated power far off the planning model: a tilt or a PA
-            lik = audit_likelihood(float(self.monitor.audit_db[lead]))
+            llr = {k: marginal_log_lr(v) for k, v in self.audit_llr.get(lead, {}).items()}
+            lik = pattern_likelihood(llr) if llr else audit_likelihood(float(self.monitor.audit_db[lead]))
             cited = {"twin.calibrated_power_db": float(self.monitor.audit_db[lead])}
+            if llr:
+                cited["twin.audit_log_lr"] = max(llr.values())
             self.lead_signal = ("audit", lead, float(self.monitor.audit_db[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
@@ -1005,6 +1033,8 @@ class AiranPolicy(Policy):
             return estimated_severities(observed, self.shift_predictions[cell][cause][:, 0], sevs)
         if kind == "surge" and demand_gain(cause, 1.0) != 1.0:
             return estimated_severities(observed, np.log2([demand_gain(cause, s) for s in sevs]), sevs)
+        if kind == "audit" and cause in self.audit_llr.get(cell, {}):
+            return audit_severities(self.audit_llr[cell][cause], AUDIT_SEVERITIES)
         return None
 
     def report(self) -> str:
