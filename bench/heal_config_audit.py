@@ -12,7 +12,10 @@ reports:
 * **healthy windows**: episodes with no fault in the calibration ROPs (controls, and faults that start later):
   per episode the largest |power correction| over the cells, the false alarms an audit at each threshold raises;
 * **faults from the start** (a real fault active in the calibration ROPs), per class: the faulty cell's power
-  and tilt corrections, and how many an audit at each threshold flags on the faulty cell (on another cell too).
+  and tilt corrections, and how many an audit at each threshold flags on the faulty cell (on another cell too);
+  and the fault-pattern test on the faulty cell (``Verifier.audit_patterns``, which ``AiranConfig.audit_patterns``
+  reads for a flagged cell): how often the hypothesis it rates most likely is the true cause, and the gap
+  between its most likely severity and the true one.
 
 It measures; nothing in the policy reads it.
 
@@ -34,9 +37,9 @@ from heal_fkr_by_loss import progress_pool  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 from twin_calibration import fed_verifier, first_reports  # noqa: E402
 
-from airan.agents.mr_calibration import CalibrationConfig  # noqa: E402
+from airan.agents.mr_calibration import CalibrationConfig, marginal_log_lr  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
-from airan.agents.verifier import VerifierConfig  # noqa: E402
+from airan.agents.verifier import AUDIT_SEVERITIES, VerifierConfig  # noqa: E402
 
 THRESHOLDS_DB = (3.0, 3.5, 4.0, 5.0)
 
@@ -55,6 +58,12 @@ def _job(args: tuple) -> dict:
         c = int(early[0].cells[0])
         row |= {"cell": c, "severity": early[0].severity, "power_db": float(power[c]), "tilt_deg": float(tilt[c]),
                 "power_z": float(power[c] / cal["sd_power_db"][c])}
+        llr = v.audit_patterns(c)
+        if llr:
+            marg = {k: marginal_log_lr(x) for k, x in llr.items()}
+            best = max(marg, key=marg.get)
+            row |= {"pattern_log_lr": marg, "pattern_cause": best,
+                    "pattern_severity": float(AUDIT_SEVERITIES[int(np.argmax(llr[best]))])}
     return row
 
 
@@ -73,6 +82,12 @@ def summary(rows: list[dict]) -> dict:
             "flagged_on_the_faulty_cell": {str(t): sum(abs(x) >= t for x in p) for t in THRESHOLDS_DB},
             "flagged_elsewhere_only": {str(t): sum(abs(r["power_db"]) < t <= r["max_abs_power_db"] for r in rs)
                                        for t in THRESHOLDS_DB}}
+        tested = [r for r in rs if "pattern_cause" in r]
+        right = [r for r in tested if r["pattern_cause"] == cause]
+        out["faulty_from_start"][cause] |= {
+            "pattern_tested": len(tested), "pattern_names_the_cause": len(right),
+            "pattern_severity_error_max": max((abs(r["pattern_severity"] - r["severity"]) for r in right),
+                                              default=None)}
     return out
 
 
@@ -99,7 +114,8 @@ def main() -> None:
           f" flagged per threshold {s['healthy_flagged']}")
     for cause, c in s["faulty_from_start"].items():
         print(f"{cause}: {c['n']} from the start, faulty cell's power correction {c['power_db_min']:+.1f} to "
-              f"{c['power_db_max']:+.1f} dB, flagged {c['flagged_on_the_faulty_cell']}")
+              f"{c['power_db_max']:+.1f} dB, flagged {c['flagged_on_the_faulty_cell']}; the pattern test names "
+              f"the cause in {c['pattern_names_the_cause']} of {c['pattern_tested']}")
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
 

@@ -54,6 +54,9 @@ class Incident:
     closed_rop: int | None = None
     closed_why: str = ""  # why it closed, when not because its KPIs went back within their baseline
     cold: bool = False  # the anomaly was there before the cells had a history of their own (compared with peers)
+    # a configuration audit led the diagnosis: the cause its fault-pattern test rated most likely, "" when none
+    # led, "power" when only the calibrated power correction was read (``AiranConfig.audit_patterns``)
+    audit: str = ""
 
 
 def cite(history: dict[str, np.ndarray], kpis: tuple[str, ...], cell: int, before_rop: int,
@@ -109,6 +112,12 @@ def render(incidents: list[Incident], episode_id: str) -> tuple[str, dict[str, f
         if inc.cold:
             lines.append("The anomaly was already there when the telemetry starts: with no history of the cell "
                          "before it, the cell is compared with the network's cells that carry no equipment alarm.")
+        if inc.audit:
+            fits = ("" if inc.audit == "power" else
+                    f"; of the faults the twin can put on it, {CAUSE_TEXT.get(inc.audit, inc.audit)} reproduces "
+                    f"them best")
+            lines.append("A configuration audit singled the cell out: what the UEs reported of it in the first ROPs "
+                         f"does not fit the planning model{fits}.")
         if inc.citations:
             lines.append("Telemetry used: " + "; ".join(c.text() for c in inc.citations) + ".")
             for c in inc.citations:

@@ -851,6 +851,9 @@ def test_an_uptilt_already_there_is_found_by_the_audit_and_tilted_back(audit, pa
     assert len(notes) == (2 if patterns else 1) and "cell 4" in notes[0]
     if patterns:  # the uptilt first, at the severity the reports point to
         assert notes[1].split(": ")[2].startswith("uptilt_overshoot +") and "severity 0.9" in notes[1]
+        assert "A configuration audit singled the cell out" in report and "uptilt" in report.split("audit")[1]
+    else:
+        assert "A configuration audit singled the cell out" in report and "reproduces" not in report
     first = next(r for r, d in enumerate(log) if d["detections"])
     assert first == 4 and log[first]["detections"][0]["cell"] == 4
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])

@@ -20,13 +20,16 @@ def test_a_fault_from_the_start_is_taken_into_its_cells_correction_and_a_late_on
     warm = SuiteEpisode("a-1", "ci-tiny", SEED, 12, (Fault("pa_degradation", (4,), severity=0.9, onset_rop=6),))
     rc, rw = mod._job(("s", cold, 4)), mod._job(("s", warm, 4))
     assert not rc["healthy"] and rc["cell"] == 4 and rc["power_db"] < -3.0 and rc["max_cell"] == 4
+    assert rc["pattern_cause"] == "pa_degradation" and rc["pattern_log_lr"]["pa_degradation"] > 0
+    assert abs(rc["pattern_severity"] - 0.9) <= 0.1
     assert rw["healthy"] and "power_db" not in rw and rw["max_abs_power_db"] < 3.0
 
 
 def test_summary_counts_false_flags_on_healthy_windows_and_flags_per_class(mod):
     rows = [{"healthy": True, "cause": "control", "max_abs_power_db": 2.0},
             {"healthy": True, "cause": "control", "max_abs_power_db": 3.6},
-            {"healthy": False, "cause": "uptilt_overshoot", "power_db": 6.0, "tilt_deg": 0.5, "max_abs_power_db": 6.0},
+            {"healthy": False, "cause": "uptilt_overshoot", "power_db": 6.0, "tilt_deg": 0.5, "max_abs_power_db": 6.0,
+             "pattern_cause": "uptilt_overshoot", "severity": 0.55, "pattern_severity": 0.5},
             {"healthy": False, "cause": "uptilt_overshoot", "power_db": 1.0, "tilt_deg": 0.1, "max_abs_power_db": 4.5}]
     s = mod.summary(rows)
     assert s["healthy_windows"] == 2 and s["healthy_max_abs_power_db"] == 3.6
@@ -35,3 +38,5 @@ def test_summary_counts_false_flags_on_healthy_windows_and_flags_per_class(mod):
     assert u["n"] == 2 and (u["power_db_min"], u["power_db_max"]) == (1.0, 6.0)
     assert u["flagged_on_the_faulty_cell"] == {"3.0": 1, "3.5": 1, "4.0": 1, "5.0": 1}
     assert u["flagged_elsewhere_only"] == {"3.0": 1, "3.5": 1, "4.0": 1, "5.0": 0}
+    assert (u["pattern_tested"], u["pattern_names_the_cause"]) == (1, 1)
+    assert u["pattern_severity_error_max"] == pytest.approx(0.05)

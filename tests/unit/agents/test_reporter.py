@@ -44,3 +44,16 @@ def test_a_cold_incident_cites_the_median_peer_and_says_why():
     assert "already there when the telemetry starts" in text
     assert ev == {"L1M.RSRP@0@0": -101.5, "L1M.RSRP@3@0": -82.0}
     assert "already there" not in render([Incident(detected_rop=5, cells=(0,))], "ep")[0]
+
+
+def test_an_audit_led_incident_says_what_the_audit_found_without_numbers_of_its_own():
+    base = dict(detected_rop=4, cells=(4,), cold=True)
+    named, _ = render([Incident(**base, audit="uptilt_overshoot")], "ep")
+    assert "A configuration audit singled the cell out" in named and "reproduces them best" in named
+    assert "uptilt" in named.split("configuration audit")[1]
+    power, _ = render([Incident(**base, audit="power")], "ep")
+    assert "A configuration audit singled the cell out" in power and "reproduces" not in power
+    plain, _ = render([Incident(**base)], "ep")
+    assert "configuration audit" not in plain
+    # the audit's sentence adds no number: every number in the report is still a cited telemetry value
+    assert not re.findall(r"\d", named.split("\n")[-2])

@@ -321,7 +321,10 @@ class AiranConfig:
     uptilt, a downtilt or a PA degradation of the cell, at any severity, reproduces what each UE reports of it
     against no fault. The sign alone could not outweigh a classifier that reads a cold cell's peer features as a
     handover fault (seed 7360: 2 of 7 uptilts diagnosed as something else). Falls back to the sign when the test
-    cannot be made (fewer than 5 usable UEs)."""
+    cannot be made (fewer than 5 usable UEs). The most likely severity gives the verifier its hypothesis'
+    severities (``audit_severities``). On by a pre-registered test (``HEAL_PREREG_S63.md``, never-used seed-7362
+    cold suite): cold tilts diagnosed right 6 -> 13 of 17, paired FKR +0.011 [-0.005, +0.033], harm 3 -> 4,
+    detection unchanged; warm suites never flag, so dev is byte-identical."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -482,7 +485,7 @@ class AiranPolicy(Policy):
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
         self._audited = False  # the configuration audit ran (``AiranConfig.audit_power_db``)
-        self.audit_llr: dict[int, dict[str, float]] = {}  # cell -> the audit's pattern test (``audit_patterns``)
+        self.audit_llr: dict[int, dict[str, np.ndarray]] = {}  # cell -> cause -> [severities] the pattern test
         self._cal_noted: set[int] = set()  # verifier twins whose calibration the notes reported
         self.compensations: list[Compensation] = []  # kept compensations (``AiranConfig.withdraw_after_rops``)
         self._submitted: _Submitted | None = None
@@ -836,6 +839,10 @@ class AiranPolicy(Policy):
             inc.diagnosis = diag
             kpis, cell = CAUSE_KPIS[diag.top(1)[0]], diag.cells[0]
             inc.cold = self.monitor.cold
+            inc.audit = ""
+            if self.lead_signal is not None and self.lead_signal[0] == "audit" and self.lead_signal[1] == cell:
+                llr = self.audit_llr.get(cell)
+                inc.audit = max(llr, key=lambda k: marginal_log_lr(llr[k])) if llr else "power"
             if inc.cold:  # no pre-incident ROP to cite: the peers the features compared the cell with
                 inc.citations = cite_peers(obs.history, kpis, cell, obs.rop, self.monitor.hard_alarms() == 0)
             else:
