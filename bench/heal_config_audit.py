@@ -14,8 +14,9 @@ reports:
 * **faults from the start** (a real fault active in the calibration ROPs), per class: the faulty cell's power
   and tilt corrections, and how many an audit at each threshold flags on the faulty cell (on another cell too);
   and the fault-pattern test on the faulty cell (``Verifier.audit_patterns``, which ``AiranConfig.audit_patterns``
-  reads for a flagged cell): how often the hypothesis it rates most likely is the true cause, and the gap
-  between its most likely severity and the true one.
+  reads for a flagged cell): how often the hypothesis it rates most likely is the true cause, the gap between its
+  most likely severity and the true one, and the largest ratio against no fault (for a cause that leaves the
+  cell's RSRP alone, how far the test is from naming a fault that is not there).
 
 It measures; nothing in the policy reads it.
 
@@ -84,10 +85,13 @@ def summary(rows: list[dict]) -> dict:
                                        for t in THRESHOLDS_DB}}
         tested = [r for r in rs if "pattern_cause" in r]
         right = [r for r in tested if r["pattern_cause"] == cause]
+        best = [max(r["pattern_log_lr"].values()) for r in tested]
         out["faulty_from_start"][cause] |= {
             "pattern_tested": len(tested), "pattern_names_the_cause": len(right),
             "pattern_severity_error_max": max((abs(r["pattern_severity"] - r["severity"]) for r in right),
-                                              default=None)}
+                                              default=None),
+            "pattern_best_log_lr_max": max(best, default=None),
+            "pattern_best_log_lr_over_10": sum(b > 10 for b in best)}
     return out
 
 

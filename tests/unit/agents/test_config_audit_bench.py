@@ -29,7 +29,8 @@ def test_summary_counts_false_flags_on_healthy_windows_and_flags_per_class(mod):
     rows = [{"healthy": True, "cause": "control", "max_abs_power_db": 2.0},
             {"healthy": True, "cause": "control", "max_abs_power_db": 3.6},
             {"healthy": False, "cause": "uptilt_overshoot", "power_db": 6.0, "tilt_deg": 0.5, "max_abs_power_db": 6.0,
-             "pattern_cause": "uptilt_overshoot", "severity": 0.55, "pattern_severity": 0.5},
+             "pattern_cause": "uptilt_overshoot", "severity": 0.55, "pattern_severity": 0.5,
+             "pattern_log_lr": {"uptilt_overshoot": 30.0, "pa_degradation": -4.0}},
             {"healthy": False, "cause": "uptilt_overshoot", "power_db": 1.0, "tilt_deg": 0.1, "max_abs_power_db": 4.5}]
     s = mod.summary(rows)
     assert s["healthy_windows"] == 2 and s["healthy_max_abs_power_db"] == 3.6
@@ -40,3 +41,4 @@ def test_summary_counts_false_flags_on_healthy_windows_and_flags_per_class(mod):
     assert u["flagged_elsewhere_only"] == {"3.0": 1, "3.5": 1, "4.0": 1, "5.0": 0}
     assert (u["pattern_tested"], u["pattern_names_the_cause"]) == (1, 1)
     assert u["pattern_severity_error_max"] == pytest.approx(0.05)
+    assert u["pattern_best_log_lr_max"] == 30.0 and u["pattern_best_log_lr_over_10"] == 1
