@@ -584,13 +584,14 @@ class Verifier:
 
     def audit_patterns(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES,
                        severities: tuple[float, ...] = AUDIT_SEVERITIES,
-                       cfg: PatternTestConfig | None = None) -> dict[str, np.ndarray]:
+                       cfg: PatternTestConfig | None = None, skip_mates: Sequence[int] = ()) -> dict[str, np.ndarray]:
         """cause -> [len(severities)] float64 log likelihood ratio [nats] of the calibration reports
         (``observe_reports``) of ``cell`` under ``cause`` at each of ``severities`` against no fault
         (``mr_calibration.pattern_log_lr``), per the first seed's twin as built, before any calibration: the
         planning model with the twin's own errors, which the test carries as random effects. The pattern of a
-        cause is what it changes in the RSRP each UE receives from ``cell`` in that twin. {} with no reports, a
-        trace that does not index the twin's UEs, or too few usable UEs."""
+        cause is what it changes in the RSRP each UE receives from ``cell`` in that twin. ``skip_mates``: co-sited
+        cells not to compare with (cells found faulty: a mate's fault shows mirrored in the difference). {} with
+        no reports, a trace that does not index the twin's UEs, or too few usable UEs or mates."""
         if not self._reports:
             return {}
         t = self.make_twin(self.cfg.seeds[0])
@@ -601,7 +602,8 @@ class Verifier:
             raise ConfigError(f"cell must be in [0, {model.shape[1]}), got {cell!r}")
         slope = t.predicted_rsrp_dbm(0.5) - t.predicted_rsrp_dbm(-0.5)  # [num_ues, num_cells] dB/deg
         site = np.asarray(t.drop.cell_site, dtype=np.int64)
-        mates = [int(c) for c in np.nonzero(site == site[int(cell)])[0] if c != int(cell)]
+        skip = {int(c) for c in skip_mates} | {int(cell)}
+        mates = [int(c) for c in np.nonzero(site == site[int(cell)])[0] if int(c) not in skip]
         patterns = {}
         for cause in causes:
             rows = []

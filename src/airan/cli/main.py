@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from airan.cli.audit import audit
 from airan.cli.bench import app as bench_app
 from airan.cli.calibrate import calibrate
 from airan.cli.data import app as data_app
@@ -35,6 +36,7 @@ app.command("replay")(replay)
 app.add_typer(intent_app, name="intent")
 app.add_typer(suite_app, name="suite")
 app.command("heal")(heal)
+app.command("audit")(audit)
 
 if __name__ == "__main__":
     app()

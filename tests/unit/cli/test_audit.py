@@ -1,0 +1,40 @@
+"""``airan audit``: a configuration audit from the UEs' first measurement reports."""
+
+import json
+
+from typer.testing import CliRunner
+
+from airan.cli.main import app
+
+runner = CliRunner()
+
+
+def _json(args):
+    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "3", *args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_an_uptilt_there_from_the_start_is_flagged_named_and_sized_and_its_mate_is_clean():
+    out = _json(["--fault", "uptilt_overshoot:cell=4,severity=0.7", "--cell", "5"])
+    assert out["rops"] == 4 and out["threshold_db"] == 4.0 and out["num_cells"] == 21
+    first, mate = out["cells"]
+    assert first["cell"] == 4 and first["flagged"] and first["power_db"] > 4.0
+    assert first["most_likely"] == "uptilt_overshoot" and 0.6 <= first["severity"] <= 0.8
+    assert first["log_lr"]["uptilt_overshoot"] > 10 > max(first["log_lr"]["excessive_downtilt"],
+                                                            first["log_lr"]["pa_degradation"])
+    # the co-sited cell asked for is compared with its other mates, not the faulty one: no fault named
+    assert mate["cell"] == 5 and not mate["flagged"] and mate["most_likely"] == "none" and mate["severity"] is None
+
+
+def test_a_healthy_network_flags_nothing_and_bad_input_names_the_value():
+    out = _json([])
+    assert out["cells"] == [] and out["max_abs_power_db"] < 4.0
+    table = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "3"])
+    assert table.exit_code == 0 and "radiates as planned" in table.output
+    for args, needle in ((["--cell", "99"], "99"), (["--threshold-db", "0"], "0"),
+                         (["--fault", "uptilt_overshoot:cell=40"], "40"), (["--fault", "tilt:cell=4"], "tilt")):
+        res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", *args])
+        assert res.exit_code == 2 and needle in res.output, res.output
+    res = runner.invoke(app, ["audit", "--scenario", "nowhere"])
+    assert res.exit_code == 2 and "nowhere" in res.output
