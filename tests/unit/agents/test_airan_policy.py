@@ -866,3 +866,19 @@ def test_audit_power_db_must_be_a_positive_number():
     for bad in (0.0, -1.0, float("nan"), True):
         with pytest.raises(ConfigError, match="audit_power_db"):
             AiranConfig(audit_power_db=bad)
+
+
+@pytest.mark.parametrize("cold_cal", [True, False])
+def test_a_detection_at_rop_0_can_calibrate_the_twin_around_the_detected_cells(cold_cal):
+    # cell 4 down from ROP 0: by default the first detection ends the calibration reports, so the twin keeps its
+    # hidden errors; with cold_calibration the other cells' reports of the calibration ROPs still calibrate it
+    base = AiranPolicy()
+    log, _, pol = _run([Fault("cell_outage", (4,), onset_rop=0)], rops=5,
+                       cfg=dataclasses.replace(base.cfg, cold_calibration=cold_cal), policy=True)
+    assert any(x["cell"] == 4 for x in log[0]["detections"])
+    cal = pol.verifier.calibration_of(pol.verifier.cfg.seeds[0])
+    if not cold_cal:
+        assert cal == {}
+        return
+    assert 4 in cal["excluded"] and cal["rops"] == 4 and cal["power_db"][4] == 0.0
+    assert any(v != 0 for c, v in enumerate(cal["power_db"]) if c != 4)

@@ -324,7 +324,13 @@ class AiranConfig:
     cannot be made (fewer than 5 usable UEs). The most likely severity gives the verifier its hypothesis'
     severities (``audit_severities``). On by a pre-registered test (``HEAL_PREREG_S63.md``, never-used seed-7362
     cold suite): cold tilts diagnosed right 6 -> 13 of 17, paired FKR +0.011 [-0.005, +0.033], harm 3 -> 4,
-    detection unchanged; warm suites never flag, so dev is byte-identical."""
+    detection unchanged; warm suites never flag, so dev is byte-identical.
+    cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
+    the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
+    them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
+    calibration at all (its hidden +-2 dB / +-1 deg errors). Warm suites detect after the calibration ROPs. Off:
+    stopped at its screen (session 51, seed-7360 cold suite): paired FKR +0.004 [-0.009, +0.017], 3 episodes
+    better and 3 worse, harm 5 -> 6 by the scorer and 3 -> 6 against the counterfactual."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -360,6 +366,7 @@ class AiranConfig:
     repeat_confirmed: bool = False
     audit_power_db: float | None = 4.0
     audit_patterns: bool = True
+    cold_calibration: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -500,7 +507,11 @@ class AiranPolicy(Policy):
         self.verifier.observe_positions(obs.ue_xy_m)
         dets = self.monitor.update(obs)
         dec.detections = dets
-        if dets:
+        if dets and self.cfg.cold_calibration and obs.rop < self.verifier.cfg.calibration.rops:
+            # an anomaly before the calibration ROPs are over: calibrate around the detected cells, not without
+            # any report (a fault already there when the agents start would otherwise leave the twin as built)
+            self.verifier.exclude_from_calibration(sorted({int(x.cell) for x in dets}))
+        elif dets:
             self.verifier.freeze_reports()
         self.verifier.observe_reports(obs.rop, obs.mr_rsrp_dbm)
         self._audit(obs.rop, dec)
