@@ -268,8 +268,11 @@ class PatternTestConfig:
     """The fault-pattern test (``pattern_log_lr``). power_sd_db / tilt_sd_deg: std of the twin's hidden power and
     tilt error of each cell (the twin's calibration accuracy: U(+-2 dB), U(+-1 deg)); noise_db: std of one report's
     error that the co-sited difference leaves (measurement error and 1-dB quantisation); model_noise_db: what a
-    UE's average residual keeps of the rest (its movement over the ROPs, the pattern's curvature); min_ues: fewer
-    usable UEs and the test is not made."""
+    UE's average residual keeps of the rest (its movement over the ROPs); slope_noise_deg: a further independent
+    error per UE of this many deg times its tilt slopes (the pattern's curvature, which the linear tilt error model
+    misses where the vertical pattern is steep: 1 deg cut the largest ratio on healthy stadium windows 76.6 ->
+    28.0 nats, but the cold downtilts' too; 0 by default, docs/healing_journal.md); min_ues: fewer usable UEs and
+    the test is not made."""
 
     power_sd_db: float = 2.0 / np.sqrt(3.0)
     tilt_sd_deg: float = 1.0 / np.sqrt(3.0)
@@ -324,11 +327,12 @@ def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_d
         if np.ndim(p) != 2 or np.shape(p)[1] != num_ues or not np.all(np.isfinite(p)):
             raise ShapeError(f"pattern {name!r} must be a finite [num_severities, {num_ues}] array, got "
                              f"{np.shape(p)}")
-    stack = np.stack([np.asarray(r, dtype=np.float64) for r in reports]) if len(reports) else None
-    if stack is None or not mates:
+    bad = [np.shape(r) for r in reports if np.shape(r) != model.shape]
+    if bad:
+        raise ShapeError(f"a report must be {model.shape}, got {bad[0]}")
+    if not len(reports) or not mates:
         return {}
-    if stack.shape[1:] != model.shape:
-        raise ShapeError(f"a report must be {model.shape}, got {stack.shape[1:]}")
+    stack = np.stack([np.asarray(r, dtype=np.float64) for r in reports])  # [T, U, C] dBm
     order = model if rank_dbm is None else np.asarray(rank_dbm, dtype=np.float64)
     rank = np.argsort(np.argsort(-np.where(np.isfinite(order), order, -np.inf), axis=1), axis=1)
     res = stack - model[None]  # [T, U, C] dB
