@@ -15,6 +15,7 @@ import numpy as np
 from airan.agents.base import Decision, Diagnosis, EpisodeContext, Observation, Policy
 from airan.agents.coordinator import Coordinator, Proposal
 from airan.agents.diagnoser import (
+    AUDIT_LLR_SCALE,
     Diagnoser,
     ModelScorer,
     SoftmaxModel,
@@ -325,6 +326,8 @@ class AiranConfig:
     severities (``audit_severities``). On by a pre-registered test (``HEAL_PREREG_S63.md``, never-used seed-7362
     cold suite): cold tilts diagnosed right 6 -> 13 of 17, paired FKR +0.011 [-0.005, +0.033], harm 3 -> 4,
     detection unchanged; warm suites never flag, so dev is byte-identical.
+    audit_llr_scale: the pattern test's log likelihood ratios are divided by this before they weigh the causes
+    (``diagnoser.pattern_likelihood``; 1: taken as they are).
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
@@ -366,6 +369,7 @@ class AiranConfig:
     repeat_confirmed: bool = False
     audit_power_db: float | None = 4.0
     audit_patterns: bool = True
+    audit_llr_scale: float = AUDIT_LLR_SCALE
     cold_calibration: bool = False
 
     def __post_init__(self) -> None:
@@ -391,6 +395,9 @@ class AiranConfig:
             raise ConfigError(f"handover_modes must be one of {HANDOVER_MODES}, got {self.handover_modes!r}")
         if self.compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {self.compensation!r}")
+        if isinstance(self.audit_llr_scale, bool) or not isinstance(self.audit_llr_scale, (int, float)) or \
+                not 0 < self.audit_llr_scale < np.inf:
+            raise ConfigError(f"audit_llr_scale must be a positive finite number, got {self.audit_llr_scale!r}")
         if not 0 < self.confident <= 1:
             raise ConfigError(f"confident must be in (0, 1], got {self.confident!r}")
         if self.audit_power_db is not None and (isinstance(self.audit_power_db, bool) or
@@ -831,7 +838,8 @@ class AiranPolicy(Policy):
         elif lead is not None and lead_kind == "audit":
             # the twin's calibration put the cell's radiated power far off the planning model: a tilt or a PA
             llr = {k: marginal_log_lr(v) for k, v in self.audit_llr.get(lead, {}).items()}
-            lik = pattern_likelihood(llr) if llr else audit_likelihood(float(self.monitor.audit_db[lead]))
+            lik = pattern_likelihood(llr, self.cfg.audit_llr_scale) if llr else \
+                audit_likelihood(float(self.monitor.audit_db[lead]))
             cited = {"twin.calibrated_power_db": float(self.monitor.audit_db[lead])}
             if llr:
                 cited["twin.audit_log_lr"] = max(llr.values())
