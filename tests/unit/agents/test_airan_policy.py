@@ -866,6 +866,8 @@ def test_audit_power_db_must_be_a_positive_number():
     for bad in (0.0, -1.0, float("nan"), True):
         with pytest.raises(ConfigError, match="audit_power_db"):
             AiranConfig(audit_power_db=bad)
+        with pytest.raises(ConfigError, match="audit_llr_scale"):
+            AiranConfig(audit_llr_scale=bad)
 
 
 @pytest.mark.parametrize("cold_cal", [True, False])

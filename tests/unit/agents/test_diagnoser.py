@@ -183,6 +183,10 @@ def test_a_pattern_test_weighs_the_tested_causes_against_no_fault_for_the_rest()
             pattern_likelihood(bad)
     with pytest.raises(ConfigError, match="scale"):
         pattern_likelihood({"uptilt_overshoot": 1.0}, scale=0.0)
+    # a scale above 1 tempers the ratios (S63's 4): the same evidence weighs the causes less apart
+    tempered = pattern_likelihood({"uptilt_overshoot": 40.0}, scale=4.0)
+    tho = tempered[CAUSES.index("ho_misconfig")]
+    assert tho == pytest.approx(np.exp(-10.0)) and tho > ho
 
 
 def test_an_audit_finding_points_to_an_uptilt_when_stronger_and_a_pa_or_downtilt_when_weaker():

@@ -327,7 +327,9 @@ class AiranConfig:
     cold suite): cold tilts diagnosed right 6 -> 13 of 17, paired FKR +0.011 [-0.005, +0.033], harm 3 -> 4,
     detection unchanged; warm suites never flag, so dev is byte-identical.
     audit_llr_scale: the pattern test's log likelihood ratios are divided by this before they weigh the causes
-    (``diagnoser.pattern_likelihood``; 1: taken as they are).
+    (``diagnoser.pattern_likelihood``; 1: taken as they are). 1 since S64 (``HEAL_PREREG_S64.md``, never-used
+    seed-7363 cold suite: audit-led diagnoses right 14 -> 16 of 16, paired FKR +0.014 [+0.000, +0.041], harm
+    9 -> 9, detection unchanged); S63 had adopted the test with 4.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
