@@ -271,14 +271,17 @@ class PatternTestConfig:
     UE's average residual keeps of the rest (its movement over the ROPs); slope_noise_deg: a further independent
     error per UE of this many deg times its tilt slopes (the pattern's curvature, which the linear tilt error model
     misses where the vertical pattern is steep: 1 deg cut the largest ratio on healthy stadium windows 76.6 ->
-    28.0 nats, but the cold downtilts' too; 0 by default, docs/healing_journal.md); min_ues: fewer usable UEs and
-    the test is not made."""
+    28.0 nats, but the cold downtilts' too; 0 by default, docs/healing_journal.md); tilt_grid_deg: tilt errors
+    [deg] at which the twin's own response stands in for the linear slope (``pattern_log_lr``'s
+    ``tilt_response_db``; equal weights, so the midpoints of equal bins of the error's range: (-0.75, -0.25, 0.25,
+    0.75) for U(+-1 deg)); empty: the linear model; min_ues: fewer usable UEs and the test is not made."""
 
     power_sd_db: float = 2.0 / np.sqrt(3.0)
     tilt_sd_deg: float = 1.0 / np.sqrt(3.0)
     noise_db: float = 3.0
     model_noise_db: float = 2.0
     slope_noise_deg: float = 0.0
+    tilt_grid_deg: tuple[float, ...] = ()
     min_ues: int = 5
 
     def __post_init__(self) -> None:
@@ -290,12 +293,14 @@ class PatternTestConfig:
             raise ConfigError(f"slope_noise_deg must be a finite value >= 0, got {self.slope_noise_deg!r}")
         if self.min_ues < 1:
             raise ConfigError(f"min_ues must be >= 1, got {self.min_ues!r}")
+        if not all(np.isfinite(t) and t != 0 for t in self.tilt_grid_deg):
+            raise ConfigError(f"tilt_grid_deg must hold finite non-zero tilt errors, got {self.tilt_grid_deg!r}")
 
 
 def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_db_per_deg: np.ndarray, cell: int,
                    mates: Sequence[int], patterns_db: dict[str, np.ndarray], top_k: int,
-                   rank_dbm: np.ndarray | None = None, cfg: PatternTestConfig | None = None
-                   ) -> dict[str, np.ndarray]:
+                   rank_dbm: np.ndarray | None = None, cfg: PatternTestConfig | None = None,
+                   tilt_response_db: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Which fault of ``cell`` best explains what the UEs report of it: per hypothesis the log likelihood ratio
     [nats] of the reports under the fault against no fault, [num_severities] float64 one per row of its pattern
     (``marginal_log_lr`` takes the severity out).
@@ -312,8 +317,11 @@ def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_d
     network and in the twin, so the difference carries none of it. What it keeps of the twin's own error is the
     cell's and the mates' hidden power and tilt errors (``cfg.power_sd_db``, ``cfg.tilt_sd_deg``; a tilt error acts
     through each UE's slope), which enter the covariance as random effects, plus independent noise per UE
-    (``cfg.noise_db`` over sqrt(ROPs) and ``cfg.model_noise_db``). {} when fewer than ``cfg.min_ues`` UEs qualify
-    or the cell has no mate."""
+    (``cfg.noise_db`` over sqrt(ROPs) and ``cfg.model_noise_db``). ``tilt_response_db`` [G, num_ues, num_cells]
+    (optional): how each cell's RSRP moves at G equally likely tilt errors (the twin's own prediction, e.g. at
+    ``cfg.tilt_grid_deg``); the tilt errors' covariance is then the mean outer product of those responses instead
+    of the slope's linear one, which misses the curvature of a steep vertical pattern. {} when fewer than
+    ``cfg.min_ues`` UEs qualify or the cell has no mate."""
     cfg = cfg or PatternTestConfig()
     model = np.asarray(model_dbm, dtype=np.float64)
     slope = np.asarray(slope_db_per_deg, dtype=np.float64)
@@ -350,13 +358,24 @@ def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_d
     y = diff.sum(axis=0)[ues] / n[ues]  # [u] dB
     wm = w.sum(axis=0)[ues] / n[ues][:, None]  # [u, M] each mate's mean weight
     g, gm = slope[ues, cell], slope[ues][:, mates]
-    a = np.concatenate([np.ones((y.size, 1)), g[:, None], -wm, -wm * gm], axis=1)  # [u, 2 + 2M] error loadings
     m = len(mates)
-    var = np.array([cfg.power_sd_db ** 2, cfg.tilt_sd_deg ** 2] + [cfg.power_sd_db ** 2] * m +
-                   [cfg.tilt_sd_deg ** 2] * m)
     steep = g ** 2 + np.sum(wm * gm ** 2, axis=1)  # [u] dB^2/deg^2
-    cov = np.diag(cfg.noise_db ** 2 / n[ues] + cfg.model_noise_db ** 2 + cfg.slope_noise_deg ** 2 * steep) + \
-        (a * var) @ a.T
+    cov = np.diag(cfg.noise_db ** 2 / n[ues] + cfg.model_noise_db ** 2 + cfg.slope_noise_deg ** 2 * steep)
+    if tilt_response_db is None:
+        a = np.concatenate([np.ones((y.size, 1)), g[:, None], -wm, -wm * gm], axis=1)  # [u, 2 + 2M] loadings
+        var = np.array([cfg.power_sd_db ** 2, cfg.tilt_sd_deg ** 2] + [cfg.power_sd_db ** 2] * m +
+                       [cfg.tilt_sd_deg ** 2] * m)
+        cov = cov + (a * var) @ a.T
+    else:
+        resp = np.asarray(tilt_response_db, dtype=np.float64)
+        if resp.ndim != 3 or resp.shape[1:] != model.shape or not np.all(np.isfinite(resp)):
+            raise ShapeError(f"tilt_response_db must be a finite [G, {num_ues}, {num_cells}] array, got "
+                             f"{resp.shape}")
+        a = np.concatenate([np.ones((y.size, 1)), -wm], axis=1)  # [u, 1 + M] power loadings
+        cov = cov + cfg.power_sd_db ** 2 * (a @ a.T)
+        for j, c in enumerate([int(cell)] + mates):  # each cell's own tilt error, through the twin's response
+            d = resp[:, ues, c] * (np.ones(y.size) if j == 0 else -wm[:, j - 1])[None, :]  # [G, u] dB
+            cov = cov + d.T @ d / resp.shape[0]
     chol = np.linalg.cholesky(cov)
 
     def loglik(delta: np.ndarray) -> float:

@@ -612,8 +612,10 @@ class Verifier:
                 f.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=f.rop))
                 rows.append(f.predicted_rsrp_dbm()[:, int(cell)] - model[:, int(cell)])
             patterns[cause] = np.stack(rows)  # [num_severities, num_ues] dB
+        grid = (cfg or PatternTestConfig()).tilt_grid_deg
+        resp = np.stack([t.predicted_rsrp_dbm(g) - model for g in grid]) if grid else None  # [G, U, C] dB
         return pattern_log_lr(self._reports, model, slope, int(cell), mates, patterns, self.cfg.calibration.top_k,
-                              t.predicted_rsrp_dbm(shadowing=False), cfg)
+                              t.predicted_rsrp_dbm(shadowing=False), cfg, resp)
 
     def _sevs(self, severities: tuple[float, ...] | None) -> tuple[float, ...]:
         sevs = self.cfg.severities if severities is None else tuple(severities)

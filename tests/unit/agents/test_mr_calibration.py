@@ -350,3 +350,21 @@ def test_the_verifier_finds_an_uptilt_from_rop_0_in_the_reports_and_its_severity
         audit_severities(llr["uptilt_overshoot"][:2], AUDIT_SEVERITIES)
     with pytest.raises(ConfigError, match="cell must be"):
         v.audit_patterns(99)
+
+
+def test_a_tilt_response_with_the_slopes_second_moment_gives_the_linear_model_and_bad_shapes_are_named():
+    reports, model, slope, patterns = _pattern_problem(3, fault_row=2)
+    linear = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6)
+    sd = PatternTestConfig().tilt_sd_deg  # two equally likely errors of +-sd carry the same variance as U(+-1 deg)
+    resp = np.stack([slope * -sd, slope * sd])
+    same = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6, tilt_response_db=resp)
+    for k in linear:
+        np.testing.assert_allclose(same[k], linear[k], rtol=1e-9, atol=1e-9)
+    # a response that bends (a steep pattern's curvature) is a different, wider covariance
+    bent = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6,
+                          tilt_response_db=np.stack([slope * -sd + 3.0, slope * sd + 3.0]))
+    assert marginal_log_lr(bent["tilt"]) != pytest.approx(marginal_log_lr(linear["tilt"]))
+    with pytest.raises(ShapeError, match="tilt_response_db"):
+        pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6, tilt_response_db=resp[:, :5])
+    with pytest.raises(ConfigError, match="tilt_grid_deg"):
+        PatternTestConfig(tilt_grid_deg=(0.0,))
