@@ -18,6 +18,11 @@ reports:
   most likely severity and the true one, and the largest ratio against no fault (for a cause that leaves the
   cell's RSRP alone, how far the test is from naming a fault that is not there).
 
+With ``--scan-grid T1,T2,...`` it also runs the pattern test on every cell of every episode with the tilt errors'
+non-linear covariance at those errors (``PatternTestConfig.tilt_grid_deg``): the largest ratio against no fault
+over a healthy window's cells (what a detector built on the test would have to stay below) and the faulty cell's
+best ratio (``scan_*`` fields, ``summary["scan"]``).
+
 It measures; nothing in the policy reads it.
 
     .venv/bin/python bench/heal_config_audit.py --suite bench/results/heal_cold_suite.json \\
@@ -38,15 +43,17 @@ from heal_fkr_by_loss import progress_pool  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 from twin_calibration import fed_verifier, first_reports  # noqa: E402
 
-from airan.agents.mr_calibration import CalibrationConfig, marginal_log_lr  # noqa: E402
+from airan.agents.mr_calibration import CalibrationConfig, PatternTestConfig, marginal_log_lr  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 from airan.agents.verifier import AUDIT_SEVERITIES, VerifierConfig  # noqa: E402
+from airan.core.errors import ConfigError  # noqa: E402
 
 THRESHOLDS_DB = (3.0, 3.5, 4.0, 5.0)
 
 
 def _job(args: tuple) -> dict:
-    suite_name, ep, rops = args
+    suite_name, ep, rops = args[:3]
+    grid = args[3] if len(args) > 3 else ()
     v = fed_verifier(ep, first_reports(ep, rops), VerifierConfig())
     cal = v.calibration_of(v.cfg.seeds[0])
     power = np.asarray(cal["power_db"], dtype=np.float64)  # [num_cells] dB
@@ -65,6 +72,14 @@ def _job(args: tuple) -> dict:
             best = max(marg, key=marg.get)
             row |= {"pattern_log_lr": marg, "pattern_cause": best,
                     "pattern_severity": float(AUDIT_SEVERITIES[int(np.argmax(llr[best]))])}
+    if grid:
+        scan = v.audit_patterns_of(range(power.size), cfg=PatternTestConfig(tilt_grid_deg=tuple(grid)))
+        best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scan.items()}
+        top = max(best, key=best.get) if best else None
+        row |= {"scan_max_log_lr": None if top is None else float(best[top]), "scan_max_cell": top}
+        if early:
+            fc = int(early[0].cells[0])
+            row["scan_faulty_log_lr"] = float(best[fc]) if fc in best else None
     return row
 
 
@@ -92,6 +107,17 @@ def summary(rows: list[dict]) -> dict:
                                               default=None),
             "pattern_best_log_lr_max": max(best, default=None),
             "pattern_best_log_lr_over_10": sum(b > 10 for b in best)}
+    scanned = [r for r in rows if r.get("scan_max_log_lr") is not None]
+    if scanned:
+        hs = [r["scan_max_log_lr"] for r in scanned if r["healthy"]]
+        out["scan"] = {"healthy_windows": len(hs), "healthy_max_log_lr": max(hs, default=None),
+                       "healthy_p90_log_lr": float(np.percentile(hs, 90)) if hs else None, "faulty_cell": {}}
+        for cause in sorted({r["cause"] for r in scanned if not r["healthy"]}):
+            fl = [r["scan_faulty_log_lr"] for r in scanned if not r["healthy"] and r["cause"] == cause
+                  and r.get("scan_faulty_log_lr") is not None]
+            out["scan"]["faulty_cell"][cause] = {"n": len(fl), "min": min(fl, default=None),
+                                                 "max": max(fl, default=None),
+                                                 "above_healthy_max": sum(x > max(hs, default=np.inf) for x in fl)}
     return out
 
 
@@ -100,12 +126,19 @@ def main() -> None:
     ap.add_argument("--suite", type=Path, action="append", required=True, help="a suite file (repeatable)")
     ap.add_argument("--rops", type=int, default=CalibrationConfig().rops, help="calibration ROPs (the verifier's)")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--scan-grid", default="", help="tilt errors [deg], comma-separated: scan every cell with "
+                    "the pattern test's non-linear tilt covariance, e.g. -0.75,-0.25,0.25,0.75")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
+    try:
+        grid = tuple(float(x) for x in args.scan_grid.split(",")) if args.scan_grid.strip() else ()
+        PatternTestConfig(tilt_grid_deg=grid)
+    except (ValueError, ConfigError) as e:
+        raise SystemExit(f"--scan-grid {args.scan_grid!r}: {e}") from None
     if args.workers < 1 or args.rops < 1:
         raise SystemExit(f"--workers and --rops must be >= 1, got {args.workers} / {args.rops}")
     t0 = time.perf_counter()
-    jobs = [(path.name, ep, args.rops) for path in args.suite for ep in load_suite(path).episodes]
+    jobs = [(path.name, ep, args.rops, grid) for path in args.suite for ep in load_suite(path).episodes]
     with progress_pool(args.workers) as run:
         rows = run("calibrations", _job, jobs)
     out = {"machine": machine_info(), "command": "heal_config_audit.py " + " ".join(sys.argv[1:]),
@@ -120,6 +153,10 @@ def main() -> None:
         print(f"{cause}: {c['n']} from the start, faulty cell's power correction {c['power_db_min']:+.1f} to "
               f"{c['power_db_max']:+.1f} dB, flagged {c['flagged_on_the_faulty_cell']}; the pattern test names "
               f"the cause in {c['pattern_names_the_cause']} of {c['pattern_tested']}")
+    if "scan" in s:
+        print(f"scan: healthy windows' largest ratio {s['scan']['healthy_max_log_lr']:.1f} nats; faulty cells "
+              + "; ".join(f"{c} {v['min']:.1f}..{v['max']:.1f} ({v['above_healthy_max']} of {v['n']} above)"
+                          for c, v in s["scan"]["faulty_cell"].items() if v["n"]))
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
 

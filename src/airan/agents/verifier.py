@@ -592,30 +592,48 @@ class Verifier:
         cause is what it changes in the RSRP each UE receives from ``cell`` in that twin. ``skip_mates``: co-sited
         cells not to compare with (cells found faulty: a mate's fault shows mirrored in the difference). {} with
         no reports, a trace that does not index the twin's UEs, or too few usable UEs or mates."""
+        return self.audit_patterns_of([cell], causes, severities, cfg, skip_mates).get(int(cell), {})
+
+    def audit_patterns_of(self, cells: Sequence[int], causes: tuple[str, ...] = RSRP_CAUSES,
+                          severities: tuple[float, ...] = AUDIT_SEVERITIES, cfg: PatternTestConfig | None = None,
+                          skip_mates: Sequence[int] = ()) -> dict[int, dict[str, np.ndarray]]:
+        """``audit_patterns`` for each of ``cells`` (cell -> its result, {} omitted), the twin and the patterns
+        built once: a cause is injected on all of them together, since the RSRP a UE receives from a cell moves
+        with that cell's own tilt and power alone."""
         if not self._reports:
             return {}
         t = self.make_twin(self.cfg.seeds[0])
         model = t.predicted_rsrp_dbm()  # [num_ues, num_cells] dBm
         if self._reports[0].shape != model.shape:
             return {}
-        if not 0 <= int(cell) < model.shape[1]:
-            raise ConfigError(f"cell must be in [0, {model.shape[1]}), got {cell!r}")
+        cells = [int(c) for c in cells]
+        bad = [c for c in cells if not 0 <= c < model.shape[1]]
+        if bad:
+            raise ConfigError(f"cell must be in [0, {model.shape[1]}), got {bad[0]!r}")
+        if not cells:
+            return {}
         slope = t.predicted_rsrp_dbm(0.5) - t.predicted_rsrp_dbm(-0.5)  # [num_ues, num_cells] dB/deg
         site = np.asarray(t.drop.cell_site, dtype=np.int64)
-        skip = {int(c) for c in skip_mates} | {int(cell)}
-        mates = [int(c) for c in np.nonzero(site == site[int(cell)])[0] if int(c) not in skip]
-        patterns = {}
+        patterns = {}  # cause -> [num_severities, num_ues, num_cells] dB
         for cause in causes:
             rows = []
             for sev in self._sevs(severities):
                 f = t.clone()
-                f.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=f.rop))
-                rows.append(f.predicted_rsrp_dbm()[:, int(cell)] - model[:, int(cell)])
-            patterns[cause] = np.stack(rows)  # [num_severities, num_ues] dB
+                f.inject(Fault(cause, tuple(sorted(set(cells))), severity=sev, onset_rop=f.rop))
+                rows.append(f.predicted_rsrp_dbm() - model)
+            patterns[cause] = np.stack(rows)
         grid = (cfg or PatternTestConfig()).tilt_grid_deg
         resp = np.stack([t.predicted_rsrp_dbm(g) - model for g in grid]) if grid else None  # [G, U, C] dB
-        return pattern_log_lr(self._reports, model, slope, int(cell), mates, patterns, self.cfg.calibration.top_k,
-                              t.predicted_rsrp_dbm(shadowing=False), cfg, resp)
+        rank = t.predicted_rsrp_dbm(shadowing=False)
+        out = {}
+        for c in cells:
+            skip = {int(x) for x in skip_mates} | {c}
+            mates = [int(m) for m in np.nonzero(site == site[c])[0] if int(m) not in skip]
+            res = pattern_log_lr(self._reports, model, slope, c, mates, {k: p[:, :, c] for k, p in patterns.items()},
+                                 self.cfg.calibration.top_k, rank, cfg, resp)
+            if res:
+                out[c] = res
+        return out
 
     def _sevs(self, severities: tuple[float, ...] | None) -> tuple[float, ...]:
         sevs = self.cfg.severities if severities is None else tuple(severities)

@@ -42,3 +42,16 @@ def test_summary_counts_false_flags_on_healthy_windows_and_flags_per_class(mod):
     assert (u["pattern_tested"], u["pattern_names_the_cause"]) == (1, 1)
     assert u["pattern_severity_error_max"] == pytest.approx(0.05)
     assert u["pattern_best_log_lr_max"] == 30.0 and u["pattern_best_log_lr_over_10"] == 1
+
+
+def test_the_scan_tests_every_cell_with_the_non_linear_tilt_covariance_and_summarises_it(mod):
+    cold = SuiteEpisode("s-0", "ci-tiny", SEED, 12, (Fault("uptilt_overshoot", (4,), severity=0.8, onset_rop=0),))
+    calm = SuiteEpisode("s-1", "ci-tiny", SEED, 12, ())
+    rc, rh = mod._job(("s", cold, 4, (-0.75, -0.25, 0.25, 0.75))), mod._job(("s", calm, 4, (-0.75, -0.25, 0.25, 0.75)))
+    assert rc["scan_max_cell"] == 4 and rc["scan_faulty_log_lr"] == rc["scan_max_log_lr"] > 20
+    assert rh["healthy"] and rh["scan_max_log_lr"] < rc["scan_faulty_log_lr"] and "scan_faulty_log_lr" not in rh
+    assert "scan_max_log_lr" not in mod._job(("s", calm, 4))  # no grid, no scan
+    s = mod.summary([rc, rh])["scan"]
+    assert s["healthy_windows"] == 1 and s["healthy_max_log_lr"] == rh["scan_max_log_lr"]
+    assert s["faulty_cell"]["uptilt_overshoot"] == {"n": 1, "min": rc["scan_faulty_log_lr"],
+                                                    "max": rc["scan_faulty_log_lr"], "above_healthy_max": 1}
