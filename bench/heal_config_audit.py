@@ -45,7 +45,7 @@ from twin_calibration import fed_verifier, first_reports  # noqa: E402
 
 from airan.agents.mr_calibration import CalibrationConfig, PatternTestConfig, marginal_log_lr  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
-from airan.agents.verifier import AUDIT_SEVERITIES, VerifierConfig  # noqa: E402
+from airan.agents.verifier import AUDIT_SEVERITIES, VerifierConfig, most_likely_severity  # noqa: E402
 from airan.core.errors import ConfigError  # noqa: E402
 
 THRESHOLDS_DB = (3.0, 3.5, 4.0, 5.0)
@@ -71,7 +71,7 @@ def _job(args: tuple) -> dict:
             marg = {k: marginal_log_lr(x) for k, x in llr.items()}
             best = max(marg, key=marg.get)
             row |= {"pattern_log_lr": marg, "pattern_cause": best,
-                    "pattern_severity": float(AUDIT_SEVERITIES[int(np.argmax(llr[best]))])}
+                    "pattern_severity": most_likely_severity(llr[best], AUDIT_SEVERITIES)}
     if grid:
         scan = v.audit_patterns_of(range(power.size), cfg=PatternTestConfig(tilt_grid_deg=tuple(grid)))
         best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scan.items()}

@@ -275,19 +275,27 @@ def estimated_severities(observed: float, predicted: np.ndarray, severities: tup
         raise ConfigError(f"predicted {pred!r} must match severities {severities!r}, finite, and observed "
                           f"{observed!r} finite")
     order = np.argsort(pred, kind="stable")
-    est = float(np.interp(observed, pred[order], sev[order]))
+    return _bracket(float(np.interp(observed, pred[order], sev[order])), spread)
+
+
+def _bracket(est: float, spread: float) -> tuple[float, float]:
+    """The severity ``est`` x (1 -+ ``spread``), within (0, 1]."""
     return max(est * (1 - spread), 0.05), min(est * (1 + spread), 1.0)
 
 
-def audit_severities(log_lr: np.ndarray, severities: tuple[float, ...], spread: float = 0.2) -> tuple[float, float]:
-    """Two severities bracketing the most likely one of a fault-pattern test (``Verifier.audit_patterns``:
-    ``log_lr`` [S] per severity of ``severities`` [S]), that severity x (1 -+ ``spread``) within (0, 1], as
-    ``estimated_severities`` brackets a measured signature's."""
+def most_likely_severity(log_lr: np.ndarray, severities: tuple[float, ...]) -> float:
+    """The severity of ``severities`` [S] at which a fault-pattern test (``Verifier.audit_patterns``: ``log_lr``
+    [S] per severity) rates its hypothesis most likely."""
     ll = np.asarray(log_lr, dtype=np.float64)
     if ll.shape != (len(severities),) or not np.all(np.isfinite(ll)):
         raise ConfigError(f"log likelihood ratios {log_lr!r} must be finite, one per severity of {severities!r}")
-    est = float(severities[int(np.argmax(ll))])
-    return max(est * (1 - spread), 0.05), min(est * (1 + spread), 1.0)
+    return float(severities[int(np.argmax(ll))])
+
+
+def audit_severities(log_lr: np.ndarray, severities: tuple[float, ...], spread: float = 0.2) -> tuple[float, float]:
+    """Two severities bracketing the most likely one of a fault-pattern test (``most_likely_severity``), as
+    ``estimated_severities`` brackets a measured signature's."""
+    return _bracket(most_likely_severity(log_lr, severities), spread)
 
 
 def judge(deltas: np.ndarray, cause: str, cfg: VerifierConfig, knobs: int = 1) -> tuple[float, float, float, bool]:

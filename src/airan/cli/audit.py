@@ -32,7 +32,7 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     from airan.agents.mr_calibration import CalibrationConfig, marginal_log_lr
     from airan.agents.runner import imperfect_factory
     from airan.agents.suite import SuiteEpisode
-    from airan.agents.verifier import AUDIT_SEVERITIES, Verifier, VerifierConfig
+    from airan.agents.verifier import AUDIT_SEVERITIES, Verifier, VerifierConfig, most_likely_severity
     from airan.twin.env import NetworkTwin
     from airan.twin.scenarios import get_scenario
 
@@ -68,7 +68,7 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
             marg = {k: marginal_log_lr(x) for k, x in llr.items()}
             best = max(marg, key=marg.get)
             row |= {"log_lr": marg, "most_likely": best if marg[best] > 0 else "none",
-                    "severity": float(AUDIT_SEVERITIES[int(np.argmax(llr[best]))]) if marg[best] > 0 else None}
+                    "severity": most_likely_severity(llr[best], AUDIT_SEVERITIES) if marg[best] > 0 else None}
         rows.append(row)
     return {"scenario": cfg.name, "seed": seed, "rops": rops, "faults": faults, "threshold_db": threshold_db,
             "num_cells": cfg.num_cells, "max_abs_power_db": float(np.max(np.abs(power))), "cells": rows}

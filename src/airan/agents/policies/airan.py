@@ -40,6 +40,7 @@ from airan.agents.verifier import (
     VerifierConfig,
     audit_severities,
     estimated_severities,
+    most_likely_severity,
     objective_series,
 )
 from airan.core.errors import ConfigError
@@ -591,9 +592,9 @@ class AiranPolicy(Policy):
             llr = self.verifier.audit_patterns(c)
             if llr:
                 self.audit_llr[c] = llr
-                sevs = AUDIT_SEVERITIES
                 dec.notes.append(f"audit: log likelihood ratios of cell {c}'s reports against no fault: " + ", ".join(
-                    f"{k} {marginal_log_lr(v):+.1f} (most likely at severity {sevs[int(np.argmax(v))]:g})"
+                    f"{k} {marginal_log_lr(v):+.1f} (most likely at severity "
+                    f"{most_likely_severity(v, AUDIT_SEVERITIES):g})"
                     for k, v in sorted(llr.items(), key=lambda kv: -marginal_log_lr(kv[1]))))
 
     def _remember_compensation(self, rop: int) -> None:
