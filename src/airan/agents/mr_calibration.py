@@ -263,6 +263,11 @@ def fit_with_links(residual_db: np.ndarray, cell: np.ndarray, slope_db_per_deg: 
     return post.power_db, post.tilt_deg, post.reports, post.link_db
 
 
+# The tilt errors at which the twin's own response stands in for the linear slope when a pattern test scans every
+# cell (``PatternTestConfig.tilt_grid_deg``): the midpoints of four equal bins of the twin's U(+-1 deg) error.
+TILT_GRID_DEG = (-0.75, -0.25, 0.25, 0.75)
+
+
 @dataclass(frozen=True)
 class PatternTestConfig:
     """The fault-pattern test (``pattern_log_lr``). power_sd_db / tilt_sd_deg: std of the twin's hidden power and

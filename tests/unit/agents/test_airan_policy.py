@@ -862,12 +862,36 @@ def test_an_uptilt_already_there_is_found_by_the_audit_and_tilted_back(audit, pa
     assert acts and all(a["kind"] == "tilt" and a["cell"] == 4 and a["value"] > 0 for a in acts)
 
 
+@pytest.mark.parametrize("scan", [5.0, None])
+def test_a_downtilt_within_the_power_threshold_is_found_by_the_audit_scan(scan):
+    # cell 4 downtilted from ROP 0 moves its calibrated power less than the audit's 4 dB, so only the pattern scan
+    # of every cell finds it: the downtilt's pattern fits the UEs' reports of cell 4 best, and leads the diagnosis
+    base = AiranPolicy()
+    log, report = _run([Fault("excessive_downtilt", (4,), severity=1.0, onset_rop=0)], rops=6,
+                       cfg=dataclasses.replace(base.cfg, audit_scan_log_lr=scan))
+    notes = [n for d in log for n in d["notes"] if n.startswith("audit:")]
+    if scan is None:
+        assert not notes and not any(d["detections"] for d in log)
+        return
+    assert len(notes) == 1 and "pattern scan" in notes[0] and "flags cell 4 (from 5 nats)" in notes[0]
+    assert notes[0].split("no fault: ")[1].startswith("excessive_downtilt +")
+    first = next(r for r, d in enumerate(log) if d["detections"])
+    assert first == 4 and log[first]["detections"][0]["cell"] == 4
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "excessive_downtilt"
+    assert "A configuration audit singled the cell out" in report and "downtilt" in report.split("audit")[1]
+    assert AiranConfig().audit_scan_log_lr is None
+
+
 def test_audit_power_db_must_be_a_positive_number():
     for bad in (0.0, -1.0, float("nan"), True):
         with pytest.raises(ConfigError, match="audit_power_db"):
             AiranConfig(audit_power_db=bad)
         with pytest.raises(ConfigError, match="audit_llr_scale"):
             AiranConfig(audit_llr_scale=bad)
+    for bad in (float("nan"), float("inf"), True, "25"):
+        with pytest.raises(ConfigError, match="audit_scan_log_lr"):
+            AiranConfig(audit_scan_log_lr=bad)
 
 
 @pytest.mark.parametrize("cold_cal", [True, False])

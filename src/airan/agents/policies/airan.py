@@ -30,7 +30,7 @@ from airan.agents.diagnoser import (
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
-from airan.agents.mr_calibration import marginal_log_lr
+from airan.agents.mr_calibration import TILT_GRID_DEG, PatternTestConfig, marginal_log_lr
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, cite_peers, render
 from airan.agents.suite import cause_scope
@@ -331,6 +331,13 @@ class AiranConfig:
     (``diagnoser.pattern_likelihood``; 1: taken as they are). 1 since S64 (``HEAL_PREREG_S64.md``, never-used
     seed-7363 cold suite: audit-led diagnoses right 14 -> 16 of 16, paired FKR +0.014 [+0.000, +0.041], harm
     9 -> 9, detection unchanged); S63 had adopted the test with 4.
+    audit_scan_log_lr: with ``audit_power_db`` and ``audit_patterns``, when no cell's power correction is beyond
+    the threshold the audit runs the fault-pattern test on every cell, with the tilt errors' non-linear covariance
+    (``mr_calibration.TILT_GRID_DEG``), and flags the cell with the largest ratio against no fault if it reaches
+    this many nats [nats]; its ratios weigh its causes as a power-flagged cell's do. It finds the cold downtilts
+    whose power correction stays within 4 dB (seed 7360: test-0010, -0014, -0080 at 41.5, 43.1, 27.4 nats) where
+    every cell of 327 healthy calibration windows read at most 20.0 (``bench/heal_config_audit.py
+    --scan-grid``). None: no scan.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
@@ -373,6 +380,7 @@ class AiranConfig:
     audit_power_db: float | None = 4.0
     audit_patterns: bool = True
     audit_llr_scale: float = AUDIT_LLR_SCALE
+    audit_scan_log_lr: float | None = None
     cold_calibration: bool = False
 
     def __post_init__(self) -> None:
@@ -407,6 +415,19 @@ class AiranConfig:
                                                 not isinstance(self.audit_power_db, (int, float)) or
                                                 not 0 < self.audit_power_db < np.inf):
             raise ConfigError(f"audit_power_db must be a positive number of dB or None, got {self.audit_power_db!r}")
+        if self.audit_scan_log_lr is not None and (isinstance(self.audit_scan_log_lr, bool) or
+                                                   not isinstance(self.audit_scan_log_lr, (int, float)) or
+                                                   not np.isfinite(self.audit_scan_log_lr)):
+            raise ConfigError(f"audit_scan_log_lr must be a finite number of nats or None, got "
+                              f"{self.audit_scan_log_lr!r}")
+
+
+def _llr_text(llr: dict[str, np.ndarray]) -> str:
+    """A pattern test's result (cause -> [len(AUDIT_SEVERITIES)] log likelihood ratio [nats]) for a note, the most
+    likely cause first."""
+    return ", ".join(f"{k} {marginal_log_lr(v):+.1f} (most likely at severity "
+                     f"{most_likely_severity(v, AUDIT_SEVERITIES):g})"
+                     for k, v in sorted(llr.items(), key=lambda kv: -marginal_log_lr(kv[1])))
 
 
 @dataclass
@@ -582,6 +603,7 @@ class AiranPolicy(Policy):
         power = np.asarray(self.verifier.calibration_of(self.verifier.cfg.seeds[0]).get("power_db", []), float)
         off = np.nonzero(np.abs(power) >= thr)[0]
         if not off.size:
+            self._audit_scan(rop, dec, power)
             return
         c = int(off[np.argmax(np.abs(power[off]))])
         self.monitor.flag_audit(c, float(power[c]))
@@ -592,10 +614,28 @@ class AiranPolicy(Policy):
             llr = self.verifier.audit_patterns(c)
             if llr:
                 self.audit_llr[c] = llr
-                dec.notes.append(f"audit: log likelihood ratios of cell {c}'s reports against no fault: " + ", ".join(
-                    f"{k} {marginal_log_lr(v):+.1f} (most likely at severity "
-                    f"{most_likely_severity(v, AUDIT_SEVERITIES):g})"
-                    for k, v in sorted(llr.items(), key=lambda kv: -marginal_log_lr(kv[1]))))
+                dec.notes.append(f"audit: log likelihood ratios of cell {c}'s reports against no fault: "
+                                 f"{_llr_text(llr)}")
+
+    def _audit_scan(self, rop: int, dec: Decision, power_db: np.ndarray) -> None:
+        """The audit's pattern scan (``AiranConfig.audit_scan_log_lr``) when no cell's power correction
+        ``power_db`` [num_cells] dB is beyond the audit's threshold."""
+        thr = self.cfg.audit_scan_log_lr
+        if thr is None or not self.cfg.audit_patterns:
+            return
+        scan = self.verifier.audit_patterns_of(range(power_db.size), cfg=PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG))
+        best = {c: max(marginal_log_lr(v) for v in r.values()) for c, r in scan.items()}
+        if not best:
+            return
+        c = max(best, key=best.get)
+        if best[c] < thr or not np.isfinite(power_db[c]) or power_db[c] == 0:
+            return
+        self.monitor.flag_audit(c, float(power_db[c]))
+        self.verifier.exclude_from_calibration([c])
+        self.audit_llr[c] = scan[c]
+        dec.notes.append(f"audit: no cell's radiated power is off the planning model beyond the threshold; a "
+                         f"pattern scan of every cell's UE reports of ROPs 0-{rop} flags cell {c} (from {thr:g} "
+                         f"nats): log likelihood ratios against no fault: {_llr_text(scan[c])}")
 
     def _remember_compensation(self, rop: int) -> None:
         """The executor kept the last submitted set: remember it as a compensation to withdraw when its fault's
