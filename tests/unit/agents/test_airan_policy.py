@@ -880,7 +880,7 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_audit_scan(scan):
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "excessive_downtilt"
     assert "A configuration audit singled the cell out" in report and "downtilt" in report.split("audit")[1]
-    assert AiranConfig().audit_scan_log_lr is None
+    assert AiranConfig().audit_scan_log_lr == 30.0  # since S65
 
 
 def test_audit_power_db_must_be_a_positive_number():

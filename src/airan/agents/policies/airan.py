@@ -92,6 +92,9 @@ HANDOVER_MODES = ("both", "storm", "evidence")
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
 SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``AiranConfig.shift_uses_rise``)
+# The pattern scan's threshold [nats] (``AiranConfig.audit_scan_log_lr``, S65): 1.2 times the largest ratio a cell
+# without a fault read in a faulty cold window (24.7).
+AUDIT_SCAN_LOG_LR = 30.0
 
 
 @dataclass(frozen=True)
@@ -334,10 +337,13 @@ class AiranConfig:
     audit_scan_log_lr: with ``audit_power_db`` and ``audit_patterns``, when no cell's power correction is beyond
     the threshold the audit runs the fault-pattern test on every cell, with the tilt errors' non-linear covariance
     (``mr_calibration.TILT_GRID_DEG``), and flags the cell with the largest ratio against no fault if it reaches
-    this many nats [nats]; its ratios weigh its causes as a power-flagged cell's do. It finds the cold downtilts
-    whose power correction stays within 4 dB (seed 7360: test-0010, -0014, -0080 at 41.5, 43.1, 27.4 nats) where
-    every cell of 327 healthy calibration windows read at most 20.0 (``bench/heal_config_audit.py
-    --scan-grid``). None: no scan.
+    this many nats; its ratios weigh its causes as a power-flagged cell's do. It finds cold tilts whose power
+    correction stays within the threshold: over the five cold suites of seeds 7360-7364 no cell of 459 healthy
+    calibration windows read above 20.0, a cell of a faulty window that was not the faulty one at most 24.7, and
+    one cell with a fault that leaves its RSRP alone (seed 7364's test-0144b, an overload) 31.0
+    (``bench/heal_config_audit.py --scan-grid``). 30 by a pre-registered test (``HEAL_PREREG_S65.md``, never-used
+    seed-7364 cold suite): recall 114 -> 117 of 147, control alarms 0 -> 0, paired FKR +0.000, harm 17 -> 17;
+    dev is byte-identical. None: no scan.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
@@ -380,7 +386,7 @@ class AiranConfig:
     audit_power_db: float | None = 4.0
     audit_patterns: bool = True
     audit_llr_scale: float = AUDIT_LLR_SCALE
-    audit_scan_log_lr: float | None = None
+    audit_scan_log_lr: float | None = AUDIT_SCAN_LOG_LR
     cold_calibration: bool = False
 
     def __post_init__(self) -> None:
