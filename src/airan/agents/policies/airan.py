@@ -338,12 +338,12 @@ class AiranConfig:
     the threshold the audit runs the fault-pattern test on every cell, with the tilt errors' non-linear covariance
     (``mr_calibration.TILT_GRID_DEG``), and flags the cell with the largest ratio against no fault if it reaches
     this many nats; its ratios weigh its causes as a power-flagged cell's do. It finds cold tilts whose power
-    correction stays within the threshold: over the five cold suites of seeds 7360-7364 no cell of 459 healthy
-    calibration windows read above 20.0, a cell of a faulty window that was not the faulty one at most 24.7, and
-    one cell with a fault that leaves its RSRP alone (seed 7364's test-0144b, an overload) 31.0
-    (``bench/heal_config_audit.py --scan-grid``). 30 by a pre-registered test (``HEAL_PREREG_S65.md``, never-used
-    seed-7364 cold suite): recall 114 -> 117 of 147, control alarms 0 -> 0, paired FKR +0.000, harm 17 -> 17;
-    dev is byte-identical. None: no scan.
+    correction stays within the threshold: over dev and the cold suites of seeds 7360-7363 no cell of 459 healthy
+    calibration windows read above 20.0 and a cell of a faulty window that was not the faulty one at most 24.7
+    (``bench/heal_config_audit.py --scan-grid``); seed 7364's test-0144b then read 31.0 on a cell whose fault (an
+    overload) leaves its RSRP alone, and was flagged as a downtilt. 30 by a pre-registered test
+    (``HEAL_PREREG_S65.md``, never-used seed-7364 cold suite): recall 114 -> 117 of 147, control alarms 0 -> 0,
+    paired FKR +0.000, harm 17 -> 17; dev is byte-identical. None: no scan.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
