@@ -6,8 +6,11 @@ does. A cell whose fitted power correction lies far beyond the twin's calibratio
 planned: the audit flags it (``--threshold-db``, 4 dB by default: no healthy calibration window of 871 exceeded
 3.56 dB, ``bench/heal_config_audit.py``), and the fault-pattern test (``Verifier.audit_patterns``) says which
 fault of the cell, an uptilt, a downtilt or a PA degradation, reproduces those reports best, and at which
-severity. The network here is the twin's true network, with the faults given (``--fault``, as ``airan
-simulate``): a misconfiguration there from the start is what an audit is for.
+severity. When no cell is beyond the threshold, the test runs on every cell, with the tilt errors' non-linear
+covariance, and flags the best fit from ``--scan-log-lr`` nats (30, as the healing policy's
+``AiranConfig.audit_scan_log_lr``; ``--no-scan`` skips it). The network here is the twin's true network, with the
+faults given (``--fault``, as ``airan simulate``): a misconfiguration there from the start is what an audit is
+for.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from airan.agents.policies.airan import AUDIT_SCAN_LOG_LR
 from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.cli.specs import parse_fault
 from airan.core.errors import AiranError
@@ -25,11 +29,12 @@ SHORT = {"uptilt_overshoot": "uptilt", "excessive_downtilt": "downtilt", "pa_deg
 
 
 def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_db: float,
-              cells: list[int], show_progress: bool = True) -> dict:
+              cells: list[int], show_progress: bool = True, scan_log_lr: float | None = None) -> dict:
     """The audit as a dict (``audit``'s JSON): per flagged or requested cell its calibrated power [dB] and tilt
     [deg] corrections and the pattern test (log likelihood ratio [nats] per cause against no fault, and the most
-    likely severity)."""
-    from airan.agents.mr_calibration import CalibrationConfig, marginal_log_lr
+    likely severity); ``flagged_by``: "power", "scan" or "" (requested). ``scan_log_lr``: with no cell beyond
+    ``threshold_db``, scan every cell and flag the best fit from this many nats (None: no scan)."""
+    from airan.agents.mr_calibration import TILT_GRID_DEG, CalibrationConfig, PatternTestConfig, marginal_log_lr
     from airan.agents.runner import imperfect_factory
     from airan.agents.suite import SuiteEpisode
     from airan.agents.verifier import AUDIT_SEVERITIES, Verifier, VerifierConfig, most_likely_severity
@@ -38,6 +43,8 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
 
     if not np.isfinite(threshold_db) or threshold_db <= 0:
         raise AiranError(f"--threshold-db must be a finite number of dB > 0, got {threshold_db!r}")
+    if scan_log_lr is not None and not np.isfinite(scan_log_lr):
+        raise AiranError(f"--scan-log-lr must be a finite number of nats, got {scan_log_lr!r}")
     cfg = get_scenario(scenario)
     fault_objs = [parse_fault(s) for s in faults]
     for f in fault_objs:
@@ -59,11 +66,23 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     power = np.asarray(cal["power_db"], dtype=np.float64)  # [num_cells] dB
     tilt = np.asarray(cal["tilt_deg"], dtype=np.float64)  # [num_cells] deg
     flagged = [int(c) for c in np.argsort(-np.abs(power), kind="stable") if abs(power[c]) >= threshold_db]
+    by = dict.fromkeys(flagged, "power")
+    scanned: dict[int, dict] = {}
+    scan_max = None
+    if not flagged and scan_log_lr is not None:
+        scanned = verifier.audit_patterns_of(range(power.size), cfg=PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG))
+        best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scanned.items()}
+        if best:
+            top = max(best, key=best.get)
+            scan_max = float(best[top])
+            if scan_max >= scan_log_lr:
+                flagged, by = [top], {top: "scan"}
     rows = []
     for c in flagged + [c for c in dict.fromkeys(cells) if c not in flagged]:
-        row = {"cell": c, "flagged": c in flagged, "power_db": float(power[c]), "tilt_deg": float(tilt[c]),
-               "reports": int(cal["reports"][c])}
-        llr = verifier.audit_patterns(c, skip_mates=[f for f in flagged if f != c])
+        row = {"cell": c, "flagged": c in flagged, "flagged_by": by.get(c, ""), "power_db": float(power[c]),
+               "tilt_deg": float(tilt[c]), "reports": int(cal["reports"][c])}
+        llr = scanned[c] if by.get(c) == "scan" else verifier.audit_patterns(c, skip_mates=[f for f in flagged
+                                                                                             if f != c])
         if llr:
             marg = {k: marginal_log_lr(x) for k, x in llr.items()}
             best = max(marg, key=marg.get)
@@ -71,7 +90,8 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
                     "severity": most_likely_severity(llr[best], AUDIT_SEVERITIES) if marg[best] > 0 else None}
         rows.append(row)
     return {"scenario": cfg.name, "seed": seed, "rops": rops, "faults": faults, "threshold_db": threshold_db,
-            "num_cells": cfg.num_cells, "max_abs_power_db": float(np.max(np.abs(power))), "cells": rows}
+            "scan_log_lr": scan_log_lr, "scan_max_log_lr": scan_max, "num_cells": cfg.num_cells,
+            "max_abs_power_db": float(np.max(np.abs(power))), "cells": rows}
 
 
 def audit(
@@ -83,27 +103,34 @@ def audit(
     threshold_db: float = typer.Option(DEFAULT_THRESHOLD_DB, "--threshold-db",
                                        help="flag a cell whose power correction is beyond +-this [dB]"),
     cell: list[int] = typer.Option([], "--cell", help="also test this cell (repeatable)"),
+    scan: bool = typer.Option(True, "--scan/--no-scan", help="with no cell beyond the threshold, run the pattern "
+                              "test on every cell"),
+    scan_log_lr: float = typer.Option(AUDIT_SCAN_LOG_LR, "--scan-log-lr",
+                                      help="the scan flags the best fit from this many nats"),
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
     """Audit a network's configuration from its UEs' first measurement reports: flag the cells that do not
     radiate as planned and name the fault that reproduces their reports."""
     try:
-        res = run_audit(scenario, seed, fault, rops, threshold_db, cell, show_progress=fmt is not Format.json)
+        res = run_audit(scenario, seed, fault, rops, threshold_db, cell, show_progress=fmt is not Format.json,
+                        scan_log_lr=scan_log_lr if scan else None)
     except AiranError as e:
         fail(str(e))
     if fmt is Format.json:
         emit_json(res)
         return
     if not res["cells"]:
+        scanned = "" if res["scan_max_log_lr"] is None else (
+            f", and no cell's reports fit a fault from {scan_log_lr:g} nats (best {res['scan_max_log_lr']:+.1f})")
         console.print(f"no cell's power correction is beyond +-{threshold_db:g} dB (largest "
-                      f"{res['max_abs_power_db']:.2f} dB): the network radiates as planned")
+                      f"{res['max_abs_power_db']:.2f} dB){scanned}: the network radiates as planned")
         return
     t = Table(title=f"configuration audit: {res['scenario']} (seed {seed}), {rops} ROPs of reports")
     for col in ("cell", "flag", "dP dB", "dtilt", "fault", "sev", "nats up/down/PA"):
         t.add_column(col, no_wrap=True)
     for r in res["cells"]:
         lr = r.get("log_lr", {})
-        t.add_row(str(r["cell"]), "yes" if r["flagged"] else "no", f"{r['power_db']:+.1f}", f"{r['tilt_deg']:+.2f}",
+        t.add_row(str(r["cell"]), r["flagged_by"] or "no", f"{r['power_db']:+.1f}", f"{r['tilt_deg']:+.2f}",
                   SHORT.get(r.get("most_likely", ""), "untested"),
                   "-" if r.get("severity") is None else f"{r['severity']:g}",
                   "/".join(f"{lr[k]:+.1f}" if k in lr else "-" for k in SHORT if k != "none"))

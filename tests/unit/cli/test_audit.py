@@ -19,12 +19,13 @@ def test_an_uptilt_there_from_the_start_is_flagged_named_and_sized_and_its_mate_
     out = _json(["--fault", "uptilt_overshoot:cell=4,severity=0.7", "--cell", "5"])
     assert out["rops"] == 4 and out["threshold_db"] == 4.0 and out["num_cells"] == 21
     first, mate = out["cells"]
-    assert first["cell"] == 4 and first["flagged"] and first["power_db"] > 4.0
+    assert first["cell"] == 4 and first["flagged_by"] == "power" and first["power_db"] > 4.0
     assert first["most_likely"] == "uptilt_overshoot" and 0.6 <= first["severity"] <= 0.8
     assert first["log_lr"]["uptilt_overshoot"] > 10 > max(first["log_lr"]["excessive_downtilt"],
                                                             first["log_lr"]["pa_degradation"])
     # the co-sited cell asked for is compared with its other mates, not the faulty one: no fault named
-    assert mate["cell"] == 5 and not mate["flagged"] and mate["most_likely"] == "none" and mate["severity"] is None
+    assert mate["cell"] == 5 and not mate["flagged"] and mate["flagged_by"] == ""
+    assert mate["most_likely"] == "none" and mate["severity"] is None
 
 
 def test_a_healthy_network_flags_nothing_and_bad_input_names_the_value():
@@ -38,3 +39,17 @@ def test_a_healthy_network_flags_nothing_and_bad_input_names_the_value():
         assert res.exit_code == 2 and needle in res.output, res.output
     res = runner.invoke(app, ["audit", "--scenario", "nowhere"])
     assert res.exit_code == 2 and "nowhere" in res.output
+
+
+def test_a_downtilt_within_the_power_threshold_is_found_by_the_scan_and_only_with_it():
+    fault = ["--fault", "excessive_downtilt:cell=1,severity=0.5"]
+    out = _json([*fault, "--scan-log-lr", "20"])
+    assert out["scan_log_lr"] == 20.0 and out["max_abs_power_db"] < 4.0 and out["scan_max_log_lr"] >= 20.0
+    (row,) = out["cells"]
+    assert row["cell"] == 1 and row["flagged"] and row["flagged_by"] == "scan"
+    assert row["most_likely"] == "excessive_downtilt" and row["log_lr"]["excessive_downtilt"] == out["scan_max_log_lr"]
+    assert _json([*fault, "--scan-log-lr", "60"])["cells"] == []  # above its best fit: nothing flagged
+    off = _json([*fault, "--no-scan"])
+    assert off["cells"] == [] and off["scan_log_lr"] is None and off["scan_max_log_lr"] is None
+    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--scan-log-lr", "nan"])
+    assert res.exit_code == 2 and "nan" in res.output, res.output
