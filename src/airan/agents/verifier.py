@@ -30,6 +30,7 @@ from airan.agents.mr_calibration import (
     PatternTestConfig,
     cell_posterior,
     joint_posterior,
+    marginal_log_lr,
     pattern_log_lr,
     report_residuals,
 )
@@ -41,6 +42,8 @@ from airan.twin.faults import Fault, demand_gain
 # Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 AUDIT_SEVERITIES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # the severities a pattern test marginalises over
+NULL_KEY = 0x4E11  # stream key of the errors of the pattern test's simulated healthy networks (``audit_null``)
+NULL_SEED_BASE = 1_000_000  # ``make_twin`` seeds of those networks: this plus the draw, apart from the verifier's
 
 
 RANKINGS = ("mean", "low", "fewest")  # how accepted candidates are ordered (``rank``)
@@ -608,20 +611,64 @@ class Verifier:
         """``audit_patterns`` for each of ``cells`` (cell -> its result, {} omitted), the twin and the patterns
         built once: a cause is injected on all of them together, since the RSRP a UE receives from a cell moves
         with that cell's own tilt and power alone."""
-        if not self._reports:
+        setup = self._pattern_setup(cells, causes, severities, cfg)
+        if setup is None:
             return {}
+        out = {}
+        for c in setup["cells"]:
+            res = self._pattern_test(setup, self._reports, c, skip_mates)
+            if res:
+                out[c] = res
+        return out
+
+    def audit_null(self, cell: int, draws: int, causes: tuple[str, ...] = RSRP_CAUSES,
+                   severities: tuple[float, ...] = AUDIT_SEVERITIES, cfg: PatternTestConfig | None = None,
+                   skip_mates: Sequence[int] = ()) -> np.ndarray:
+        """[draws] float64 the best ratio against no fault [nats] (``marginal_log_lr``, over ``causes``) that
+        ``audit_patterns`` gives ``cell`` when the network is healthy: each draw simulates one, the twin itself
+        with its other random streams (UE movement, activity, reports; ``make_twin`` of another seed) and every
+        cell's power and tilt off by fresh errors within the twin's calibration accuracy (uniform, +-sqrt(3) std of
+        ``cfg.power_sd_db`` / ``cfg.tilt_sd_deg``), as many ROPs of its reports as were observed, tested against
+        the same model. Where the test's assumptions fail for a cell (its UEs' movement, a steep vertical pattern)
+        the draws read high too, so a reading is a finding only above them. Deterministic (``NULL_KEY``, the
+        draw). Empty when the test cannot be made."""
+        if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+            raise ConfigError(f"draws must be an integer >= 1, got {draws!r}")
+        cfg = cfg or PatternTestConfig()
+        setup = self._pattern_setup([cell], causes, severities, cfg)
+        if setup is None:
+            return np.zeros(0)
+        n = setup["model"].shape[1]
+        out = []
+        for k in range(int(draws)):
+            rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([NULL_KEY, k])))
+            net = self.make_twin(NULL_SEED_BASE + k)
+            half_p, half_t = np.sqrt(3.0) * cfg.power_sd_db, np.sqrt(3.0) * cfg.tilt_sd_deg
+            net.calibrate(rng.uniform(-half_p, half_p, n), rng.uniform(-half_t, half_t, n))
+            reports = [net.step()[4]["mr_rsrp_dbm"] for _ in self._reports]
+            res = self._pattern_test(setup, reports, int(cell), skip_mates)
+            if res:
+                out.append(max(marginal_log_lr(v) for v in res.values()))
+        return np.asarray(out, dtype=np.float64)
+
+    def _pattern_setup(self, cells: Sequence[int], causes: tuple[str, ...], severities: tuple[float, ...],
+                       cfg: PatternTestConfig | None) -> dict[str, Any] | None:
+        """What the pattern test of ``cells`` needs from the first seed's twin as built (model, slopes, patterns,
+        tilt responses, ranking, sites), or None with no reports, a trace that does not index the twin's UEs or
+        no cell."""
+        if not self._reports:
+            return None
         t = self.make_twin(self.cfg.seeds[0])
         model = t.predicted_rsrp_dbm()  # [num_ues, num_cells] dBm
         if self._reports[0].shape != model.shape:
-            return {}
+            return None
         cells = [int(c) for c in cells]
         bad = [c for c in cells if not 0 <= c < model.shape[1]]
         if bad:
             raise ConfigError(f"cell must be in [0, {model.shape[1]}), got {bad[0]!r}")
         if not cells:
-            return {}
+            return None
         slope = t.predicted_rsrp_dbm(0.5) - t.predicted_rsrp_dbm(-0.5)  # [num_ues, num_cells] dB/deg
-        site = np.asarray(t.drop.cell_site, dtype=np.int64)
         patterns = {}  # cause -> [num_severities, num_ues, num_cells] dB
         for cause in causes:
             rows = []
@@ -632,16 +679,18 @@ class Verifier:
             patterns[cause] = np.stack(rows)
         grid = (cfg or PatternTestConfig()).tilt_grid_deg
         resp = np.stack([t.predicted_rsrp_dbm(g) - model for g in grid]) if grid else None  # [G, U, C] dB
-        rank = t.predicted_rsrp_dbm(shadowing=False)
-        out = {}
-        for c in cells:
-            skip = {int(x) for x in skip_mates} | {c}
-            mates = [int(m) for m in np.nonzero(site == site[c])[0] if int(m) not in skip]
-            res = pattern_log_lr(self._reports, model, slope, c, mates, {k: p[:, :, c] for k, p in patterns.items()},
-                                 self.cfg.calibration.top_k, rank, cfg, resp)
-            if res:
-                out[c] = res
-        return out
+        return {"cells": cells, "model": model, "slope": slope, "patterns": patterns, "resp": resp, "cfg": cfg,
+                "rank": t.predicted_rsrp_dbm(shadowing=False), "site": np.asarray(t.drop.cell_site, dtype=np.int64)}
+
+    def _pattern_test(self, setup: dict[str, Any], reports: Sequence[np.ndarray], c: int,
+                      skip_mates: Sequence[int]) -> dict[str, np.ndarray]:
+        """``mr_calibration.pattern_log_lr`` of cell ``c`` on ``reports`` (per ROP [num_ues, num_cells] dBm)."""
+        site = setup["site"]
+        skip = {int(x) for x in skip_mates} | {c}
+        mates = [int(m) for m in np.nonzero(site == site[c])[0] if int(m) not in skip]
+        return pattern_log_lr(reports, setup["model"], setup["slope"], c, mates,
+                              {k: p[:, :, c] for k, p in setup["patterns"].items()}, self.cfg.calibration.top_k,
+                              setup["rank"], setup["cfg"], setup["resp"])
 
     def _sevs(self, severities: tuple[float, ...] | None) -> tuple[float, ...]:
         sevs = self.cfg.severities if severities is None else tuple(severities)

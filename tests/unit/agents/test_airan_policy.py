@@ -883,6 +883,22 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_audit_scan(scan):
     assert AiranConfig().audit_scan_log_lr == 30.0  # since S65
 
 
+@pytest.mark.parametrize("margin", [0.0, 1000.0])
+def test_the_audit_scan_checks_its_finding_against_simulated_healthy_networks(margin):
+    # the same downtilt: the null draws read far below it, so a margin of 0 flags it; one of 1000 nats cannot be met
+    base = AiranPolicy()
+    log, _ = _run([Fault("excessive_downtilt", (4,), severity=1.0, onset_rop=0)], rops=5,
+                  cfg=dataclasses.replace(base.cfg, audit_scan_log_lr=5.0, audit_scan_null_draws=3,
+                                          audit_scan_null_margin=margin))
+    notes = [n for d in log for n in d["notes"] if n.startswith("audit:")]
+    if margin == 0.0:
+        assert len(notes) == 1 and "flags cell 4" in notes[0] and "simulated healthy networks read at most" in notes[0]
+        assert log[4]["detections"] and log[4]["detections"][0]["cell"] == 4
+    else:
+        assert notes and "cell 4 at +" in notes[0] and "is not a finding" in notes[0] and "3 draws" in notes[0]
+        assert not any("flags cell" in n for n in notes) and not any(d["detections"] for d in log)
+
+
 def test_audit_power_db_must_be_a_positive_number():
     for bad in (0.0, -1.0, float("nan"), True):
         with pytest.raises(ConfigError, match="audit_power_db"):
@@ -892,6 +908,12 @@ def test_audit_power_db_must_be_a_positive_number():
     for bad in (float("nan"), float("inf"), True, "25"):
         with pytest.raises(ConfigError, match="audit_scan_log_lr"):
             AiranConfig(audit_scan_log_lr=bad)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="audit_scan_null_draws"):
+            AiranConfig(audit_scan_null_draws=bad)
+    for bad in (-1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="audit_scan_null_margin"):
+            AiranConfig(audit_scan_null_margin=bad)
 
 
 @pytest.mark.parametrize("cold_cal", [True, False])

@@ -350,6 +350,15 @@ def test_the_verifier_finds_an_uptilt_from_rop_0_in_the_reports_and_its_severity
         audit_severities(llr["uptilt_overshoot"][:2], AUDIT_SEVERITIES)
     with pytest.raises(ConfigError, match="cell must be"):
         v.audit_patterns(99)
+    # what a healthy network simulated from the twin reads on the uptilted cell: far below the real reports
+    null = v.audit_null(4, 3)
+    assert null.shape == (3,) and np.all(np.isfinite(null)) and np.max(null) < marg["uptilt_overshoot"] - 10
+    assert np.array_equal(null, v.audit_null(4, 3))  # deterministic
+    assert np.array_equal(null[:2], v.audit_null(4, 2))  # draw k is the same whatever the number of draws
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="draws"):
+            v.audit_null(4, bad)
+    assert Verifier(imperfect_factory(ep), VerifierConfig()).audit_null(4, 2).size == 0  # no report yet
 
 
 def test_a_tilt_response_with_the_slopes_second_moment_gives_the_linear_model_and_bad_shapes_are_named():

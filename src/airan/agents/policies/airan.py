@@ -344,6 +344,12 @@ class AiranConfig:
     overload) leaves its RSRP alone, and was flagged as a downtilt. 30 by a pre-registered test
     (``HEAL_PREREG_S65.md``, never-used seed-7364 cold suite): recall 114 -> 117 of 147, control alarms 0 -> 0,
     paired FKR +0.000, harm 17 -> 17; dev is byte-identical. None: no scan.
+    audit_scan_null_draws / audit_scan_null_margin: with ``audit_scan_log_lr``, a cell the scan would flag is
+    flagged only if its ratio is at least the margin [nats] above what the test reads on it in that many
+    simulated healthy networks (``Verifier.audit_null``: the twin with its other random streams and fresh errors
+    within its calibration accuracy), else the next cell above the threshold is tried. The test reads high on
+    some cells with no fault in them (seed 7364's test-0144b, 31.0 nats on an overloaded cell): 8 draws there
+    read up to 23.7, where on the faulty cells of 10 flagged tilts they read at most 1.3. 0 draws: off.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
@@ -387,6 +393,8 @@ class AiranConfig:
     audit_patterns: bool = True
     audit_llr_scale: float = AUDIT_LLR_SCALE
     audit_scan_log_lr: float | None = AUDIT_SCAN_LOG_LR
+    audit_scan_null_draws: int = 0
+    audit_scan_null_margin: float = 10.0
     cold_calibration: bool = False
 
     def __post_init__(self) -> None:
@@ -421,6 +429,14 @@ class AiranConfig:
                                                 not isinstance(self.audit_power_db, (int, float)) or
                                                 not 0 < self.audit_power_db < np.inf):
             raise ConfigError(f"audit_power_db must be a positive number of dB or None, got {self.audit_power_db!r}")
+        if isinstance(self.audit_scan_null_draws, bool) or not isinstance(self.audit_scan_null_draws, int) or \
+                self.audit_scan_null_draws < 0:
+            raise ConfigError(f"audit_scan_null_draws must be an integer >= 0, got {self.audit_scan_null_draws!r}")
+        if isinstance(self.audit_scan_null_margin, bool) or \
+                not isinstance(self.audit_scan_null_margin, (int, float)) or \
+                not np.isfinite(self.audit_scan_null_margin) or self.audit_scan_null_margin < 0:
+            raise ConfigError(f"audit_scan_null_margin must be a finite number of nats >= 0, got "
+                              f"{self.audit_scan_null_margin!r}")
         if self.audit_scan_log_lr is not None and (isinstance(self.audit_scan_log_lr, bool) or
                                                    not isinstance(self.audit_scan_log_lr, (int, float)) or
                                                    not np.isfinite(self.audit_scan_log_lr)):
@@ -625,23 +641,32 @@ class AiranPolicy(Policy):
 
     def _audit_scan(self, rop: int, dec: Decision, power_db: np.ndarray) -> None:
         """The audit's pattern scan (``AiranConfig.audit_scan_log_lr``) when no cell's power correction
-        ``power_db`` [num_cells] dB is beyond the audit's threshold."""
-        thr = self.cfg.audit_scan_log_lr
+        ``power_db`` [num_cells] dB is beyond the audit's threshold; with ``audit_scan_null_draws`` a candidate
+        must also read ``audit_scan_null_margin`` nats above every simulated healthy network (``audit_null``),
+        else the next one is tried."""
+        thr, draws = self.cfg.audit_scan_log_lr, self.cfg.audit_scan_null_draws
         if thr is None or not self.cfg.audit_patterns:
             return
-        scan = self.verifier.audit_patterns_of(range(power_db.size), cfg=PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG))
+        grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG)
+        scan = self.verifier.audit_patterns_of(range(power_db.size), cfg=grid)
         best = {c: max(marginal_log_lr(v) for v in r.values()) for c, r in scan.items()}
-        if not best:
+        for c in sorted(best, key=lambda x: -best[x]):
+            if best[c] < thr or not np.isfinite(power_db[c]) or power_db[c] == 0:
+                return
+            null = self.verifier.audit_null(c, draws, cfg=grid) if draws else np.zeros(0)
+            if null.size and best[c] < float(np.max(null)) + self.cfg.audit_scan_null_margin:
+                dec.notes.append(f"audit: the pattern scan's best fit, cell {c} at {best[c]:+.1f} nats, is not a "
+                                 f"finding: simulated healthy networks read up to {np.max(null):+.1f} there "
+                                 f"({null.size} draws, a finding needs {self.cfg.audit_scan_null_margin:g} more)")
+                continue
+            self.monitor.flag_audit(c, float(power_db[c]))
+            self.verifier.exclude_from_calibration([c])
+            self.audit_llr[c] = scan[c]
+            above = f"; simulated healthy networks read at most {np.max(null):+.1f} there" if null.size else ""
+            dec.notes.append(f"audit: no cell's radiated power is off the planning model beyond the threshold; a "
+                             f"pattern scan of every cell's UE reports of ROPs 0-{rop} flags cell {c} (from {thr:g} "
+                             f"nats): log likelihood ratios against no fault: {_llr_text(scan[c])}{above}")
             return
-        c = max(best, key=best.get)
-        if best[c] < thr or not np.isfinite(power_db[c]) or power_db[c] == 0:
-            return
-        self.monitor.flag_audit(c, float(power_db[c]))
-        self.verifier.exclude_from_calibration([c])
-        self.audit_llr[c] = scan[c]
-        dec.notes.append(f"audit: no cell's radiated power is off the planning model beyond the threshold; a "
-                         f"pattern scan of every cell's UE reports of ROPs 0-{rop} flags cell {c} (from {thr:g} "
-                         f"nats): log likelihood ratios against no fault: {_llr_text(scan[c])}")
 
     def _remember_compensation(self, rop: int) -> None:
         """The executor kept the last submitted set: remember it as a compensation to withdraw when its fault's
