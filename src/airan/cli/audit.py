@@ -7,10 +7,11 @@ planned: the audit flags it (``--threshold-db``, 4 dB by default: no healthy cal
 3.56 dB, ``bench/heal_config_audit.py``), and the fault-pattern test (``Verifier.audit_patterns``) says which
 fault of the cell, an uptilt, a downtilt or a PA degradation, reproduces those reports best, and at which
 severity. When no cell is beyond the threshold, the test runs on every cell, with the tilt errors' non-linear
-covariance, and flags the best fit from ``--scan-log-lr`` nats (30, as the healing policy's
-``AiranConfig.audit_scan_log_lr``; ``--no-scan`` skips it). The network here is the twin's true network, with the
-faults given (``--fault``, as ``airan simulate``): a misconfiguration there from the start is what an audit is
-for.
+covariance, and flags the best fit from ``--scan-log-lr`` nats that also reads 10 nats above what the test gives
+that cell in ``--null-draws`` simulated healthy networks (``Verifier.audit_null``; 25 nats and 8 draws, as the
+healing policy's ``AiranConfig.audit_scan_log_lr`` / ``audit_scan_null_draws``; ``--no-scan`` skips it). The
+network here is the twin's true network, with the faults given (``--fault``, as ``airan simulate``): a
+misconfiguration there from the start is what an audit is for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from airan.agents.policies.airan import AUDIT_SCAN_LOG_LR
+from airan.agents.policies.airan import AUDIT_SCAN_LOG_LR, AUDIT_SCAN_NULL_DRAWS, AUDIT_SCAN_NULL_MARGIN
 from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.cli.specs import parse_fault
 from airan.core.errors import AiranError
@@ -29,11 +30,14 @@ SHORT = {"uptilt_overshoot": "uptilt", "excessive_downtilt": "downtilt", "pa_deg
 
 
 def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_db: float,
-              cells: list[int], show_progress: bool = True, scan_log_lr: float | None = None) -> dict:
+              cells: list[int], show_progress: bool = True, scan_log_lr: float | None = None,
+              null_draws: int = 0) -> dict:
     """The audit as a dict (``audit``'s JSON): per flagged or requested cell its calibrated power [dB] and tilt
     [deg] corrections and the pattern test (log likelihood ratio [nats] per cause against no fault, and the most
     likely severity); ``flagged_by``: "power", "scan" or "" (requested). ``scan_log_lr``: with no cell beyond
-    ``threshold_db``, scan every cell and flag the best fit from this many nats (None: no scan)."""
+    ``threshold_db``, scan every cell and flag the best fit from this many nats (None: no scan) that reads
+    ``AUDIT_SCAN_NULL_MARGIN`` above ``null_draws`` simulated healthy networks (0: not checked), else the next;
+    ``scan_null``: the draws' largest reading of each cell checked."""
     from airan.agents.mr_calibration import TILT_GRID_DEG, CalibrationConfig, PatternTestConfig, marginal_log_lr
     from airan.agents.runner import imperfect_factory
     from airan.agents.suite import SuiteEpisode
@@ -45,6 +49,8 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
         raise AiranError(f"--threshold-db must be a finite number of dB > 0, got {threshold_db!r}")
     if scan_log_lr is not None and not np.isfinite(scan_log_lr):
         raise AiranError(f"--scan-log-lr must be a finite number of nats, got {scan_log_lr!r}")
+    if null_draws < 0:
+        raise AiranError(f"--null-draws must be >= 0, got {null_draws!r}")
     cfg = get_scenario(scenario)
     fault_objs = [parse_fault(s) for s in faults]
     for f in fault_objs:
@@ -68,15 +74,24 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     flagged = [int(c) for c in np.argsort(-np.abs(power), kind="stable") if abs(power[c]) >= threshold_db]
     by = dict.fromkeys(flagged, "power")
     scanned: dict[int, dict] = {}
+    nulls: dict[int, float] = {}  # cell -> the simulated healthy networks' largest reading [nats]
     scan_max = None
+    fits: dict[int, float] = {}  # cell -> its best ratio against no fault in the scan [nats]
     if not flagged and scan_log_lr is not None:
-        scanned = verifier.audit_patterns_of(range(power.size), cfg=PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG))
-        best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scanned.items()}
-        if best:
-            top = max(best, key=best.get)
-            scan_max = float(best[top])
-            if scan_max >= scan_log_lr:
-                flagged, by = [top], {top: "scan"}
+        grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG)
+        scanned = verifier.audit_patterns_of(range(power.size), cfg=grid)
+        fits = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scanned.items()}
+        scan_max = max(fits.values(), default=None)
+        for c in sorted(fits, key=lambda x: -fits[x]):
+            if fits[c] < scan_log_lr:
+                break
+            null = verifier.audit_null(c, null_draws, cfg=grid) if null_draws else np.zeros(0)
+            if null.size:
+                nulls[c] = float(np.max(null))
+                if fits[c] < nulls[c] + AUDIT_SCAN_NULL_MARGIN:
+                    continue
+            flagged, by = [c], {c: "scan"}
+            break
     rows = []
     for c in flagged + [c for c in dict.fromkeys(cells) if c not in flagged]:
         row = {"cell": c, "flagged": c in flagged, "flagged_by": by.get(c, ""), "power_db": float(power[c]),
@@ -90,7 +105,9 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
                     "severity": most_likely_severity(llr[best], AUDIT_SEVERITIES) if marg[best] > 0 else None}
         rows.append(row)
     return {"scenario": cfg.name, "seed": seed, "rops": rops, "faults": faults, "threshold_db": threshold_db,
-            "scan_log_lr": scan_log_lr, "scan_max_log_lr": scan_max, "num_cells": cfg.num_cells,
+            "scan_log_lr": scan_log_lr, "scan_max_log_lr": scan_max, "null_draws": null_draws,
+            "scan_null": {str(c): v for c, v in nulls.items()},
+            "scan_best": {str(c): float(fits[c]) for c in nulls}, "num_cells": cfg.num_cells,
             "max_abs_power_db": float(np.max(np.abs(power))), "cells": rows}
 
 
@@ -107,13 +124,15 @@ def audit(
                               "test on every cell"),
     scan_log_lr: float = typer.Option(AUDIT_SCAN_LOG_LR, "--scan-log-lr",
                                       help="the scan flags the best fit from this many nats"),
+    null_draws: int = typer.Option(AUDIT_SCAN_NULL_DRAWS, "--null-draws", min=0,
+                                   help="check a scan finding against this many simulated healthy networks"),
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
     """Audit a network's configuration from its UEs' first measurement reports: flag the cells that do not
     radiate as planned and name the fault that reproduces their reports."""
     try:
         res = run_audit(scenario, seed, fault, rops, threshold_db, cell, show_progress=fmt is not Format.json,
-                        scan_log_lr=scan_log_lr if scan else None)
+                        scan_log_lr=scan_log_lr if scan else None, null_draws=null_draws)
     except AiranError as e:
         fail(str(e))
     if fmt is Format.json:
@@ -122,6 +141,10 @@ def audit(
     if not res["cells"]:
         scanned = "" if res["scan_max_log_lr"] is None else (
             f", and no cell's reports fit a fault from {scan_log_lr:g} nats (best {res['scan_max_log_lr']:+.1f})")
+        if res["scan_null"]:
+            scanned = ", and no cell's reports fit a fault clearly above what simulated healthy networks give it (" + \
+                ", ".join(f"cell {c} {v:+.1f} against up to {res['scan_null'][c]:+.1f}" for c, v in
+                          res["scan_best"].items()) + f", {AUDIT_SCAN_NULL_MARGIN:g} nats needed)"
         console.print(f"no cell's power correction is beyond +-{threshold_db:g} dB (largest "
                       f"{res['max_abs_power_db']:.2f} dB){scanned}: the network radiates as planned")
         return

@@ -868,7 +868,7 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_audit_scan(scan):
     # of every cell finds it: the downtilt's pattern fits the UEs' reports of cell 4 best, and leads the diagnosis
     base = AiranPolicy()
     log, report = _run([Fault("excessive_downtilt", (4,), severity=1.0, onset_rop=0)], rops=6,
-                       cfg=dataclasses.replace(base.cfg, audit_scan_log_lr=scan))
+                       cfg=dataclasses.replace(base.cfg, audit_scan_log_lr=scan, audit_scan_null_draws=0))
     notes = [n for d in log for n in d["notes"] if n.startswith("audit:")]
     if scan is None:
         assert not notes and not any(d["detections"] for d in log)
@@ -880,7 +880,7 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_audit_scan(scan):
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "excessive_downtilt"
     assert "A configuration audit singled the cell out" in report and "downtilt" in report.split("audit")[1]
-    assert AiranConfig().audit_scan_log_lr == 30.0  # since S65
+    assert AiranConfig().audit_scan_log_lr == 25.0 and AiranConfig().audit_scan_null_draws == 8  # S66
 
 
 @pytest.mark.parametrize("margin", [0.0, 1000.0])

@@ -48,8 +48,24 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_scan_and_only_wit
     (row,) = out["cells"]
     assert row["cell"] == 1 and row["flagged"] and row["flagged_by"] == "scan"
     assert row["most_likely"] == "excessive_downtilt" and row["log_lr"]["excessive_downtilt"] == out["scan_max_log_lr"]
+    assert out["null_draws"] == 8 and out["scan_null"]["1"] < out["scan_max_log_lr"] - 10  # healthy draws far below
     assert _json([*fault, "--scan-log-lr", "60"])["cells"] == []  # above its best fit: nothing flagged
     off = _json([*fault, "--no-scan"])
     assert off["cells"] == [] and off["scan_log_lr"] is None and off["scan_max_log_lr"] is None
     res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--scan-log-lr", "nan"])
     assert res.exit_code == 2 and "nan" in res.output, res.output
+
+
+def test_a_healthy_network_whose_reports_misfit_one_cell_is_not_flagged_for_what_healthy_draws_also_read():
+    # this ci-tiny drop's reports fit a downtilt of cell 10 at about 31 nats with no fault anywhere (seed 7364's
+    # test-0144b was flagged for it under S65); simulated healthy networks read up to about 24 there
+    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["cells"] == [] and out["scan_max_log_lr"] > 25 and set(out["scan_null"]) == {"10"}
+    assert out["scan_best"]["10"] == out["scan_max_log_lr"] < out["scan_null"]["10"] + 10
+    loose = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", "--null-draws", "0",
+                                "--format", "json"])
+    assert [r["cell"] for r in json.loads(loose.stdout)["cells"]] == [10]  # without the draws it is flagged
+    table = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961"])
+    assert table.exit_code == 0 and "simulated healthy networks" in table.output and "cell" in table.output

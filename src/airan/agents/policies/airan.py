@@ -92,9 +92,11 @@ HANDOVER_MODES = ("both", "storm", "evidence")
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
 SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``AiranConfig.shift_uses_rise``)
-# The pattern scan's threshold [nats] (``AiranConfig.audit_scan_log_lr``, S65): 1.2 times the largest ratio a cell
-# without a fault read in a faulty cold window (24.7).
-AUDIT_SCAN_LOG_LR = 30.0
+# The pattern scan's threshold [nats] (``AiranConfig.audit_scan_log_lr``): 30 by S65; 25 by S66, with every finding
+# checked against simulated healthy networks (AUDIT_SCAN_NULL_DRAWS of them, AUDIT_SCAN_NULL_MARGIN nats above).
+AUDIT_SCAN_LOG_LR = 25.0
+AUDIT_SCAN_NULL_DRAWS = 8
+AUDIT_SCAN_NULL_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -343,13 +345,17 @@ class AiranConfig:
     (``bench/heal_config_audit.py --scan-grid``); seed 7364's test-0144b then read 31.0 on a cell whose fault (an
     overload) leaves its RSRP alone, and was flagged as a downtilt. 30 by a pre-registered test
     (``HEAL_PREREG_S65.md``, never-used seed-7364 cold suite): recall 114 -> 117 of 147, control alarms 0 -> 0,
-    paired FKR +0.000, harm 17 -> 17; dev is byte-identical. None: no scan.
+    paired FKR +0.000, harm 17 -> 17; dev is byte-identical. 25 since S66, with ``audit_scan_null_draws``. None:
+    no scan.
     audit_scan_null_draws / audit_scan_null_margin: with ``audit_scan_log_lr``, a cell the scan would flag is
     flagged only if its ratio is at least the margin [nats] above what the test reads on it in that many
     simulated healthy networks (``Verifier.audit_null``: the twin with its other random streams and fresh errors
     within its calibration accuracy), else the next cell above the threshold is tried. The test reads high on
     some cells with no fault in them (seed 7364's test-0144b, 31.0 nats on an overloaded cell): 8 draws there
-    read up to 23.7, where on the faulty cells of 10 flagged tilts they read at most 1.3. 0 draws: off.
+    read up to 23.7, where on the faulty cells of 8 flagged tilts they read at most 1.3. 8 draws and 10 nats,
+    with the threshold at 25, by a pre-registered test (``HEAL_PREREG_S66.md``, never-used seed-7365 cold suite):
+    the same 4 right flags as 30 without draws, and a control's cell that read 26.6 nats stopped by draws up to
+    21.3; detection, diagnosis, paired FKR and harm unchanged, dev byte-identical. 0 draws: off.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
@@ -393,8 +399,8 @@ class AiranConfig:
     audit_patterns: bool = True
     audit_llr_scale: float = AUDIT_LLR_SCALE
     audit_scan_log_lr: float | None = AUDIT_SCAN_LOG_LR
-    audit_scan_null_draws: int = 0
-    audit_scan_null_margin: float = 10.0
+    audit_scan_null_draws: int = AUDIT_SCAN_NULL_DRAWS
+    audit_scan_null_margin: float = AUDIT_SCAN_NULL_MARGIN
     cold_calibration: bool = False
 
     def __post_init__(self) -> None:
