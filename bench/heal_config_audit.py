@@ -21,7 +21,10 @@ reports:
 With ``--scan-grid T1,T2,...`` it also runs the pattern test on every cell of every episode with the tilt errors'
 non-linear covariance at those errors (``PatternTestConfig.tilt_grid_deg``): the largest ratio against no fault
 over a healthy window's cells (what a detector built on the test would have to stay below) and the faulty cell's
-best ratio (``scan_*`` fields, ``summary["scan"]``).
+best ratio (``scan_*`` fields, ``summary["scan"]``). With ``--null-draws K`` as well, the cell with the largest
+ratio and the faulty cell are also tested in K simulated healthy networks (``Verifier.audit_null``), and the
+summary counts, at the policy's threshold and margin (``AiranConfig.audit_scan_log_lr`` /
+``audit_scan_null_margin``), the windows the scan flags with and without that check, on the right cell or not.
 
 It measures; nothing in the policy reads it.
 
@@ -44,8 +47,14 @@ from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 from twin_calibration import fed_verifier, first_reports  # noqa: E402
 
 from airan.agents.mr_calibration import CalibrationConfig, PatternTestConfig, marginal_log_lr  # noqa: E402
+from airan.agents.policies.airan import AiranConfig  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
-from airan.agents.verifier import AUDIT_SEVERITIES, VerifierConfig, most_likely_severity  # noqa: E402
+from airan.agents.verifier import (  # noqa: E402
+    AUDIT_SEVERITIES,
+    RSRP_CAUSES,
+    VerifierConfig,
+    most_likely_severity,
+)
 from airan.core.errors import ConfigError  # noqa: E402
 
 THRESHOLDS_DB = (3.0, 3.5, 4.0, 5.0)
@@ -73,14 +82,39 @@ def _job(args: tuple) -> dict:
             row |= {"pattern_log_lr": marg, "pattern_cause": best,
                     "pattern_severity": most_likely_severity(llr[best], AUDIT_SEVERITIES)}
     if grid:
-        scan = v.audit_patterns_of(range(power.size), cfg=PatternTestConfig(tilt_grid_deg=tuple(grid)))
+        cfg = PatternTestConfig(tilt_grid_deg=tuple(grid))
+        scan = v.audit_patterns_of(range(power.size), cfg=cfg)
         best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scan.items()}
         top = max(best, key=best.get) if best else None
         row |= {"scan_max_log_lr": None if top is None else float(best[top]), "scan_max_cell": top}
+        fc = int(early[0].cells[0]) if early else None
         if early:
-            fc = int(early[0].cells[0])
             row["scan_faulty_log_lr"] = float(best[fc]) if fc in best else None
+        draws = args[4] if len(args) > 4 else 0
+        for key, c in (("scan_max_null", top), ("scan_faulty_null", fc)):
+            if draws and c is not None and c in best:
+                null = v.audit_null(c, draws, cfg=cfg)
+                row[key] = float(np.max(null)) if null.size else None
     return row
+
+
+def _scan_flags(rows: list[dict], thr: float, margin: float | None) -> dict:
+    """What the scan (every cell; the best fit from ``thr`` nats, and with ``margin`` only if it reads that much
+    above its simulated healthy networks) flags in windows the power rule leaves alone (no cell beyond 4 dB):
+    healthy windows flagged, and in windows with a fault from the start, flags on the faulty cell and elsewhere.
+    A window whose best fit fails the check counts as not flagged (the policy would try the next cell; the
+    benchmark tests only the best)."""
+    def flags(r: dict) -> bool:
+        if r.get("scan_max_log_lr") is None or r["scan_max_log_lr"] < thr or r["max_abs_power_db"] >= 4.0:
+            return False
+        null = r.get("scan_max_null")
+        return margin is None or null is None or r["scan_max_log_lr"] >= null + margin
+    hs = [r for r in rows if r["healthy"] and flags(r)]
+    fs = [r for r in rows if not r["healthy"] and flags(r)]
+    right = [r for r in fs if r["scan_max_cell"] == r["cell"] and r["cause"] in RSRP_CAUSES]
+    return {"healthy_flagged": [r["episode"] for r in hs], "faulty_flagged_right": len(right),
+            "faulty_flagged_wrong": [f"{r['episode']} ({r['cause']}, cell {r['scan_max_cell']})"
+                                     for r in fs if r not in right]}
 
 
 def summary(rows: list[dict]) -> dict:
@@ -118,6 +152,14 @@ def summary(rows: list[dict]) -> dict:
             out["scan"]["faulty_cell"][cause] = {"n": len(fl), "min": min(fl, default=None),
                                                  "max": max(fl, default=None),
                                                  "above_healthy_max": sum(x > max(hs, default=np.inf) for x in fl)}
+        if any("scan_max_null" in r for r in scanned):
+            thr, margin = AiranConfig().audit_scan_log_lr, AiranConfig().audit_scan_null_margin
+            out["scan"]["policy"] = {"threshold_log_lr": thr, "margin_log_lr": margin,
+                                     "without_draws": _scan_flags(scanned, thr, None),
+                                     "with_draws": _scan_flags(scanned, thr, margin)}
+            nf = [r["scan_faulty_null"] for r in scanned if r.get("scan_faulty_null") is not None]
+            out["scan"]["faulty_cell_null_max"] = {"n": len(nf), "max": max(nf, default=None),
+                                                   "median": float(np.median(nf)) if nf else None}
     return out
 
 
@@ -128,6 +170,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--scan-grid", default="", help="tilt errors [deg], comma-separated: scan every cell with "
                     "the pattern test's non-linear tilt covariance, e.g. -0.75,-0.25,0.25,0.75")
+    ap.add_argument("--null-draws", type=int, default=0, help="with --scan-grid: test the best-fitting and the "
+                    "faulty cell in this many simulated healthy networks (Verifier.audit_null)")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     try:
@@ -138,7 +182,10 @@ def main() -> None:
     if args.workers < 1 or args.rops < 1:
         raise SystemExit(f"--workers and --rops must be >= 1, got {args.workers} / {args.rops}")
     t0 = time.perf_counter()
-    jobs = [(path.name, ep, args.rops, grid) for path in args.suite for ep in load_suite(path).episodes]
+    if args.null_draws < 0 or (args.null_draws and not grid):
+        raise SystemExit(f"--null-draws must be >= 0 and needs --scan-grid, got {args.null_draws}")
+    jobs = [(path.name, ep, args.rops, grid, args.null_draws) for path in args.suite
+            for ep in load_suite(path).episodes]
     with progress_pool(args.workers) as run:
         rows = run("calibrations", _job, jobs)
     out = {"machine": machine_info(), "command": "heal_config_audit.py " + " ".join(sys.argv[1:]),
@@ -157,6 +204,12 @@ def main() -> None:
         print(f"scan: healthy windows' largest ratio {s['scan']['healthy_max_log_lr']:.1f} nats; faulty cells "
               + "; ".join(f"{c} {v['min']:.1f}..{v['max']:.1f} ({v['above_healthy_max']} of {v['n']} above)"
                           for c, v in s["scan"]["faulty_cell"].items() if v["n"]))
+    pol = s.get("scan", {}).get("policy")
+    for k in ("without_draws", "with_draws") if pol else ():
+        f = pol[k]
+        print(f"scan at {pol['threshold_log_lr']:g} nats {k.replace('_', ' ')}: healthy windows flagged "
+              f"{f['healthy_flagged']}, faulty windows flagged on the faulty cell {f['faulty_flagged_right']}, "
+              f"elsewhere {f['faulty_flagged_wrong']}")
     print(f"wrote {path} ({out['wall_s']:.0f} s)")
 
 

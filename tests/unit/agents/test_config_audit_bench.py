@@ -55,3 +55,22 @@ def test_the_scan_tests_every_cell_with_the_non_linear_tilt_covariance_and_summa
     assert s["healthy_windows"] == 1 and s["healthy_max_log_lr"] == rh["scan_max_log_lr"]
     assert s["faulty_cell"]["uptilt_overshoot"] == {"n": 1, "min": rc["scan_faulty_log_lr"],
                                                     "max": rc["scan_faulty_log_lr"], "above_healthy_max": 1}
+
+
+def test_null_draws_test_the_best_and_the_faulty_cell_and_the_summary_counts_flags_with_and_without_them(mod):
+    cold = SuiteEpisode("n-0", "ci-tiny", SEED, 12, (Fault("uptilt_overshoot", (4,), severity=0.8, onset_rop=0),))
+    rc = mod._job(("s", cold, 4, (-0.75, -0.25, 0.25, 0.75), 2))
+    assert rc["scan_max_cell"] == 4 and rc["scan_faulty_null"] == rc["scan_max_null"] < rc["scan_max_log_lr"] - 10
+    assert "scan_max_null" not in mod._job(("s", cold, 4, (-0.75, -0.25, 0.25, 0.75)))  # no draws asked
+    base = {"max_abs_power_db": 1.0, "scan_faulty_log_lr": None, "power_db": -1.0, "tilt_deg": 0.1}
+    rows = [base | {"healthy": True, "episode": "h", "cause": "control", "scan_max_log_lr": 31.0, "scan_max_cell": 10,
+                    "scan_max_null": 23.7},
+            base | {"healthy": False, "episode": "f", "cause": "excessive_downtilt", "cell": 2, "scan_max_cell": 2,
+                    "scan_max_log_lr": 40.0, "scan_max_null": 1.0, "scan_faulty_null": 1.0},
+            base | {"healthy": False, "episode": "o", "cause": "overload_hotspot", "cell": 5, "scan_max_cell": 5,
+                    "scan_max_log_lr": 31.0, "scan_max_null": 23.0, "scan_faulty_null": 23.0}]
+    pol = mod.summary(rows)["scan"]["policy"]
+    assert pol["threshold_log_lr"] == 25.0 and pol["margin_log_lr"] == 10.0
+    assert pol["without_draws"] == {"healthy_flagged": ["h"], "faulty_flagged_right": 1,
+                                    "faulty_flagged_wrong": ["o (overload_hotspot, cell 5)"]}
+    assert pol["with_draws"] == {"healthy_flagged": [], "faulty_flagged_right": 1, "faulty_flagged_wrong": []}
