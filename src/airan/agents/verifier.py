@@ -639,11 +639,11 @@ class Verifier:
         if setup is None:
             return np.zeros(0)
         n = setup["model"].shape[1]
+        half_p, half_t = np.sqrt(3.0) * cfg.power_sd_db, np.sqrt(3.0) * cfg.tilt_sd_deg  # U(+-half): that std
         out = []
         for k in range(int(draws)):
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([NULL_KEY, k])))
             net = self.make_twin(NULL_SEED_BASE + k)
-            half_p, half_t = np.sqrt(3.0) * cfg.power_sd_db, np.sqrt(3.0) * cfg.tilt_sd_deg
             net.calibrate(rng.uniform(-half_p, half_p, n), rng.uniform(-half_t, half_t, n))
             reports = [net.step()[4]["mr_rsrp_dbm"] for _ in self._reports]
             res = self._pattern_test(setup, reports, int(cell), skip_mates)
