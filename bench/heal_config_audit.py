@@ -21,8 +21,9 @@ reports:
 With ``--scan-grid T1,T2,...`` it also runs the pattern test on every cell of every episode with the tilt errors'
 non-linear covariance at those errors (``PatternTestConfig.tilt_grid_deg``): the largest ratio against no fault
 over a healthy window's cells (what a detector built on the test would have to stay below) and the faulty cell's
-best ratio (``scan_*`` fields, ``summary["scan"]``). With ``--null-draws K`` as well, the cell with the largest
-ratio and the faulty cell are also tested in K simulated healthy networks (``Verifier.audit_null``), and the
+best ratio (``scan_*`` fields, ``summary["scan"]``); ``--position-draws P`` adds the UEs' movement over the
+report ROPs to the test (``PatternTestConfig.position_draws``). With ``--null-draws K`` as well, the cell with
+the largest ratio and the faulty cell are also tested in K simulated healthy networks (``Verifier.audit_null``), and the
 summary counts, at the policy's threshold and margin (``AiranConfig.audit_scan_log_lr`` /
 ``audit_scan_null_margin``), the windows the scan flags with and without that check, on the right cell or not.
 
@@ -82,7 +83,7 @@ def _job(args: tuple) -> dict:
             row |= {"pattern_log_lr": marg, "pattern_cause": best,
                     "pattern_severity": most_likely_severity(llr[best], AUDIT_SEVERITIES)}
     if grid:
-        cfg = PatternTestConfig(tilt_grid_deg=tuple(grid))
+        cfg = PatternTestConfig(tilt_grid_deg=tuple(grid), position_draws=args[5] if len(args) > 5 else 0)
         scan = v.audit_patterns_of(range(power.size), cfg=cfg)
         best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scan.items()}
         top = max(best, key=best.get) if best else None
@@ -170,6 +171,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--scan-grid", default="", help="tilt errors [deg], comma-separated: scan every cell with "
                     "the pattern test's non-linear tilt covariance, e.g. -0.75,-0.25,0.25,0.75")
+    ap.add_argument("--position-draws", type=int, default=0, help="with --scan-grid: the UEs' movement as a "
+                    "further error per UE, from this many positions (PatternTestConfig.position_draws)")
     ap.add_argument("--null-draws", type=int, default=0, help="with --scan-grid: test the best-fitting and the "
                     "faulty cell in this many simulated healthy networks (Verifier.audit_null)")
     ap.add_argument("--tag", default="")
@@ -184,7 +187,9 @@ def main() -> None:
     t0 = time.perf_counter()
     if args.null_draws < 0 or (args.null_draws and not grid):
         raise SystemExit(f"--null-draws must be >= 0 and needs --scan-grid, got {args.null_draws}")
-    jobs = [(path.name, ep, args.rops, grid, args.null_draws) for path in args.suite
+    if args.position_draws < 0 or (args.position_draws and not grid):
+        raise SystemExit(f"--position-draws must be >= 0 and needs --scan-grid, got {args.position_draws}")
+    jobs = [(path.name, ep, args.rops, grid, args.null_draws, args.position_draws) for path in args.suite
             for ep in load_suite(path).episodes]
     with progress_pool(args.workers) as run:
         rows = run("calibrations", _job, jobs)

@@ -279,7 +279,11 @@ class PatternTestConfig:
     28.0 nats, but the cold downtilts' too; 0 by default, docs/healing_journal.md); tilt_grid_deg: tilt errors
     [deg] at which the twin's own response stands in for the linear slope (``pattern_log_lr``'s
     ``tilt_response_db``; equal weights, so the midpoints of equal bins of the error's range: (-0.75, -0.25, 0.25,
-    0.75) for U(+-1 deg)); empty: the linear model; min_ues: fewer usable UEs and the test is not made."""
+    0.75) for U(+-1 deg)); empty: the linear model; min_ues: fewer usable UEs and the test is not made;
+    position_draws: the UEs' movement over the report ROPs as a further independent error per UE, from the twin's
+    own response at this many positions around each UE (``pattern_log_lr``'s ``position_response_db``; a vehicle
+    22 m from a site swings through its sectors within 3 ROPs, and one such UE carried 29-33 of the 25-30 nats a
+    healthy cell read on seeds 7360, 7361 and 7365); 0: none."""
 
     power_sd_db: float = 2.0 / np.sqrt(3.0)
     tilt_sd_deg: float = 1.0 / np.sqrt(3.0)
@@ -288,6 +292,7 @@ class PatternTestConfig:
     slope_noise_deg: float = 0.0
     tilt_grid_deg: tuple[float, ...] = ()
     min_ues: int = 5
+    position_draws: int = 0
 
     def __post_init__(self) -> None:
         for name in ("power_sd_db", "tilt_sd_deg", "noise_db", "model_noise_db"):
@@ -298,6 +303,9 @@ class PatternTestConfig:
             raise ConfigError(f"slope_noise_deg must be a finite value >= 0, got {self.slope_noise_deg!r}")
         if self.min_ues < 1:
             raise ConfigError(f"min_ues must be >= 1, got {self.min_ues!r}")
+        if isinstance(self.position_draws, bool) or not isinstance(self.position_draws, int) or \
+                self.position_draws < 0:
+            raise ConfigError(f"position_draws must be an integer >= 0, got {self.position_draws!r}")
         if not all(np.isfinite(t) and t != 0 for t in self.tilt_grid_deg):
             raise ConfigError(f"tilt_grid_deg must hold finite non-zero tilt errors, got {self.tilt_grid_deg!r}")
 
@@ -305,7 +313,8 @@ class PatternTestConfig:
 def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_db_per_deg: np.ndarray, cell: int,
                    mates: Sequence[int], patterns_db: dict[str, np.ndarray], top_k: int,
                    rank_dbm: np.ndarray | None = None, cfg: PatternTestConfig | None = None,
-                   tilt_response_db: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   tilt_response_db: np.ndarray | None = None,
+                   position_response_db: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Which fault of ``cell`` best explains what the UEs report of it: per hypothesis the log likelihood ratio
     [nats] of the reports under the fault against no fault, [num_severities] float64 one per row of its pattern
     (``marginal_log_lr`` takes the severity out).
@@ -325,8 +334,10 @@ def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_d
     (``cfg.noise_db`` over sqrt(ROPs) and ``cfg.model_noise_db``). ``tilt_response_db`` [G, num_ues, num_cells]
     (optional): how each cell's RSRP moves at G equally likely tilt errors (the twin's own prediction, e.g. at
     ``cfg.tilt_grid_deg``); the tilt errors' covariance is then the mean outer product of those responses instead
-    of the slope's linear one, which misses the curvature of a steep vertical pattern. {} when fewer than
-    ``cfg.min_ues`` UEs qualify or the cell has no mate."""
+    of the slope's linear one, which misses the curvature of a steep vertical pattern. ``position_response_db``
+    [P, num_ues, num_cells] (optional): how each UE's RSRP from every cell moves at P equally likely positions the
+    UE may have moved to (the twin's own prediction); the spread of the UE's statistic over them is added to its
+    independent noise. {} when fewer than ``cfg.min_ues`` UEs qualify or the cell has no mate."""
     cfg = cfg or PatternTestConfig()
     model = np.asarray(model_dbm, dtype=np.float64)
     slope = np.asarray(slope_db_per_deg, dtype=np.float64)
@@ -365,7 +376,15 @@ def pattern_log_lr(reports: Sequence[np.ndarray], model_dbm: np.ndarray, slope_d
     g, gm = slope[ues, cell], slope[ues][:, mates]
     m = len(mates)
     steep = g ** 2 + np.sum(wm * gm ** 2, axis=1)  # [u] dB^2/deg^2
-    cov = np.diag(cfg.noise_db ** 2 / n[ues] + cfg.model_noise_db ** 2 + cfg.slope_noise_deg ** 2 * steep)
+    moved = np.zeros(y.size)  # [u] dB^2 what the UE's movement may do to its statistic
+    if position_response_db is not None:
+        pos = np.asarray(position_response_db, dtype=np.float64)
+        if pos.ndim != 3 or pos.shape[1:] != model.shape or not np.all(np.isfinite(pos)):
+            raise ShapeError(f"position_response_db must be a finite [P, {num_ues}, {num_cells}] array, got "
+                             f"{pos.shape}")
+        stat = pos[:, ues, cell] - np.sum(pos[:, ues][:, :, mates] * wm[None], axis=2)  # [P, u] dB
+        moved = np.mean(stat ** 2, axis=0)
+    cov = np.diag(cfg.noise_db ** 2 / n[ues] + cfg.model_noise_db ** 2 + cfg.slope_noise_deg ** 2 * steep + moved)
     if tilt_response_db is None:
         a = np.concatenate([np.ones((y.size, 1)), g[:, None], -wm, -wm * gm], axis=1)  # [u, 2 + 2M] loadings
         var = np.array([cfg.power_sd_db ** 2, cfg.tilt_sd_deg ** 2] + [cfg.power_sd_db ** 2] * m +

@@ -679,8 +679,16 @@ class Verifier:
             patterns[cause] = np.stack(rows)
         grid = (cfg or PatternTestConfig()).tilt_grid_deg
         resp = np.stack([t.predicted_rsrp_dbm(g) - model for g in grid]) if grid else None  # [G, U, C] dB
+        draws = (cfg or PatternTestConfig()).position_draws
+        pos = None
+        if draws:  # each UE moved in P directions by its mean travel over the report ROPs
+            travel = t.ue_speed_mps * t.cfg.rop_s * (len(self._reports) + 1) / 2.0  # [U] m
+            ang = 2.0 * np.pi * np.arange(draws) / draws
+            pos = np.stack([t.predicted_rsrp_dbm(displacement_m=travel[:, None] * np.array([np.cos(a), np.sin(a)]))
+                            - model for a in ang])  # [P, U, C] dB
         return {"cells": cells, "model": model, "slope": slope, "patterns": patterns, "resp": resp, "cfg": cfg,
-                "rank": t.predicted_rsrp_dbm(shadowing=False), "site": np.asarray(t.drop.cell_site, dtype=np.int64)}
+                "rank": t.predicted_rsrp_dbm(shadowing=False), "site": np.asarray(t.drop.cell_site, dtype=np.int64),
+                "pos": pos}
 
     def _pattern_test(self, setup: dict[str, Any], reports: Sequence[np.ndarray], c: int,
                       skip_mates: Sequence[int]) -> dict[str, np.ndarray]:
@@ -690,7 +698,7 @@ class Verifier:
         mates = [int(m) for m in np.nonzero(site == site[c])[0] if int(m) not in skip]
         return pattern_log_lr(reports, setup["model"], setup["slope"], c, mates,
                               {k: p[:, :, c] for k, p in setup["patterns"].items()}, self.cfg.calibration.top_k,
-                              setup["rank"], setup["cfg"], setup["resp"])
+                              setup["rank"], setup["cfg"], setup["resp"], setup["pos"])
 
     def _sevs(self, severities: tuple[float, ...] | None) -> tuple[float, ...]:
         sevs = self.cfg.severities if severities is None else tuple(severities)

@@ -294,6 +294,12 @@ class NetworkTwin(gym.Env):
         return self._s.ue_xyz[:, :2].copy()
 
     @property
+    def ue_speed_mps(self) -> np.ndarray:
+        """[num_ues] float64 each UE's speed [m/s] (its mobility class: vehicle, pedestrian, indoor, crowd)."""
+        self._require()
+        return self._speed.copy()
+
+    @property
     def cell_xy(self) -> np.ndarray:
         """[num_cells, 2] float64 sector (site) positions [m]."""
         self._require()

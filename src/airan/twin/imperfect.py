@@ -28,6 +28,7 @@ from airan.core.errors import ConfigError
 from airan.core.rng import spawn_rngs
 from airan.twin import traffic
 from airan.twin.env import TWIN_STREAMS, NetworkTwin
+from airan.twin.mobility import link_geometry
 from airan.twin.scenarios import ScenarioConfig, get_scenario
 
 DEFAULT_POWER_ERR_DB = 2.0
@@ -62,15 +63,29 @@ class ImperfectTwin(NetworkTwin):
         mods.tilt_delta_deg = mods.tilt_delta_deg + self.tilt_err_deg + self.tilt_corr_deg
         return super()._radio(mods)
 
-    def predicted_rsrp_dbm(self, extra_tilt_deg: float = 0.0, shadowing: bool = True) -> np.ndarray:
+    def predicted_rsrp_dbm(self, extra_tilt_deg: float = 0.0, shadowing: bool = True,
+                           displacement_m: np.ndarray | None = None) -> np.ndarray:
         """[num_ues, num_cells] float64 the large-scale RSRP [dBm] this twin predicts for its UEs now (no
         measurement error), every cell's tilt moved by ``extra_tilt_deg`` [deg] (for a numerical slope);
-        ``shadowing=False``: without the shadow fading (path loss, antenna and power only). The twin is not
-        changed."""
+        ``shadowing=False``: without the shadow fading (path loss, antenna and power only);
+        ``displacement_m`` [num_ues, 2] float64 [m]: with each UE moved by that much, as the antennas see it
+        (bearing, zenith and sector), path loss and shadowing kept: what a UE's movement does to the RSRP it gets
+        from a site's sectors relative to each other. The twin is not changed."""
         self._require()
         if not np.isfinite(extra_tilt_deg):
             raise ConfigError(f"extra_tilt_deg must be finite, got {extra_tilt_deg!r}")
         t = self.clone()
+        if displacement_m is not None:
+            move = np.asarray(displacement_m, dtype=np.float64)
+            if move.shape != (t._s.ue_xyz.shape[0], 2) or not np.all(np.isfinite(move)):
+                raise ConfigError(f"displacement_m must be a finite [{t._s.ue_xyz.shape[0]}, 2] array, got "
+                                  f"{move.shape}")
+            xyz = t._s.ue_xyz.copy()
+            xyz[:, :2] += move
+            d = t.drop
+            t._s.ue_xyz = xyz
+            t._s.geom = link_geometry(xyz, d.site_xy, d.cell_site, d.cell_yaw_deg, d.wrap_xy, d.bs_height_m)
+            t._s.gain_cache = None
         mods = t._mods()
         mods.tilt_delta_deg = mods.tilt_delta_deg + float(extra_tilt_deg)
         rsrp = t._radio(mods)["rsrp_dbm"]
