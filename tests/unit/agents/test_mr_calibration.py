@@ -1,9 +1,12 @@
 """Calibrating the operator's twin from measurement reports: the fit, the selection, the twin's corrections."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from airan.agents.mr_calibration import (
+    TILT_GRID_DEG,
     CalibrationConfig,
     PatternTestConfig,
     cell_posterior,
@@ -377,3 +380,41 @@ def test_a_tilt_response_with_the_slopes_second_moment_gives_the_linear_model_an
         pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6, tilt_response_db=resp[:, :5])
     with pytest.raises(ConfigError, match="tilt_grid_deg"):
         PatternTestConfig(tilt_grid_deg=(0.0,))
+
+
+def test_a_ues_movement_enters_as_its_own_error_and_takes_a_wild_ue_down_to_size():
+    # three UEs whose reports of cell 1 sit 30 dB below their mates' (vehicles passing under the site): they make
+    # a strong "fault"; with their movement's spread in the covariance they are just noisy UEs
+    reports, model, slope, patterns = _pattern_problem(2, fault_row=None)
+    for r in reports:
+        r[:3, 1] -= 30.0
+    plain = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6)
+    zero = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6,
+                          position_response_db=np.zeros((4,) + model.shape))
+    assert all(np.array_equal(plain[k], zero[k]) for k in plain)  # no movement: the same test
+    pos = np.zeros((4,) + model.shape)
+    pos[:, :3, 1] = np.array([-30.0, 30.0, -30.0, 30.0])[:, None]  # they may have moved -30 to +30 dB on cell 1
+    moved = pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6, position_response_db=pos)
+    assert max(marginal_log_lr(v) for v in plain.values()) > 10 > max(marginal_log_lr(v) for v in moved.values())
+    with pytest.raises(ShapeError, match="position_response_db"):
+        pattern_log_lr(reports, model, slope, 1, [0, 2], patterns, top_k=6, position_response_db=pos[0])
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="position_draws"):
+            PatternTestConfig(position_draws=bad)
+
+
+def test_the_verifier_takes_the_ues_movement_into_the_pattern_test_of_a_healthy_drop():
+    # ci-tiny seed 633958961 with no fault: the reports fit a downtilt of cell 10 at about +31 nats, nearly all of
+    # it from one UE on a wraparound boundary whose bearing, and sector, flips as it moves; with the movement in
+    # the test the reading falls below zero
+    ep = SuiteEpisode(id="moving", scenario="ci-tiny", seed=633958961, rops=12, faults=())
+    net = NetworkTwin(ep.scenario)
+    net.reset(seed=ep.seed)
+    v = Verifier(imperfect_factory(ep), VerifierConfig())
+    for r in range(4):
+        v.observe_reports(r, net.step()[4]["mr_rsrp_dbm"])
+    grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG)
+    still = max(marginal_log_lr(x) for x in v.audit_patterns(10, cfg=grid).values())
+    moving = max(marginal_log_lr(x) for x in v.audit_patterns(
+        10, cfg=dataclasses.replace(grid, position_draws=8)).values())
+    assert still > 25 > 0 > moving

@@ -122,3 +122,18 @@ def test_holding_the_networks_serving_cells_lifts_only_the_links_that_contradict
     if idle.size:
         with pytest.raises(ConfigError, match="not connected"):
             t.hold_serving(idle[:1], margin_db=1.0)
+
+
+def test_a_displaced_prediction_moves_the_ues_as_the_antennas_see_them_and_names_a_bad_shape():
+    twin = imperfect_twin("ci-tiny", 3, np.random.default_rng(0))
+    u = twin.ue_xy.shape[0]
+    base = twin.predicted_rsrp_dbm()
+    assert np.array_equal(base, twin.predicted_rsrp_dbm(displacement_m=np.zeros((u, 2))))
+    moved = twin.predicted_rsrp_dbm(displacement_m=np.full((u, 2), 30.0))
+    assert moved.shape == base.shape and np.max(np.abs(moved - base)) > 3.0  # bearings and zeniths changed
+    assert np.array_equal(base, twin.predicted_rsrp_dbm())  # the twin itself did not move
+    with pytest.raises(ConfigError, match="displacement_m"):
+        twin.predicted_rsrp_dbm(displacement_m=np.zeros((u, 3)))
+    speed = twin.ue_speed_mps
+    cfg = twin.cfg
+    assert speed.shape == (u,) and set(np.unique(speed)) <= {cfg.vehicle_speed, cfg.pedestrian_speed, 0.3, 0.2}
