@@ -911,6 +911,8 @@ def test_audit_power_db_must_be_a_positive_number():
     for bad in (-1, 1.5, True):
         with pytest.raises(ConfigError, match="audit_scan_null_draws"):
             AiranConfig(audit_scan_null_draws=bad)
+        with pytest.raises(ConfigError, match="audit_scan_position_draws"):
+            AiranConfig(audit_scan_position_draws=bad)
     for bad in (-1.0, float("nan"), True):
         with pytest.raises(ConfigError, match="audit_scan_null_margin"):
             AiranConfig(audit_scan_null_margin=bad)

@@ -356,6 +356,13 @@ class AiranConfig:
     with the threshold at 25, by a pre-registered test (``HEAL_PREREG_S66.md``, never-used seed-7365 cold suite):
     the same 4 right flags as 30 without draws, and a control's cell that read 26.6 nats stopped by draws up to
     21.3; detection, diagnosis, paired FKR and harm unchanged, dev byte-identical. 0 draws: off.
+    audit_scan_position_draws: the scan's pattern test (and its null draws) also carries each UE's movement over
+    the report ROPs as an error of its own, from the twin's response at this many positions around the UE at its
+    mean travel (``PatternTestConfig.position_draws``). The scan's false readings came from single UEs whose
+    bearing to the site swings as they move (a vehicle 22 m from a site, a UE on a wraparound boundary): with 8
+    positions the four such cells of the cold suites read -7.1 to -2.0 nats instead of 24.7-31.0, while 10 flagged
+    tilts kept 20.3-77.6 of their 25.0-84.3 (one, seed 7360's test-0010, fell 41.5 -> 9.7: its own evidence was
+    such a UE). 0: off.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
@@ -400,6 +407,7 @@ class AiranConfig:
     audit_llr_scale: float = AUDIT_LLR_SCALE
     audit_scan_log_lr: float | None = AUDIT_SCAN_LOG_LR
     audit_scan_null_draws: int = AUDIT_SCAN_NULL_DRAWS
+    audit_scan_position_draws: int = 0
     audit_scan_null_margin: float = AUDIT_SCAN_NULL_MARGIN
     cold_calibration: bool = False
 
@@ -435,9 +443,10 @@ class AiranConfig:
                                                 not isinstance(self.audit_power_db, (int, float)) or
                                                 not 0 < self.audit_power_db < np.inf):
             raise ConfigError(f"audit_power_db must be a positive number of dB or None, got {self.audit_power_db!r}")
-        if isinstance(self.audit_scan_null_draws, bool) or not isinstance(self.audit_scan_null_draws, int) or \
-                self.audit_scan_null_draws < 0:
-            raise ConfigError(f"audit_scan_null_draws must be an integer >= 0, got {self.audit_scan_null_draws!r}")
+        for name in ("audit_scan_null_draws", "audit_scan_position_draws"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {v!r}")
         if isinstance(self.audit_scan_null_margin, bool) or \
                 not isinstance(self.audit_scan_null_margin, (int, float)) or \
                 not np.isfinite(self.audit_scan_null_margin) or self.audit_scan_null_margin < 0:
@@ -653,7 +662,7 @@ class AiranPolicy(Policy):
         thr, draws = self.cfg.audit_scan_log_lr, self.cfg.audit_scan_null_draws
         if thr is None or not self.cfg.audit_patterns:
             return
-        grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG)
+        grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG, position_draws=self.cfg.audit_scan_position_draws)
         scan = self.verifier.audit_patterns_of(range(power_db.size), cfg=grid)
         best = {c: max(marginal_log_lr(v) for v in r.values()) for c, r in scan.items()}
         for c in sorted(best, key=lambda x: -best[x]):
