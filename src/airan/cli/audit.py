@@ -20,7 +20,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from airan.agents.policies.airan import AUDIT_SCAN_LOG_LR, AUDIT_SCAN_NULL_DRAWS, AUDIT_SCAN_NULL_MARGIN
+from airan.agents.policies.airan import (
+    AUDIT_SCAN_LOG_LR,
+    AUDIT_SCAN_NULL_DRAWS,
+    AUDIT_SCAN_NULL_MARGIN,
+    AUDIT_SCAN_POSITION_DRAWS,
+)
 from airan.cli.output import Format, console, emit_json, fail, progress_bar
 from airan.cli.specs import parse_fault
 from airan.core.errors import AiranError
@@ -31,13 +36,14 @@ SHORT = {"uptilt_overshoot": "uptilt", "excessive_downtilt": "downtilt", "pa_deg
 
 def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_db: float,
               cells: list[int], show_progress: bool = True, scan_log_lr: float | None = None,
-              null_draws: int = 0) -> dict:
+              null_draws: int = 0, position_draws: int = 0) -> dict:
     """The audit as a dict (``audit``'s JSON): per flagged or requested cell its calibrated power [dB] and tilt
     [deg] corrections and the pattern test (log likelihood ratio [nats] per cause against no fault, and the most
     likely severity); ``flagged_by``: "power", "scan" or "" (requested). ``scan_log_lr``: with no cell beyond
     ``threshold_db``, scan every cell and flag the best fit from this many nats (None: no scan) that reads
     ``AUDIT_SCAN_NULL_MARGIN`` above ``null_draws`` simulated healthy networks (0: not checked), else the next;
-    ``scan_null``: the draws' largest reading of each cell checked."""
+    ``scan_null``: the draws' largest reading of each cell checked; ``position_draws``: the scan's test carries
+    each UE's movement over the report ROPs (``PatternTestConfig.position_draws``)."""
     from airan.agents.mr_calibration import TILT_GRID_DEG, CalibrationConfig, PatternTestConfig, marginal_log_lr
     from airan.agents.runner import imperfect_factory
     from airan.agents.suite import SuiteEpisode
@@ -49,8 +55,8 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
         raise AiranError(f"--threshold-db must be a finite number of dB > 0, got {threshold_db!r}")
     if scan_log_lr is not None and not np.isfinite(scan_log_lr):
         raise AiranError(f"--scan-log-lr must be a finite number of nats, got {scan_log_lr!r}")
-    if null_draws < 0:
-        raise AiranError(f"--null-draws must be >= 0, got {null_draws!r}")
+    if null_draws < 0 or position_draws < 0:
+        raise AiranError(f"--null-draws and --position-draws must be >= 0, got {null_draws!r} / {position_draws!r}")
     cfg = get_scenario(scenario)
     fault_objs = [parse_fault(s) for s in faults]
     for f in fault_objs:
@@ -78,7 +84,7 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     scan_max = None
     fits: dict[int, float] = {}  # cell -> its best ratio against no fault in the scan [nats]
     if not flagged and scan_log_lr is not None:
-        grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG)
+        grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG, position_draws=position_draws)
         scanned = verifier.audit_patterns_of(range(power.size), cfg=grid)
         fits = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scanned.items()}
         scan_max = max(fits.values(), default=None)
@@ -106,6 +112,7 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
         rows.append(row)
     return {"scenario": cfg.name, "seed": seed, "rops": rops, "faults": faults, "threshold_db": threshold_db,
             "scan_log_lr": scan_log_lr, "scan_max_log_lr": scan_max, "null_draws": null_draws,
+            "position_draws": position_draws,
             "scan_null": {str(c): v for c, v in nulls.items()},
             "scan_best": {str(c): float(fits[c]) for c in nulls}, "num_cells": cfg.num_cells,
             "max_abs_power_db": float(np.max(np.abs(power))), "cells": rows}
@@ -126,13 +133,16 @@ def audit(
                                       help="the scan flags the best fit from this many nats"),
     null_draws: int = typer.Option(AUDIT_SCAN_NULL_DRAWS, "--null-draws", min=0,
                                    help="check a scan finding against this many simulated healthy networks"),
+    position_draws: int = typer.Option(AUDIT_SCAN_POSITION_DRAWS, "--position-draws", min=0,
+                                       help="the scan's test carries each UE's movement, from this many positions"),
     fmt: Format = typer.Option(Format.table, "--format", help="json or table"),
 ) -> None:
     """Audit a network's configuration from its UEs' first measurement reports: flag the cells that do not
     radiate as planned and name the fault that reproduces their reports."""
     try:
         res = run_audit(scenario, seed, fault, rops, threshold_db, cell, show_progress=fmt is not Format.json,
-                        scan_log_lr=scan_log_lr if scan else None, null_draws=null_draws)
+                        scan_log_lr=scan_log_lr if scan else None, null_draws=null_draws,
+                        position_draws=position_draws)
     except AiranError as e:
         fail(str(e))
     if fmt is Format.json:

@@ -69,3 +69,13 @@ def test_a_healthy_network_whose_reports_misfit_one_cell_is_not_flagged_for_what
     assert [r["cell"] for r in json.loads(loose.stdout)["cells"]] == [10]  # without the draws it is flagged
     table = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961"])
     assert table.exit_code == 0 and "simulated healthy networks" in table.output and "cell" in table.output
+
+
+def test_with_the_ues_movement_in_the_test_the_healthy_drop_reads_nothing():
+    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", "--position-draws", "8",
+                              "--null-draws", "0", "--scan-log-lr", "10", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["position_draws"] == 8 and out["cells"] == [] and out["scan_max_log_lr"] < 10
+    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--position-draws", "-1"])
+    assert res.exit_code == 2 and "position-draws" in res.output.replace("\n", "")

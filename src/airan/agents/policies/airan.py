@@ -97,6 +97,7 @@ SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``Aira
 AUDIT_SCAN_LOG_LR = 25.0
 AUDIT_SCAN_NULL_DRAWS = 8
 AUDIT_SCAN_NULL_MARGIN = 10.0
+AUDIT_SCAN_POSITION_DRAWS = 0  # positions per UE of the scan test's movement error (``audit_scan_position_draws``)
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ class AiranConfig:
     audit_llr_scale: float = AUDIT_LLR_SCALE
     audit_scan_log_lr: float | None = AUDIT_SCAN_LOG_LR
     audit_scan_null_draws: int = AUDIT_SCAN_NULL_DRAWS
-    audit_scan_position_draws: int = 0
+    audit_scan_position_draws: int = AUDIT_SCAN_POSITION_DRAWS
     audit_scan_null_margin: float = AUDIT_SCAN_NULL_MARGIN
     cold_calibration: bool = False
 
