@@ -8,10 +8,11 @@ planned: the audit flags it (``--threshold-db``, 4 dB by default: no healthy cal
 fault of the cell, an uptilt, a downtilt or a PA degradation, reproduces those reports best, and at which
 severity. When no cell is beyond the threshold, the test runs on every cell, with the tilt errors' non-linear
 covariance, and flags the best fit from ``--scan-log-lr`` nats that also reads 10 nats above what the test gives
-that cell in ``--null-draws`` simulated healthy networks (``Verifier.audit_null``; 25 nats and 8 draws, as the
-healing policy's ``AiranConfig.audit_scan_log_lr`` / ``audit_scan_null_draws``; ``--no-scan`` skips it). The
-network here is the twin's true network, with the faults given (``--fault``, as ``airan simulate``): a
-misconfiguration there from the start is what an audit is for.
+that cell in ``--null-draws`` simulated healthy networks (``Verifier.audit_null``), the test carrying each UE's
+movement over the report ROPs (``--position-draws``; 10 nats, 8 draws and 8 positions, as the healing policy's
+``AiranConfig.audit_scan_log_lr`` / ``audit_scan_null_draws`` / ``audit_scan_position_draws``; ``--no-scan``
+skips the scan). The network here is the twin's true network, with the faults given (``--fault``, as ``airan
+simulate``): a misconfiguration there from the start is what an audit is for.
 """
 
 from __future__ import annotations

@@ -880,7 +880,8 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_audit_scan(scan):
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "excessive_downtilt"
     assert "A configuration audit singled the cell out" in report and "downtilt" in report.split("audit")[1]
-    assert AiranConfig().audit_scan_log_lr == 25.0 and AiranConfig().audit_scan_null_draws == 8  # S66
+    cfg = AiranConfig()  # S66 and S67
+    assert (cfg.audit_scan_log_lr, cfg.audit_scan_null_draws, cfg.audit_scan_position_draws) == (10.0, 8, 8)
 
 
 @pytest.mark.parametrize("margin", [0.0, 1000.0])

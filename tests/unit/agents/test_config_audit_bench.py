@@ -70,7 +70,7 @@ def test_null_draws_test_the_best_and_the_faulty_cell_and_the_summary_counts_fla
             base | {"healthy": False, "episode": "o", "cause": "overload_hotspot", "cell": 5, "scan_max_cell": 5,
                     "scan_max_log_lr": 31.0, "scan_max_null": 23.0, "scan_faulty_null": 23.0}]
     pol = mod.summary(rows)["scan"]["policy"]
-    assert pol["threshold_log_lr"] == 25.0 and pol["margin_log_lr"] == 10.0
+    assert pol["threshold_log_lr"] == 10.0 and pol["margin_log_lr"] == 10.0
     assert pol["without_draws"] == {"healthy_flagged": ["h"], "faulty_flagged_right": 1,
                                     "faulty_flagged_wrong": ["o (overload_hotspot, cell 5)"]}
     assert pol["with_draws"] == {"healthy_flagged": [], "faulty_flagged_right": 1, "faulty_flagged_wrong": []}

@@ -42,7 +42,7 @@ def test_a_healthy_network_flags_nothing_and_bad_input_names_the_value():
 
 
 def test_a_downtilt_within_the_power_threshold_is_found_by_the_scan_and_only_with_it():
-    fault = ["--fault", "excessive_downtilt:cell=1,severity=0.5"]
+    fault = ["--fault", "excessive_downtilt:cell=1,severity=0.5", "--position-draws", "0"]
     out = _json([*fault, "--scan-log-lr", "20"])
     assert out["scan_log_lr"] == 20.0 and out["max_abs_power_db"] < 4.0 and out["scan_max_log_lr"] >= 20.0
     (row,) = out["cells"]
@@ -59,15 +59,16 @@ def test_a_downtilt_within_the_power_threshold_is_found_by_the_scan_and_only_wit
 def test_a_healthy_network_whose_reports_misfit_one_cell_is_not_flagged_for_what_healthy_draws_also_read():
     # this ci-tiny drop's reports fit a downtilt of cell 10 at about 31 nats with no fault anywhere (seed 7364's
     # test-0144b was flagged for it under S65); simulated healthy networks read up to about 24 there
-    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", "--format", "json"])
+    still = ["--position-draws", "0", "--scan-log-lr", "25"]  # the test without the UEs' movement (before S67)
+    res = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", *still, "--format", "json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["cells"] == [] and out["scan_max_log_lr"] > 25 and set(out["scan_null"]) == {"10"}
     assert out["scan_best"]["10"] == out["scan_max_log_lr"] < out["scan_null"]["10"] + 10
-    loose = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", "--null-draws", "0",
-                                "--format", "json"])
+    loose = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", *still, "--null-draws",
+                                "0", "--format", "json"])
     assert [r["cell"] for r in json.loads(loose.stdout)["cells"]] == [10]  # without the draws it is flagged
-    table = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961"])
+    table = runner.invoke(app, ["audit", "--scenario", "ci-tiny", "--seed", "633958961", *still])
     assert table.exit_code == 0 and "simulated healthy networks" in table.output and "cell" in table.output
 
 

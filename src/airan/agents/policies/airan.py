@@ -93,11 +93,12 @@ HANDOVER_MODES = ("both", "storm", "evidence")
 SHIFT_SIGMA_DB = (2.0, 2.5)
 SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``AiranConfig.shift_uses_rise``)
 # The pattern scan's threshold [nats] (``AiranConfig.audit_scan_log_lr``): 30 by S65; 25 by S66, with every finding
-# checked against simulated healthy networks (AUDIT_SCAN_NULL_DRAWS of them, AUDIT_SCAN_NULL_MARGIN nats above).
-AUDIT_SCAN_LOG_LR = 25.0
+# checked against simulated healthy networks (AUDIT_SCAN_NULL_DRAWS of them, AUDIT_SCAN_NULL_MARGIN nats above); 10
+# by S67, with each UE's movement in the test (AUDIT_SCAN_POSITION_DRAWS positions per UE).
+AUDIT_SCAN_LOG_LR = 10.0
 AUDIT_SCAN_NULL_DRAWS = 8
 AUDIT_SCAN_NULL_MARGIN = 10.0
-AUDIT_SCAN_POSITION_DRAWS = 0  # positions per UE of the scan test's movement error (``audit_scan_position_draws``)
+AUDIT_SCAN_POSITION_DRAWS = 8
 
 
 @dataclass(frozen=True)
@@ -346,8 +347,8 @@ class AiranConfig:
     (``bench/heal_config_audit.py --scan-grid``); seed 7364's test-0144b then read 31.0 on a cell whose fault (an
     overload) leaves its RSRP alone, and was flagged as a downtilt. 30 by a pre-registered test
     (``HEAL_PREREG_S65.md``, never-used seed-7364 cold suite): recall 114 -> 117 of 147, control alarms 0 -> 0,
-    paired FKR +0.000, harm 17 -> 17; dev is byte-identical. 25 since S66, with ``audit_scan_null_draws``. None:
-    no scan.
+    paired FKR +0.000, harm 17 -> 17; dev is byte-identical. 25 since S66, with ``audit_scan_null_draws``; 10
+    since S67, with ``audit_scan_position_draws``. None: no scan.
     audit_scan_null_draws / audit_scan_null_margin: with ``audit_scan_log_lr``, a cell the scan would flag is
     flagged only if its ratio is at least the margin [nats] above what the test reads on it in that many
     simulated healthy networks (``Verifier.audit_null``: the twin with its other random streams and fresh errors
@@ -363,7 +364,11 @@ class AiranConfig:
     bearing to the site swings as they move (a vehicle 22 m from a site, a UE on a wraparound boundary): with 8
     positions the four such cells of the cold suites read -7.1 to -2.0 nats instead of 24.7-31.0, while 10 flagged
     tilts kept 20.3-77.6 of their 25.0-84.3 (one, seed 7360's test-0010, fell 41.5 -> 9.7: its own evidence was
-    such a UE). 0: off.
+    such a UE). Over 547 healthy windows (dev and six cold suites) the largest ratio fell 26.6 -> 2.7 nats
+    (``heal_config_audit_scan_position.json``). 8, with the threshold at 10, by a pre-registered test
+    (``HEAL_PREREG_S67.md``, never-used seed-7366 cold suite): recall 120 -> 121 of 144 (a downtilt at 12.6
+    nats), the same 5 other right flags, control alarms 0 -> 0, paired FKR +0.000, harm 6 -> 6; dev
+    byte-identical. 0: off.
     cold_calibration: a detection before the verifier's calibration ROPs are over leaves the detected cells out of
     the twins' calibration (``Verifier.exclude_from_calibration``) and the other cells' reports keep calibrating
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
