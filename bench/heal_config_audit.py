@@ -47,7 +47,12 @@ from heal_fkr_by_loss import progress_pool  # noqa: E402
 from machine import machine_info, peak_rss_mib, write_result  # noqa: E402
 from twin_calibration import fed_verifier, first_reports  # noqa: E402
 
-from airan.agents.mr_calibration import CalibrationConfig, PatternTestConfig, marginal_log_lr  # noqa: E402
+from airan.agents.mr_calibration import (  # noqa: E402
+    CalibrationConfig,
+    PatternTestConfig,
+    best_log_lr,
+    marginal_log_lr,
+)
 from airan.agents.policies.airan import AiranConfig  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 from airan.agents.verifier import (  # noqa: E402
@@ -85,7 +90,7 @@ def _job(args: tuple) -> dict:
     if grid:
         cfg = PatternTestConfig(tilt_grid_deg=tuple(grid), position_draws=args[5] if len(args) > 5 else 0)
         scan = v.audit_patterns_of(range(power.size), cfg=cfg)
-        best = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scan.items()}
+        best = {c: best_log_lr(r) for c, r in scan.items()}
         top = max(best, key=best.get) if best else None
         row |= {"scan_max_log_lr": None if top is None else float(best[top]), "scan_max_cell": top}
         fc = int(early[0].cells[0]) if early else None

@@ -418,3 +418,11 @@ def marginal_log_lr(log_lr: np.ndarray) -> float:
     if ll.ndim != 1 or ll.size == 0 or not np.all(np.isfinite(ll)):
         raise ConfigError(f"log likelihood ratios must be a finite non-empty 1-d array, got {log_lr!r}")
     return float(ll.max() + np.log(np.mean(np.exp(ll - ll.max()))))
+
+
+def best_log_lr(result: dict[str, np.ndarray]) -> float:
+    """The largest ``marginal_log_lr`` [nats] over the hypotheses of a pattern test's ``result`` (hypothesis ->
+    [num_severities] ratios, ``pattern_log_lr``): how strongly its best fit beats no fault."""
+    if not result:
+        raise ConfigError("a pattern test result needs at least one hypothesis")
+    return max(marginal_log_lr(v) for v in result.values())

@@ -28,9 +28,9 @@ from airan.agents.monitor import change_quantile, report_change
 from airan.agents.mr_calibration import (
     CalibrationConfig,
     PatternTestConfig,
+    best_log_lr,
     cell_posterior,
     joint_posterior,
-    marginal_log_lr,
     pattern_log_lr,
     report_residuals,
 )
@@ -624,7 +624,7 @@ class Verifier:
     def audit_null(self, cell: int, draws: int, causes: tuple[str, ...] = RSRP_CAUSES,
                    severities: tuple[float, ...] = AUDIT_SEVERITIES, cfg: PatternTestConfig | None = None,
                    skip_mates: Sequence[int] = ()) -> np.ndarray:
-        """[draws] float64 the best ratio against no fault [nats] (``marginal_log_lr``, over ``causes``) that
+        """[draws] float64 the best ratio against no fault [nats] (``best_log_lr`` over ``causes``) that
         ``audit_patterns`` gives ``cell`` when the network is healthy: each draw simulates one, the twin itself
         with its other random streams (UE movement, activity, reports; ``make_twin`` of another seed) and every
         cell's power and tilt off by fresh errors within the twin's calibration accuracy (uniform, +-sqrt(3) std of
@@ -648,7 +648,7 @@ class Verifier:
             reports = [net.step()[4]["mr_rsrp_dbm"] for _ in self._reports]
             res = self._pattern_test(setup, reports, int(cell), skip_mates)
             if res:
-                out.append(max(marginal_log_lr(v) for v in res.values()))
+                out.append(best_log_lr(res))
         return np.asarray(out, dtype=np.float64)
 
     def _pattern_setup(self, cells: Sequence[int], causes: tuple[str, ...], severities: tuple[float, ...],

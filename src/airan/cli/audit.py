@@ -45,7 +45,13 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     ``AUDIT_SCAN_NULL_MARGIN`` above ``null_draws`` simulated healthy networks (0: not checked), else the next;
     ``scan_null``: the draws' largest reading of each cell checked; ``position_draws``: the scan's test carries
     each UE's movement over the report ROPs (``PatternTestConfig.position_draws``)."""
-    from airan.agents.mr_calibration import TILT_GRID_DEG, CalibrationConfig, PatternTestConfig, marginal_log_lr
+    from airan.agents.mr_calibration import (
+        TILT_GRID_DEG,
+        CalibrationConfig,
+        PatternTestConfig,
+        best_log_lr,
+        marginal_log_lr,
+    )
     from airan.agents.runner import imperfect_factory
     from airan.agents.suite import SuiteEpisode
     from airan.agents.verifier import AUDIT_SEVERITIES, Verifier, VerifierConfig, most_likely_severity
@@ -87,7 +93,7 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     if not flagged and scan_log_lr is not None:
         grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG, position_draws=position_draws)
         scanned = verifier.audit_patterns_of(range(power.size), cfg=grid)
-        fits = {c: max(marginal_log_lr(x) for x in r.values()) for c, r in scanned.items()}
+        fits = {c: best_log_lr(r) for c, r in scanned.items()}
         scan_max = max(fits.values(), default=None)
         for c in sorted(fits, key=lambda x: -fits[x]):
             if fits[c] < scan_log_lr:

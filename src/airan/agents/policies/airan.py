@@ -30,7 +30,7 @@ from airan.agents.diagnoser import (
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
-from airan.agents.mr_calibration import TILT_GRID_DEG, PatternTestConfig, marginal_log_lr
+from airan.agents.mr_calibration import TILT_GRID_DEG, PatternTestConfig, best_log_lr, marginal_log_lr
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, cite_peers, render
 from airan.agents.suite import cause_scope
@@ -670,7 +670,7 @@ class AiranPolicy(Policy):
             return
         grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG, position_draws=self.cfg.audit_scan_position_draws)
         scan = self.verifier.audit_patterns_of(range(power_db.size), cfg=grid)
-        best = {c: max(marginal_log_lr(v) for v in r.values()) for c, r in scan.items()}
+        best = {c: best_log_lr(r) for c, r in scan.items()}
         for c in sorted(best, key=lambda x: -best[x]):
             if best[c] < thr or not np.isfinite(power_db[c]) or power_db[c] == 0:
                 return
