@@ -536,6 +536,38 @@ def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(
     assert AiranConfig().tried_per_cell  # the default since session 38
 
 
+@pytest.mark.parametrize("undo", [False, True])
+def test_the_incidents_own_changes_are_verified_for_undoing_when_configured(undo):
+    """With ``undo_candidate`` a round of an incident that moved knobs also verifies the set putting them back to
+    their values before the incident first moved them, beside the planner's candidates. Without it, or before the
+    incident moved anything, there is no such candidate."""
+    from airan.agents.policies.airan import UNDO_INCIDENT
+
+    pol, twin = _overload_policy(AiranConfig(undo_candidate=undo))
+    seen = []
+    pol.verifier.verify = lambda cause, cells, scope, cands, sevs=None, modes=None: seen.append(
+        {c.name: c.actions for c in cands}) or []
+    info, hist = _steps(twin, 8)
+    diag = Diagnosis({"external_interference": 0.9}, (4,))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag)
+    pol._plan(Observation(8, info["kpis"], hist, [], frozenset(), []), Decision(), diag)
+    assert UNDO_INCIDENT not in seen[-1] and pol.undo_set("external_interference") is None  # nothing moved yet
+    # the incident uptilted cell 4 by 10 deg, then set cell 5's CIO and raised it again
+    pol.incident_pre = {("tilt", 4): 10.0, ("cio", 5): 0.0}
+    applied = [(9, Action("tilt", 4, -10.0), 10.0, 0.0), (9, Action("cio", 5, 3.0), 0.0, 3.0),
+               (12, Action("cio", 5, 6.0), 3.0, 6.0)]
+    pol.knobs.sync(applied)
+    pol._plan(Observation(14, info["kpis"], hist, [], frozenset(), applied), Decision(), diag)
+    if not undo:
+        assert UNDO_INCIDENT not in seen[-1]
+        return
+    assert seen[-1][UNDO_INCIDENT] == (Action("cio", 5, 0.0), Action("tilt", 4, 10.0))
+    assert len(seen[-1]) > 1  # verified beside the planner's own candidates
+    pol.knobs.sync(applied + [(15, Action("cio", 5, 0.0), 6.0, 0.0), (15, Action("tilt", 4, 10.0), 0.0, 10.0)])
+    assert pol.undo_set("external_interference") is None  # every knob is back
+    assert not AiranConfig().undo_candidate  # off by default
+
+
 @pytest.mark.parametrize("repeat", [False, True])
 def test_a_set_the_network_confirmed_may_be_chosen_again_when_configured(repeat):
     """With ``repeat_confirmed`` the follow-up round after a kept set the network confirmed offers that set again,

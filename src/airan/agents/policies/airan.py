@@ -99,6 +99,8 @@ AUDIT_SCAN_LOG_LR = 10.0
 AUDIT_SCAN_NULL_DRAWS = 8
 AUDIT_SCAN_NULL_MARGIN = 10.0
 AUDIT_SCAN_POSITION_DRAWS = 8
+# The candidate that sets back every knob the open incident moved (``AiranConfig.undo_candidate``)
+UNDO_INCIDENT = "undo this incident's changes"
 
 
 @dataclass(frozen=True)
@@ -374,7 +376,12 @@ class AiranConfig:
     them, where otherwise the first detection ends the collection: a fault there at ROP 0 left the twin with no
     calibration at all (its hidden +-2 dB / +-1 deg errors). Warm suites detect after the calibration ROPs. Off:
     stopped at its screen (session 51, seed-7360 cold suite): paired FKR +0.004 [-0.009, +0.017], 3 episodes
-    better and 3 worse, harm 5 -> 6 by the scorer and 3 -> 6 against the counterfactual."""
+    better and 3 worse, harm 5 -> 6 by the scorer and 3 -> 6 against the counterfactual.
+    undo_candidate: every action round of an incident that has changed knobs also verifies ``UNDO_INCIDENT``,
+    the set that puts every knob the incident moved back to its value before the incident's first change, with
+    the other candidates and under the same acceptance. A set kept for a first diagnosis stays in place when the
+    diagnosis moves on (dev-0079: a 10 deg uptilt for a downtilt that was an interference, kept to the end) or when
+    the fault outgrows what the executor's 2-ROP guard saw; the oracle has always offered its own undo. Off."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -416,6 +423,7 @@ class AiranConfig:
     audit_scan_position_draws: int = AUDIT_SCAN_POSITION_DRAWS
     audit_scan_null_margin: float = AUDIT_SCAN_NULL_MARGIN
     cold_calibration: bool = False
+    undo_candidate: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -571,6 +579,7 @@ class AiranPolicy(Policy):
         self.compensations: list[Compensation] = []  # kept compensations (``AiranConfig.withdraw_after_rops``)
         self._submitted: _Submitted | None = None
         self.settings: dict[tuple[str, int], str] = {}  # (action kind, cell) -> cause a kept set moved it for
+        self.incident_pre: dict[tuple[str, int], float] = {}  # (kind, cell) -> value before the incident moved it
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -874,6 +883,7 @@ class AiranPolicy(Policy):
         self.tried = set()
         self.following = False
         self._chosen = self._confirmed = None
+        self.incident_pre = {}
 
     def _incident_step(self, obs: Observation, dec: Decision, dets) -> None:
         inc = self.open
@@ -1050,7 +1060,9 @@ class AiranPolicy(Policy):
                                  f"{', '.join(owners)} and still in place; left to that compensation")
                 return
         where = int(cells[0]) if self.cfg.tried_per_cell else None
-        fresh = [c for c in self.planner.propose(cause, cells, self.knobs)
+        proposed = self.planner.propose(cause, cells, self.knobs)
+        undo = self.undo_set(cause) if self.cfg.undo_candidate else None
+        fresh = [c for c in proposed + ([undo] if undo is not None else [])
                  if ((c.name, where) not in self.tried or (c.name, where) == self._confirmed)
                  and not self.coordinator.is_banned(c.actions)]
         cands = [c for c in fresh if self.coordinator.cells_free(c.actions, obs.rop)]
@@ -1119,14 +1131,25 @@ class AiranPolicy(Policy):
         alarm_cells = tuple(int(c) for c in np.nonzero(site == site[cells[0]])[0]) if cause in SITE_FAULTS \
             else (int(cells[0]),)
         evidence, window = self._evidence_now(cause, int(cells[0]), alarm_cells, obs.rop)
-        self._submitted = _Submitted(cause, int(cells[0]), alarm_cells, incident=self.open, pre={
-            (a.kind, a.cell): self.knobs.value(a.kind, a.cell) for a in best.candidate.actions
-            if a.kind in KNOB_FIELDS}, evidence=evidence, window=window)
+        undoing = best.candidate.name == UNDO_INCIDENT
+        pre = {(a.kind, a.cell): self.knobs.value(a.kind, a.cell) for a in best.candidate.actions
+               if a.kind in KNOB_FIELDS}
+        for key, v in pre.items():
+            self.incident_pre.setdefault(key, v)
+        self._submitted = _Submitted(cause, int(cells[0]), alarm_cells, incident=self.open, pre=pre,
+                                     evidence=None if undoing else evidence, window=window, withdrawal=undoing)
         acts, reqs = self.executor.submit(best.candidate, guard, obs.rop, obs.history, reason)
         self._last_trial_actions = best.candidate.actions
         dec.actions += acts
         dec.approval_requests += reqs
         self.open.actions.append(f"ROP {obs.rop}: " + ("requested approval for " if reqs else "applied ") + reason)
+
+    def undo_set(self, cause: str) -> Candidate | None:
+        """``UNDO_INCIDENT`` for ``cause``: the actions that set every knob the open incident moved back to its
+        value before the incident first moved it (``incident_pre``); None when every knob is already there."""
+        acts = tuple(a for a in (self.knobs.restore(k, c, v) for (k, c), v in sorted(self.incident_pre.items()))
+                     if a is not None)
+        return Candidate(UNDO_INCIDENT, acts, cause) if acts else None
 
     def _modes(self, cause: str, cell: int, rop: int) -> tuple[str] | None:
         """The handover misconfiguration's mode as the monitor's signatures measured it on ``cell`` this ROP
