@@ -41,8 +41,8 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 TABLE = ("detection_recall", "hard_fault_recall", "detection_precision", "control_alarm_rate", "control_action_rate",
          "ttd_rops_median", "rca_top1", "rca_top3", "localization_top1", "fkr_median", "full_recovery_rate",
-         "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops", "harmful_action_rate_counterfactual",
-         "rollback_within_2_rops_counterfactual", "approvals_held",
+         "worsened_rate", "mttr_rops_median", "harmful_action_rate", "rollback_within_2_rops",
+         "harmful_action_rate_counterfactual", "rollback_within_2_rops_counterfactual", "approvals_held",
          "unapproved_high_risk_actions", "post_fault_lingering_rate", "post_fault_gain_median")
 
 

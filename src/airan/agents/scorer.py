@@ -26,7 +26,10 @@ fault. ``onset`` is the first real fault's onset ROP;
   to [0, 1]; defined only when the mean loss ``mean(nofault - unhealed)`` over ``W`` exceeds
   ``2 sigma / sqrt(|W|)`` (the standard error of a mean of ``|W|`` ROPs)
   (episodes without loss beyond noise are counted in ``no_loss``). ``fkr_median`` over compensable
-  fault episodes with a defined FKR.
+  fault episodes with a defined FKR. ``fkr_raw`` (per episode, in ``recovery``) is the same ratio unclipped.
+* **worsened_rate**: compensable episodes with a defined FKR whose actions left the window worse than never
+  acting, ``mean(healed - unhealed) < -2 sigma / sqrt(|W|)`` (the loss test, mirrored) / those episodes. The
+  clipped FKR reads 0 both for an episode the policy left alone and for one it made worse; this tells them apart.
 * **compensable** classes (``COMPENSABLE``): some catalogue action can recover part of the loss in the twin:
   sleeping cell (restart cures it), excessive downtilt / uptilt overshoot (counter-tilt the cell's own knob),
   PA degradation (+3 dB power headroom, neighbour power), cell outage and backhaul failure (neighbours'
@@ -235,7 +238,7 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
         cells = diag["cells"] if diag else []
         out["loc_top1"] = bool(cells) and int(cells[0]) in fcells
     # recovery
-    out.update(fkr=None, full=None, mttr=None, no_loss=False)
+    out.update(fkr=None, fkr_raw=None, worsened=False, full=None, mttr=None, no_loss=False)
     if real:
         start = (det if det is not None else onset) + 1
         w = np.arange(start, end)
@@ -243,7 +246,9 @@ def episode_outcome(ep: SuiteEpisode, log: dict[str, Any]) -> dict[str, Any]:
             loss = nofault[w] - unhealed[w]
             if float(np.mean(loss)) > LOSS_K * sigma / math.sqrt(w.size) and float(np.sum(loss)) > 0:
                 gain = healed[w] - unhealed[w]
-                out["fkr"] = float(np.clip(np.sum(gain) / np.sum(loss), 0.0, 1.0))
+                out["fkr_raw"] = float(np.sum(gain) / np.sum(loss))
+                out["fkr"] = float(np.clip(out["fkr_raw"], 0.0, 1.0))
+                out["worsened"] = bool(float(np.mean(gain)) < -LOSS_K * sigma / math.sqrt(w.size))
                 tail = w[-3:]
                 tl = float(np.sum(nofault[tail] - unhealed[tail]))
                 tg = float(np.sum(healed[tail] - unhealed[tail]))
@@ -333,6 +338,7 @@ def _block(outs: list[dict[str, Any]]) -> dict[str, Any]:
         "localization_top1": wilson(sum(o["loc_top1"] for o in det), len(det)),
         "fkr_median": median_ci([o["fkr"] for o in comp]),
         "full_recovery_rate": wilson(sum(o["full"] for o in comp), len(comp)),
+        "worsened_rate": wilson(sum(o["worsened"] for o in comp), len(comp)),
         "mttr_rops_median": median_ci([o["mttr"] for o in comp]),
         "no_loss_episodes": int(sum(o["no_loss"] for o in faults)),
         "harmful_action_rate": clustered_rate([len(o["harmful"]) for o in outs], [o["actions"] for o in outs]),
@@ -391,7 +397,7 @@ def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             b = _block(sub)
             per_class[c] = {k: b[k] for k in ("detection_recall", "ttd_rops_median", "rca_top1_micro", "rca_top3",
                                               "localization_top1", "fkr_median", "full_recovery_rate",
-                                              "mttr_rops_median", "harmful_action_rate",
+                                              "worsened_rate", "mttr_rops_median", "harmful_action_rate",
                                               "harmful_action_rate_counterfactual", "no_loss_episodes",
                                               "fault_episodes")}
     ctrl = [o for o in main if o["control"]]
@@ -411,15 +417,16 @@ def score(suite: Suite, logs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "metrics": _block(main), "per_class": per_class, "lookalike": look,
         "undetectable": {"episodes": len(und), "metrics": _block(und) if und else None},
         "confusion": confusion(main),
-        "recovery": [{"id": o["id"], "cause": o["cause"], "fkr": o["fkr"], "full": o["full"]} for o in main
+        "recovery": [{"id": o["id"], "cause": o["cause"], "fkr": o["fkr"], "fkr_raw": o["fkr_raw"],
+                      "full": o["full"], "worsened": o["worsened"]} for o in main
                      if not o["control"] and o["cause"] in COMPENSABLE and o["fkr"] is not None],
         "wall_s_total": float(sum(lg.get("wall_s", 0.0) for lg in logs)),
     }
 
 
 # per-episode outcome fields ``compare`` reports when they differ between two runs
-COMPARED = ("alarmed", "detected", "ttd", "predicted", "loc_top1", "fkr", "full", "mttr", "actions", "rollbacks",
-            "harmful_count", "harmful_rolled_back", "harmful_cf_count", "unapproved")
+COMPARED = ("alarmed", "detected", "ttd", "predicted", "loc_top1", "fkr", "full", "worsened", "mttr", "actions",
+            "rollbacks", "harmful_count", "harmful_rolled_back", "harmful_cf_count", "unapproved")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -240,3 +240,29 @@ def test_clustered_rate_widens_the_interval_when_events_come_in_sets():
     assert clustered_rate(k, n) == clustered_rate(k, n)  # fixed seed
     with pytest.raises(ConfigError, match="0 <= k <= n"):
         clustered_rate([3], [2])
+
+
+def test_an_episode_made_worse_than_never_acting_is_told_apart_from_one_left_alone():
+    """The clipped FKR reads 0 for both; ``worsened_rate`` counts the episode whose actions cost more than the
+    fault window's noise allows, and ``fkr_raw`` keeps the sign."""
+    diag = {"causes": {"cell_outage": 1.0}, "cells": [0], "evidence": {}}
+    worse = [1.0] * 4 + [0.5, 0.5] + [0.3] * 6  # an action at ROP 6 took 0.2 more than the fault did
+    noisy = [1.0, 1.02] * 6  # sigma = std(diff) / sqrt(2) = 0.02
+    scored = {}
+    for name, healed, nofault in (("alone", None, None), ("worse", worse, None), ("noise", [1.0] * 4 + [0.5] * 2 +
+                                                                                     [0.49] * 6, noisy)):
+        lg = _log(OUT, name, {5: _dec(5, [0], diag)}, [_act(6, "power", 1, 3.0, pre=0.0, post=3.0)] if healed else (),
+                  healed)
+        if nofault:
+            lg["impact"]["nofault"] = nofault
+        scored[name] = score(Suite("w", "custom", 0, (OUT,)), [lg])
+    for name in scored:
+        assert scored[name]["metrics"]["fkr_median"]["value"] == 0.0
+    assert scored["alone"]["metrics"]["worsened_rate"]["k"] == 0
+    assert scored["worse"]["metrics"]["worsened_rate"]["k"] == 1
+    assert scored["worse"]["metrics"]["worsened_rate"]["n"] == 1
+    assert scored["worse"]["recovery"][0]["fkr_raw"] == pytest.approx(-0.4)  # -0.2 / 0.5 over ROPs 6-11
+    assert scored["worse"]["per_class"]["cell_outage"]["worsened_rate"]["k"] == 1
+    # 0.01 below never acting, where the no-fault series moves 0.02 a ROP: within the noise
+    assert scored["noise"]["metrics"]["worsened_rate"]["k"] == 0
+    assert scored["noise"]["recovery"][0]["fkr_raw"] < 0
