@@ -536,11 +536,11 @@ def test_a_cure_applied_on_one_cell_is_offered_again_on_another_when_configured(
     assert AiranConfig().tried_per_cell  # the default since session 38
 
 
-@pytest.mark.parametrize("undo", [False, True])
+@pytest.mark.parametrize("undo", ["off", "moved", "all"])
 def test_the_incidents_own_changes_are_verified_for_undoing_when_configured(undo):
     """With ``undo_candidate`` a round of an incident that moved knobs also verifies the set putting them back to
-    their values before the incident first moved them, beside the planner's candidates. Without it, or before the
-    incident moved anything, there is no such candidate."""
+    their values before the incident first moved them, beside the planner's candidates: every such knob
+    (``"all"``), or only those last moved for another cause than the round's (``"moved"``). Off: never."""
     from airan.agents.policies.airan import UNDO_INCIDENT
 
     pol, twin = _overload_policy(AiranConfig(undo_candidate=undo))
@@ -552,20 +552,27 @@ def test_the_incidents_own_changes_are_verified_for_undoing_when_configured(undo
     pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=diag)
     pol._plan(Observation(8, info["kpis"], hist, [], frozenset(), []), Decision(), diag)
     assert UNDO_INCIDENT not in seen[-1] and pol.undo_set("external_interference") is None  # nothing moved yet
-    # the incident uptilted cell 4 by 10 deg, then set cell 5's CIO and raised it again
+    # the incident uptilted cell 4 by 10 deg for a downtilt, then set cell 5's CIO for the interference twice
     pol.incident_pre = {("tilt", 4): 10.0, ("cio", 5): 0.0}
-    applied = [(9, Action("tilt", 4, -10.0), 10.0, 0.0), (9, Action("cio", 5, 3.0), 0.0, 3.0),
-               (12, Action("cio", 5, 6.0), 3.0, 6.0)]
+    pol.incident_owner = {("tilt", 4): "excessive_downtilt", ("cio", 5): "external_interference"}
+    applied = [(9, Action("tilt", 4, -10.0), 10.0, 0.0), (12, Action("cio", 5, 3.0), 0.0, 3.0),
+               (14, Action("cio", 5, 6.0), 3.0, 6.0)]
     pol.knobs.sync(applied)
-    pol._plan(Observation(14, info["kpis"], hist, [], frozenset(), applied), Decision(), diag)
-    if not undo:
-        assert UNDO_INCIDENT not in seen[-1]
+    pol._plan(Observation(16, info["kpis"], hist, [], frozenset(), applied), Decision(), diag)
+    want = {"off": None, "moved": (Action("tilt", 4, 10.0),),
+            "all": (Action("cio", 5, 0.0), Action("tilt", 4, 10.0))}[undo]
+    assert seen[-1].get(UNDO_INCIDENT) == want
+    assert len(seen[-1]) > 1  # the planner's own candidates are verified too
+    if undo == "off":
         return
-    assert seen[-1][UNDO_INCIDENT] == (Action("cio", 5, 0.0), Action("tilt", 4, 10.0))
-    assert len(seen[-1]) > 1  # verified beside the planner's own candidates
-    pol.knobs.sync(applied + [(15, Action("cio", 5, 0.0), 6.0, 0.0), (15, Action("tilt", 4, 10.0), 0.0, 10.0)])
+    pol.knobs.sync(applied + [(17, Action("cio", 5, 0.0), 6.0, 0.0), (17, Action("tilt", 4, 10.0), 0.0, 10.0)])
     assert pol.undo_set("external_interference") is None  # every knob is back
-    assert not AiranConfig().undo_candidate  # off by default
+
+
+def test_undo_candidate_must_be_a_known_mode():
+    assert AiranConfig().undo_candidate == "off"
+    with pytest.raises(ConfigError, match="undo_candidate must be one of .*'sometimes'"):
+        AiranConfig(undo_candidate="sometimes")
 
 
 @pytest.mark.parametrize("repeat", [False, True])

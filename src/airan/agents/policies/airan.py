@@ -99,8 +99,9 @@ AUDIT_SCAN_LOG_LR = 10.0
 AUDIT_SCAN_NULL_DRAWS = 8
 AUDIT_SCAN_NULL_MARGIN = 10.0
 AUDIT_SCAN_POSITION_DRAWS = 8
-# The candidate that sets back every knob the open incident moved (``AiranConfig.undo_candidate``)
+# The candidate that sets back knobs the open incident moved (``AiranConfig.undo_candidate``), and its modes
 UNDO_INCIDENT = "undo this incident's changes"
+UNDO_MODES = ("off", "moved", "all")
 
 
 @dataclass(frozen=True)
@@ -377,11 +378,14 @@ class AiranConfig:
     calibration at all (its hidden +-2 dB / +-1 deg errors). Warm suites detect after the calibration ROPs. Off:
     stopped at its screen (session 51, seed-7360 cold suite): paired FKR +0.004 [-0.009, +0.017], 3 episodes
     better and 3 worse, harm 5 -> 6 by the scorer and 3 -> 6 against the counterfactual.
-    undo_candidate: every action round of an incident that has changed knobs also verifies ``UNDO_INCIDENT``,
-    the set that puts every knob the incident moved back to its value before the incident's first change, with
-    the other candidates and under the same acceptance. A set kept for a first diagnosis stays in place when the
-    diagnosis moves on (dev-0079: a 10 deg uptilt for a downtilt that was an interference, kept to the end) or when
-    the fault outgrows what the executor's 2-ROP guard saw; the oracle has always offered its own undo. Off."""
+    undo_candidate: an action round of an incident that has changed knobs also verifies ``UNDO_INCIDENT``, the
+    set that puts knobs the incident moved back to their values before its first change, with the other candidates
+    and under the same acceptance: ``"all"`` every such knob; ``"moved"`` only those whose last change was planned
+    for another cause than the round's (a cure kept for a first diagnosis the incident no longer holds: dev-0079, a
+    10 deg uptilt for a downtilt that was an interference, stayed to the end); ``"off"``. The oracle has always
+    offered its own undo. ``"all"`` stopped at its dev screen (session 53): the twins often predicted that undoing
+    a set kept one or two rounds before would gain (7 episodes changed, harmful 13 -> 8, paired FKR -0.005
+    [-0.017, +0.000], dev-0201 fully recovered 1.00 -> 0.50)."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -423,7 +427,7 @@ class AiranConfig:
     audit_scan_position_draws: int = AUDIT_SCAN_POSITION_DRAWS
     audit_scan_null_margin: float = AUDIT_SCAN_NULL_MARGIN
     cold_calibration: bool = False
-    undo_candidate: bool = False
+    undo_candidate: str = "off"
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -446,6 +450,8 @@ class AiranConfig:
             raise ConfigError(f"spread_lead must be one of {SPREAD_LEADS}, got {self.spread_lead!r}")
         if self.handover_modes not in HANDOVER_MODES:
             raise ConfigError(f"handover_modes must be one of {HANDOVER_MODES}, got {self.handover_modes!r}")
+        if self.undo_candidate not in UNDO_MODES:
+            raise ConfigError(f"undo_candidate must be one of {UNDO_MODES}, got {self.undo_candidate!r}")
         if self.compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {self.compensation!r}")
         if isinstance(self.audit_llr_scale, bool) or not isinstance(self.audit_llr_scale, (int, float)) or \
@@ -580,6 +586,7 @@ class AiranPolicy(Policy):
         self._submitted: _Submitted | None = None
         self.settings: dict[tuple[str, int], str] = {}  # (action kind, cell) -> cause a kept set moved it for
         self.incident_pre: dict[tuple[str, int], float] = {}  # (kind, cell) -> value before the incident moved it
+        self.incident_owner: dict[tuple[str, int], str] = {}  # (kind, cell) -> cause its last change was for
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -883,7 +890,7 @@ class AiranPolicy(Policy):
         self.tried = set()
         self.following = False
         self._chosen = self._confirmed = None
-        self.incident_pre = {}
+        self.incident_pre, self.incident_owner = {}, {}
 
     def _incident_step(self, obs: Observation, dec: Decision, dets) -> None:
         inc = self.open
@@ -1061,7 +1068,7 @@ class AiranPolicy(Policy):
                 return
         where = int(cells[0]) if self.cfg.tried_per_cell else None
         proposed = self.planner.propose(cause, cells, self.knobs)
-        undo = self.undo_set(cause) if self.cfg.undo_candidate else None
+        undo = self.undo_set(cause) if self.cfg.undo_candidate != "off" else None
         fresh = [c for c in proposed + ([undo] if undo is not None else [])
                  if ((c.name, where) not in self.tried or (c.name, where) == self._confirmed)
                  and not self.coordinator.is_banned(c.actions)]
@@ -1136,6 +1143,7 @@ class AiranPolicy(Policy):
                if a.kind in KNOB_FIELDS}
         for key, v in pre.items():
             self.incident_pre.setdefault(key, v)
+            self.incident_owner[key] = cause
         self._submitted = _Submitted(cause, int(cells[0]), alarm_cells, incident=self.open, pre=pre,
                                      evidence=None if undoing else evidence, window=window, withdrawal=undoing)
         acts, reqs = self.executor.submit(best.candidate, guard, obs.rop, obs.history, reason)
@@ -1145,9 +1153,12 @@ class AiranPolicy(Policy):
         self.open.actions.append(f"ROP {obs.rop}: " + ("requested approval for " if reqs else "applied ") + reason)
 
     def undo_set(self, cause: str) -> Candidate | None:
-        """``UNDO_INCIDENT`` for ``cause``: the actions that set every knob the open incident moved back to its
-        value before the incident first moved it (``incident_pre``); None when every knob is already there."""
-        acts = tuple(a for a in (self.knobs.restore(k, c, v) for (k, c), v in sorted(self.incident_pre.items()))
+        """``UNDO_INCIDENT`` for a round planned for ``cause``: the actions that set the knobs the open incident
+        moved (``incident_pre``; with ``undo_candidate="moved"`` only those last moved for another cause) back to
+        their values before the incident first moved them; None when every such knob is already there."""
+        keys = sorted(k for k in self.incident_pre
+                      if self.cfg.undo_candidate == "all" or self.incident_owner.get(k) != cause)
+        acts = tuple(a for a in (self.knobs.restore(k, c, self.incident_pre[(k, c)]) for k, c in keys)
                      if a is not None)
         return Candidate(UNDO_INCIDENT, acts, cause) if acts else None
 
