@@ -236,6 +236,19 @@ class Prediction:
     accepted: bool
 
 
+@dataclass(frozen=True)
+class ScanResult:
+    """What ``Verifier.audit_scan`` found. cell: the flagged cell, None when no fit is a finding; tests: cell ->
+    its pattern test (cause -> [severities] float64 log likelihood ratio [nats]; cells the test cannot be made on
+    omitted); best: cell -> its best ratio against no fault [nats]; nulls: cell -> [draws] float64 what the test
+    read on it in simulated healthy networks [nats], for every cell checked against them, in the order checked."""
+
+    cell: int | None
+    tests: dict[int, dict[str, np.ndarray]]
+    best: dict[int, float]
+    nulls: dict[int, np.ndarray]
+
+
 def objective(kpis: dict[str, np.ndarray], cells: np.ndarray, cause: str) -> float:
     """Guarded objective on ``cells`` (int indices) of one ROP's KPIs (name -> [num_cells])."""
     if cause == "ho_misconfig":
@@ -650,6 +663,27 @@ class Verifier:
             if res:
                 out.append(best_log_lr(res))
         return np.asarray(out, dtype=np.float64)
+
+    def audit_scan(self, cells: Sequence[int], log_lr: float, *, null_draws: int = 0, null_margin: float = 0.0,
+                   cfg: PatternTestConfig | None = None, usable: Callable[[int], bool] | None = None) -> ScanResult:
+        """The configuration audit's pattern scan: the test on every one of ``cells`` (``audit_patterns_of``),
+        then, in decreasing order of their best ratio, the first that reads at least ``log_lr`` nats and, with
+        ``null_draws``, at least ``null_margin`` nats above every one of that many simulated healthy networks
+        (``audit_null``; a cell that does not is passed over for the next). The walk stops at the first cell below
+        ``log_lr`` or for which ``usable`` is False."""
+        tests = self.audit_patterns_of(cells, cfg=cfg)
+        best = {c: best_log_lr(r) for c, r in tests.items()}
+        nulls: dict[int, np.ndarray] = {}
+        for c in sorted(best, key=lambda x: -best[x]):
+            if best[c] < log_lr or (usable is not None and not usable(c)):
+                break
+            null = self.audit_null(c, null_draws, cfg=cfg) if null_draws else np.zeros(0)
+            if null.size:
+                nulls[c] = null
+                if best[c] < float(np.max(null)) + null_margin:
+                    continue
+            return ScanResult(c, tests, best, nulls)
+        return ScanResult(None, tests, best, nulls)
 
     def _pattern_setup(self, cells: Sequence[int], causes: tuple[str, ...], severities: tuple[float, ...],
                        cfg: PatternTestConfig | None) -> dict[str, Any] | None:

@@ -49,7 +49,6 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
         TILT_GRID_DEG,
         CalibrationConfig,
         PatternTestConfig,
-        best_log_lr,
         marginal_log_lr,
     )
     from airan.agents.runner import imperfect_factory
@@ -92,19 +91,13 @@ def run_audit(scenario: str, seed: int, faults: list[str], rops: int, threshold_
     fits: dict[int, float] = {}  # cell -> its best ratio against no fault in the scan [nats]
     if not flagged and scan_log_lr is not None:
         grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG, position_draws=position_draws)
-        scanned = verifier.audit_patterns_of(range(power.size), cfg=grid)
-        fits = {c: best_log_lr(r) for c, r in scanned.items()}
+        scan = verifier.audit_scan(range(power.size), scan_log_lr, null_draws=null_draws,
+                                   null_margin=AUDIT_SCAN_NULL_MARGIN, cfg=grid)
+        scanned, fits = scan.tests, scan.best
         scan_max = max(fits.values(), default=None)
-        for c in sorted(fits, key=lambda x: -fits[x]):
-            if fits[c] < scan_log_lr:
-                break
-            null = verifier.audit_null(c, null_draws, cfg=grid) if null_draws else np.zeros(0)
-            if null.size:
-                nulls[c] = float(np.max(null))
-                if fits[c] < nulls[c] + AUDIT_SCAN_NULL_MARGIN:
-                    continue
-            flagged, by = [c], {c: "scan"}
-            break
+        nulls = {c: float(np.max(v)) for c, v in scan.nulls.items()}
+        if scan.cell is not None:
+            flagged, by = [scan.cell], {scan.cell: "scan"}
     rows = []
     for c in flagged + [c for c in dict.fromkeys(cells) if c not in flagged]:
         row = {"cell": c, "flagged": c in flagged, "flagged_by": by.get(c, ""), "power_db": float(power[c]),

@@ -433,3 +433,23 @@ def test_traced_area_rates_keep_what_the_traced_ues_ask_under_the_injected_surge
             np.testing.assert_allclose(asked[~area], rate[~area])
             assert np.allclose(asked[area], rate[area]) == (on or cause != "overload_hotspot")
     assert not VerifierConfig().traced_area_rates
+
+
+def test_the_audit_scan_walks_the_fits_down_past_cells_the_healthy_draws_explain():
+    """``audit_scan`` flags the best fit at or above the threshold that also clears every simulated healthy
+    network by the margin; a fit the draws explain is passed over for the next; the walk stops below the
+    threshold or at a cell ``usable`` refuses."""
+    v = Verifier(_make, VerifierConfig(seeds=(0,)))
+    fits = {0: 5.0, 1: 40.0, 2: 30.0, 3: 12.0}
+    v.audit_patterns_of = lambda cells, cfg=None: {c: {"excessive_downtilt": np.array([fits[c]])} for c in cells}
+    reads = {1: np.array([25.0, 35.0]), 2: np.array([3.0, 8.0]), 3: np.array([1.0])}
+    asked = []
+    v.audit_null = lambda c, draws, cfg=None: asked.append(c) or reads[c][:draws]
+    scan = v.audit_scan(range(4), 10.0, null_draws=2, null_margin=10.0)
+    assert scan.cell == 2 and asked == [1, 2] and list(scan.nulls) == [1, 2]  # cell 1: 40 < 35 + 10
+    assert scan.best == fits and set(scan.tests) == {0, 1, 2, 3}
+    assert v.audit_scan(range(4), 10.0).cell == 1  # no draws: the best fit
+    assert v.audit_scan(range(4), 45.0).cell is None  # nothing reaches the threshold
+    asked.clear()
+    assert v.audit_scan(range(4), 10.0, null_draws=2, null_margin=10.0, usable=lambda c: c != 2).cell is None
+    assert asked == [1]  # the walk stopped at cell 2, which usable refused

@@ -30,7 +30,7 @@ from airan.agents.diagnoser import (
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
 from airan.agents.monitor import ALARM_NAMES, Monitor, MonitorConfig, demand_surge
-from airan.agents.mr_calibration import TILT_GRID_DEG, PatternTestConfig, best_log_lr, marginal_log_lr
+from airan.agents.mr_calibration import TILT_GRID_DEG, PatternTestConfig, marginal_log_lr
 from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIELDS, Candidate, KnobView, Planner
 from airan.agents.reporter import Incident, cite, cite_peers, render
 from airan.agents.suite import cause_scope
@@ -685,25 +685,25 @@ class AiranPolicy(Policy):
         if thr is None or not self.cfg.audit_patterns:
             return
         grid = PatternTestConfig(tilt_grid_deg=TILT_GRID_DEG, position_draws=self.cfg.audit_scan_position_draws)
-        scan = self.verifier.audit_patterns_of(range(power_db.size), cfg=grid)
-        best = {c: best_log_lr(r) for c, r in scan.items()}
-        for c in sorted(best, key=lambda x: -best[x]):
-            if best[c] < thr or not np.isfinite(power_db[c]) or power_db[c] == 0:
-                return
-            null = self.verifier.audit_null(c, draws, cfg=grid) if draws else np.zeros(0)
-            if null.size and best[c] < float(np.max(null)) + self.cfg.audit_scan_null_margin:
-                dec.notes.append(f"audit: the pattern scan's best fit, cell {c} at {best[c]:+.1f} nats, is not a "
-                                 f"finding: simulated healthy networks read up to {np.max(null):+.1f} there "
-                                 f"({null.size} draws, a finding needs {self.cfg.audit_scan_null_margin:g} more)")
-                continue
-            self.monitor.flag_audit(c, float(power_db[c]))
-            self.verifier.exclude_from_calibration([c])
-            self.audit_llr[c] = scan[c]
-            above = f"; simulated healthy networks read at most {np.max(null):+.1f} there" if null.size else ""
-            dec.notes.append(f"audit: no cell's radiated power is off the planning model beyond the threshold; a "
-                             f"pattern scan of every cell's UE reports of ROPs 0-{rop} flags cell {c} (from {thr:g} "
-                             f"nats): log likelihood ratios against no fault: {_llr_text(scan[c])}{above}")
+        margin = self.cfg.audit_scan_null_margin
+        scan = self.verifier.audit_scan(range(power_db.size), thr, null_draws=draws, null_margin=margin, cfg=grid,
+                                        usable=lambda c: bool(np.isfinite(power_db[c]) and power_db[c] != 0))
+        for c, null in scan.nulls.items():
+            if c != scan.cell:
+                dec.notes.append(f"audit: the pattern scan's best fit, cell {c} at {scan.best[c]:+.1f} nats, is not "
+                                 f"a finding: simulated healthy networks read up to {np.max(null):+.1f} there "
+                                 f"({null.size} draws, a finding needs {margin:g} more)")
+        c = scan.cell
+        if c is None:
             return
+        self.monitor.flag_audit(c, float(power_db[c]))
+        self.verifier.exclude_from_calibration([c])
+        self.audit_llr[c] = scan.tests[c]
+        null = scan.nulls.get(c, np.zeros(0))
+        above = f"; simulated healthy networks read at most {np.max(null):+.1f} there" if null.size else ""
+        dec.notes.append(f"audit: no cell's radiated power is off the planning model beyond the threshold; a "
+                         f"pattern scan of every cell's UE reports of ROPs 0-{rop} flags cell {c} (from {thr:g} "
+                         f"nats): log likelihood ratios against no fault: {_llr_text(scan.tests[c])}{above}")
 
     def _remember_compensation(self, rop: int) -> None:
         """The executor kept the last submitted set: remember it as a compensation to withdraw when its fault's
