@@ -31,15 +31,16 @@ from airan.agents.suite import load_suite  # noqa: E402
 MOVED = 0.05  # an episode "moved" when its FKR changed by more than this
 
 
-def fkr_by_episode(path: Path, suite) -> dict[str, tuple[str, float]]:
-    """episode id -> (cause, FKR) for the compensable fault episodes of ``path`` with a defined FKR."""
+def fkr_by_episode(path: Path, suite, field: str = "fkr") -> dict[str, tuple[str, float]]:
+    """episode id -> (cause, FKR) for the compensable fault episodes of ``path`` with a defined FKR (``field``
+    "fkr_raw": the FKR unclipped, which keeps what a policy lost below never acting)."""
     logs = read_logs(path)  # (exits naming the file when it is missing)
     out = {}
     for ep in suite.episodes:
         log = logs.get(ep.id)
         if log is None or ep.control or ep.undetectable or ep.cause not in COMPENSABLE:
             continue
-        fkr = episode_outcome(ep, log)["fkr"]
+        fkr = episode_outcome(ep, log)[field]
         if fkr is not None:
             out[ep.id] = (ep.cause, float(fkr))
     return out
@@ -87,6 +88,8 @@ def main() -> None:
     b = np.array([fb[i][1] for i in ids])
     causes = np.array([fa[i][0] for i in ids])
     per_class = {c: paired(a[causes == c], b[causes == c]) for c in sorted(set(causes.tolist()))}
+    ra, rb = fkr_by_episode(args.a, suite, "fkr_raw"), fkr_by_episode(args.b, suite, "fkr_raw")
+    raw = paired(np.array([ra[i][1] for i in ids]), np.array([rb[i][1] for i in ids]))
     # after the fault: what each policy's actions left in place (episodes both acted in and whose fault ended)
     pa, pb = post_fault_by_episode(args.a, suite), post_fault_by_episode(args.b, suite)
     both = sorted(set(pa) & set(pb))
@@ -98,11 +101,13 @@ def main() -> None:
                                            "worse": int((gb - ga < -0.01).sum())}
     out = {"machine": machine_info(), "command": "heal_paired_fkr.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "a": str(args.a), "b": str(args.b), "moved": MOVED,
-           "all": paired(a, b), "per_class": per_class, "post_fault": post, "wall_s": time.perf_counter() - t0}
+           "all": paired(a, b), "all_raw": raw, "per_class": per_class, "post_fault": post,
+           "wall_s": time.perf_counter() - t0}
     path = write_result("heal_paired_fkr", args.tag, out)
     r = out["all"]
     print(f"{r['n']} episodes: mean FKR A {r['mean_a']:.3f}, B {r['mean_b']:.3f}, B - A {r['mean_diff']:+.3f} "
           f"[{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}]; {r['better']} better, {r['worse']} worse by > {MOVED}")
+    print(f"unclipped FKR (fkr_raw): B - A {raw['mean_diff']:+.3f} [{raw['ci95'][0]:+.3f}, {raw['ci95'][1]:+.3f}]")
     pp = post["paired"]
     print(f"after the fault: A lingers in {post['lingering_a']} of {post['episodes_a']}, B in {post['lingering_b']} "
           f"of {post['episodes_b']}" + ("" if pp is None else

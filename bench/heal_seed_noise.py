@@ -43,8 +43,9 @@ from machine import machine_info, write_result  # noqa: E402
 from airan.agents.scorer import score  # noqa: E402
 from airan.agents.suite import load_suite  # noqa: E402
 
-COUNTS = ("fkr_median", "full_recovery_rate", "harmful_action_rate", "harmful_action_rate_counterfactual",
-          "detection_recall", "control_alarm_rate", "control_action_rate", "rca_top1_micro", "localization_top1")
+COUNTS = ("fkr_median", "full_recovery_rate", "worsened_rate", "harmful_action_rate",
+          "harmful_action_rate_counterfactual", "detection_recall", "control_alarm_rate", "control_action_rate",
+          "rca_top1_micro", "localization_top1")
 
 
 def labelled(items: list[str], flag: str) -> list[tuple[str, Path]]:
@@ -80,8 +81,10 @@ def summarise(rows: dict[str, dict], compared: dict[str, dict], base: dict[str, 
     for name in dict.fromkeys(n for n, _ in base.values()):
         mine = [v for v in base if base[v][0] == name]
         diffs = [compared[f"{v} - {base[v][1]}"]["mean_diff"] for v in mine]
+        raw = [compared[f"{v} - {base[v][1]}"]["mean_diff_raw"] for v in mine]
         out[name] = {"draws": [base[v][1] for v in mine], "paired_fkr_mean": float(np.mean(diffs)),
-                     "paired_fkr": diffs, "counts": {}}
+                     "paired_fkr": diffs, "paired_fkr_raw_mean": float(np.mean(raw)), "paired_fkr_raw": raw,
+                     "counts": {}}
         for k in COUNTS[1:]:
             out[name]["counts"][k] = {"default": int(sum(rows[base[v][1]][k]["k"] for v in mine)),
                                       "variant": int(sum(rows[v][k]["k"] for v in mine)),
@@ -190,10 +193,11 @@ def main() -> None:
     runs = draws + variants
     rows = {label: headline(suite, path) for label, path in runs}
     fkr = {label: fkr_by_episode(path, suite) for label, path in runs}
+    fkr_raw = {label: fkr_by_episode(path, suite, "fkr_raw") for label, path in runs}
 
-    def pair(a: str, b: str) -> dict:
-        ids = sorted(set(fkr[a]) & set(fkr[b]))
-        return paired(np.array([fkr[a][i][1] for i in ids]), np.array([fkr[b][i][1] for i in ids]))
+    def pair(a: str, b: str, by: dict = fkr) -> dict:
+        ids = sorted(set(by[a]) & set(by[b]))
+        return paired(np.array([by[a][i][1] for i in ids]), np.array([by[b][i][1] for i in ids]))
 
     draw_pairs = {f"{b} - {a}": pair(a, b) for (a, _), (b, _) in itertools.combinations(draws, 2)}
     first, labels = draws[0][0], [lb for lb, _ in draws]
@@ -203,7 +207,9 @@ def main() -> None:
         if at and d not in labels:
             raise SystemExit(f"--compare {v!r}: no draw labelled {d!r} (draws: {labels})")
         base[v] = (name, d if at else first)
-    compared = {f"{v} - {base[v][1]}": pair(base[v][1], v) for v, _ in variants}
+    compared = {f"{v} - {base[v][1]}": pair(base[v][1], v)
+                | {"mean_diff_raw": pair(base[v][1], v, fkr_raw)["mean_diff"]}
+                for v, _ in variants}
     logs = {label: read_logs(path) for label, path in runs}
     for v, _ in variants:
         ids = actions_differ(logs[base[v][1]], logs[v])
@@ -233,7 +239,8 @@ def main() -> None:
               + (f", actions differ in {p['actions_differ']['episodes']} episodes" if "actions_differ" in p else ""))
     for name, v in summary.items():
         h, hc = v["harmful_action_rate"], v["harmful_action_rate_counterfactual"]
-        print(f"{name:>16}: over draws {', '.join(v['draws'])}: mean paired FKR {v['paired_fkr_mean']:+.3f}; harmful "
+        print(f"{name:>16}: over draws {', '.join(v['draws'])}: mean paired FKR {v['paired_fkr_mean']:+.3f} (unclipped "
+              f"{v['paired_fkr_raw_mean']:+.3f}); harmful "
               f"{h['default']} -> {h['variant']} (scorer), {hc['default']} -> {hc['variant']} (counterfactual), "
               f"actions {h['actions_default']} -> {h['actions_variant']}")
         print(" " * 18 + "summed counts, default -> variant: " + ", ".join(

@@ -34,9 +34,11 @@ def test_a_variant_is_summed_over_its_own_draws_against_the_same_draws_defaults(
         return {c: {"value": None, "k": k if c != "fkr_median" else None, "n": 100} for c in mod.COUNTS}
 
     rows = {"0,1": row(10), "2,3": row(20), "4,5": row(99), "v@0,1": row(11), "v@2,3": row(25)}
-    compared = {"v@0,1 - 0,1": {"mean_diff": 0.02}, "v@2,3 - 2,3": {"mean_diff": -0.01}}
+    compared = {"v@0,1 - 0,1": {"mean_diff": 0.02, "mean_diff_raw": 0.03},
+                "v@2,3 - 2,3": {"mean_diff": -0.01, "mean_diff_raw": -0.05}}
     out = mod.summarise(rows, compared, {"v@0,1": ("v", "0,1"), "v@2,3": ("v", "2,3")})["v"]
     assert out["draws"] == ["0,1", "2,3"] and out["paired_fkr_mean"] == pytest.approx(0.005)
+    assert out["paired_fkr_raw_mean"] == pytest.approx(-0.01)  # the unclipped FKR can tell a different story
     assert set(out["counts"]) == set(mod.COUNTS[1:])  # every count a pre-registered rule reads
     assert out["counts"]["full_recovery_rate"] == {"default": 30, "variant": 36, "n_default": 200, "n_variant": 200}
     assert out["harmful_action_rate"] == {"default": 30, "variant": 36, "actions_default": 200,
