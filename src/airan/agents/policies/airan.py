@@ -385,7 +385,9 @@ class AiranConfig:
     10 deg uptilt for a downtilt that was an interference, stayed to the end); ``"off"``. The oracle has always
     offered its own undo. ``"all"`` stopped at its dev screen (session 53): the twins often predicted that undoing
     a set kept one or two rounds before would gain (7 episodes changed, harmful 13 -> 8, paired FKR -0.005
-    [-0.017, +0.000], dev-0201 fully recovered 1.00 -> 0.50)."""
+    [-0.017, +0.000], dev-0201 fully recovered 1.00 -> 0.50). ``"moved"`` (dev: dev-0079 alone, harmful 13 -> 8)
+    was judged over four draws on the never-used seed-7367 suite (``HEAL_PREREG_S68.md``) and stays off: chosen in
+    2 of 1,200 episode runs, mean paired FKR -0.0003 (the rule asked >= 0), harm and full recovery unchanged."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
