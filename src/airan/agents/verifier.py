@@ -44,6 +44,14 @@ RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
 AUDIT_SEVERITIES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # the severities a pattern test marginalises over
 NULL_KEY = 0x4E11  # stream key of the errors of the pattern test's simulated healthy networks (``audit_null``)
 NULL_SEED_BASE = 1_000_000  # ``make_twin`` seeds of those networks: this plus the draw, apart from the verifier's
+# The configuration audit's pattern scan (``audit_scan``; the policy's ``AiranConfig.audit_scan_*`` and ``airan
+# audit``'s defaults): threshold [nats], 30 by S65; 25 by S66, with every finding checked against simulated healthy
+# networks (AUDIT_SCAN_NULL_DRAWS of them, AUDIT_SCAN_NULL_MARGIN nats above); 10 by S67, with each UE's movement in
+# the test (AUDIT_SCAN_POSITION_DRAWS positions per UE).
+AUDIT_SCAN_LOG_LR = 10.0
+AUDIT_SCAN_NULL_DRAWS = 8
+AUDIT_SCAN_NULL_MARGIN = 10.0
+AUDIT_SCAN_POSITION_DRAWS = 8
 
 
 RANKINGS = ("mean", "low", "fewest")  # how accepted candidates are ordered (``rank``)

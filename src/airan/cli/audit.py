@@ -21,7 +21,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from airan.agents.policies.airan import (
+from airan.agents.verifier import (
     AUDIT_SCAN_LOG_LR,
     AUDIT_SCAN_NULL_DRAWS,
     AUDIT_SCAN_NULL_MARGIN,

@@ -35,6 +35,10 @@ from airan.agents.planner import COMPENSATION_MODES, HANDOVER_RESTORE, KNOB_FIEL
 from airan.agents.reporter import Incident, cite, cite_peers, render
 from airan.agents.suite import cause_scope
 from airan.agents.verifier import (
+    AUDIT_SCAN_LOG_LR,
+    AUDIT_SCAN_NULL_DRAWS,
+    AUDIT_SCAN_NULL_MARGIN,
+    AUDIT_SCAN_POSITION_DRAWS,
     AUDIT_SEVERITIES,
     Verifier,
     VerifierConfig,
@@ -92,13 +96,6 @@ HANDOVER_MODES = ("both", "storm", "evidence")
 # std of the measurement-report signatures around what a hypothesis predicts: median shift, edge drop [dB]
 SHIFT_SIGMA_DB = (2.0, 2.5)
 SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``AiranConfig.shift_uses_rise``)
-# The pattern scan's threshold [nats] (``AiranConfig.audit_scan_log_lr``): 30 by S65; 25 by S66, with every finding
-# checked against simulated healthy networks (AUDIT_SCAN_NULL_DRAWS of them, AUDIT_SCAN_NULL_MARGIN nats above); 10
-# by S67, with each UE's movement in the test (AUDIT_SCAN_POSITION_DRAWS positions per UE).
-AUDIT_SCAN_LOG_LR = 10.0
-AUDIT_SCAN_NULL_DRAWS = 8
-AUDIT_SCAN_NULL_MARGIN = 10.0
-AUDIT_SCAN_POSITION_DRAWS = 8
 # The candidate that sets back knobs the open incident moved (``AiranConfig.undo_candidate``), and its modes
 UNDO_INCIDENT = "undo this incident's changes"
 UNDO_MODES = ("off", "moved", "all")
