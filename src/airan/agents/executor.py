@@ -105,6 +105,18 @@ class Executor:
     def busy(self) -> bool:
         return self.pending is not None or self.trial is not None
 
+    def granted(self, approvals: frozenset[str]) -> bool:
+        """Whether the pending approval request is among ``approvals`` (its set would be applied this ROP)."""
+        return self.pending is not None and self.pending[0].id in approvals
+
+    def withdraw(self) -> ApprovalRequest:
+        """Drop the pending request unapplied (granted or not) and return it; the executor is then idle."""
+        if self.pending is None:
+            raise ConfigError("executor has no pending approval request to withdraw")
+        req = self.pending[0]
+        self.pending = None
+        return req
+
     def covering_policy(self, actions: tuple[Action, ...]) -> str:
         kinds = {a.kind for a in actions if is_high_risk([a])}
         if kinds and kinds <= set(self.cfg.preauthorized) and len({a.cell for a in actions}) <= 3:

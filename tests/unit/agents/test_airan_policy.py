@@ -972,3 +972,66 @@ def test_a_detection_at_rop_0_can_calibrate_the_twin_around_the_detected_cells(c
         return
     assert 4 in cal["excluded"] and cal["rops"] == 4 and cal["power_db"][4] == 0.0
     assert any(v != 0 for c, v in enumerate(cal["power_db"]) if c != 4)
+
+
+def _granted_obs(pol, twin, rop, approvals, applied=()):
+    """Step ``twin`` one more ROP (``rop``) and return its Observation with ``approvals`` granted."""
+    _, _, _, _, info = twin.step()
+    hist = {k: np.tile(v, (rop + 1, 1)) for k, v in info["kpis"].items()}
+    return Observation(rop, info["kpis"], hist, info["events"], frozenset(approvals), list(applied),
+                       mr_rsrp_dbm=info["mr_rsrp_dbm"], ue_serving=info["ue_serving"],
+                       ue_dl_demand_mbps=info["ue_dl_demand_mbps"])
+
+
+@pytest.mark.parametrize("recheck", [False, True])
+def test_an_approved_set_is_withdrawn_when_the_diagnosis_has_moved_on_when_configured(recheck):
+    """With ``recheck_approved`` a granted set is applied only while the diagnosis still ranks the cause it was
+    planned for first: a 10 deg uptilt requested for a downtilt is withdrawn unapplied once the next ROP's
+    diagnosis leads with an interference on the cell, and its action round is given back. Off: it is applied."""
+    from airan.agents.planner import Candidate
+    from airan.agents.policies.airan import _Submitted
+
+    pol, twin = _overload_policy(AiranConfig(recheck_approved=recheck))
+    planned = []
+    pol.verifier.verify = lambda cause, cells, scope, cands, sevs=None, modes=None: planned.append(cause) or []
+    obs = _watched(pol, twin, 8)
+    downtilt = Diagnosis({"excessive_downtilt": 0.95, "external_interference": 0.05}, (4,))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=downtilt, actions=["ROP 7: requested approval"])
+    pol.diagnosis, pol.rounds = downtilt, 1
+    uptilt = Candidate("uptilt 10 deg", (Action("tilt", 4, -10.0),), "excessive_downtilt")
+    pol._submitted = _Submitted("excessive_downtilt", 4, (4,))
+    _, reqs = pol.executor.submit(uptilt, np.array([4]), 7, obs.history, "uptilt 10 deg for excessive_downtilt")
+    assert reqs and pol.executor.pending is not None
+    interference = Diagnosis({"external_interference": 0.99, "excessive_downtilt": 0.01}, (4,))
+    pol._diag_memo = (8, interference, None)  # what the diagnoser reads at ROP 8
+    dec = pol.decide(_granted_obs(pol, twin, 8, {reqs[0].id}))
+    tilts = [p for p in dec.actions if p.action == Action("tilt", 4, -10.0)]
+    if not recheck:
+        assert tilts and tilts[0].approval == reqs[0].id and "executor: approved" in dec.notes
+        return
+    assert not tilts and pol.executor.trial is None
+    assert any(n.startswith(f"executor: withdrew approved request {reqs[0].id}") and "external_interference on "
+               "cell 4 first, not excessive_downtilt (p = 0.99)" in n for n in dec.notes)
+    assert any("withdrew approved request" in a for a in pol.open.actions)
+    assert pol._submitted is None and pol.rounds <= 1  # the withdrawn round was given back (one new one at most)
+
+
+def test_an_approved_set_is_kept_when_the_new_lead_blames_the_incidents_own_knobs():
+    """The recheck does not withdraw a set because the diagnosis now blames knobs the incident itself moved (an
+    earlier uptilt read as an uptilt overshoot): the planner treats that reading as self-inflicted too."""
+    from airan.agents.planner import Candidate
+    from airan.agents.policies.airan import _Submitted
+
+    pol, twin = _overload_policy(AiranConfig(recheck_approved=True))
+    obs = _watched(pol, twin, 8)
+    downtilt = Diagnosis({"excessive_downtilt": 0.95}, (4,))
+    pol.open = Incident(detected_rop=5, cells=(4,), diagnosis=downtilt)
+    pol.diagnosis, pol.rounds = downtilt, 2
+    more = Candidate("uptilt 4 deg", (Action("tilt", 4, -4.0),), "excessive_downtilt")
+    pol._submitted = _Submitted("excessive_downtilt", 4, (4,))
+    _, reqs = pol.executor.submit(more, np.array([4]), 7, obs.history, "uptilt 4 deg")  # > 2 deg: high-risk
+    rid = reqs[0].id
+    pol._diag_memo = (8, Diagnosis({"uptilt_overshoot": 0.9, "excessive_downtilt": 0.1}, (4,)), None)
+    dec = pol.decide(_granted_obs(pol, twin, 8, {rid}, applied=[(6, Action("tilt", 4, -4.0), 10.0, 6.0)]))
+    assert "executor: approved" in dec.notes and not any("withdrew" in n for n in dec.notes)
+    assert any(p.action == Action("tilt", 4, -4.0) and p.approval == rid for p in dec.actions)

@@ -138,3 +138,15 @@ def test_a_mobility_regression_rolls_back_a_traffic_set_only_when_guarded(knobs)
     ex.submit(Candidate("hys", (Action("hysteresis", 1, 4.0),), "ho_misconfig"), np.array([0, 1]), 4,
               {k: v[:5] for k, v in h.items()}, "")
     assert ex.trial.pre_ho is None
+
+
+def test_a_pending_request_can_be_withdrawn_unapplied(knobs):
+    ex = Executor(KnobView(knobs), episode_id="e")
+    with pytest.raises(ConfigError, match="no pending approval request"):
+        ex.withdraw()
+    cand = Candidate("restart", (Action("restart", 0),), "sleeping_cell")
+    _, reqs = ex.submit(cand, np.array([0, 1]), 4, _hist([0.5] * 5), "why")
+    assert not ex.granted(frozenset()) and ex.granted(frozenset({reqs[0].id}))
+    assert ex.withdraw() == reqs[0] and not ex.busy
+    # a grant arriving after the withdrawal applies nothing
+    assert ex.on_rop(5, {}, _hist([0.5] * 6), frozenset({reqs[0].id})) == ([], "")

@@ -384,7 +384,15 @@ class AiranConfig:
     a set kept one or two rounds before would gain (7 episodes changed, harmful 13 -> 8, paired FKR -0.005
     [-0.017, +0.000], dev-0201 fully recovered 1.00 -> 0.50). ``"moved"`` (dev: dev-0079 alone, harmful 13 -> 8)
     was judged over four draws on the never-used seed-7367 suite (``HEAL_PREREG_S68.md``) and stays off: chosen in
-    2 of 1,200 episode runs, mean paired FKR -0.0003 (the rule asked >= 0), harm and full recovery unchanged."""
+    2 of 1,200 episode runs, mean paired FKR -0.0003 (the rule asked >= 0), harm and full recovery unchanged.
+    recheck_approved: when the operator grants a held set, diagnose again before the executor applies it; if the
+    diagnosis now ranks another cause first than the one the set was planned for (and that cause does not blame
+    knobs the incident itself moved), the set is withdrawn unapplied and its action round given back
+    (``_recheck_approved``). An approval grants a change for a stated reason; the request waits at least a ROP,
+    and the diagnosis can move on meanwhile (dev-0079: a 10 deg uptilt requested for a downtilt at ROP 8 was
+    applied at ROP 10 though the diagnosis had read an interference at p = 0.99 since ROP 9). Dev screen (session
+    54): 6 episodes changed, harmful 13 -> 8, rolled back within 2 ROPs 6 of 8, paired FKR +0.001 [+0.000,
+    +0.004], full recovery 50 -> 51 of 115; judged on a never-used suite by ``HEAL_PREREG_S69.md``."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
@@ -427,6 +435,7 @@ class AiranConfig:
     audit_scan_null_margin: float = AUDIT_SCAN_NULL_MARGIN
     cold_calibration: bool = False
     undo_candidate: str = "off"
+    recheck_approved: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.withdraw_after_rops, bool) or not isinstance(self.withdraw_after_rops, int) or \
@@ -586,6 +595,7 @@ class AiranPolicy(Policy):
         self.settings: dict[tuple[str, int], str] = {}  # (action kind, cell) -> cause a kept set moved it for
         self.incident_pre: dict[tuple[str, int], float] = {}  # (kind, cell) -> value before the incident moved it
         self.incident_owner: dict[tuple[str, int], str] = {}  # (kind, cell) -> cause its last change was for
+        self._diag_memo: tuple[int, Diagnosis, tuple | None] | None = None  # (ROP, diagnosis, lead_signal)
 
     # ------------------------------------------------------------------ one ROP
     def decide(self, obs: Observation) -> Decision:
@@ -618,6 +628,8 @@ class AiranPolicy(Policy):
             self._open(obs, dets)
         elif self.open is not None and feats is not None:
             self.diagnoser.observe(feats)
+        if self.cfg.recheck_approved and self.executor.granted(obs.approvals):
+            self._recheck_approved(obs, dec)
         # executor first: rollbacks (safety) and granted approvals (operator intent) outrank new plans
         acts, outcome = self.executor.on_rop(obs.rop, obs.kpis, obs.history, obs.approvals)
         proposals = []
@@ -648,6 +660,26 @@ class AiranPolicy(Policy):
         if self.open is not None:
             self._incident_step(obs, dec, dets)
         return dec
+
+    def _recheck_approved(self, obs: Observation, dec: Decision) -> None:
+        """An approval was granted this ROP (``recheck_approved``): before the executor applies the set, diagnose
+        again; when the diagnosis now ranks another cause first than the one the set was planned for, and that
+        cause does not blame knobs the incident itself moved, the set is withdrawn unapplied and the round it
+        spent is given back, so the planner plans for the new lead."""
+        sub = self._submitted
+        if sub is None or self.open is None or self.diagnosis is None or self.diagnoser.rops == 0:
+            return
+        diag = self._diagnose(obs)
+        top, cell = diag.top(1)[0], int(diag.cells[0])
+        if top == sub.cause or self.self_inflicted(top, cell, obs.applied):
+            return
+        req = self.executor.withdraw()
+        self._submitted = None
+        self.rounds = max(self.rounds - 1, 0)
+        why = (f"withdrew approved request {req.id} ({req.reason}) unapplied: the diagnosis now ranks {top} on cell "
+               f"{cell} first, not {sub.cause}")
+        dec.notes.append(f"executor: {why} (p = {diag.causes[top]:.2f})")
+        self.open.actions.append(f"ROP {obs.rop}: {why}")
 
     def _audit(self, rop: int, dec: Decision) -> None:
         """The configuration audit (``AiranConfig.audit_power_db``), once, at the last calibration ROP with no
@@ -914,6 +946,54 @@ class AiranPolicy(Policy):
                 return
         if self.diagnoser.rops == 0:
             return
+        diag = self._diagnose(obs)
+        ready = self.diagnoser.rops >= self.cfg.evidence_rops or (
+            max(diag.causes.values()) >= self.cfg.confident and not self.handover_unsigned(diag, obs.rop))
+        if self.diagnosis is None and not ready:
+            return
+        if self.diagnosis is None:
+            inc.cells = diag.cells
+        self.diagnosis = diag
+        dec.diagnosis = diag
+        if not inc.actions:  # the report names the diagnosis the incident's actions were planned on
+            inc.diagnosis = diag
+            kpis, cell = CAUSE_KPIS[diag.top(1)[0]], diag.cells[0]
+            inc.cold = self.monitor.cold
+            inc.audit = ""
+            if self.lead_signal is not None and self.lead_signal[0] == "audit" and self.lead_signal[1] == cell:
+                llr = self.audit_llr.get(cell)
+                inc.audit = max(llr, key=lambda k: marginal_log_lr(llr[k])) if llr else "power"
+            if inc.cold:  # no pre-incident ROP to cite: the peers the features compared the cell with
+                inc.citations = cite_peers(obs.history, kpis, cell, obs.rop, self.monitor.hard_alarms() == 0)
+            else:
+                pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
+                inc.citations = cite(obs.history, kpis, cell, pre, obs.rop)
+        if self.executor.busy or self.rounds >= self.cfg.max_rounds or obs.rop < self.next_plan_rop:
+            return
+        if not dets:
+            if not follow:
+                return
+            # a follow-up round: the telemetry now carries the policy's own compensation, so plan on the
+            # diagnosis the incident's actions were planned on
+            diag = inc.diagnosis
+            dec.notes.append(f"planner: follow-up round {self.rounds + 1} for {diag.top(1)[0]} on cell "
+                             f"{diag.cells[0]} (the compensation is kept; the fault is not known to be over)")
+        if self.cfg.stop_when_recovered and inc.actions and diag.top(1)[0] in COMPENSATING_CAUSES:
+            lv = self.neighbourhood_level(obs, inc)
+            if lv is not None and lv[0] >= lv[1]:
+                dec.notes.append(f"planner: the neighbourhood's guarded objective {lv[0]:.3f} is back at its "
+                                 f"pre-incident {lv[1]:.3f}; no further round while it stays there")
+                self.following = False
+                return
+        self._plan(obs, dec, diag)
+
+    def _diagnose(self, obs: Observation) -> Diagnosis:
+        """This ROP's diagnosis of the open incident (the lead signature's likelihood folded into the diagnoser's
+        ranking; sets ``lead_signal``). Computed once per ROP: the approval recheck (``recheck_approved``) may ask
+        for it before the executor's step, and the incident step reuses it."""
+        if self._diag_memo is not None and self._diag_memo[0] == obs.rop:
+            self.lead_signal = self._diag_memo[2]
+            return self._diag_memo[1]
         lead, lead_kind = self.lead_evidence()
         lik, cited, self.lead_signal = None, None, None
         k = self.monitor.cfg.coverage_shift_rops
@@ -957,45 +1037,8 @@ class AiranPolicy(Policy):
             self.lead_signal = ("audit", lead, float(self.monitor.audit_db[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited)
-        ready = self.diagnoser.rops >= self.cfg.evidence_rops or (
-            max(diag.causes.values()) >= self.cfg.confident and not self.handover_unsigned(diag, obs.rop))
-        if self.diagnosis is None and not ready:
-            return
-        if self.diagnosis is None:
-            inc.cells = diag.cells
-        self.diagnosis = diag
-        dec.diagnosis = diag
-        if not inc.actions:  # the report names the diagnosis the incident's actions were planned on
-            inc.diagnosis = diag
-            kpis, cell = CAUSE_KPIS[diag.top(1)[0]], diag.cells[0]
-            inc.cold = self.monitor.cold
-            inc.audit = ""
-            if self.lead_signal is not None and self.lead_signal[0] == "audit" and self.lead_signal[1] == cell:
-                llr = self.audit_llr.get(cell)
-                inc.audit = max(llr, key=lambda k: marginal_log_lr(llr[k])) if llr else "power"
-            if inc.cold:  # no pre-incident ROP to cite: the peers the features compared the cell with
-                inc.citations = cite_peers(obs.history, kpis, cell, obs.rop, self.monitor.hard_alarms() == 0)
-            else:
-                pre = max(inc.detected_rop - self.monitor.cfg.persistence - 1, 0)
-                inc.citations = cite(obs.history, kpis, cell, pre, obs.rop)
-        if self.executor.busy or self.rounds >= self.cfg.max_rounds or obs.rop < self.next_plan_rop:
-            return
-        if not dets:
-            if not follow:
-                return
-            # a follow-up round: the telemetry now carries the policy's own compensation, so plan on the
-            # diagnosis the incident's actions were planned on
-            diag = inc.diagnosis
-            dec.notes.append(f"planner: follow-up round {self.rounds + 1} for {diag.top(1)[0]} on cell "
-                             f"{diag.cells[0]} (the compensation is kept; the fault is not known to be over)")
-        if self.cfg.stop_when_recovered and inc.actions and diag.top(1)[0] in COMPENSATING_CAUSES:
-            lv = self.neighbourhood_level(obs, inc)
-            if lv is not None and lv[0] >= lv[1]:
-                dec.notes.append(f"planner: the neighbourhood's guarded objective {lv[0]:.3f} is back at its "
-                                 f"pre-incident {lv[1]:.3f}; no further round while it stays there")
-                self.following = False
-                return
-        self._plan(obs, dec, diag)
+        self._diag_memo = (obs.rop, diag, self.lead_signal)
+        return diag
 
     def neighbourhood_level(self, obs: Observation, inc: Incident) -> tuple[float, float, float] | None:
         """(now, pre-incident level, tolerance) of the guarded objective over the lead cell's scope of ``inc``'s
