@@ -392,7 +392,9 @@ class AiranConfig:
     and the diagnosis can move on meanwhile (dev-0079: a 10 deg uptilt requested for a downtilt at ROP 8 was
     applied at ROP 10 though the diagnosis had read an interference at p = 0.99 since ROP 9). Dev screen (session
     54): 6 episodes changed, harmful 13 -> 8, rolled back within 2 ROPs 6 of 8, paired FKR +0.001 [+0.000,
-    +0.004], full recovery 50 -> 51 of 115; judged on a never-used suite by ``HEAL_PREREG_S69.md``."""
+    +0.004], full recovery 50 -> 51 of 115. Off: judged over four draws on the never-used seed-7368 suite
+    (``HEAL_PREREG_S69.md``) it withdrew a set in 2 of 1,200 episode runs, both times for a diagnosis that was
+    wrong, mean paired FKR -0.0001 (the rule asked >= 0), harm and full recovery unchanged."""
 
     monitor: MonitorConfig | None = None
     score_persistence: int | None = 4
