@@ -14,7 +14,9 @@ variant run lists the episodes whose applied actions differ from its draw's. ``-
 is the candidate, the variant is the setting it would lose) or ``NAME=adopt`` (the variant is the candidate)
 applies the four-draw rule of the pre-registrations since S56 to variant NAME (``judge``); ``+recall`` asks the
 candidate's detection recall to be no lower instead of within the tolerance, as for a monitor setting;
-``+one_sided`` asks the other counts only not to be worse by more than the tolerance (the rule since S61).
+``+one_sided`` asks the other counts only not to be worse by more than the tolerance (the rule since S61);
+``+s68`` applies the stricter rules of S68 and S69 instead (``judge_s68``: no loss in clipped or unclipped paired
+FKR, no more scorer-harmful actions or worsened episodes).
 
 A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
 
@@ -113,7 +115,32 @@ OTHER_COUNTS = ("detection_recall", "control_alarm_rate", "control_action_rate",
 LOWER_IS_BETTER = ("control_alarm_rate", "control_action_rate")
 
 
-def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: bool = False) -> dict:
+# the rule of the pre-registrations S68 and S69 (``+s68``): the paired FKR, clipped and unclipped, not below 0;
+# full recovery not lower by more than 2; no more scorer-harmful actions or worsened episodes; at most 4 more
+# counterfactual-harmful actions; the detection and diagnosis counts within 4
+S68_TOLERANCE = {"full_recovery_rate": 2, "harmful_action_rate": 0, "harmful_action_rate_counterfactual": 4,
+                 "worsened_rate": 0, "other": 4}
+
+
+def judge_s68(variant: dict, side: str) -> list[tuple[str, float, float, bool]]:
+    """The rules of S68/S69 (``S68_TOLERANCE``) as (rule, candidate, other, holds) rows; ``side`` as ``judge``."""
+    cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
+    c, tol, sign = variant["counts"], S68_TOLERANCE, (-1.0 if side == "keep" else 1.0)
+    rules = [(f"paired {what}FKR >= 0", sign * variant[key], 0.0, sign * variant[key] >= 0)
+             for what, key in (("", "paired_fkr_mean"), ("unclipped ", "paired_fkr_raw_mean"))]
+    full = c["full_recovery_rate"]
+    rules.append((f"full recovery not lower by > {tol['full_recovery_rate']}", full[cand], full[other],
+                  full[cand] >= full[other] - tol["full_recovery_rate"]))
+    for k in ("harmful_action_rate", "harmful_action_rate_counterfactual", "worsened_rate"):
+        rules.append((f"{k} at most + {tol[k]}", c[k][cand], c[k][other], c[k][cand] <= c[k][other] + tol[k]))
+    for k in OTHER_COUNTS:
+        x, y = c[k][cand], c[k][other]
+        rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
+    return rules
+
+
+def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: bool = False,
+          s68: bool = False) -> dict:
     """The pre-registered four-draw rule on one ``summarise`` entry. ``side`` "keep": the default is the
     candidate and the variant is the other setting; "adopt": the variant is the candidate. The candidate wins iff
     (1) the mean paired FKR (candidate - other) > 0; (2) its summed full recoveries are not lower by more than 4;
@@ -122,9 +149,18 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
     other's (recall not lower instead, with ``recall_not_lower``). With ``one_sided`` (the rule of the
     pre-registrations since S61) rule 5 asks only that the candidate be not *worse* by more than 4 (recall, RCA
     and localization not lower, control alarms and actions not higher): the symmetric form also failed a
-    candidate that diagnosed 12 more right (S59c)."""
+    candidate that diagnosed 12 more right (S59c). With ``s68`` the rules of S68/S69 (``judge_s68``) replace
+    these, and the other two options must be off."""
     if side not in ("keep", "adopt"):
         raise ValueError(f"side must be 'keep' or 'adopt', got {side!r}")
+    if s68 and (recall_not_lower or one_sided):
+        raise ValueError("the s68 rule takes neither recall_not_lower nor one_sided")
+    if s68:
+        cand = "default" if side == "keep" else "variant"
+        rules = judge_s68(variant, side)
+        return {"side": side, "candidate": cand, "recall_not_lower": False, "one_sided": False, "s68": True,
+                "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
+                "candidate_wins": all(h for *_, h in rules)}
     cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
     c, tol = variant["counts"], RULE_TOLERANCE
     fkr = -variant["paired_fkr_mean"] if side == "keep" else variant["paired_fkr_mean"]
@@ -146,25 +182,26 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
         else:
             rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
     return {"side": side, "candidate": cand, "recall_not_lower": recall_not_lower, "one_sided": one_sided,
-            "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
+            "s68": False, "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
             "candidate_wins": all(h for *_, h in rules)}
 
 
-JUDGE_EXTRAS = ("recall", "one_sided")
+JUDGE_EXTRAS = ("recall", "one_sided", "s68")
 
 
-def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool]]:
-    """``NAME=keep|adopt[+recall][+one_sided]`` items -> {NAME: (side, recall_not_lower, one_sided)}; exits
-    naming a bad item."""
+def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool, bool]]:
+    """``NAME=keep|adopt[+recall][+one_sided][+s68]`` items -> {NAME: (side, recall_not_lower, one_sided, s68)};
+    exits naming a bad item (``+s68`` combines with neither of the others)."""
     out = {}
     for it in items:
         name, sep, how = it.partition("=")
         side, *extras = how.split("+")
         if not sep or name not in names or side not in ("keep", "adopt") or \
-                any(e not in JUDGE_EXTRAS for e in extras) or len(set(extras)) < len(extras):
-            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall][+one_sided] for a compared NAME "
-                             f"{sorted(names)}, got {it!r}")
-        out[name] = (side, "recall" in extras, "one_sided" in extras)
+                any(e not in JUDGE_EXTRAS for e in extras) or len(set(extras)) < len(extras) or \
+                ("s68" in extras and len(extras) > 1):
+            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall][+one_sided] or NAME=keep|adopt+s68 for a "
+                             f"compared NAME {sorted(names)}, got {it!r}")
+        out[name] = (side, "recall" in extras, "one_sided" in extras, "s68" in extras)
     return out
 
 
@@ -182,7 +219,8 @@ def main() -> None:
     ap.add_argument("--compare", nargs="*", default=[],
                     help="LABEL=logs_airan.jsonl of a variant with the first draw's seeds; NAME@D=... with draw D's")
     ap.add_argument("--judge", nargs="*", default=[],
-                    help="NAME=keep|adopt[+recall][+one_sided]: apply the four-draw rule to variant NAME")
+                    help="NAME=keep|adopt[+recall][+one_sided]: apply the four-draw rule to variant NAME; "
+                         "NAME=keep|adopt+s68: the rules of the S68/S69 pre-registrations instead")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
@@ -215,8 +253,8 @@ def main() -> None:
         ids = actions_differ(logs[base[v][1]], logs[v])
         compared[f"{v} - {base[v][1]}"]["actions_differ"] = {"episodes": len(ids), "ids": ids}
     summary = summarise(rows, compared, base)
-    for name, (side, floor, one_sided) in judgements(args.judge, set(summary)).items():
-        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided)
+    for name, (side, floor, one_sided, s68) in judgements(args.judge, set(summary)).items():
+        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided, s68)
     drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},

@@ -87,12 +87,37 @@ def test_the_one_sided_rule_fails_only_a_candidate_that_is_worse(mod):
     assert mod.judge(_summary(mod, -0.01, {"control_alarm_rate": 95}, {}), "keep", one_sided=True)["candidate_wins"]
 
 
+def test_the_s68_rule_asks_for_no_loss_in_recovery_and_no_more_harm(mod):
+    """S68/S69: paired FKR (clipped and unclipped) >= 0, so a tie passes; no more scorer-harmful actions or worsened
+    episodes; counterfactual harm at most +4; full recovery at most 2 lower; the other counts within 4."""
+    def s(fkr, raw, default, variant):
+        return {**_summary(mod, fkr, default, variant), "paired_fkr_raw_mean": raw}
+
+    tie = mod.judge(s(0.0, 0.0, {}, {}), "adopt", s68=True)
+    assert tie["candidate_wins"] and tie["s68"] and len(tie["rules"]) == 6 + len(mod.OTHER_COUNTS)
+    assert tie["rules"][0] == {"rule": "paired FKR >= 0", "candidate": 0.0, "other": 0.0, "holds": True}
+    s69 = mod.judge(s(-0.0001164, -0.0001164, {}, {}), "adopt", s68=True)  # S69's recheck_approved on seed 7368
+    assert [r["rule"] for r in s69["rules"] if not r["holds"]] == ["paired FKR >= 0", "paired unclipped FKR >= 0"]
+    assert mod.judge(s(-0.0001, -0.0001, {}, {}), "keep", s68=True)["candidate_wins"]  # the default keeps its place
+    fails = {"harmful_action_rate": 101, "worsened_rate": 101, "harmful_action_rate_counterfactual": 105,
+             "full_recovery_rate": 97, "rca_top1_micro": 105}
+    for k, v in fails.items():
+        out = mod.judge(s(0.01, 0.01, {}, {k: v}), "adopt", s68=True)
+        assert [r["rule"].split(" ")[0] for r in out["rules"] if not r["holds"]] == [
+            "full" if k == "full_recovery_rate" else k], k
+    ok = {"harmful_action_rate_counterfactual": 104, "full_recovery_rate": 98, "rca_top1_micro": 96}
+    assert mod.judge(s(0.01, 0.01, {}, ok), "adopt", s68=True)["candidate_wins"]  # within the tolerances
+    with pytest.raises(ValueError, match="s68"):
+        mod.judge(s(0.0, 0.0, {}, {}), "adopt", one_sided=True, s68=True)
+
+
 def test_judge_items_are_parsed_and_a_bad_one_is_named(mod):
-    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False, False),
-                                                                         "b": ("adopt", True, False)}
+    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False, False, False),
+                                                                         "b": ("adopt", True, False, False)}
     assert mod.judgements(["a=keep+recall+one_sided", "b=adopt+one_sided"], {"a", "b"}) == {
-        "a": ("keep", True, True), "b": ("adopt", False, True)}
-    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall"):
+        "a": ("keep", True, True, False), "b": ("adopt", False, True, False)}
+    assert mod.judgements(["a=adopt+s68"], {"a"}) == {"a": ("adopt", False, False, True)}
+    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall", "a=adopt+s68+recall"):
         with pytest.raises(SystemExit, match=re.escape(repr(bad))):
             mod.judgements([bad], {"a", "b"})
 
