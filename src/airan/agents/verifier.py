@@ -37,7 +37,7 @@ from airan.agents.mr_calibration import (
 from airan.agents.planner import Candidate
 from airan.core.errors import ActionError, ConfigError
 from airan.twin.actions import Action
-from airan.twin.faults import Fault, demand_gain
+from airan.twin.faults import FAULT_KINDS, Fault, demand_gain
 
 # Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
@@ -89,6 +89,12 @@ class VerifierConfig:
     also correct each UE's links to each site by what the network's last ``LINK_ROPS`` ROPs of measurement
     reports say they are now (the median residual over the site's reported cells; the hypothesised fault's
     sites keep the twin's own links, since their reports carry the fault the twin injects).
+    sync_links_causes: the same link correction for these hypotheses only (causes of ``FAULT_KINDS``; empty: none
+    beyond what ``sync_links`` covers). Session 55 (docs/healing_journal.md, "Links synced for an outage"): on
+    dev's 17 outages the verifier predicted a compensation's change with correlation 0.45 to the truth and a mean
+    of -0.009 where the truth gained +0.010, and most of that was the twin's UE state, not its radio errors; with
+    the links synced, correlation 0.70, and the current rule's picks 18 -> 17, harmful 5 -> 0, summed true gain
+    0.20 -> 0.53 (``bench/results/heal_verifier_fidelity_dev_outage_*.json``).
     demand_sync: for a demand cause (``demand_gain`` != 1: an overload hotspot) start the rollouts from the
     network's UE state, as ``sync_positions`` and ``sync_links`` do, whatever those two say, and take every
     traced UE's traffic from the trace with the surge it carries, injecting none: a demand fault changes no
@@ -189,6 +195,7 @@ class VerifierConfig:
     fewest_within: float = 0.01
     sync_positions: bool = False
     sync_links: bool = False
+    sync_links_causes: tuple[str, ...] = ()
     calibrate: bool = True
     calibration: CalibrationConfig = CalibrationConfig()
     calibration_draws: bool = False
@@ -213,6 +220,9 @@ class VerifierConfig:
             raise ConfigError(f"demand_twins must be an integer >= 0, got {self.demand_twins!r}")
         if not np.isfinite(self.draw_scale) or self.draw_scale <= 0:
             raise ConfigError(f"draw_scale must be a finite value > 0, got {self.draw_scale!r}")
+        unknown = [c for c in self.sync_links_causes if c not in FAULT_KINDS]
+        if unknown:
+            raise ConfigError(f"sync_links_causes names unknown cause(s) {unknown!r}; known: {sorted(FAULT_KINDS)}")
         if self.rank_by not in RANKINGS:
             raise ConfigError(f"rank_by must be one of {RANKINGS}, got {self.rank_by!r}")
         if not np.isfinite(self.fewest_within) or self.fewest_within < 0:
@@ -376,6 +386,7 @@ class Verifier:
         self._reports: list[np.ndarray] = []  # [num_ues, num_cells] reports of the calibration ROPs
         self._reports_frozen = False
         self._latest: list[np.ndarray] = []  # [num_ues, num_cells] reports of the last LINK_ROPS ROPs
+        self._reports_version = 0  # bumped with each new ``_latest`` (the key of a ``sync_links_causes`` rollout)
         self.calibration: dict[int, dict[str, Any]] = {}  # seed -> the corrections fitted to its twin
         self._excluded: tuple[int, ...] = ()  # cells left out of the corrections (``exclude_from_calibration``)
         # an ablation's handle on clones of the *true* network (``AiranTrueTwinPolicy``); a deployable policy never
@@ -390,9 +401,12 @@ class Verifier:
         afterwards (``mr_calibration``). ``freeze_reports`` ends the collection (call it on the first
         detection: a fault's reports must not be taken for calibration)."""
         self._rop = int(rop)
-        if mr_rsrp_dbm is not None and (self.cfg.sync_links or self.cfg.demand_sync):
+        every_cause = self.cfg.sync_links or self.cfg.demand_sync
+        if mr_rsrp_dbm is not None and (every_cause or self.cfg.sync_links_causes):
             self._latest = (self._latest + [np.asarray(mr_rsrp_dbm, dtype=np.float64).copy()])[-LINK_ROPS:]
-            self._sessions_version += 1  # new reports: new links, so earlier rollouts are stale
+            self._reports_version += 1
+            if every_cause:
+                self._sessions_version += 1  # new reports: new links, so earlier rollouts are stale
         if mr_rsrp_dbm is None or self._reports_frozen or rop >= self.cfg.calibration.rops:
             return
         self._reports.append(np.asarray(mr_rsrp_dbm, dtype=np.float64).copy())
@@ -537,7 +551,8 @@ class Verifier:
                              None if hold else self._synced_rates(t, fault_cells, cause, sev, trace_surge))
         if (self.cfg.sync_positions or full) and self._positions is not None and self._positions.shape == t.ue_xy.shape:
             t.adopt_positions(self._positions)
-        if (self.cfg.sync_links or full) and self._latest and hasattr(t, "predicted_rsrp_dbm"):
+        links = self.cfg.sync_links or cause in self.cfg.sync_links_causes
+        if (links or full) and self._latest and hasattr(t, "predicted_rsrp_dbm"):
             self._relink(t, fault_cells)
         if hold:  # last: positions and links moved above change which cell each UE hears best
             t.hold_serving(np.nonzero(self._sessions >= 0)[0], self.cfg.hold_margin_db)
@@ -767,7 +782,8 @@ class Verifier:
         key = (cause, tuple(int(c) for c in fault_cells), tuple(int(c) for c in scope), sevs, seeds, kinds,
                len(self.network_actions),
                self._sessions_version if self.cfg.sync_sessions or self.cfg.sync_positions or self.cfg.sync_links
-               or self.cfg.demand_sync else 0)
+               or self.cfg.demand_sync else 0,
+               self._reports_version if cause in self.cfg.sync_links_causes else 0)
         known = self._predicted.setdefault(key, {})
         todo = list(dict.fromkeys(c.actions for c in candidates if c.actions not in known))
         if todo:

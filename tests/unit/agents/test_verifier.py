@@ -287,6 +287,30 @@ def test_links_synced_to_the_latest_reports_except_at_the_hypothesis_site():
     assert err[True] < 0.7 * err[False], err  # the twin now hears what the UEs report
 
 
+def test_links_synced_for_the_named_causes_only():
+    net = _make(0)
+    reports = [net.step()[4]["mr_rsrp_dbm"] for _ in range(3)]
+
+    def rsrp(cfg, cause):
+        v = Verifier(_imperfect, VerifierConfig(seeds=(1,), severities=(1.0,), horizon_rops=1, calibrate=False,
+                                                **cfg))
+        for r, mr in enumerate(reports):
+            v.observe_reports(r, mr)
+        return v, v._faulted(1, 1.0, cause, (4,), "").predicted_rsrp_dbm()
+
+    _, every = rsrp({"sync_links": True}, "cell_outage")
+    _, plain = rsrp({}, "cell_outage")
+    scoped, outage = rsrp({"sync_links_causes": ("cell_outage", "backhaul_failure")}, "cell_outage")
+    np.testing.assert_allclose(outage, every)  # a named cause is synced as ``sync_links`` syncs every cause
+    assert not np.allclose(outage, plain)
+    _, pa = rsrp({"sync_links_causes": ("cell_outage",)}, "pa_degradation")
+    np.testing.assert_allclose(pa, rsrp({}, "pa_degradation")[1])  # any other cause keeps the twin's links
+    # new reports make a named cause's cached rollouts stale, and leave the others' (and the defaults') keys alone
+    assert scoped._reports_version == 3 and scoped._sessions_version == 0
+    with pytest.raises(ConfigError, match="sync_links_causes.*'cell_outtage'"):
+        VerifierConfig(sync_links_causes=("cell_outtage",))
+
+
 def test_demand_sync_takes_an_overload_from_the_trace_and_leaves_other_causes_alone():
     from airan.twin import traffic
 
