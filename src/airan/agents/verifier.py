@@ -94,7 +94,7 @@ class VerifierConfig:
     dev's 17 outages the verifier predicted a compensation's change with correlation 0.45 to the truth and a mean
     of -0.009 where the truth gained +0.010, and most of that was the twin's UE state, not its radio errors; with
     the links synced, correlation 0.70, and the current rule's picks 18 -> 17, harmful 5 -> 0, summed true gain
-    0.20 -> 0.53 (``bench/results/heal_verifier_fidelity_dev_outage_*.json``).
+    0.20 -> 0.53 (``bench/results/heal_verifier_fidelity_dev_outage_s55.json``, ``..._s55_out_links.json``).
     demand_sync: for a demand cause (``demand_gain`` != 1: an overload hotspot) start the rollouts from the
     network's UE state, as ``sync_positions`` and ``sync_links`` do, whatever those two say, and take every
     traced UE's traffic from the trace with the surge it carries, injecting none: a demand fault changes no
