@@ -95,6 +95,13 @@ class VerifierConfig:
     of -0.009 where the truth gained +0.010, and most of that was the twin's UE state, not its radio errors; with
     the links synced, correlation 0.70, and the current rule's picks 18 -> 17, harmful 5 -> 0, summed true gain
     0.20 -> 0.53 (``bench/results/heal_verifier_fidelity_dev_outage_s55.json``, ``..._s55_out_links.json``).
+    Empty: with ("cell_outage", "backhaul_failure") it was judged over four draws on the never-used seed-7369
+    suite of outages and backhaul failures (S70, ``bench/results/HEAL_PREREG_S70.md``): mean paired FKR +0.013,
+    harmful 91 -> 58 (scorer) and 136 -> 124 (counterfactual), but full recovery 110 -> 106 and worsened episodes
+    14 -> 15, which its rules did not allow; outages gained in every draw (+0.041) and backhaul failures did not.
+    With ("cell_outage",) alone, judged on the never-used seed-7370 suite of outages (S71,
+    ``HEAL_PREREG_S71.md``): mean paired FKR +0.010, full recovery 81 -> 80, harmful 54 -> 33 and 36 -> 33, but
+    worsened episodes 24 -> 29 (rule: +0). An operator who counts harmful actions first may set it.
     demand_sync: for a demand cause (``demand_gain`` != 1: an overload hotspot) start the rollouts from the
     network's UE state, as ``sync_positions`` and ``sync_links`` do, whatever those two say, and take every
     traced UE's traffic from the trace with the surge it carries, injecting none: a demand fault changes no
