@@ -146,7 +146,7 @@ def markdown(records: list[dict[str, Any]]) -> str:
                        for r in records)
     out = ["# The healing record against the issue's targets", "",
            "`airan` pooled over each run's draws of the verifier's seeds (rates: counts summed; medians and the "
-           "macro RCA: mean of the draws, their range in brackets); `son` and `rules` from the run's first file "
+           "macro RCA: mean of the draws, their range in parentheses); `son` and `rules` from the run's first file "
            "(`bench/heal_record.py`).", "",
            f"| metric | target | {heads} |", "|---|---|" + "---|---|---|" * len(records)]
     for m in HEADLINE:
