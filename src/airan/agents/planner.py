@@ -183,11 +183,15 @@ class Planner:
     ``interference_tilt`` (on) also offers an externally interfered cell its own downtilts (1, 2, 4 deg): the
     jammed UEs are the cell's near ones (within 0.7 ISD in its sector), and a downtilt puts more of the beam's gain
     on them. ``interference_tilt_pair`` (off) adds "downtilt 2 deg + neighbour uptilt 1 deg" to them, which
-    recovers more at more harm (``AiranConfig.interference_tilt_pair``)."""
+    recovers more at more harm (``AiranConfig.interference_tilt_pair``). ``outage_power`` (on) offers a cell outage's
+    nearest neighbours more power, alone and with their uptilts; off, an outage gets the neighbours' uptilts only
+    (a backhaul failure keeps every set): session 55 (S71) found the episodes an outage compensation left worse
+    than never acting were neighbour power raises the executor kept (``AiranConfig.outage_power``)."""
 
     def __init__(self, ctx: EpisodeContext, *, compensation: str = "combined", overload_power: bool = False,
                  overload_tilt_pair: bool = True, interference_power: bool = True,
-                 interference_tilt: bool = True, interference_tilt_pair: bool = False) -> None:
+                 interference_tilt: bool = True, interference_tilt_pair: bool = False,
+                 outage_power: bool = True) -> None:
         if compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {compensation!r}")
         self.ctx = ctx
@@ -197,6 +201,7 @@ class Planner:
         self.interference_power = bool(interference_power)
         self.interference_tilt = bool(interference_tilt)
         self.interference_tilt_pair = bool(interference_tilt_pair)
+        self.outage_power = bool(outage_power)
 
     def propose(self, cause: str, cells: tuple[int, ...], knobs: KnobView) -> list[Candidate]:
         if not cells:
@@ -225,7 +230,8 @@ class Planner:
 
         if cause in ("cell_outage", "backhaul_failure"):
             # the hole is covered by the nearest other-site cells: power first, then uptilt, then both
-            for db in (1.5, 3.0):
+            powered = self.outage_power or cause != "cell_outage"
+            for db in (1.5, 3.0) if powered else ():
                 add(f"neighbour {db:+g} dB", boost(near, db))
             for d in (1.0, 2.0):
                 add(f"neighbour uptilt {d:g} deg", uptilt(near, d))
@@ -233,7 +239,7 @@ class Planner:
             for db, d in ((1.5, 1.0), (3.0, 1.0), (3.0, 2.0)):
                 p_acts, t_acts = boost(near, db), uptilt(near, d)
                 combined = self.compensation == "combined" or (self.compensation == "stepwise" and in_place)
-                if p_acts and t_acts and combined:
+                if p_acts and t_acts and combined and powered:
                     add(f"neighbour {db:+g} dB + uptilt {d:g} deg", p_acts + t_acts)
             if cause == "backhaul_failure":
                 off = [Action("cell_off", x) for x in site_cells if knobs.admin_on[x] > 0]

@@ -245,3 +245,17 @@ def test_compensation_mode_is_validated(ctx):
         Planner(ctx, compensation="both")
     with pytest.raises(ConfigError, match="'both'"):
         AiranConfig(compensation="both")
+
+
+def test_an_outage_without_neighbour_power_gets_the_neighbours_uptilts_only(ctx):
+    """``outage_power=False`` drops every set that raises a neighbour's power for a cell outage (alone or with an
+    uptilt) and keeps the uptilts; a backhaul failure keeps every set."""
+    knobs = KnobView(ctx)
+    full = {c.name: c.actions for c in Planner(ctx).propose("cell_outage", (4,), knobs)}
+    tilt = {c.name: c.actions for c in Planner(ctx, outage_power=False).propose("cell_outage", (4,), knobs)}
+    assert any(a.kind == "power" for acts in full.values() for a in acts)
+    assert tilt and set(tilt) < set(full) and all(a.kind == "tilt" for acts in tilt.values() for a in acts)
+    assert set(tilt) == {n for n, acts in full.items() if all(a.kind == "tilt" for a in acts)}
+    bh = [Planner(ctx, outage_power=on).propose("backhaul_failure", (4,), knobs) for on in (False, True)]
+    assert bh[0] == bh[1]
+    assert AiranConfig().outage_power is True

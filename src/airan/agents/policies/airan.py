@@ -198,6 +198,8 @@ class AiranConfig:
     (``Planner``; on since session 25). Leaving it out halved the harm on two used suites, where it made 12 of 16
     scorer-harmful actions, but judged on a never-used overload suite (seed 7342, ``HEAL_PREREG_S39b.md``) it
     changed no harm (28 -> 28, 17 -> 17 counterfactual; paired FKR +0.000): there the pair was never harmful.
+    outage_power: the planner offers a cell outage's nearest neighbours more power (``Planner``); off, only their
+    uptilts (session 55, a screen on a used suite; docs/healing_journal.md, "Links synced for an outage").
     interference_power: the planner also offers an externally interfered cell its own power headroom (+1.5 / +3
     dB; ``Planner``): the jammer raises the noise floor of the UEs in the cell's area whichever cell serves them,
     so an offload alone moves them to a weaker signal. On by default since session 44 (``HEAL_PREREG_S49.md``):
@@ -419,6 +421,7 @@ class AiranConfig:
     interference_power: bool = True
     interference_tilt: bool = True
     interference_tilt_pair: bool = False
+    outage_power: bool = True
     shift_excludes_handover: bool = False
     handover_waits: bool = True
     shift_uses_rise: bool = True
@@ -569,7 +572,8 @@ class AiranPolicy(Policy):
                                overload_tilt_pair=self.cfg.overload_tilt_pair,
                                interference_power=self.cfg.interference_power,
                                interference_tilt=self.cfg.interference_tilt,
-                               interference_tilt_pair=self.cfg.interference_tilt_pair)
+                               interference_tilt_pair=self.cfg.interference_tilt_pair,
+                               outage_power=self.cfg.outage_power)
         self.verifier = Verifier(ctx.make_twin, self.cfg.verifier)
         self.executor = Executor(self.knobs, self.cfg.executor, ctx.episode_id)
         self.coordinator = Coordinator(window_rops=self.cfg.executor.window_rops)
