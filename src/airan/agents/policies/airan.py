@@ -199,7 +199,8 @@ class AiranConfig:
     scorer-harmful actions, but judged on a never-used overload suite (seed 7342, ``HEAL_PREREG_S39b.md``) it
     changed no harm (28 -> 28, 17 -> 17 counterfactual; paired FKR +0.000): there the pair was never harmful.
     outage_power: the planner offers a cell outage's nearest neighbours more power (``Planner``); off, only their
-    uptilts (session 55, a screen on a used suite; docs/healing_journal.md, "Links synced for an outage").
+    uptilts. On: off lost paired FKR -0.090 and full recovery 81 -> 59 of 296 on the used seed-7370 outage suite
+    (session 55, a screen; docs/healing_journal.md, "Links synced for an outage").
     interference_power: the planner also offers an externally interfered cell its own power headroom (+1.5 / +3
     dB; ``Planner``): the jammer raises the noise floor of the UEs in the cell's area whichever cell serves them,
     so an offload alone moves them to a weaker signal. On by default since session 44 (``HEAL_PREREG_S49.md``):
