@@ -27,15 +27,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from heal_dev import RESULTS, TARGETS, value
+from heal_dev import RESULTS, TARGETS, better, check, value
 from machine import machine_info, peak_rss_mib
 
 HEADLINE = ("detection_recall", "hard_fault_recall", "detection_precision", "control_alarm_rate", "rca_top1",
             "rca_top1_lowest_class", "localization_top1", "fkr_median", "full_recovery_rate", "mttr_rops_median",
             "harmful_action_rate", "rollback_within_2_rops", "harmful_action_rate_counterfactual",
             "rollback_within_2_rops_counterfactual", "unapproved_high_risk_actions")
-LOWER_IS_BETTER = frozenset({"control_alarm_rate", "mttr_rops_median", "harmful_action_rate",
-                             "harmful_action_rate_counterfactual", "unapproved_high_risk_actions"})
 
 
 def pool(draws: list[Any]) -> dict[str, Any]:
@@ -76,18 +74,11 @@ def lowest_class_rca(files: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def meets(metric: str, v: float | None, son_mttr: float | None) -> bool | None:
-    """Whether ``v`` meets the issue's target for ``metric`` (None: no target or nothing to judge). With no
-    harmful action there is none to roll back, so the rollback targets hold."""
-    if metric == "mttr_rops_median":
-        return None if v is None or son_mttr is None else v <= son_mttr / 2
+    """Whether ``v`` meets the issue's target for ``metric`` (``heal_dev.check``; None: no target or nothing to
+    judge). With no harmful action there is none to roll back, so the rollback targets hold."""
     if metric == "rca_top1_lowest_class":
         return None if v is None else v >= CLASS_RCA_TARGET
-    if metric not in TARGETS:
-        return None
-    if v is None:
-        return True if metric.startswith("rollback_within_2_rops") else None
-    op, t = TARGETS[metric]
-    return v >= t if op == ">=" else v <= t
+    return {"pass": True, "FAIL": False}.get(check(metric, {"value": v}, son_mttr))
 
 
 def beats(metric: str, a: float | None, b: float | None) -> str | None:
@@ -96,7 +87,7 @@ def beats(metric: str, a: float | None, b: float | None) -> str | None:
         return None
     if a == b:
         return "tie"
-    return "yes" if (a < b if metric in LOWER_IS_BETTER else a > b) else "no"
+    return "yes" if better(metric, a, b) else "no"
 
 
 def record(label: str, files: list[dict[str, Any]]) -> dict[str, Any]:
