@@ -16,7 +16,9 @@ applies the four-draw rule of the pre-registrations since S56 to variant NAME (`
 candidate's detection recall to be no lower instead of within the tolerance, as for a monitor setting;
 ``+one_sided`` asks the other counts only not to be worse by more than the tolerance (the rule since S61);
 ``+s68`` applies the stricter rules of S68 and S69 instead (``judge_s68``: no loss in clipped or unclipped paired
-FKR, no more scorer-harmful actions or worsened episodes).
+FKR, no more scorer-harmful actions or worsened episodes); ``+s68+one_sided`` makes its last rule one-sided, and
+``+rca`` (with ``+s68``) adds that the candidate's summed RCA top-1 be higher than the other's, the rule of S72 for
+a diagnosis change: a setting that exists to diagnose more right must.
 
 A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
 
@@ -122,8 +124,12 @@ S68_TOLERANCE = {"full_recovery_rate": 2, "harmful_action_rate": 0, "harmful_act
                  "worsened_rate": 0, "other": 4}
 
 
-def judge_s68(variant: dict, side: str) -> list[tuple[str, float, float, bool]]:
-    """The rules of S68/S69 (``S68_TOLERANCE``) as (rule, candidate, other, holds) rows; ``side`` as ``judge``."""
+def judge_s68(variant: dict, side: str, one_sided: bool = False,
+              rca_gain: bool = False) -> list[tuple[str, float, float, bool]]:
+    """The rules of S68/S69 (``S68_TOLERANCE``) as (rule, candidate, other, holds) rows; ``side`` as ``judge``.
+    ``one_sided``: the other counts need only not be worse by more than the tolerance (recall, RCA, localization
+    not lower; control alarms and actions not higher). ``rca_gain``: one more rule, the candidate's summed RCA
+    top-1 higher than the other's (S72)."""
     cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
     c, tol, sign = variant["counts"], S68_TOLERANCE, (-1.0 if side == "keep" else 1.0)
     rules = [(f"paired {what}FKR >= 0", sign * variant[key], 0.0, sign * variant[key] >= 0)
@@ -135,12 +141,20 @@ def judge_s68(variant: dict, side: str) -> list[tuple[str, float, float, bool]]:
         rules.append((f"{k} at most + {tol[k]}", c[k][cand], c[k][other], c[k][cand] <= c[k][other] + tol[k]))
     for k in OTHER_COUNTS:
         x, y = c[k][cand], c[k][other]
-        rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
+        if one_sided:
+            worse = x - y if k in LOWER_IS_BETTER else y - x
+            how = "higher" if k in LOWER_IS_BETTER else "lower"
+            rules.append((f"{k} not {how} by > {tol['other']}", x, y, worse <= tol["other"]))
+        else:
+            rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
+    if rca_gain:
+        x, y = c["rca_top1_micro"][cand], c["rca_top1_micro"][other]
+        rules.append(("rca_top1_micro higher", x, y, x > y))
     return rules
 
 
 def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: bool = False,
-          s68: bool = False) -> dict:
+          s68: bool = False, rca_gain: bool = False) -> dict:
     """The pre-registered four-draw rule on one ``summarise`` entry. ``side`` "keep": the default is the
     candidate and the variant is the other setting; "adopt": the variant is the candidate. The candidate wins iff
     (1) the mean paired FKR (candidate - other) > 0; (2) its summed full recoveries are not lower by more than 4;
@@ -149,16 +163,20 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
     other's (recall not lower instead, with ``recall_not_lower``). With ``one_sided`` (the rule of the
     pre-registrations since S61) rule 5 asks only that the candidate be not *worse* by more than 4 (recall, RCA
     and localization not lower, control alarms and actions not higher): the symmetric form also failed a
-    candidate that diagnosed 12 more right (S59c). With ``s68`` the rules of S68/S69 (``judge_s68``) replace
-    these, and the other two options must be off."""
+    candidate that diagnosed 12 more right (S59c). With ``s68`` the rules of S68/S69 (``judge_s68``, with
+    ``one_sided`` and ``rca_gain`` passed on) replace these, and ``recall_not_lower`` must be off; ``rca_gain``
+    needs ``s68``."""
     if side not in ("keep", "adopt"):
         raise ValueError(f"side must be 'keep' or 'adopt', got {side!r}")
-    if s68 and (recall_not_lower or one_sided):
-        raise ValueError("the s68 rule takes neither recall_not_lower nor one_sided")
+    if s68 and recall_not_lower:
+        raise ValueError("the s68 rule does not take recall_not_lower")
+    if rca_gain and not s68:
+        raise ValueError("rca_gain is a rule of the s68 family: pass s68 too")
     if s68:
         cand = "default" if side == "keep" else "variant"
-        rules = judge_s68(variant, side)
-        return {"side": side, "candidate": cand, "recall_not_lower": False, "one_sided": False, "s68": True,
+        rules = judge_s68(variant, side, one_sided, rca_gain)
+        return {"side": side, "candidate": cand, "recall_not_lower": False, "one_sided": one_sided, "s68": True,
+                "rca_gain": rca_gain,
                 "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
                 "candidate_wins": all(h for *_, h in rules)}
     cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
@@ -186,22 +204,22 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
             "candidate_wins": all(h for *_, h in rules)}
 
 
-JUDGE_EXTRAS = ("recall", "one_sided", "s68")
+JUDGE_EXTRAS = ("recall", "one_sided", "s68", "rca")
 
 
-def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool, bool]]:
-    """``NAME=keep|adopt[+recall][+one_sided][+s68]`` items -> {NAME: (side, recall_not_lower, one_sided, s68)};
-    exits naming a bad item (``+s68`` combines with neither of the others)."""
+def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool, bool, bool]]:
+    """``NAME=keep|adopt[+recall][+one_sided][+s68][+rca]`` items -> {NAME: (side, recall_not_lower, one_sided, s68,
+    rca_gain)}; exits naming a bad item (``+s68`` does not combine with ``+recall``; ``+rca`` needs ``+s68``)."""
     out = {}
     for it in items:
         name, sep, how = it.partition("=")
         side, *extras = how.split("+")
         if not sep or name not in names or side not in ("keep", "adopt") or \
                 any(e not in JUDGE_EXTRAS for e in extras) or len(set(extras)) < len(extras) or \
-                ("s68" in extras and len(extras) > 1):
-            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall][+one_sided] or NAME=keep|adopt+s68 for a "
-                             f"compared NAME {sorted(names)}, got {it!r}")
-        out[name] = (side, "recall" in extras, "one_sided" in extras, "s68" in extras)
+                ("s68" in extras and "recall" in extras) or ("rca" in extras and "s68" not in extras):
+            raise SystemExit(f"--judge takes NAME=keep|adopt[+recall][+one_sided] or "
+                             f"NAME=keep|adopt+s68[+one_sided][+rca] for a compared NAME {sorted(names)}, got {it!r}")
+        out[name] = (side, "recall" in extras, "one_sided" in extras, "s68" in extras, "rca" in extras)
     return out
 
 
@@ -220,7 +238,8 @@ def main() -> None:
                     help="LABEL=logs_airan.jsonl of a variant with the first draw's seeds; NAME@D=... with draw D's")
     ap.add_argument("--judge", nargs="*", default=[],
                     help="NAME=keep|adopt[+recall][+one_sided]: apply the four-draw rule to variant NAME; "
-                         "NAME=keep|adopt+s68: the rules of the S68/S69 pre-registrations instead")
+                         "NAME=keep|adopt+s68[+one_sided][+rca]: the rules of the S68/S69 pre-registrations "
+                         "instead (one-sided last rule; +rca: RCA top-1 must rise, S72)")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
@@ -253,8 +272,8 @@ def main() -> None:
         ids = actions_differ(logs[base[v][1]], logs[v])
         compared[f"{v} - {base[v][1]}"]["actions_differ"] = {"episodes": len(ids), "ids": ids}
     summary = summarise(rows, compared, base)
-    for name, (side, floor, one_sided, s68) in judgements(args.judge, set(summary)).items():
-        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided, s68)
+    for name, (side, floor, one_sided, s68, rca) in judgements(args.judge, set(summary)).items():
+        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided, s68, rca)
     drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},

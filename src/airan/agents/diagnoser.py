@@ -172,14 +172,19 @@ class Diagnoser:
     def diagnose(self, features_now: np.ndarray | None = None, derived_now: dict[str, np.ndarray] | None = None,
                  rop: int | None = None, lead: int | None = None,
                  lead_likelihood: np.ndarray | None = None,
-                 lead_evidence: dict[str, float] | None = None) -> Diagnosis:
+                 lead_evidence: dict[str, float] | None = None, tie_tilts: bool = False) -> Diagnosis:
         """The ranked causes and cells so far; ``derived_now``/``rop`` add the evidence values cited.
 
         ``lead``: a cell physical evidence singles out (a monitor signature: equipment alarm, coverage shift,
         demand surge, dead air, ping-pong storm): it is ranked first. ``lead_likelihood`` [len(CAUSES)]: how
         well each cause explains that evidence (``shift_likelihood``, ``surge_likelihood``); the lead cell's
         cause probabilities are multiplied by it and renormalised; ``lead_evidence``: the values of that
-        evidence (name -> value), cited with the rest."""
+        evidence (name -> value), cited with the rest. ``tie_tilts``: before the lead likelihood weighs them, both
+        tilt causes (``TILT_CAUSES``) take the larger of the two probabilities the KPI classifier gave them, so the
+        classifier says *whether* the lead cell's fault is a tilt and the lead evidence alone which way
+        (``tilt_direction_likelihood``): a strong uptilt that lifts the main lobe above the horizon takes RSRP
+        from every UE of a rural macro cell, as a downtilt does, and the cell counters cannot tell the two
+        apart."""
         post = self.posterior()
         fault_p = 1.0 - post[:, 0]
         order = np.argsort(-fault_p, kind="stable")
@@ -188,6 +193,8 @@ class Diagnoser:
         top = int(order[0])
         cause_p = post[top, 1:] / max(post[top, 1:].sum(), 1e-12)
         if lead is not None and lead_likelihood is not None:
+            if tie_tilts:
+                cause_p = tied_tilts(cause_p)
             cause_p = reweight(cause_p, lead_likelihood)
         causes = {c: float(p) for c, p in zip(CAUSES, cause_p)}
         cause = CAUSES[int(np.argmax(cause_p))]
@@ -324,6 +331,71 @@ def pattern_likelihood(log_lr: dict[str, float], scale: float = AUDIT_LLR_SCALE)
         raise ConfigError(f"log likelihood ratios must be finite and per cause of {CAUSES}, got {bad!r}")
     llr = np.array([float(log_lr.get(c, 0.0)) for c in CAUSES]) / scale
     return np.exp(llr - llr.max())
+
+
+# The per-UE fit of a tilt hypothesis (``ue_change_log_lik``): the scale [dB] of a UE's residual between the change
+# it reported and the change the twin predicts at its reported position (measurement error, the UE's own movement
+# and shadowing, the twin's +-1 deg calibration error), the Huber corner in units of it, and the temper that divides
+# the summed log likelihoods (the UEs' residuals share the twin's errors, so they are not independent).
+UE_FIT_SCALE_DB = 3.0
+UE_FIT_HUBER = 1.5
+UE_FIT_TEMPER = 2.0
+
+
+def ue_change_log_lik(observed_db: np.ndarray, predicted_db: np.ndarray, scale_db: float = UE_FIT_SCALE_DB,
+                      huber: float = UE_FIT_HUBER) -> np.ndarray:
+    """[S] float64 log likelihood [nats, up to a constant] of each UE's observed change in the RSRP it reports of
+    one cell under each of S predicted per-UE changes (a Huber loss: Gaussian within ``huber`` scales, Laplace
+    beyond, so a UE that moved far cannot decide alone).
+
+    observed_db  : [U] float64 each UE's change [dB] (NaN: not reported in both windows; ``report_change``)
+    predicted_db : [S, U] float64 the change each hypothesis (e.g. a tilt at S severities) predicts at each UE
+                   [dB] (NaN: no prediction)
+    Only UEs finite in both count; with none, every entry is 0."""
+    obs = np.asarray(observed_db, float)
+    pred = np.asarray(predicted_db, float)
+    if pred.ndim != 2 or obs.ndim != 1 or pred.shape[1] != obs.shape[0]:
+        raise ShapeError(f"observed_db must be [U] and predicted_db [S, U], got {obs.shape} and {pred.shape}")
+    if not (np.isfinite(scale_db) and scale_db > 0 and np.isfinite(huber) and huber > 0):
+        raise ConfigError(f"scale_db and huber must be finite and > 0, got {scale_db!r} / {huber!r}")
+    with np.errstate(invalid="ignore"):
+        a = np.abs(obs[None, :] - pred) / scale_db  # [S, U]
+        loss = np.where(a < huber, 0.5 * a**2, huber * a - 0.5 * huber**2)
+    return -np.sum(np.where(np.isfinite(loss), loss, 0.0), axis=1)
+
+
+def tilt_fits(observed_db: np.ndarray, predicted: dict[str, np.ndarray],
+              scale_db: float = UE_FIT_SCALE_DB) -> dict[str, float]:
+    """Tilt cause -> the best ``ue_change_log_lik`` [nats] of the UEs' per-UE report changes of a cell
+    (``observed_db`` [U] dB) over the severities ``predicted[cause]`` [S, U] [dB] holds
+    (``Verifier.predicted_ue_changes``), for each of ``TILT_CAUSES``."""
+    missing = [c for c in TILT_CAUSES if c not in predicted]
+    if missing:
+        raise ConfigError(f"predicted must hold every tilt cause, missing {missing!r}")
+    return {c: float(np.max(ue_change_log_lik(observed_db, predicted[c], scale_db))) for c in TILT_CAUSES}
+
+
+def tilt_direction_likelihood(fits: dict[str, float], temper: float = UE_FIT_TEMPER) -> np.ndarray:
+    """[len(CAUSES)] likelihood of the UEs' per-UE report changes of a cell under each tilt cause, relative to the
+    better of the two: ``exp((L_c - max L) / temper)`` with ``L_c`` = ``fits[c]`` (``tilt_fits``); 1 for every
+    other cause (this evidence tells the direction of a tilt, nothing else). A downtilt takes most from the far UEs
+    and gives to the near ones, an uptilt the reverse, whatever the median and quartiles of the change say."""
+    if not np.isfinite(temper) or temper <= 0:
+        raise ConfigError(f"temper must be finite and > 0, got {temper!r}")
+    vals = [fits.get(c, np.nan) for c in TILT_CAUSES]
+    if not np.all(np.isfinite(vals)):
+        raise ConfigError(f"fits must give a finite value for each of {TILT_CAUSES}, got {fits!r}")
+    top = max(vals)
+    return np.array([np.exp((fits[c] - top) / temper) if c in TILT_CAUSES else 1.0 for c in CAUSES])
+
+
+def tied_tilts(cause_p: np.ndarray) -> np.ndarray:
+    """[len(CAUSES)] ``cause_p`` with both tilt causes at the larger of their two probabilities (not
+    renormalised; ``Diagnoser.diagnose``'s ``tie_tilts``)."""
+    p = np.asarray(cause_p, float).copy()
+    idx = [CAUSES.index(c) for c in TILT_CAUSES]
+    p[idx] = np.max(p[idx])
+    return p
 
 
 def reweight(cause_p: np.ndarray, likelihood: np.ndarray) -> np.ndarray:

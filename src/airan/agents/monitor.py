@@ -881,6 +881,16 @@ class Monitor:
         """[num_cells] bool: the site-relative spread signature holds this ROP (``MonitorConfig.site_spread_db``)."""
         return (self.cfg.site_spread_db is not None) & (self.spread_streak >= self.cfg.site_spread_rops)
 
+    def ue_changes(self, cell: int, rop: int) -> np.ndarray | None:
+        """[num_ues] float64 each UE's change in the RSRP it reports of ``cell`` [dB] (``report_change`` over this
+        ROP's baseline window; NaN where a UE did not report the cell in both windows), or None without reports or
+        baseline: the per-UE view behind ``report_shift``'s quantiles."""
+        start, stop = self.baseline_window(rop)
+        diff = report_change(self.reports, start, stop, rop)
+        if diff is None or not 0 <= int(cell) < diff.shape[1]:
+            return None
+        return diff[:, int(cell)].copy()
+
     def report_shift(self, rop: int, start: int, stop: int) -> tuple[np.ndarray, ...]:
         """([num_cells] ``mr_shift``, [num_cells] edge drop = minus its lower quartile, [num_cells] edge rise = its
         upper quartile, [num_cells] site-relative shift = the median over UEs of ``site_relative_change``,

@@ -41,6 +41,11 @@ from airan.twin.faults import FAULT_KINDS, Fault, demand_gain
 
 # Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
+TILT_CAUSES = RSRP_CAUSES[:2]
+# severities at which a tilt hypothesis' per-UE change is predicted (``Verifier.predicted_ue_changes``): a fine grid,
+# since a strong uptilt's signature is not monotone in its severity (the main lobe sweeps over the UEs, then past
+# the horizon)
+UE_FIT_SEVERITIES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 AUDIT_SEVERITIES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # the severities a pattern test marginalises over
 NULL_KEY = 0x4E11  # stream key of the errors of the pattern test's simulated healthy networks (``audit_null``)
 NULL_SEED_BASE = 1_000_000  # ``make_twin`` seeds of those networks: this plus the draw, apart from the verifier's
@@ -634,6 +639,38 @@ class Verifier:
                 row = [float(change_quantile(diff, 0.5)[0]), -float(change_quantile(diff, 0.25)[0])]
                 vals.append(row + [float(change_quantile(diff, 0.75)[0])] if rise else row)
             out[cause] = np.asarray(vals)
+        return out
+
+    def predicted_ue_changes(self, cell: int, ue_xy_m: np.ndarray | None, causes: tuple[str, ...] = TILT_CAUSES,
+                             severities: tuple[float, ...] = UE_FIT_SEVERITIES) -> dict[str, np.ndarray]:
+        """cause -> [len(severities), num_ues] float64 the change [dB] of the large-scale RSRP each UE gets from
+        ``cell`` if ``cause`` hit it at each severity, per the first seed's imperfect twin (calibrated, at the
+        network's current configuration) with its UEs moved to ``ue_xy_m`` [num_ues, 2] float64 [m] (the network's
+        latest location reports; NaN rows keep the twin's own UE, None keeps them all). Each UE is the trace's UE of
+        the same index, so the prediction lines up with ``report_change`` of the network's reports: the pattern
+        of who loses and who gains, which the median and quartiles of the change (``predicted_shifts``) drop. The
+        twins are not changed. {} when the twins cannot predict an RSRP (a plain ``NetworkTwin``, which has no
+        ``predicted_rsrp_dbm``)."""
+        sevs = self._sevs(severities)
+        bad = [c for c in causes if c not in RSRP_CAUSES]
+        if bad:
+            raise ConfigError(f"causes must be among {RSRP_CAUSES}, got {bad!r}")
+        t = self._twin(self.cfg.seeds[0]).clone()
+        if not 0 <= int(cell) < t.cfg.num_cells:
+            raise ConfigError(f"cell must be in [0, {t.cfg.num_cells}), got {cell!r}")
+        if not hasattr(t, "predicted_rsrp_dbm"):
+            return {}
+        if ue_xy_m is not None:
+            t.adopt_positions(ue_xy_m)
+        base = t.predicted_rsrp_dbm()[:, int(cell)]  # [num_ues] dBm
+        out = {}
+        for cause in causes:
+            rows = []
+            for sev in sevs:
+                f = t.clone()
+                f.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=f.rop))
+                rows.append(f.predicted_rsrp_dbm()[:, int(cell)] - base)
+            out[cause] = np.stack(rows)
         return out
 
     def audit_patterns(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES,

@@ -856,6 +856,22 @@ def test_the_edge_rise_enters_the_shift_likelihood_when_configured():
     assert AiranConfig().shift_uses_rise  # the default since session 33
 
 
+@pytest.mark.parametrize("on", [True, False])
+def test_the_ues_own_reports_tell_which_way_a_tilt_went_when_configured(on):
+    """``tilt_direction_per_ue``: the coverage likelihood of the two tilts is tied and the per-UE fit of each UE's
+    report change in the imperfect twin says which way; the diagnosis cites the fit's log ratio."""
+    log, _, pol = _run([Fault("uptilt_overshoot", (4,), severity=1.0, onset_rop=8)], rops=12,
+                       cfg=AiranConfig(tilt_direction_per_ue=on), policy=True)
+    diag = next(d["diagnosis"] for d in log if d["diagnosis"])
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"
+    cited = diag["evidence"].get("mr.ue_fit_uptilt_vs_downtilt_nats")
+    if on:
+        assert set(pol.ue_predictions) == {4} and cited > 0  # the uptilt fits the UEs' changes better
+    else:
+        assert not pol.ue_predictions and cited is None
+    assert not AiranConfig().tilt_direction_per_ue
+
+
 @pytest.mark.parametrize("peer", [True, False])
 def test_an_outage_already_there_at_rop_0_is_diagnosed_from_the_peers_and_compensated(peer):
     # the agents are switched on in a network whose cell 4 is already down: its alarm detects at ROP 0, and with no

@@ -198,3 +198,52 @@ def test_an_audit_finding_points_to_an_uptilt_when_stronger_and_a_pa_or_downtilt
     assert down[CAUSES.index("uptilt_overshoot")] == SPREAD_OTHER_LIKELIHOOD
     with pytest.raises(ConfigError, match="0.0"):
         audit_likelihood(0.0)
+
+
+def test_the_per_ue_fit_prefers_the_pattern_the_ues_reported():
+    from airan.agents.diagnoser import UE_FIT_HUBER, UE_FIT_SCALE_DB, ue_change_log_lik
+
+    obs = np.array([-6.0, -3.0, 0.5, np.nan])  # UE 3 did not report the cell in both windows
+    pred = np.array([[-6.0, -3.0, 0.5, 9.0], [0.0, 0.0, 0.0, 0.0], [-6.0, -3.0, 0.5 + 60.0, np.nan]])
+    ll = ue_change_log_lik(obs, pred)
+    assert ll.shape == (3,) and ll[0] == 0.0 and ll[0] > ll[1]
+    # a UE 20 scales off costs linearly beyond the Huber corner, not quadratically
+    a = 60.0 / UE_FIT_SCALE_DB
+    assert ll[2] == pytest.approx(-(UE_FIT_HUBER * a - 0.5 * UE_FIT_HUBER**2))
+    assert ue_change_log_lik(np.full(4, np.nan), pred).tolist() == [0.0, 0.0, 0.0]  # no UE: no evidence
+    with pytest.raises(ShapeError, match="predicted_db"):
+        ue_change_log_lik(obs, pred[0])
+    with pytest.raises(ConfigError, match="scale_db"):
+        ue_change_log_lik(obs, pred, scale_db=0.0)
+
+
+def test_the_per_ue_fit_decides_the_direction_of_a_tilt_the_classifier_is_sure_of_the_wrong_way():
+    """A strong uptilt of a rural macro cell: every UE loses, the near ones most. The classifier reads a downtilt
+    at p = 1; tied, the tilt causes share its belief and the per-UE fit says which way."""
+    from airan.agents.diagnoser import UE_FIT_TEMPER, tied_tilts, tilt_direction_likelihood, tilt_fits
+
+    x, y = _synthetic(400)
+    d = Diagnoser(train_softmax(x, y, steps=200), num_cells=5)
+    feats = np.zeros((5, len(FEATURE_NAMES)))
+    feats[3, CLASSES.index("excessive_downtilt")] = 8.0
+    d.observe(feats)
+    obs = np.array([-9.0, -8.0, -6.0, -4.0, -2.0])  # near UEs first
+    pred = {"excessive_downtilt": np.array([[1.0, 0.0, -2.0, -5.0, -9.0]]),  # the far UEs lose most
+            "uptilt_overshoot": np.array([[-4.0, -3.0, -2.0, -1.0, 0.0], [-9.0, -8.0, -6.0, -4.0, -2.0]])}
+    fits = tilt_fits(obs, pred)
+    assert fits["uptilt_overshoot"] == 0.0 and fits["excessive_downtilt"] < -5.0
+    lik = tilt_direction_likelihood(fits)
+    up, down = CAUSES.index("uptilt_overshoot"), CAUSES.index("excessive_downtilt")
+    assert lik[up] == 1.0 and lik[down] == pytest.approx(np.exp(fits["excessive_downtilt"] / UE_FIT_TEMPER))
+    assert np.all(np.delete(lik, [up, down]) == 1.0)  # it says nothing about the other causes
+    assert d.diagnose(lead=3, lead_likelihood=lik).top(1) == ["excessive_downtilt"]  # the classifier's 1.0 wins
+    diag = d.diagnose(lead=3, lead_likelihood=lik, tie_tilts=True)
+    assert diag.top(1) == ["uptilt_overshoot"] and diag.cells[0] == 3
+    tied = tied_tilts(np.array([0.1 if c == "excessive_downtilt" else 0.01 for c in CAUSES]))
+    assert tied[up] == tied[down] == 0.1 and tied[CAUSES.index("pa_degradation")] == 0.01
+    with pytest.raises(ConfigError, match="uptilt_overshoot"):
+        tilt_fits(obs, {"excessive_downtilt": pred["excessive_downtilt"]})
+    with pytest.raises(ConfigError, match="temper"):
+        tilt_direction_likelihood(fits, temper=0.0)
+    with pytest.raises(ConfigError, match="finite"):
+        tilt_direction_likelihood({"excessive_downtilt": 0.0})

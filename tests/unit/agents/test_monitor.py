@@ -429,6 +429,12 @@ def test_coverage_shift_signature_detects_an_uptilt_the_kpis_hide():
     assert all(off.update(o) == [] for o in obs_list)
     with pytest.raises(ConfigError, match="-1.0"):
         MonitorConfig(coverage_shift_db=-1.0)
+    # the per-UE view behind the quantiles: its median is the monitor's shift of the cell
+    per_ue = mon.ue_changes(4, obs_list[-1].rop)
+    assert per_ue.shape == (obs_list[-1].mr_rsrp_dbm.shape[0],) and np.isfinite(per_ue).sum() >= 3
+    assert np.nanmedian(per_ue) == pytest.approx(mon.shift_db[4])
+    assert mon.ue_changes(99, obs_list[-1].rop) is None
+    assert Monitor(nb, cfg, _Quiet()).ue_changes(4, 0) is None  # no reports yet
 
 
 def _trace(rops: int, ues: int = 12, cells: int = 3, seed: int = 2):

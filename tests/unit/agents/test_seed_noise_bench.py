@@ -108,16 +108,36 @@ def test_the_s68_rule_asks_for_no_loss_in_recovery_and_no_more_harm(mod):
     ok = {"harmful_action_rate_counterfactual": 104, "full_recovery_rate": 98, "rca_top1_micro": 96}
     assert mod.judge(s(0.01, 0.01, {}, ok), "adopt", s68=True)["candidate_wins"]  # within the tolerances
     with pytest.raises(ValueError, match="s68"):
-        mod.judge(s(0.0, 0.0, {}, {}), "adopt", one_sided=True, s68=True)
+        mod.judge(s(0.0, 0.0, {}, {}), "adopt", recall_not_lower=True, s68=True)
+    with pytest.raises(ValueError, match="s68"):
+        mod.judge(s(0.0, 0.0, {}, {}), "adopt", rca_gain=True)
+
+
+def test_the_s72_rule_asks_a_diagnosis_change_to_diagnose_more_right(mod):
+    """S72: the S68 rules with the last one one-sided, plus RCA top-1 strictly higher."""
+    def s(default, variant):
+        return {**_summary(mod, 0.0, default, variant), "paired_fkr_raw_mean": 0.0}
+
+    better = mod.judge(s({"rca_top1_micro": 300}, {"rca_top1_micro": 312}), "adopt", one_sided=True, s68=True,
+                       rca_gain=True)
+    assert better["candidate_wins"] and better["rca_gain"] and better["rules"][-1]["rule"] == "rca_top1_micro higher"
+    # the symmetric S68 rule fails that same candidate for diagnosing 12 more right
+    assert not mod.judge(s({"rca_top1_micro": 300}, {"rca_top1_micro": 312}), "adopt", s68=True)["candidate_wins"]
+    tie = mod.judge(s({}, {}), "adopt", one_sided=True, s68=True, rca_gain=True)
+    assert [r["rule"] for r in tie["rules"] if not r["holds"]] == ["rca_top1_micro higher"]
+    worse = mod.judge(s({"control_alarm_rate": 100}, {"control_alarm_rate": 105, "rca_top1_micro": 110}), "adopt",
+                      one_sided=True, s68=True, rca_gain=True)
+    assert [r["rule"] for r in worse["rules"] if not r["holds"]] == ["control_alarm_rate not higher by > 4"]
 
 
 def test_judge_items_are_parsed_and_a_bad_one_is_named(mod):
-    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False, False, False),
-                                                                         "b": ("adopt", True, False, False)}
+    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False, False, False, False),
+                                                                         "b": ("adopt", True, False, False, False)}
     assert mod.judgements(["a=keep+recall+one_sided", "b=adopt+one_sided"], {"a", "b"}) == {
-        "a": ("keep", True, True, False), "b": ("adopt", False, True, False)}
-    assert mod.judgements(["a=adopt+s68"], {"a"}) == {"a": ("adopt", False, False, True)}
-    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall", "a=adopt+s68+recall"):
+        "a": ("keep", True, True, False, False), "b": ("adopt", False, True, False, False)}
+    assert mod.judgements(["a=adopt+s68"], {"a"}) == {"a": ("adopt", False, False, True, False)}
+    assert mod.judgements(["a=adopt+s68+one_sided+rca"], {"a"}) == {"a": ("adopt", False, True, True, True)}
+    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall", "a=adopt+s68+recall", "a=adopt+rca"):
         with pytest.raises(SystemExit, match=re.escape(repr(bad))):
             mod.judgements([bad], {"a", "b"})
 

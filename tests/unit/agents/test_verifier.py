@@ -477,3 +477,28 @@ def test_the_audit_scan_walks_the_fits_down_past_cells_the_healthy_draws_explain
     asked.clear()
     assert v.audit_scan(range(4), 10.0, null_draws=2, null_margin=10.0, usable=lambda c: c != 2).cell is None
     assert asked == [1]  # the walk stopped at cell 2, which usable refused
+
+
+def test_predicted_ue_changes_give_each_ue_what_a_hypothesis_does_to_its_rsrp_of_the_cell():
+    from airan.agents.verifier import UE_FIT_SEVERITIES
+
+    assert Verifier(_make, VerifierConfig(seeds=(0,))).predicted_ue_changes(4, None) == {}  # no RSRP model
+    v = Verifier(_imperfect, VerifierConfig(seeds=(0,)))
+    pred = v.predicted_ue_changes(4, None)
+    u = _imperfect(0).predicted_rsrp_dbm().shape[0]
+    assert set(pred) == {"excessive_downtilt", "uptilt_overshoot"}
+    assert all(p.shape == (len(UE_FIT_SEVERITIES), u) for p in pred.values())
+    pa = v.predicted_ue_changes(4, None, causes=("pa_degradation",), severities=(0.5, 1.0))["pa_degradation"]
+    np.testing.assert_allclose(pa, [[-6.0] * u, [-12.0] * u], atol=1e-9)  # a weak PA takes 12 dB x severity off all
+    up = pred["uptilt_overshoot"]
+    assert np.ptp(up[-1]) > 3.0  # a tilt moves UEs by different amounts: the pattern the quantiles drop
+    # the UEs moved to their reported positions change the prediction; NaN rows keep the twin's own UE
+    xy = np.full((u, 2), np.nan)
+    moved = v.predicted_ue_changes(4, xy)
+    np.testing.assert_array_equal(moved["uptilt_overshoot"], up)
+    xy[0] = [0.0, 0.0]
+    assert not np.array_equal(v.predicted_ue_changes(4, xy)["uptilt_overshoot"][:, 0], up[:, 0])
+    with pytest.raises(ConfigError, match="causes"):
+        v.predicted_ue_changes(4, None, causes=("cell_outage",))
+    with pytest.raises(ConfigError, match="cell"):
+        v.predicted_ue_changes(99, None)

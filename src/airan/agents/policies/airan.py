@@ -26,6 +26,9 @@ from airan.agents.diagnoser import (
     shift_likelihood,
     spread_likelihood,
     surge_likelihood,
+    tied_tilts,
+    tilt_direction_likelihood,
+    tilt_fits,
 )
 from airan.agents.executor import Executor, ExecutorConfig
 from airan.agents.llm import LlmConfig, rephrase
@@ -254,6 +257,16 @@ class AiranConfig:
     never-used seed-7359 suite (session 49, ``HEAL_PREREG_S61.md``, S61c): it stays on (mean paired FKR +0.0003,
     one uptilt episode 0.38 against 0.32 in one draw; RCA top-1 451 against 449, harm identical; 1-2 episodes'
     actions changed per draw).
+    tilt_direction_per_ue: when a coverage shift or spread singles out the lead cell, the KPI classifier and the
+    quantiles of the UEs' report changes say whether its fault is a tilt and the UEs' own reports say which way:
+    both tilt causes take the larger of their two probabilities from the classifier (``Diagnoser.diagnose``'s
+    ``tie_tilts``) and the larger of their two coverage likelihoods (``tied_tilts``), and the latter is multiplied
+    by ``tilt_direction_likelihood``, the per-UE fit of each UE's report change of the lead cell to the change the
+    imperfect twin predicts at the UE's reported position for either tilt (``Verifier.predicted_ue_changes``, at
+    ``UE_FIT_SEVERITIES``; computed once per lead cell). On seed 7368's rural macro
+    cells every strong uptilt overshoot (severity >= 0.8, the main lobe above the horizon) reads as an excessive
+    downtilt: all UEs lose, the far ones most, and the classifier had it at 1.0; the per-UE fit told all 12 of
+    that suite's rural tilts apart in an offline replay (session 56, ``HEAL_PREREG_S72.md``).
     handover_modes: ``"both"`` rolls a handover misconfiguration out in the twins as a ping-pong one and as a
     too-late one; ``"storm"`` only as a ping-pong one where the monitor's ping-pong storm holds on the lead cell
     this ROP and its late-handover streak does not; ``"evidence"`` also only as a too-late one where the streak
@@ -426,6 +439,7 @@ class AiranConfig:
     shift_excludes_handover: bool = False
     handover_waits: bool = True
     shift_uses_rise: bool = True
+    tilt_direction_per_ue: bool = False
     handover_modes: str = "storm"
     tried_per_cell: bool = True
     handover_cure_first: bool = False
@@ -593,6 +607,7 @@ class AiranPolicy(Policy):
         self._confirmed: tuple[str, int | None] | None = None  # one the network confirmed (``repeat_confirmed``)
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
+        self.ue_predictions: dict[int, dict[str, np.ndarray]] = {}  # lead cell -> ``predicted_ue_changes``
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
         self._audited = False  # the configuration audit ran (``AiranConfig.audit_power_db``)
         self.audit_llr: dict[int, dict[str, np.ndarray]] = {}  # cell -> cause -> [severities] the pattern test
@@ -1002,7 +1017,7 @@ class AiranPolicy(Policy):
             self.lead_signal = self._diag_memo[2]
             return self._diag_memo[1]
         lead, lead_kind = self.lead_evidence()
-        lik, cited, self.lead_signal = None, None, None
+        lik, cited, self.lead_signal, tie = None, None, None, False
         k = self.monitor.cfg.coverage_shift_rops
         shifted = lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k
         measured = shifted or lead_kind == "spread"
@@ -1020,6 +1035,18 @@ class AiranPolicy(Policy):
             if not shifted:  # the spread alone singled the lead out: a tilt's signature
                 lik = lik * spread_likelihood()
             cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
+            changes = self.monitor.ue_changes(lead, obs.rop) if self.cfg.tilt_direction_per_ue else None
+            if changes is not None and np.isfinite(changes).any():
+                # which way a tilt went, the UEs' reports tell: who lost, who gained, where they are
+                if lead not in self.ue_predictions:
+                    self.ue_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m)
+                if self.ue_predictions[lead]:  # (none from twins that cannot predict an RSRP)
+                    fits = tilt_fits(changes, self.ue_predictions[lead])
+                    # the quantiles say how tilt-like the change is (either way), the per-UE fit which way it went
+                    lik = tied_tilts(lik) * tilt_direction_likelihood(fits)
+                    tie = True
+                    cited["mr.ue_fit_uptilt_vs_downtilt_nats"] = (fits["uptilt_overshoot"] -
+                                                                  fits["excessive_downtilt"])
             self.lead_signal = ("shift", lead, float(self.monitor.shift_db[lead]))
         elif lead is not None and self.monitor.cfg.demand_surge_rops > 0 and \
                 self.monitor.surge_streak[lead] >= self.monitor.cfg.demand_surge_rops:
@@ -1043,7 +1070,7 @@ class AiranPolicy(Policy):
                 cited["twin.audit_log_lr"] = max(llr.values())
             self.lead_signal = ("audit", lead, float(self.monitor.audit_db[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
-                                       lead_evidence=cited)
+                                       lead_evidence=cited, tie_tilts=tie)
         self._diag_memo = (obs.rop, diag, self.lead_signal)
         return diag
 
