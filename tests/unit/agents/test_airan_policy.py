@@ -869,7 +869,7 @@ def test_the_ues_own_reports_tell_which_way_a_tilt_went_when_configured(on):
         assert set(pol.ue_predictions) == {4} and cited > 0  # the uptilt fits the UEs' changes better
     else:
         assert not pol.ue_predictions and cited is None
-    assert not AiranConfig().tilt_direction_per_ue
+    assert AiranConfig().tilt_direction_per_ue  # the default since session 56 (S72)
 
 
 @pytest.mark.parametrize("peer", [True, False])
