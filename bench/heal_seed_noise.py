@@ -124,6 +124,25 @@ S68_TOLERANCE = {"full_recovery_rate": 2, "harmful_action_rate": 0, "harmful_act
                  "worsened_rate": 0, "other": 4}
 
 
+def other_count_rules(c: dict, cand: str, other: str, tol: int, one_sided: bool,
+                      recall_not_lower: bool = False) -> list[tuple[str, float, float, bool]]:
+    """The last rule of both families: each of ``OTHER_COUNTS`` of ``cand`` within ``tol`` of ``other``'s, or with
+    ``one_sided`` not worse by more than ``tol`` (not lower; not higher for ``LOWER_IS_BETTER``), and with
+    ``recall_not_lower`` the detection recall not lower at all."""
+    rules = []
+    for k in OTHER_COUNTS:
+        x, y = c[k][cand], c[k][other]
+        if k == "detection_recall" and recall_not_lower:
+            rules.append((f"{k} not lower", x, y, x >= y))
+        elif one_sided and k in LOWER_IS_BETTER:
+            rules.append((f"{k} not higher by > {tol}", x, y, x <= y + tol))
+        elif one_sided:
+            rules.append((f"{k} not lower by > {tol}", x, y, x >= y - tol))
+        else:
+            rules.append((f"{k} within {tol}", x, y, abs(x - y) <= tol))
+    return rules
+
+
 def judge_s68(variant: dict, side: str, one_sided: bool = False,
               rca_gain: bool = False) -> list[tuple[str, float, float, bool]]:
     """The rules of S68/S69 (``S68_TOLERANCE``) as (rule, candidate, other, holds) rows; ``side`` as ``judge``.
@@ -139,14 +158,7 @@ def judge_s68(variant: dict, side: str, one_sided: bool = False,
                   full[cand] >= full[other] - tol["full_recovery_rate"]))
     for k in ("harmful_action_rate", "harmful_action_rate_counterfactual", "worsened_rate"):
         rules.append((f"{k} at most + {tol[k]}", c[k][cand], c[k][other], c[k][cand] <= c[k][other] + tol[k]))
-    for k in OTHER_COUNTS:
-        x, y = c[k][cand], c[k][other]
-        if one_sided:
-            worse = x - y if k in LOWER_IS_BETTER else y - x
-            how = "higher" if k in LOWER_IS_BETTER else "lower"
-            rules.append((f"{k} not {how} by > {tol['other']}", x, y, worse <= tol["other"]))
-        else:
-            rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
+    rules += other_count_rules(c, cand, other, tol["other"], one_sided)
     if rca_gain:
         x, y = c["rca_top1_micro"][cand], c["rca_top1_micro"][other]
         rules.append(("rca_top1_micro higher", x, y, x > y))
@@ -189,16 +201,7 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
     for k in ("harmful_action_rate", "harmful_action_rate_counterfactual"):
         rules.append((f"{k} at most + {tol['harmful']}", c[k][cand], c[k][other],
                       c[k][cand] <= c[k][other] + tol["harmful"]))
-    for k in OTHER_COUNTS:
-        x, y = c[k][cand], c[k][other]
-        if k == "detection_recall" and recall_not_lower:
-            rules.append((f"{k} not lower", x, y, x >= y))
-        elif one_sided and k in LOWER_IS_BETTER:
-            rules.append((f"{k} not higher by > {tol['other']}", x, y, x <= y + tol["other"]))
-        elif one_sided:
-            rules.append((f"{k} not lower by > {tol['other']}", x, y, x >= y - tol["other"]))
-        else:
-            rules.append((f"{k} within {tol['other']}", x, y, abs(x - y) <= tol["other"]))
+    rules += other_count_rules(c, cand, other, tol["other"], one_sided, recall_not_lower)
     return {"side": side, "candidate": cand, "recall_not_lower": recall_not_lower, "one_sided": one_sided,
             "s68": False, "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
             "candidate_wins": all(h for *_, h in rules)}
