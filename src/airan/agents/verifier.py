@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from airan.agents.diagnoser import TILT_CAUSES
 from airan.agents.monitor import change_quantile, report_change
 from airan.agents.mr_calibration import (
     CalibrationConfig,
@@ -41,7 +42,6 @@ from airan.twin.faults import FAULT_KINDS, Fault, demand_gain
 
 # Faults that change the RSRP the UEs report of a cell (the others leave it alone or silence the cell).
 RSRP_CAUSES = ("excessive_downtilt", "uptilt_overshoot", "pa_degradation")
-TILT_CAUSES = RSRP_CAUSES[:2]
 # severities at which a tilt hypothesis' per-UE change is predicted (``Verifier.predicted_ue_changes``): a fine grid,
 # since a strong uptilt's signature is not monotone in its severity (the main lobe sweeps over the UEs, then past
 # the horizon)
@@ -308,6 +308,22 @@ def hypothesis_modes(cause: str, modes: Sequence[str] | None) -> tuple[str, ...]
     if not picked or any(m not in every for m in picked):
         raise ConfigError(f"modes for {cause!r} must be a non-empty subset of {every}, got {modes!r}")
     return picked
+
+
+def fault_rsrp_changes(twin: Any, cells: Sequence[int], causes: Sequence[str], severities: Sequence[float],
+                       model: np.ndarray) -> dict[str, np.ndarray]:
+    """cause -> [len(severities), num_ues, num_cells] float64 the large-scale RSRP [dB] ``twin`` predicts
+    (``predicted_rsrp_dbm``) with ``cause`` injected on ``cells`` at each severity, minus ``model`` [num_ues,
+    num_cells] dBm (the same twin's prediction without it). ``twin`` is not changed (each hypothesis on a clone)."""
+    out = {}
+    for cause in causes:
+        rows = []
+        for sev in severities:
+            f = twin.clone()
+            f.inject(Fault(cause, tuple(sorted({int(c) for c in cells})), severity=sev, onset_rop=f.rop))
+            rows.append(f.predicted_rsrp_dbm() - model)
+        out[cause] = np.stack(rows)
+    return out
 
 
 def estimated_severities(observed: float, predicted: np.ndarray, severities: tuple[float, ...],
@@ -662,16 +678,8 @@ class Verifier:
             return {}
         if ue_xy_m is not None:
             t.adopt_positions(ue_xy_m)
-        base = t.predicted_rsrp_dbm()[:, int(cell)]  # [num_ues] dBm
-        out = {}
-        for cause in causes:
-            rows = []
-            for sev in sevs:
-                f = t.clone()
-                f.inject(Fault(cause, (int(cell),), severity=sev, onset_rop=f.rop))
-                rows.append(f.predicted_rsrp_dbm()[:, int(cell)] - base)
-            out[cause] = np.stack(rows)
-        return out
+        changes = fault_rsrp_changes(t, [int(cell)], causes, sevs, t.predicted_rsrp_dbm())
+        return {cause: ch[:, :, int(cell)] for cause, ch in changes.items()}
 
     def audit_patterns(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES,
                        severities: tuple[float, ...] = AUDIT_SEVERITIES,
@@ -770,14 +778,7 @@ class Verifier:
         if not cells:
             return None
         slope = t.predicted_rsrp_dbm(0.5) - t.predicted_rsrp_dbm(-0.5)  # [num_ues, num_cells] dB/deg
-        patterns = {}  # cause -> [num_severities, num_ues, num_cells] dB
-        for cause in causes:
-            rows = []
-            for sev in self._sevs(severities):
-                f = t.clone()
-                f.inject(Fault(cause, tuple(sorted(set(cells))), severity=sev, onset_rop=f.rop))
-                rows.append(f.predicted_rsrp_dbm() - model)
-            patterns[cause] = np.stack(rows)
+        patterns = fault_rsrp_changes(t, cells, causes, self._sevs(severities), model)
         grid = (cfg or PatternTestConfig()).tilt_grid_deg
         resp = np.stack([t.predicted_rsrp_dbm(g) - model for g in grid]) if grid else None  # [G, U, C] dB
         draws = (cfg or PatternTestConfig()).position_draws
