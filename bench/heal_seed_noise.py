@@ -18,7 +18,8 @@ candidate's detection recall to be no lower instead of within the tolerance, as 
 ``+s68`` applies the stricter rules of S68 and S69 instead (``judge_s68``: no loss in clipped or unclipped paired
 FKR, no more scorer-harmful actions or worsened episodes); ``+s68+one_sided`` makes its last rule one-sided, and
 ``+rca`` (with ``+s68``) adds that the candidate's summed RCA top-1 be higher than the other's, the rule of S72 for
-a diagnosis change: a setting that exists to diagnose more right must.
+a diagnosis change: a setting that exists to diagnose more right must; ``+det`` (with ``+s68``) adds the same for
+the summed detections, the rule of S73 for a detection change.
 
 A draw is one run with the seeds set from the command line (the logs then carry them as ``policy_overrides``):
 
@@ -143,12 +144,12 @@ def other_count_rules(c: dict, cand: str, other: str, tol: int, one_sided: bool,
     return rules
 
 
-def judge_s68(variant: dict, side: str, one_sided: bool = False,
-              rca_gain: bool = False) -> list[tuple[str, float, float, bool]]:
+def judge_s68(variant: dict, side: str, one_sided: bool = False, rca_gain: bool = False,
+              det_gain: bool = False) -> list[tuple[str, float, float, bool]]:
     """The rules of S68/S69 (``S68_TOLERANCE``) as (rule, candidate, other, holds) rows; ``side`` as ``judge``.
     ``one_sided``: the other counts need only not be worse by more than the tolerance (recall, RCA, localization
     not lower; control alarms and actions not higher). ``rca_gain``: one more rule, the candidate's summed RCA
-    top-1 higher than the other's (S72)."""
+    top-1 higher than the other's (S72); ``det_gain``: the same for the summed detections (S73)."""
     cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
     c, tol, sign = variant["counts"], S68_TOLERANCE, (-1.0 if side == "keep" else 1.0)
     rules = [(f"paired {what}FKR >= 0", sign * variant[key], 0.0, sign * variant[key] >= 0)
@@ -159,14 +160,15 @@ def judge_s68(variant: dict, side: str, one_sided: bool = False,
     for k in ("harmful_action_rate", "harmful_action_rate_counterfactual", "worsened_rate"):
         rules.append((f"{k} at most + {tol[k]}", c[k][cand], c[k][other], c[k][cand] <= c[k][other] + tol[k]))
     rules += other_count_rules(c, cand, other, tol["other"], one_sided)
-    if rca_gain:
-        x, y = c["rca_top1_micro"][cand], c["rca_top1_micro"][other]
-        rules.append(("rca_top1_micro higher", x, y, x > y))
+    for gain, k in ((rca_gain, "rca_top1_micro"), (det_gain, "detection_recall")):
+        if gain:
+            x, y = c[k][cand], c[k][other]
+            rules.append((f"{k} higher", x, y, x > y))
     return rules
 
 
 def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: bool = False,
-          s68: bool = False, rca_gain: bool = False) -> dict:
+          s68: bool = False, rca_gain: bool = False, det_gain: bool = False) -> dict:
     """The pre-registered four-draw rule on one ``summarise`` entry. ``side`` "keep": the default is the
     candidate and the variant is the other setting; "adopt": the variant is the candidate. The candidate wins iff
     (1) the mean paired FKR (candidate - other) > 0; (2) its summed full recoveries are not lower by more than 4;
@@ -176,19 +178,19 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
     pre-registrations since S61) rule 5 asks only that the candidate be not *worse* by more than 4 (recall, RCA
     and localization not lower, control alarms and actions not higher): the symmetric form also failed a
     candidate that diagnosed 12 more right (S59c). With ``s68`` the rules of S68/S69 (``judge_s68``, with
-    ``one_sided`` and ``rca_gain`` passed on) replace these, and ``recall_not_lower`` must be off; ``rca_gain``
-    needs ``s68``."""
+    ``one_sided``, ``rca_gain`` and ``det_gain`` passed on) replace these, and ``recall_not_lower`` must be off;
+    ``rca_gain`` and ``det_gain`` need ``s68``."""
     if side not in ("keep", "adopt"):
         raise ValueError(f"side must be 'keep' or 'adopt', got {side!r}")
     if s68 and recall_not_lower:
         raise ValueError("the s68 rule does not take recall_not_lower")
-    if rca_gain and not s68:
-        raise ValueError("rca_gain is a rule of the s68 family: pass s68 too")
+    if (rca_gain or det_gain) and not s68:
+        raise ValueError("rca_gain and det_gain are rules of the s68 family: pass s68 too")
     if s68:
         cand = "default" if side == "keep" else "variant"
-        rules = judge_s68(variant, side, one_sided, rca_gain)
+        rules = judge_s68(variant, side, one_sided, rca_gain, det_gain)
         return {"side": side, "candidate": cand, "recall_not_lower": False, "one_sided": one_sided, "s68": True,
-                "rca_gain": rca_gain,
+                "rca_gain": rca_gain, "det_gain": det_gain,
                 "rules": [{"rule": r, "candidate": x, "other": y, "holds": bool(h)} for r, x, y, h in rules],
                 "candidate_wins": all(h for *_, h in rules)}
     cand, other = ("default", "variant") if side == "keep" else ("variant", "default")
@@ -207,22 +209,26 @@ def judge(variant: dict, side: str, recall_not_lower: bool = False, one_sided: b
             "candidate_wins": all(h for *_, h in rules)}
 
 
-JUDGE_EXTRAS = ("recall", "one_sided", "s68", "rca")
+JUDGE_EXTRAS = ("recall", "one_sided", "s68", "rca", "det")
 
 
-def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool, bool, bool]]:
-    """``NAME=keep|adopt[+recall][+one_sided][+s68][+rca]`` items -> {NAME: (side, recall_not_lower, one_sided, s68,
-    rca_gain)}; exits naming a bad item (``+s68`` does not combine with ``+recall``; ``+rca`` needs ``+s68``)."""
+def judgements(items: list[str], names: set[str]) -> dict[str, tuple[str, bool, bool, bool, bool, bool]]:
+    """``NAME=keep|adopt[+recall][+one_sided][+s68][+rca][+det]`` items -> {NAME: (side, recall_not_lower, one_sided,
+    s68, rca_gain, det_gain)}; exits naming a bad item (``+s68`` does not combine with ``+recall``; ``+rca`` and
+    ``+det`` need ``+s68``)."""
     out = {}
     for it in items:
         name, sep, how = it.partition("=")
         side, *extras = how.split("+")
         if not sep or name not in names or side not in ("keep", "adopt") or \
                 any(e not in JUDGE_EXTRAS for e in extras) or len(set(extras)) < len(extras) or \
-                ("s68" in extras and "recall" in extras) or ("rca" in extras and "s68" not in extras):
+                ("s68" in extras and "recall" in extras) or \
+                (("rca" in extras or "det" in extras) and "s68" not in extras):
             raise SystemExit(f"--judge takes NAME=keep|adopt[+recall][+one_sided] or "
-                             f"NAME=keep|adopt+s68[+one_sided][+rca] for a compared NAME {sorted(names)}, got {it!r}")
-        out[name] = (side, "recall" in extras, "one_sided" in extras, "s68" in extras, "rca" in extras)
+                             f"NAME=keep|adopt+s68[+one_sided][+rca][+det] for a compared NAME {sorted(names)}, "
+                             f"got {it!r}")
+        out[name] = (side, "recall" in extras, "one_sided" in extras, "s68" in extras, "rca" in extras,
+                     "det" in extras)
     return out
 
 
@@ -241,8 +247,9 @@ def main() -> None:
                     help="LABEL=logs_airan.jsonl of a variant with the first draw's seeds; NAME@D=... with draw D's")
     ap.add_argument("--judge", nargs="*", default=[],
                     help="NAME=keep|adopt[+recall][+one_sided]: apply the four-draw rule to variant NAME; "
-                         "NAME=keep|adopt+s68[+one_sided][+rca]: the rules of the S68/S69 pre-registrations "
-                         "instead (one-sided last rule; +rca: RCA top-1 must rise, S72)")
+                         "NAME=keep|adopt+s68[+one_sided][+rca][+det]: the rules of the S68/S69 "
+                         "pre-registrations instead (one-sided last rule; +rca: RCA top-1 must rise, S72; +det: "
+                         "detections must rise, S73)")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     draws, variants = labelled(args.draws, "--draws"), labelled(args.compare, "--compare")
@@ -275,8 +282,8 @@ def main() -> None:
         ids = actions_differ(logs[base[v][1]], logs[v])
         compared[f"{v} - {base[v][1]}"]["actions_differ"] = {"episodes": len(ids), "ids": ids}
     summary = summarise(rows, compared, base)
-    for name, (side, floor, one_sided, s68, rca) in judgements(args.judge, set(summary)).items():
-        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided, s68, rca)
+    for name, (side, floor, one_sided, s68, rca, det) in judgements(args.judge, set(summary)).items():
+        summary[name]["judgement"] = judge(summary[name], side, floor, one_sided, s68, rca, det)
     drawn = {lb: rows[lb] for lb in labels}
     out = {"machine": machine_info(), "command": "heal_seed_noise.py " + " ".join(sys.argv[1:]),
            "suite_file": str(args.suite), "draws": {lb: str(p) for lb, p in draws},

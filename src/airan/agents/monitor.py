@@ -549,6 +549,11 @@ class MonitorConfig:
     site_shift_db / site_shift_rops: a site-relative shift (``site_relative_change``, median over the UEs) of
     at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it; needs
     the cells' sites, ``Monitor(cell_site=...)``);
+    shift_gap_rops: the newest ROPs kept out of the baseline of those two signatures' shifts (None: ``gap_rops``;
+    the shifts the scorer and the diagnoser read keep ``gap_rops``). The baseline is a trailing mean, so a step
+    in a cell's RSRP shows in full for ``gap_rops`` - 1 ROPs and then fades as the ROPs after it enter the
+    baseline: a 4 dB step reads 4, 3 and 2.5 dB on three ROPs running, and a rule asking 3 dB for 2 ROPs misses
+    it (``Monitor.shift_window``);
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
     late_ho_margin_db / late_ho_rops / late_ho_min: the summed late-handover rule (used when
@@ -615,6 +620,7 @@ class MonitorConfig:
     coverage_site_gate_db: float = 2.0
     site_shift_db: float = 2.0
     site_shift_rops: int = 3
+    shift_gap_rops: int | None = None
     demand_surge_log2: float = 0.8
     demand_surge_rops: int = 2
     late_ho_margin_db: float = 4.0
@@ -635,6 +641,8 @@ class MonitorConfig:
             raise ConfigError(f"baseline_rops must be >= 2, got {self.baseline_rops!r}")
         if self.gap_rops < 1:
             raise ConfigError(f"gap_rops must be >= 1, got {self.gap_rops!r}")
+        if self.shift_gap_rops is not None and self.shift_gap_rops < 1:
+            raise ConfigError(f"shift_gap_rops must be None or >= 1, got {self.shift_gap_rops!r}")
         if self.persistence < 1:
             raise ConfigError(f"persistence must be >= 1, got {self.persistence!r}")
         if not 0 < self.threshold < 1:
@@ -776,6 +784,30 @@ class Monitor:
         stop = max(min(stop, rop + 1 - self.cfg.gap_rops), 0)
         return max(stop - self.cfg.baseline_rops, 0), stop
 
+    def shift_window(self, rop: int) -> tuple[int, int]:
+        """[start, stop) the baseline of the coverage-shift and site-shift signatures at ``rop``: as
+        ``baseline_window`` with ``MonitorConfig.shift_gap_rops`` newest ROPs kept out (the same window when that is
+        None), and never past a frozen baseline."""
+        gap = self.cfg.gap_rops if self.cfg.shift_gap_rops is None else self.cfg.shift_gap_rops
+        stop = rop + 1 - gap
+        if self.frozen_stop is not None:
+            stop = min(stop, self.frozen_stop)
+        stop = max(stop, 0)
+        return max(stop - self.cfg.baseline_rops, 0), stop
+
+    def signature_shifts(self, rop: int) -> tuple[np.ndarray, np.ndarray]:
+        """([num_cells] median shift, [num_cells] site-relative shift) [dB] over ``shift_window``: the shifts the
+        coverage-shift and site-shift signatures test (this ROP's ``shift_db`` / ``site_shift_db`` when the windows
+        agree; 0 where the window holds fewer than ``min_baseline_rops`` ROPs)."""
+        start, stop = self.shift_window(rop)
+        if (start, stop) == self.baseline_window(rop):
+            return self.shift_db, self.site_shift_db
+        n = self.neighbours.shape[0]
+        if stop - start < self.cfg.min_baseline_rops:
+            return np.zeros(n), np.zeros(n)
+        shift, _, _, site, _ = self.report_shift(rop, start, stop)
+        return shift, site
+
     def update(self, obs: Observation) -> list[Detection]:
         """Ingest one ROP; return detections (most anomalous first)."""
         self._track_alarms(obs)
@@ -810,15 +842,16 @@ class Monitor:
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
         sure = np.maximum(sure, self.rlf_burst(obs.rop))
-        moved = np.abs(self.shift_db) >= self.cfg.coverage_shift_db
+        sig_shift, sig_site = self.signature_shifts(obs.rop)
+        moved = np.abs(sig_shift) >= self.cfg.coverage_shift_db
         if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
-            moved &= site_backed(self.shift_db, self.site_shift_db, self.cfg.coverage_site_gate_db)
+            moved &= site_backed(sig_shift, sig_site, self.cfg.coverage_site_gate_db)
         if self.cfg.coverage_drop_db is not None:
             moved |= self.drop_db >= self.cfg.coverage_drop_db
         self.shift_streak = np.where(moved, self.shift_streak + 1, 0)
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
-        self.site_streak = np.where(np.abs(self.site_shift_db) >= self.cfg.site_shift_db, self.site_streak + 1, 0)
+        self.site_streak = np.where(np.abs(sig_site) >= self.cfg.site_shift_db, self.site_streak + 1, 0)
         k = self.cfg.site_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.site_streak >= k))
         wide = self.site_spread_db >= self.cfg.site_spread_db if self.cfg.site_spread_db is not None else False

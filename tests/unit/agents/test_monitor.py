@@ -688,6 +688,32 @@ def test_site_shift_signature_detects_an_uptilt_with_the_median_shift_off():
         Monitor(nb, cfg, cell_site=site[:3])
 
 
+def test_a_longer_signature_gap_keeps_a_step_in_full_where_the_trailing_baseline_absorbs_it():
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb, site = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg), d.cell_site
+    obs_list = [o for _, o in observations([Fault("uptilt_overshoot", (4,), severity=0.5, onset_rop=9)], 13)]
+    base = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0)
+    mon, far = (Monitor(nb, base, _Quiet(), cell_site=site),
+                Monitor(nb, dataclasses.replace(base, shift_gap_rops=4), _Quiet(), cell_site=site))
+    assert mon.shift_window(12) == mon.baseline_window(12) == (3, 11)  # None: the scorer's own window
+    assert far.shift_window(12) == (1, 9) and far.baseline_window(12) == (3, 11)
+    for o in obs_list:
+        mon.update(o)
+        far.update(o)
+        shift, site_shift = far.signature_shifts(o.rop)
+        assert np.array_equal(far.shift_db, mon.shift_db)  # what the scorer and the diagnoser read is unchanged
+        assert np.array_equal(mon.signature_shifts(o.rop)[0], mon.shift_db)
+        if o.rop == 8:
+            assert abs(shift[4]) < 2.0 and abs(site_shift[4]) < 2.0  # before the onset: nothing moved
+    # three ROPs after a 6 deg uptilt the trailing baseline has taken in two of its ROPs; 4 ROPs back it has none
+    assert shift[4] > mon.shift_db[4] + 2.0 and site_shift[4] > 2.0
+    far.freeze(10)
+    assert far.shift_window(14) == far.baseline_window(14) == (1, 9)  # never past a frozen baseline
+    with pytest.raises(ConfigError, match="shift_gap_rops.*0"):
+        MonitorConfig(shift_gap_rops=0)
+
+
 def test_site_gate_keeps_the_median_rule_off_a_shift_every_cell_of_the_site_shares():
     from airan.agents.base import Observation
 

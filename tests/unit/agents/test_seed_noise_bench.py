@@ -130,14 +130,32 @@ def test_the_s72_rule_asks_a_diagnosis_change_to_diagnose_more_right(mod):
     assert [r["rule"] for r in worse["rules"] if not r["holds"]] == ["control_alarm_rate not higher by > 4"]
 
 
+def test_the_s73_rule_asks_a_detection_change_to_detect_more(mod):
+    """S73: the S68 rules with the last one one-sided, plus the summed detections strictly higher."""
+    def s(default, variant):
+        return {**_summary(mod, 0.0, default, variant), "paired_fkr_raw_mean": 0.0}
+
+    more = mod.judge(s({"detection_recall": 200}, {"detection_recall": 203}), "adopt", one_sided=True, s68=True,
+                     det_gain=True)
+    assert more["candidate_wins"] and more["det_gain"] and more["rules"][-1]["rule"] == "detection_recall higher"
+    same = mod.judge(s({}, {}), "adopt", one_sided=True, s68=True, det_gain=True)
+    assert [r["rule"] for r in same["rules"] if not r["holds"]] == ["detection_recall higher"]
+    both = mod.judge(s({}, {"detection_recall": 101}), "adopt", one_sided=True, s68=True, rca_gain=True, det_gain=True)
+    assert [r["rule"] for r in both["rules"] if not r["holds"]] == ["rca_top1_micro higher"]
+    with pytest.raises(ValueError, match="s68"):
+        mod.judge(s({}, {}), "adopt", det_gain=True)
+
+
 def test_judge_items_are_parsed_and_a_bad_one_is_named(mod):
-    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {"a": ("keep", False, False, False, False),
-                                                                         "b": ("adopt", True, False, False, False)}
+    assert mod.judgements(["a=keep", "b=adopt+recall"], {"a", "b"}) == {
+        "a": ("keep", False, False, False, False, False), "b": ("adopt", True, False, False, False, False)}
     assert mod.judgements(["a=keep+recall+one_sided", "b=adopt+one_sided"], {"a", "b"}) == {
-        "a": ("keep", True, True, False, False), "b": ("adopt", False, True, False, False)}
-    assert mod.judgements(["a=adopt+s68"], {"a"}) == {"a": ("adopt", False, False, True, False)}
-    assert mod.judgements(["a=adopt+s68+one_sided+rca"], {"a"}) == {"a": ("adopt", False, True, True, True)}
-    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall", "a=adopt+s68+recall", "a=adopt+rca"):
+        "a": ("keep", True, True, False, False, False), "b": ("adopt", False, True, False, False, False)}
+    assert mod.judgements(["a=adopt+s68"], {"a"}) == {"a": ("adopt", False, False, True, False, False)}
+    assert mod.judgements(["a=adopt+s68+one_sided+rca"], {"a"}) == {"a": ("adopt", False, True, True, True, False)}
+    assert mod.judgements(["a=adopt+s68+one_sided+det"], {"a"}) == {"a": ("adopt", False, True, True, False, True)}
+    for bad in ("c=keep", "a=drop", "a=keep+harm", "a", "a=keep+recall+recall", "a=adopt+s68+recall", "a=adopt+rca",
+                "a=adopt+det"):
         with pytest.raises(SystemExit, match=re.escape(repr(bad))):
             mod.judgements([bad], {"a", "b"})
 
