@@ -549,11 +549,12 @@ class MonitorConfig:
     site_shift_db / site_shift_rops: a site-relative shift (``site_relative_change``, median over the UEs) of
     at least that magnitude [dB] for that many consecutive ROPs detects on its own (0 ROPs disables it; needs
     the cells' sites, ``Monitor(cell_site=...)``);
-    shift_gap_rops: the newest ROPs kept out of the baseline of those two signatures' shifts (None: ``gap_rops``;
-    the shifts the scorer and the diagnoser read keep ``gap_rops``). The baseline is a trailing mean, so a step
-    in a cell's RSRP shows in full for ``gap_rops`` - 1 ROPs and then fades as the ROPs after it enter the
-    baseline: a 4 dB step reads 4, 3 and 2.5 dB on three ROPs running, and a rule asking 3 dB for 2 ROPs misses
-    it (``Monitor.shift_window``);
+    shift_gap_rops: None, or a second baseline for those two signatures that keeps that many newest ROPs out
+    (``Monitor.shift_window``): each signature then also counts its ROPs against that window, and fires when
+    either count reaches its ROPs (the shifts the scorer and the diagnoser read keep ``gap_rops``). The baseline
+    is a trailing mean, so a step in a cell's RSRP shows in full for about ``gap_rops`` ROPs and then fades as the
+    ROPs after it enter the baseline: a 4 dB step of an `rma-7` uptilt read 4.2, 3.0 and 2.5 dB on three ROPs
+    running, and a rule asking 3 dB for 2 ROPs missed it;
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
     late_ho_margin_db / late_ho_rops / late_ho_min: the summed late-handover rule (used when
@@ -718,8 +719,10 @@ class Monitor:
         self.alarms = np.zeros((n, len(ALARM_NAMES)))
         self.streak = np.zeros(n, np.int64)
         self.dead_streak = np.zeros(n, np.int64)
-        self.shift_streak = np.zeros(n, np.int64)
-        self.site_streak = np.zeros(n, np.int64)
+        self.shift_streak = np.zeros(n, np.int64)  # [num_cells] ROPs the coverage-shift rule has held, either window
+        self.site_streak = np.zeros(n, np.int64)  # [num_cells] the same for the site-shift rule
+        self._near_streaks = (np.zeros(n, np.int64), np.zeros(n, np.int64))  # (shift, site) over baseline_window
+        self._far_streaks = (np.zeros(n, np.int64), np.zeros(n, np.int64))  # (shift, site) over shift_window
         self.spread_streak = np.zeros(n, np.int64)
         self.surge_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
@@ -795,10 +798,10 @@ class Monitor:
         stop = max(stop, 0)
         return max(stop - self.cfg.baseline_rops, 0), stop
 
-    def signature_shifts(self, rop: int) -> tuple[np.ndarray, np.ndarray]:
-        """([num_cells] median shift, [num_cells] site-relative shift) [dB] over ``shift_window``: the shifts the
-        coverage-shift and site-shift signatures test (this ROP's ``shift_db`` / ``site_shift_db`` when the windows
-        agree; 0 where the window holds fewer than ``min_baseline_rops`` ROPs)."""
+    def far_shifts(self, rop: int) -> tuple[np.ndarray, np.ndarray]:
+        """([num_cells] median shift, [num_cells] site-relative shift) [dB] over ``shift_window``, the second
+        baseline the coverage-shift and site-shift signatures also test (this ROP's ``shift_db`` /
+        ``site_shift_db`` when the windows agree; 0 where the window holds fewer than ``min_baseline_rops`` ROPs)."""
         start, stop = self.shift_window(rop)
         if (start, stop) == self.baseline_window(rop):
             return self.shift_db, self.site_shift_db
@@ -807,6 +810,19 @@ class Monitor:
             return np.zeros(n), np.zeros(n)
         shift, _, _, site, _ = self.report_shift(rop, start, stop)
         return shift, site
+
+    def _shift_streaks(self, shift_db: np.ndarray, site_shift_db: np.ndarray,
+                       streaks: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The coverage-shift and site-shift streaks [num_cells] int64 after this ROP's ``shift_db`` /
+        ``site_shift_db`` [dB] (the median rule gated by the site where the sites are known, and by the edge drop
+        where that detects)."""
+        moved = np.abs(shift_db) >= self.cfg.coverage_shift_db
+        if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
+            moved &= site_backed(shift_db, site_shift_db, self.cfg.coverage_site_gate_db)
+        if self.cfg.coverage_drop_db is not None:
+            moved |= self.drop_db >= self.cfg.coverage_drop_db
+        return (np.where(moved, streaks[0] + 1, 0),
+                np.where(np.abs(site_shift_db) >= self.cfg.site_shift_db, streaks[1] + 1, 0))
 
     def update(self, obs: Observation) -> list[Detection]:
         """Ingest one ROP; return detections (most anomalous first)."""
@@ -842,16 +858,13 @@ class Monitor:
         sure = np.maximum(alarm_any, (self.cfg.dead_air_rops > 0) & (self.dead_streak >= self.cfg.dead_air_rops))
         sure = np.maximum(sure, self.pingpong_storm(obs.rop))
         sure = np.maximum(sure, self.rlf_burst(obs.rop))
-        sig_shift, sig_site = self.signature_shifts(obs.rop)
-        moved = np.abs(sig_shift) >= self.cfg.coverage_shift_db
-        if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
-            moved &= site_backed(sig_shift, sig_site, self.cfg.coverage_site_gate_db)
-        if self.cfg.coverage_drop_db is not None:
-            moved |= self.drop_db >= self.cfg.coverage_drop_db
-        self.shift_streak = np.where(moved, self.shift_streak + 1, 0)
+        self._near_streaks = self._shift_streaks(self.shift_db, self.site_shift_db, self._near_streaks)
+        if self.cfg.shift_gap_rops is not None:
+            self._far_streaks = self._shift_streaks(*self.far_shifts(obs.rop), self._far_streaks)
+        # either window's streak: a signature fires when the step shows long enough against one of them
+        self.shift_streak, self.site_streak = (np.maximum(a, b) for a, b in zip(self._near_streaks, self._far_streaks))
         k = self.cfg.coverage_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.shift_streak >= k))
-        self.site_streak = np.where(np.abs(sig_site) >= self.cfg.site_shift_db, self.site_streak + 1, 0)
         k = self.cfg.site_shift_rops
         sure = np.maximum(sure, (k > 0) & (self.site_streak >= k))
         wide = self.site_spread_db >= self.cfg.site_spread_db if self.cfg.site_spread_db is not None else False

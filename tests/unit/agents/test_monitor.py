@@ -701,9 +701,10 @@ def test_a_longer_signature_gap_keeps_a_step_in_full_where_the_trailing_baseline
     for o in obs_list:
         mon.update(o)
         far.update(o)
-        shift, site_shift = far.signature_shifts(o.rop)
+        shift, site_shift = far.far_shifts(o.rop)
         assert np.array_equal(far.shift_db, mon.shift_db)  # what the scorer and the diagnoser read is unchanged
-        assert np.array_equal(mon.signature_shifts(o.rop)[0], mon.shift_db)
+        assert np.array_equal(mon.far_shifts(o.rop)[0], mon.shift_db)
+        assert np.all(far.shift_streak >= mon.shift_streak) and np.all(far.site_streak >= mon.site_streak)
         if o.rop == 8:
             assert abs(shift[4]) < 2.0 and abs(site_shift[4]) < 2.0  # before the onset: nothing moved
     # three ROPs after a 6 deg uptilt the trailing baseline has taken in two of its ROPs; 4 ROPs back it has none
