@@ -553,7 +553,7 @@ class MonitorConfig:
     (``Monitor.shift_window``): each signature then also counts its ROPs against that window, and fires when
     either count reaches its ROPs (the shifts the scorer and the diagnoser read keep ``gap_rops``). The baseline
     is a trailing mean, so a step in a cell's RSRP shows in full for about ``gap_rops`` ROPs and then fades as the
-    ROPs after it enter the baseline: a 4 dB step of an `rma-7` uptilt read 4.2, 3.0 and 2.5 dB on three ROPs
+    ROPs after it enter the baseline: a 4 dB step of an rma-7 uptilt read 4.2, 3.0 and 2.5 dB on three ROPs
     running, and a rule asking 3 dB for 2 ROPs missed it;
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
