@@ -554,7 +554,9 @@ class MonitorConfig:
     either count reaches its ROPs (the shifts the scorer and the diagnoser read keep ``gap_rops``). The baseline
     is a trailing mean, so a step in a cell's RSRP shows in full for about ``gap_rops`` ROPs and then fades as the
     ROPs after it enter the baseline: a 4 dB step of an rma-7 uptilt read 4.2, 3.0 and 2.5 dB on three ROPs
-    running, and a rule asking 3 dB for 2 ROPs missed it;
+    running, and a rule asking 3 dB for 2 ROPs missed it. Off: at 5, judged on the never-used seed-7373 suite of
+    tilts and PA degradations (``bench/results/HEAL_PREREG_S73.md``, four draws) it detected 592 of 608 faults
+    against 584 and changed no FKR, but took 13 scorer-harmful actions against 9;
     demand_surge_log2 / demand_surge_rops: a UE-trace demand surge (``demand_surge``) of at least that many
     doublings [log2] for that many consecutive ROPs detects on its own (0 ROPs disables it);
     late_ho_margin_db / late_ho_rops / late_ho_min: the summed late-handover rule (used when
