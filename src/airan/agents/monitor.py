@@ -816,8 +816,8 @@ class Monitor:
     def _shift_streaks(self, shift_db: np.ndarray, site_shift_db: np.ndarray,
                        streaks: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The coverage-shift and site-shift streaks [num_cells] int64 after this ROP's ``shift_db`` /
-        ``site_shift_db`` [dB] (the median rule gated by the site where the sites are known, and by the edge drop
-        where that detects)."""
+        ``site_shift_db`` [dB] (the median rule gated by the site where the sites are known; the edge drop, where
+        that detects, is this ROP's ``drop_db`` over the scorer's window, whichever window the shifts come from)."""
         moved = np.abs(shift_db) >= self.cfg.coverage_shift_db
         if self.cfg.coverage_site_gate_db > 0 and self.cell_site is not None:
             moved &= site_backed(shift_db, site_shift_db, self.cfg.coverage_site_gate_db)
