@@ -389,6 +389,35 @@ def tilt_direction_likelihood(fits: dict[str, float], temper: float = UE_FIT_TEM
     return np.array([np.exp((fits[c] - top) / temper) if c in TILT_CAUSES else 1.0 for c in CAUSES])
 
 
+def change_fit_likelihood(observed_db: np.ndarray, predicted: dict[str, np.ndarray],
+                          scale_db: float = UE_FIT_SCALE_DB, temper: float = UE_FIT_TEMPER
+                          ) -> tuple[np.ndarray, float]:
+    """What the UEs' per-UE report changes of one cell say about every cause, not only a tilt's direction.
+
+    observed_db : [U] float64 each UE's change in the RSRP it reports of the cell [dB] (``Monitor.ue_changes``;
+                  NaN: not reported in both windows)
+    predicted   : cause -> [S, U] float64 the change [dB] the cause predicts at each UE at each of S severities
+                  (``Verifier.predicted_ue_changes`` for the causes that change what a cell radiates: tilts, PA)
+    Returns ([len(CAUSES)] likelihood, relative to the best cause, ``exp((L_c - max L) / temper)``, and the best
+    predicted cause's fit minus the fit of no change [nats]). ``L_c`` is ``ue_change_log_lik``'s best over the
+    severities for a predicted cause and its value at no change at all for every other cause: a handover
+    parameter, a load, a backhaul or an interferer decides which cell serves a UE and what it gets there, not
+    the RSRP a UE receives from a cell. (An outage or a sleeping cell leaves no reports to compare: with no UE
+    finite every fit is 0 and the likelihood is flat.)"""
+    if not predicted:
+        raise ConfigError("a change fit needs the predicted changes of at least one cause")
+    bad = [c for c in predicted if c not in CAUSES]
+    if bad:
+        raise ConfigError(f"predicted causes must be among {CAUSES}, got {bad!r}")
+    if not np.isfinite(temper) or temper <= 0:
+        raise ConfigError(f"temper must be finite and > 0, got {temper!r}")
+    obs = np.asarray(observed_db, float)
+    still = float(ue_change_log_lik(obs, np.zeros((1, obs.shape[0])), scale_db)[0])
+    fit = {c: float(np.max(ue_change_log_lik(obs, p, scale_db))) for c, p in predicted.items()}
+    ll = np.array([fit.get(c, still) for c in CAUSES])
+    return np.exp((ll - ll.max()) / temper), max(fit.values()) - still
+
+
 def tied_tilts(cause_p: np.ndarray) -> np.ndarray:
     """[len(CAUSES)] ``cause_p`` with both tilt causes at the larger of their two probabilities (not
     renormalised; ``Diagnoser.diagnose``'s ``tie_tilts``)."""

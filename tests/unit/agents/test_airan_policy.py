@@ -1052,3 +1052,27 @@ def test_an_approved_set_is_kept_when_the_new_lead_blames_the_incidents_own_knob
     dec = pol.decide(_granted_obs(pol, twin, 8, {rid}, applied=[(6, Action("tilt", 4, -4.0), 10.0, 6.0)]))
     assert "executor: approved" in dec.notes and not any("withdrew" in n for n in dec.notes)
     assert any(p.action == Action("tilt", 4, -4.0) and p.approval == rid for p in dec.actions)
+
+
+def test_an_unsigned_handover_diagnosis_is_weighed_by_what_the_ues_report_of_the_cell():
+    """``handover_ue_fit``: a handover misconfiguration blamed on a cell without a handover signature is weighed
+    again by the UEs' per-UE report changes of that cell. After a 9 deg downtilt the far UEs' reports fell as
+    the twin predicts for a downtilt, which no handover parameter can do; on a quiet network nothing moved and
+    the diagnosis stands."""
+    ho = Diagnosis({"ho_misconfig": 0.9, "excessive_downtilt": 0.1}, (4,))
+    fault = [Fault("excessive_downtilt", (4,), severity=0.9, onset_rop=6)]
+    for faults, moved in ((fault, True), ([], False)):
+        _, _, pol = _run(faults, rops=10, cfg=AiranConfig(handover_ue_fit=True), policy=True)
+        pol.diagnoser.reset()
+        pol.diagnoser.observe(pol.monitor.features)
+        assert pol.handover_unsigned(ho, 9)
+        obs = Observation(9, {}, {}, [], frozenset(), [])
+        diag = pol._ue_fit_diagnosis(obs, ho)
+        kind, cell, gain = pol.lead_signal
+        assert kind == "ue_fit" and cell == 4 and diag.cells[0] == 4
+        assert diag.evidence["mr.ue_fit_rsrp_cause_vs_unchanged_nats"] == round(gain, 3)
+        if moved:  # the downtilt fits the reports far better than no change
+            assert gain > 5 and diag.causes["excessive_downtilt"] > 0.9
+        else:
+            assert gain < 2 and diag.top(1) == ["ho_misconfig"]
+    assert not AiranConfig().handover_ue_fit  # off by default (S74)

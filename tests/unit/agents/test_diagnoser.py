@@ -247,3 +247,32 @@ def test_the_per_ue_fit_decides_the_direction_of_a_tilt_the_classifier_is_sure_o
         tilt_direction_likelihood(fits, temper=0.0)
     with pytest.raises(ConfigError, match="finite"):
         tilt_direction_likelihood({"excessive_downtilt": 0.0})
+
+
+def test_the_change_fit_weighs_the_causes_that_leave_the_rsrp_alone_by_the_fit_of_no_change():
+    """A handover parameter cannot move the RSRP a UE receives from a cell: UEs whose reports of the cell fell
+    as a downtilt would make them fall speak against it; UEs whose reports stayed put speak for it."""
+    from airan.agents.diagnoser import UE_FIT_TEMPER, change_fit_likelihood, ue_change_log_lik
+
+    pred = {"excessive_downtilt": np.array([[0.0, -1.0, -4.0, -8.0], [0.0, -2.0, -8.0, -14.0]]),
+            "pa_degradation": np.array([[-3.0] * 4, [-6.0] * 4])}
+    ho, down, pa = (CAUSES.index(c) for c in ("ho_misconfig", "excessive_downtilt", "pa_degradation"))
+    fell = np.array([0.5, -1.5, -8.0, np.nan])  # the far UE did not report the cell in both windows
+    lik, gain = change_fit_likelihood(fell, pred)
+    assert lik.shape == (len(CAUSES),) and lik[down] == 1.0
+    still = ue_change_log_lik(fell, np.zeros((1, 4)))[0]
+    assert gain == pytest.approx(np.max(ue_change_log_lik(fell, pred["excessive_downtilt"])) - still) and gain > 2
+    assert lik[ho] == pytest.approx(np.exp(-gain / UE_FIT_TEMPER))
+    # every cause without a prediction shares the fit of no change; PA fits worse than the downtilt here
+    others = [i for i, c in enumerate(CAUSES) if c not in pred]
+    assert np.all(lik[others] == lik[ho]) and lik[pa] < 1.0
+    lik, gain = change_fit_likelihood(np.array([0.3, -0.4, 0.2, -0.1]), pred)  # nothing moved
+    assert gain < 0 and lik[ho] == 1.0 and lik[down] < lik[ho]
+    lik, gain = change_fit_likelihood(np.full(4, np.nan), pred)  # no UE reported it twice: no evidence
+    assert gain == 0.0 and np.all(lik == 1.0)
+    with pytest.raises(ConfigError, match="at least one"):
+        change_fit_likelihood(fell, {})
+    with pytest.raises(ConfigError, match="no_such"):
+        change_fit_likelihood(fell, {"no_such": pred["pa_degradation"]})
+    with pytest.raises(ConfigError, match="temper"):
+        change_fit_likelihood(fell, pred, temper=-1.0)

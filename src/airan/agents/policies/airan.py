@@ -20,6 +20,7 @@ from airan.agents.diagnoser import (
     ModelScorer,
     SoftmaxModel,
     audit_likelihood,
+    change_fit_likelihood,
     coverage_shift_likelihood,
     late_handover_likelihood,
     pattern_likelihood,
@@ -43,6 +44,7 @@ from airan.agents.verifier import (
     AUDIT_SCAN_NULL_MARGIN,
     AUDIT_SCAN_POSITION_DRAWS,
     AUDIT_SEVERITIES,
+    RSRP_CAUSES,
     Verifier,
     VerifierConfig,
     audit_severities,
@@ -246,6 +248,10 @@ class AiranConfig:
     letter of the rule (mean paired FKR +0.000003: one episode, test-0175, 0.0006 against 0.00 in one draw),
     with RCA top-1 451 against 443, localization 472 against 476 and harm 15 / 14 against 14 / 13; it changed the
     actions of 7-8 episodes per draw.
+    handover_ue_fit: such a diagnosis is also weighed by what the UEs report of the cell
+    (``_ue_fit_diagnosis``, ``change_fit_likelihood``): a handover parameter cannot change the RSRP a UE
+    receives from a cell, so a cell whose UEs' reports moved the way a tilt or a PA degradation would move them is
+    not a handover misconfiguration, whatever its counters say. Off by default (session 58, S74).
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
@@ -440,6 +446,7 @@ class AiranConfig:
     outage_power: bool = True
     shift_excludes_handover: bool = False
     handover_waits: bool = True
+    handover_ue_fit: bool = False
     shift_uses_rise: bool = True
     tilt_direction_per_ue: bool = True
     handover_modes: str = "storm"
@@ -610,6 +617,7 @@ class AiranPolicy(Policy):
         self.evidence: dict[str, float] = {}
         self.shift_predictions: dict[int, dict[str, np.ndarray]] = {}
         self.ue_predictions: dict[int, dict[str, np.ndarray]] = {}  # lead cell -> ``predicted_ue_changes``
+        self.ue_cause_predictions: dict[int, dict[str, np.ndarray]] = {}  # the same for every ``RSRP_CAUSES``
         self.lead_signal: tuple[str, int, float] | None = None  # (signature, cell, measured value) this ROP
         self._audited = False  # the configuration audit ran (``AiranConfig.audit_power_db``)
         self.audit_llr: dict[int, dict[str, np.ndarray]] = {}  # cell -> cause -> [severities] the pattern test
@@ -1073,8 +1081,29 @@ class AiranPolicy(Policy):
             self.lead_signal = ("audit", lead, float(self.monitor.audit_db[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited, tie_tilts=tie)
+        if lik is None and self.cfg.handover_ue_fit and self.handover_unsigned(diag, obs.rop):
+            diag = self._ue_fit_diagnosis(obs, diag)
         self._diag_memo = (obs.rop, diag, self.lead_signal)
         return diag
+
+    def _ue_fit_diagnosis(self, obs: Observation, diag: Diagnosis) -> Diagnosis:
+        """``diag`` (a handover misconfiguration with no handover signature, ``handover_unsigned``) weighed again by
+        what the UEs report of its cell (``change_fit_likelihood``: each UE's change against the change a tilt or
+        a PA degradation would make where it is, and against no change, which is all a handover parameter can
+        make); ``diag`` itself when the reports or the twins cannot tell. Sets ``lead_signal`` to
+        ("ue_fit", cell, best fit minus no change [nats]) when it weighs."""
+        cell = int(diag.cells[0])
+        changes = self.monitor.ue_changes(cell, obs.rop)
+        if changes is None or not np.isfinite(changes).any():
+            return diag
+        if cell not in self.ue_cause_predictions:
+            self.ue_cause_predictions[cell] = self.verifier.predicted_ue_changes(cell, obs.ue_xy_m, RSRP_CAUSES)
+        if not self.ue_cause_predictions[cell]:  # (none from twins that cannot predict an RSRP)
+            return diag
+        lik, gain = change_fit_likelihood(changes, self.ue_cause_predictions[cell])
+        self.lead_signal = ("ue_fit", cell, gain)
+        return self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=cell, lead_likelihood=lik,
+                                       lead_evidence={"mr.ue_fit_rsrp_cause_vs_unchanged_nats": gain})
 
     def neighbourhood_level(self, obs: Observation, inc: Incident) -> tuple[float, float, float] | None:
         """(now, pre-incident level, tolerance) of the guarded objective over the lead cell's scope of ``inc``'s
