@@ -1075,4 +1075,4 @@ def test_an_unsigned_handover_diagnosis_is_weighed_by_what_the_ues_report_of_the
             assert gain > 5 and diag.causes["excessive_downtilt"] > 0.9
         else:
             assert gain < 2 and diag.top(1) == ["ho_misconfig"]
-    assert not AiranConfig().handover_ue_fit  # off by default (S74)
+    assert AiranConfig().handover_ue_fit  # the default since session 58 (S74)

@@ -251,7 +251,11 @@ class AiranConfig:
     handover_ue_fit: such a diagnosis is also weighed by what the UEs report of the cell
     (``_ue_fit_diagnosis``, ``change_fit_likelihood``): a handover parameter cannot change the RSRP a UE
     receives from a cell, so a cell whose UEs' reports moved the way a tilt or a PA degradation would move them is
-    not a handover misconfiguration, whatever its counters say. Off by default (session 58, S74).
+    not a handover misconfiguration, whatever its counters say. On by default since session 58
+    (``HEAL_PREREG_S74.md``): on the never-used seed-7374 suite (41 downtilts, 25 uptilts, 41 PA degradations, 49
+    handover faults, 44 controls), over four draws, RCA top-1 480 -> 488 (downtilt 32 -> 34 of 36 per draw:
+    test-0037b and test-0078 no longer read as handover faults), every FKR, full recovery, harmful action,
+    detection and localization the same, 999 -> 980 actions.
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
@@ -446,7 +450,7 @@ class AiranConfig:
     outage_power: bool = True
     shift_excludes_handover: bool = False
     handover_waits: bool = True
-    handover_ue_fit: bool = False
+    handover_ue_fit: bool = True
     shift_uses_rise: bool = True
     tilt_direction_per_ue: bool = True
     handover_modes: str = "storm"
