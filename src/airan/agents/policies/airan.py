@@ -256,6 +256,10 @@ class AiranConfig:
     handover faults, 44 controls), over four draws, RCA top-1 480 -> 488 (downtilt 32 -> 34 of 36 per draw:
     test-0037b and test-0078 no longer read as handover faults), every FKR, full recovery, harmful action,
     detection and localization the same, 999 -> 980 actions.
+    lead_change_fit: where a measured coverage signature leads (a shift streak or a site-relative spread) and the
+    UEs' per-UE changes weigh it (``tilt_direction_per_ue``), they weigh every cause (``change_fit_likelihood``: a
+    tilt, a PA degradation, or no change at all for the causes that leave the RSRP alone), not only a tilt's
+    direction. Off by default (session 58, S75).
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
@@ -451,6 +455,7 @@ class AiranConfig:
     shift_excludes_handover: bool = False
     handover_waits: bool = True
     handover_ue_fit: bool = True
+    lead_change_fit: bool = False
     shift_uses_rise: bool = True
     tilt_direction_per_ue: bool = True
     handover_modes: str = "storm"
@@ -1052,12 +1057,25 @@ class AiranPolicy(Policy):
             changes = self.monitor.ue_changes(lead, obs.rop) if self.cfg.tilt_direction_per_ue else None
             if changes is not None and np.isfinite(changes).any():
                 # which way a tilt went, the UEs' reports tell: who lost, who gained, where they are
-                if lead not in self.ue_predictions:
-                    self.ue_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m)
-                if self.ue_predictions[lead]:  # (none from twins that cannot predict an RSRP)
-                    fits = tilt_fits(changes, self.ue_predictions[lead])
+                if self.cfg.lead_change_fit:
+                    if lead not in self.ue_cause_predictions:
+                        self.ue_cause_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m,
+                                                                                            RSRP_CAUSES)
+                    preds = self.ue_cause_predictions[lead]
+                elif lead not in self.ue_predictions:
+                    preds = self.ue_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m)
+                else:
+                    preds = self.ue_predictions[lead]
+                if preds:  # (none from twins that cannot predict an RSRP)
+                    fits = tilt_fits(changes, preds)
                     # the quantiles say how tilt-like the change is (either way), the per-UE fit which way it went
-                    lik = tied_tilts(lik) * tilt_direction_likelihood(fits)
+                    # (and with ``lead_change_fit`` whether it fits a tilt or a PA better than no change at all)
+                    if self.cfg.lead_change_fit:
+                        per_ue, gain = change_fit_likelihood(changes, preds)
+                        cited["mr.ue_fit_rsrp_cause_vs_unchanged_nats"] = gain
+                    else:
+                        per_ue = tilt_direction_likelihood(fits)
+                    lik = tied_tilts(lik) * per_ue
                     tie = True
                     cited["mr.ue_fit_uptilt_vs_downtilt_nats"] = (fits["uptilt_overshoot"] -
                                                                   fits["excessive_downtilt"])
