@@ -390,8 +390,8 @@ def tilt_direction_likelihood(fits: dict[str, float], temper: float = UE_FIT_TEM
 
 
 def change_fit_likelihood(observed_db: np.ndarray, predicted: dict[str, np.ndarray],
-                          scale_db: float = UE_FIT_SCALE_DB, temper: float = UE_FIT_TEMPER
-                          ) -> tuple[np.ndarray, float]:
+                          scale_db: float = UE_FIT_SCALE_DB, temper: float = UE_FIT_TEMPER,
+                          as_best: tuple[str, ...] = ()) -> tuple[np.ndarray, float]:
     """What the UEs' per-UE report changes of one cell say about every cause, not only a tilt's direction.
 
     observed_db : [U] float64 each UE's change in the RSRP it reports of the cell [dB] (``Monitor.ue_changes``;
@@ -403,7 +403,9 @@ def change_fit_likelihood(observed_db: np.ndarray, predicted: dict[str, np.ndarr
     severities for a predicted cause and its value at no change at all for every other cause: a handover
     parameter, a load, a backhaul or an interferer decides which cell serves a UE and what it gets there, not
     the RSRP a UE receives from a cell. (An outage or a sleeping cell leaves no reports to compare: with no UE
-    finite every fit is 0 and the likelihood is flat.)"""
+    finite every fit is 0 and the likelihood is flat.) ``as_best``: causes not in ``predicted`` that take the best
+    predicted cause's fit instead of no change's (weighed alike by this evidence: a PA degradation, whose uniform
+    drop the quantiles of the change tell from a tilt better than the twin's per-UE tilt patterns do)."""
     if not predicted:
         raise ConfigError("a change fit needs the predicted changes of at least one cause")
     bad = [c for c in predicted if c not in CAUSES]
@@ -411,11 +413,15 @@ def change_fit_likelihood(observed_db: np.ndarray, predicted: dict[str, np.ndarr
         raise ConfigError(f"predicted causes must be among {CAUSES}, got {bad!r}")
     if not np.isfinite(temper) or temper <= 0:
         raise ConfigError(f"temper must be finite and > 0, got {temper!r}")
+    bad = [c for c in as_best if c not in CAUSES or c in predicted]
+    if bad:
+        raise ConfigError(f"as_best causes must be among {CAUSES} and not predicted, got {bad!r}")
     obs = np.asarray(observed_db, float)
     still = float(ue_change_log_lik(obs, np.zeros((1, obs.shape[0])), scale_db)[0])
     fit = {c: float(np.max(ue_change_log_lik(obs, p, scale_db))) for c, p in predicted.items()}
-    ll = np.array([fit.get(c, still) for c in CAUSES])
-    return np.exp((ll - ll.max()) / temper), max(fit.values()) - still
+    best = max(fit.values())
+    ll = np.array([fit.get(c, best if c in as_best else still) for c in CAUSES])
+    return np.exp((ll - ll.max()) / temper), best - still
 
 
 def tied_tilts(cause_p: np.ndarray) -> np.ndarray:

@@ -1078,22 +1078,27 @@ def test_an_unsigned_handover_diagnosis_is_weighed_by_what_the_ues_report_of_the
     assert AiranConfig().handover_ue_fit  # the default since session 58 (S74)
 
 
-@pytest.mark.parametrize("on", [True, False])
-def test_a_measured_lead_weighs_every_cause_by_the_per_ue_fit_when_configured(on):
+@pytest.mark.parametrize("mode", ["all", "tilts", "off"])
+def test_a_measured_lead_weighs_every_cause_by_the_per_ue_fit_when_configured(mode):
     """``lead_change_fit``: under a coverage-shift lead the per-UE fit weighs a PA degradation and no change at
-    all too, not only a tilt's direction; the diagnosis cites how much better the best RSRP cause fits than no
-    change, from the predictions of every RSRP cause."""
+    all too ("all"), or the tilts against no change ("tilts"), not only a tilt's direction; the diagnosis cites how
+    much better the best fitted cause does than no change."""
     log, _, pol = _run([Fault("uptilt_overshoot", (4,), severity=1.0, onset_rop=8)], rops=12,
-                       cfg=AiranConfig(lead_change_fit=on), policy=True)
+                       cfg=AiranConfig(lead_change_fit=mode), policy=True)
     diag = next(d["diagnosis"] for d in log if d["diagnosis"])
     assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "uptilt_overshoot"
     assert diag["evidence"]["mr.ue_fit_uptilt_vs_downtilt_nats"] > 0
     gain = diag["evidence"].get("mr.ue_fit_rsrp_cause_vs_unchanged_nats")
-    if on:
+    if mode == "all":
         assert set(pol.ue_cause_predictions) == {4} and not pol.ue_predictions
         assert set(pol.ue_cause_predictions[4]) == {"excessive_downtilt", "uptilt_overshoot", "pa_degradation"}
+    else:
+        assert set(pol.ue_predictions) == {4} and not pol.ue_cause_predictions
+    if mode == "off":
+        assert gain is None
+    else:
         assert gain > 5  # the reports moved far more than no change explains
         assert diag["causes"]["ho_misconfig"] < 1e-3
-    else:
-        assert gain is None and set(pol.ue_predictions) == {4}
-    assert not AiranConfig().lead_change_fit  # off by default (S75)
+    assert AiranConfig().lead_change_fit == "off"  # the default (S75 stopped at its screen)
+    with pytest.raises(ConfigError, match="lead_change_fit"):
+        AiranConfig(lead_change_fit="some")

@@ -259,6 +259,7 @@ def test_the_change_fit_weighs_the_causes_that_leave_the_rsrp_alone_by_the_fit_o
     ho, down, pa = (CAUSES.index(c) for c in ("ho_misconfig", "excessive_downtilt", "pa_degradation"))
     fell = np.array([0.5, -1.5, -8.0, np.nan])  # the far UE did not report the cell in both windows
     lik, gain = change_fit_likelihood(fell, pred)
+    fell_gain = gain
     assert lik.shape == (len(CAUSES),) and lik[down] == 1.0
     still = ue_change_log_lik(fell, np.zeros((1, 4)))[0]
     assert gain == pytest.approx(np.max(ue_change_log_lik(fell, pred["excessive_downtilt"])) - still) and gain > 2
@@ -276,3 +277,9 @@ def test_the_change_fit_weighs_the_causes_that_leave_the_rsrp_alone_by_the_fit_o
         change_fit_likelihood(fell, {"no_such": pred["pa_degradation"]})
     with pytest.raises(ConfigError, match="temper"):
         change_fit_likelihood(fell, pred, temper=-1.0)
+    # as_best: a PA degradation weighed as the best tilt, whatever its own uniform drop would fit
+    tilts = {"excessive_downtilt": pred["excessive_downtilt"]}
+    lik, gain2 = change_fit_likelihood(fell, tilts, as_best=("pa_degradation",))
+    assert lik[pa] == lik[down] == 1.0 and gain2 == pytest.approx(fell_gain) and lik[ho] < 1.0
+    with pytest.raises(ConfigError, match="as_best"):
+        change_fit_likelihood(fell, pred, as_best=("pa_degradation",))

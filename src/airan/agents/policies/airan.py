@@ -16,6 +16,7 @@ from airan.agents.base import Decision, Diagnosis, EpisodeContext, Observation, 
 from airan.agents.coordinator import Coordinator, Proposal
 from airan.agents.diagnoser import (
     AUDIT_LLR_SCALE,
+    TILT_CAUSES,
     Diagnoser,
     ModelScorer,
     SoftmaxModel,
@@ -104,6 +105,7 @@ SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``Aira
 # The candidate that sets back knobs the open incident moved (``AiranConfig.undo_candidate``), and its modes
 UNDO_INCIDENT = "undo this incident's changes"
 UNDO_MODES = ("off", "moved", "all")
+LEAD_CHANGE_FIT_MODES = ("off", "tilts", "all")
 
 
 @dataclass(frozen=True)
@@ -257,9 +259,11 @@ class AiranConfig:
     test-0037b and test-0078 no longer read as handover faults), every FKR, full recovery, harmful action,
     detection and localization the same, 999 -> 980 actions.
     lead_change_fit: where a measured coverage signature leads (a shift streak or a site-relative spread) and the
-    UEs' per-UE changes weigh it (``tilt_direction_per_ue``), they weigh every cause (``change_fit_likelihood``: a
-    tilt, a PA degradation, or no change at all for the causes that leave the RSRP alone), not only a tilt's
-    direction. Off by default (session 58, S75).
+    UEs' per-UE changes weigh it (``tilt_direction_per_ue``), "all": they weigh every cause
+    (``change_fit_likelihood``: a tilt, a PA degradation, or no change at all for the causes that leave the RSRP
+    alone), not only a tilt's direction; "tilts": the tilts against no change, a PA degradation weighed as the
+    better tilt (the quantiles tell it from a tilt). "off" by default (session 58: "all" stopped at its screen,
+    S75).
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
@@ -455,7 +459,7 @@ class AiranConfig:
     shift_excludes_handover: bool = False
     handover_waits: bool = True
     handover_ue_fit: bool = True
-    lead_change_fit: bool = False
+    lead_change_fit: str = "off"
     shift_uses_rise: bool = True
     tilt_direction_per_ue: bool = True
     handover_modes: str = "storm"
@@ -498,6 +502,8 @@ class AiranConfig:
             raise ConfigError(f"handover_modes must be one of {HANDOVER_MODES}, got {self.handover_modes!r}")
         if self.undo_candidate not in UNDO_MODES:
             raise ConfigError(f"undo_candidate must be one of {UNDO_MODES}, got {self.undo_candidate!r}")
+        if self.lead_change_fit not in LEAD_CHANGE_FIT_MODES:
+            raise ConfigError(f"lead_change_fit must be one of {LEAD_CHANGE_FIT_MODES}, got {self.lead_change_fit!r}")
         if self.compensation not in COMPENSATION_MODES:
             raise ConfigError(f"compensation must be one of {COMPENSATION_MODES}, got {self.compensation!r}")
         if isinstance(self.audit_llr_scale, bool) or not isinstance(self.audit_llr_scale, (int, float)) or \
@@ -1057,7 +1063,7 @@ class AiranPolicy(Policy):
             changes = self.monitor.ue_changes(lead, obs.rop) if self.cfg.tilt_direction_per_ue else None
             if changes is not None and np.isfinite(changes).any():
                 # which way a tilt went, the UEs' reports tell: who lost, who gained, where they are
-                if self.cfg.lead_change_fit:
+                if self.cfg.lead_change_fit == "all":
                     if lead not in self.ue_cause_predictions:
                         self.ue_cause_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m,
                                                                                             RSRP_CAUSES)
@@ -1070,8 +1076,10 @@ class AiranPolicy(Policy):
                     fits = tilt_fits(changes, preds)
                     # the quantiles say how tilt-like the change is (either way), the per-UE fit which way it went
                     # (and with ``lead_change_fit`` whether it fits a tilt or a PA better than no change at all)
-                    if self.cfg.lead_change_fit:
-                        per_ue, gain = change_fit_likelihood(changes, preds)
+                    if self.cfg.lead_change_fit != "off":
+                        tilts = {c: preds[c] for c in TILT_CAUSES}
+                        per_ue, gain = change_fit_likelihood(changes, preds) if self.cfg.lead_change_fit == "all" \
+                            else change_fit_likelihood(changes, tilts, as_best=("pa_degradation",))
                         cited["mr.ue_fit_rsrp_cause_vs_unchanged_nats"] = gain
                     else:
                         per_ue = tilt_direction_likelihood(fits)
