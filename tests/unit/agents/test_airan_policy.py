@@ -821,6 +821,7 @@ def test_a_confident_handover_diagnosis_without_a_handover_signature_waits_when_
     assert pol.handover_unsigned(ho, 4)  # the storm had not started by ROP 4: no signature then
     _, _, default = _run([], rops=8, cfg=AiranConfig(handover_waits=False), policy=True)
     assert not default.handover_unsigned(ho, 7)
+    assert default.unsigned(ho, 7)  # still unsigned, which ``handover_ue_fit`` reads whether or not it waits
 
 
 def test_a_pingpong_storm_is_diagnosed_as_early_when_handover_diagnoses_wait():

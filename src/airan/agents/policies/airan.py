@@ -250,7 +250,8 @@ class AiranConfig:
     letter of the rule (mean paired FKR +0.000003: one episode, test-0175, 0.0006 against 0.00 in one draw),
     with RCA top-1 451 against 443, localization 472 against 476 and harm 15 / 14 against 14 / 13; it changed the
     actions of 7-8 episodes per draw.
-    handover_ue_fit: such a diagnosis is also weighed by what the UEs report of the cell
+    handover_ue_fit: a handover diagnosis with no handover signature (``unsigned``, with or without
+    ``handover_waits``) and no lead signature weighing it is also weighed by what the UEs report of the cell
     (``_ue_fit_diagnosis``, ``change_fit_likelihood``): a handover parameter cannot change the RSRP a UE
     receives from a cell, so a cell whose UEs' reports moved the way a tilt or a PA degradation would move them is
     not a handover misconfiguration, whatever its counters say. On by default since session 58
@@ -1076,13 +1077,15 @@ class AiranPolicy(Policy):
                     fits = tilt_fits(changes, preds)
                     # the quantiles say how tilt-like the change is (either way), the per-UE fit which way it went
                     # (and with ``lead_change_fit`` whether it fits a tilt or a PA better than no change at all)
-                    if self.cfg.lead_change_fit != "off":
-                        tilts = {c: preds[c] for c in TILT_CAUSES}
-                        per_ue, gain = change_fit_likelihood(changes, preds) if self.cfg.lead_change_fit == "all" \
-                            else change_fit_likelihood(changes, tilts, as_best=("pa_degradation",))
-                        cited["mr.ue_fit_rsrp_cause_vs_unchanged_nats"] = gain
+                    if self.cfg.lead_change_fit == "all":
+                        per_ue, gain = change_fit_likelihood(changes, preds)
+                    elif self.cfg.lead_change_fit == "tilts":
+                        per_ue, gain = change_fit_likelihood(changes, {c: preds[c] for c in TILT_CAUSES},
+                                                             as_best=("pa_degradation",))
                     else:
-                        per_ue = tilt_direction_likelihood(fits)
+                        per_ue, gain = tilt_direction_likelihood(fits), None
+                    if gain is not None:
+                        cited["mr.ue_fit_rsrp_cause_vs_unchanged_nats"] = gain
                     lik = tied_tilts(lik) * per_ue
                     tie = True
                     cited["mr.ue_fit_uptilt_vs_downtilt_nats"] = (fits["uptilt_overshoot"] -
@@ -1111,13 +1114,13 @@ class AiranPolicy(Policy):
             self.lead_signal = ("audit", lead, float(self.monitor.audit_db[lead]))
         diag = self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=lead, lead_likelihood=lik,
                                        lead_evidence=cited, tie_tilts=tie)
-        if lik is None and self.cfg.handover_ue_fit and self.handover_unsigned(diag, obs.rop):
+        if lik is None and self.cfg.handover_ue_fit and self.unsigned(diag, obs.rop):
             diag = self._ue_fit_diagnosis(obs, diag)
         self._diag_memo = (obs.rop, diag, self.lead_signal)
         return diag
 
     def _ue_fit_diagnosis(self, obs: Observation, diag: Diagnosis) -> Diagnosis:
-        """``diag`` (a handover misconfiguration with no handover signature, ``handover_unsigned``) weighed again by
+        """``diag`` (a handover misconfiguration with no handover signature, ``unsigned``) weighed again by
         what the UEs report of its cell (``change_fit_likelihood``: each UE's change against the change a tilt or
         a PA degradation would make where it is, and against no change, which is all a handover parameter can
         make); ``diag`` itself when the reports or the twins cannot tell. Sets ``lead_signal`` to
@@ -1161,10 +1164,14 @@ class AiranPolicy(Policy):
         return lv if lv is not None and lv[0] < lv[1] - lv[2] else None
 
     def handover_unsigned(self, diag: Diagnosis, rop: int) -> bool:
+        """Whether, with ``AiranConfig.handover_waits``, ``diag`` must wait for ``evidence_rops`` even when
+        confident: it blames a handover misconfiguration on a cell with no handover signature (``unsigned``)."""
+        return self.cfg.handover_waits and self.unsigned(diag, rop)
+
+    def unsigned(self, diag: Diagnosis, rop: int) -> bool:
         """Whether ``diag`` blames a handover misconfiguration on a cell showing no handover signature this ROP
-        (a ping-pong storm, ``Monitor.pingpong_storm``, or a too-late signature, ``_late_signed``): with
-        ``AiranConfig.handover_waits`` such a diagnosis waits for ``evidence_rops`` even when confident."""
-        if not self.cfg.handover_waits or diag.top(1)[0] != "ho_misconfig":
+        (a ping-pong storm, ``Monitor.pingpong_storm``, or a too-late signature, ``_late_signed``)."""
+        if diag.top(1)[0] != "ho_misconfig":
             return False
         cell = int(diag.cells[0])
         return not (bool(self.monitor.pingpong_storm(rop)[cell]) or self._late_signed(cell, rop))
