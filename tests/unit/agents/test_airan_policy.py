@@ -1100,6 +1100,6 @@ def test_a_measured_lead_weighs_every_cause_by_the_per_ue_fit_when_configured(mo
     else:
         assert gain > 5  # the reports moved far more than no change explains
         assert diag["causes"]["ho_misconfig"] < 1e-3
-    assert AiranConfig().lead_change_fit == "off"  # the default (S75 stopped at its screen)
+    assert AiranConfig().lead_change_fit == "off"  # the default (S75 stopped at its screen, S75b lost)
     with pytest.raises(ConfigError, match="lead_change_fit"):
         AiranConfig(lead_change_fit="some")

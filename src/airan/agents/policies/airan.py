@@ -263,8 +263,10 @@ class AiranConfig:
     UEs' per-UE changes weigh it (``tilt_direction_per_ue``), "all": they weigh every cause
     (``change_fit_likelihood``: a tilt, a PA degradation, or no change at all for the causes that leave the RSRP
     alone), not only a tilt's direction; "tilts": the tilts against no change, a PA degradation weighed as the
-    better tilt (the quantiles tell it from a tilt). "off" by default (session 58: "all" stopped at its screen,
-    S75).
+    better tilt (the quantiles tell it from a tilt). "off" by default: "all" stopped at its screen (S75) and
+    "tilts" lost on the never-used seed-7375 suite (S75b, ``HEAL_PREREG_S75b.md``: RCA top-1 491 -> 489, mean
+    paired FKR -0.003 over four draws; an uptilt read as an overload hotspot on a neighbour whose own reports had
+    not moved).
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
