@@ -322,6 +322,31 @@ def test_a_spread_led_by_the_edge_drop_picks_among_the_firing_cells():
     assert pol.lead_evidence() == (4, "spread")
 
 
+def test_a_spread_led_by_the_ue_fit_picks_the_firing_cell_whose_own_reports_moved():
+    """``spread_lead="ue_fit"``: after a 9 deg downtilt of cell 4 its UEs' per-UE reports of it moved as the twin
+    predicts, while what they report of a site mate did not, so the mate's larger edge drop (its population
+    changed when cell 4's far UEs came over) does not take the lead; with no firing cell that fits a change
+    better than no change, or without the observation, the edge drop decides."""
+    fault = [Fault("excessive_downtilt", (4,), severity=0.9, onset_rop=6)]
+    _, _, pol = _run(fault, rops=10, cfg=AiranConfig(spread_lead="ue_fit"), policy=True)
+    mon, site = pol.monitor, pol.ctx.cell_site
+    n = site.size
+    mate = int(np.flatnonzero((site == site[4]) & (np.arange(n) != 4))[0])
+    mon.drop_db, mon.sure, mon.spread_streak = np.zeros(n), np.zeros(n), np.zeros(n, np.int64)
+    mon.shift_streak, mon.site_streak = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    mon.sure[[4, mate]], mon.spread_streak[[4, mate]] = 1.0, mon.cfg.site_spread_rops
+    mon.drop_db[[4, mate]] = [3.0, 5.0]
+    obs = Observation(9, {}, {}, [], frozenset(), [])
+    gains = pol.ue_fit_gains(np.array([4, mate]), obs)
+    assert gains[0] > 5 > gains[1]  # cell 4's reports fit a change of what it radiates; the mate's do not
+    assert pol.lead_evidence(obs) == (4, "spread")
+    assert pol.lead_evidence() == (mate, "spread")  # no observation: the edge drop
+    pol.ue_cause_predictions = {c: {} for c in (4, mate)}  # twins that cannot predict an RSRP
+    assert np.isnan(pol.ue_fit_gains(np.array([4, mate]), obs)).all()
+    assert pol.lead_evidence(obs) == (mate, "spread")
+    assert AiranConfig().spread_lead == "edge_drop"
+
+
 @pytest.mark.parametrize("follow_up", [False, True])
 def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(follow_up):
     """A compensation masks the signature that opened the incident, so with ``follow_up`` a kept compensation

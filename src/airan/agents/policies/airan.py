@@ -94,7 +94,7 @@ SURGE_CLEAR_FRACTION = 0.5
 SURGE_MIN_UES = 2
 
 # How a site-relative spread picks its lead cell (``AiranPolicy.spread_lead``)
-SPREAD_LEADS = ("edge_drop", "site_quartiles")
+SPREAD_LEADS = ("edge_drop", "site_quartiles", "ue_fit")
 # how the verifier rolls out a handover misconfiguration: in both of its modes, in the ping-pong mode where a ping-pong
 # storm alone measured it, or in the mode either signature alone measured (``AiranConfig.handover_modes``)
 HANDOVER_MODES = ("both", "storm", "evidence")
@@ -900,14 +900,15 @@ class AiranPolicy(Policy):
         """The cell a monitor signature singles out this ROP, if any (``lead_evidence``)."""
         return self.lead_evidence()[0]
 
-    def lead_evidence(self) -> tuple[int | None, str]:
+    def lead_evidence(self, obs: Observation | None = None) -> tuple[int | None, str]:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
         shift, median or site-relative (the largest), then a site-relative spread (``spread_lead``), then a demand
         surge (the largest), then a late-handover signature (the most UEs held), then dead air or a ping-pong
         storm (the most likely faulty); a configuration audit's finding comes before those two (``flag_audit``).
         Returns (cell, the signature that chose it: "alarm", "shift", "spread", "surge", "late", "audit", "other"
-        or "" with no cell)."""
+        or "" with no cell). ``obs``: this ROP's observation, which ``spread_lead="ue_fit"`` needs (the UEs'
+        positions); without it that mode falls back to the edge drop."""
         mon = self.monitor
         sure = np.asarray(mon.sure) > 0
         if not sure.any():
@@ -920,7 +921,7 @@ class AiranPolicy(Policy):
             return int(on[np.argmax(np.maximum(np.abs(mon.shift_db[on]), np.abs(mon.site_shift_db[on])))]), "shift"
         spread = sure & mon.spread_fire()
         if spread.any() and not hard.any():
-            return self.spread_lead(spread), "spread"
+            return self.spread_lead(spread, obs), "spread"
         k = mon.cfg.demand_surge_rops
         surge = sure & (mon.surge_streak >= k) if k > 0 else np.zeros_like(sure)
         if surge.any() and not hard.any():
@@ -938,20 +939,43 @@ class AiranPolicy(Policy):
         fault_p = 1.0 - self.diagnoser.posterior()[:, 0]
         return int(on[np.argmax(fault_p[on])]), "alarm" if hard.any() else "other"
 
-    def spread_lead(self, firing: np.ndarray) -> int:
+    def spread_lead(self, firing: np.ndarray, obs: Observation | None = None) -> int:
         """The tilted cell behind a site-relative spread firing on ``firing`` [num_cells] bool. A tilt moves what
         the UEs report of its own cell and opens its site mates' site-relative spread too (by their share of its
         change), while what they report of the mates themselves does not move. ``AiranConfig.spread_lead``
         ``"edge_drop"``: the firing cell with the largest edge drop (a downtilt's far UEs lose);
         ``"site_quartiles"``: of the cells of the widest spread's site, firing or not, the one whose own reports
-        moved most at either quartile (edge drop, or edge rise: an uptilt's far UEs gain)."""
+        moved most at either quartile (edge drop, or edge rise: an uptilt's far UEs gain); ``"ue_fit"``: the firing
+        cell whose UEs' per-UE report changes of it fit a change in what it radiates (a tilt either way or a PA
+        degradation, ``change_fit_likelihood``) best against no change at all (``ue_fit_gains``), the edge drop
+        where no firing cell fits one better than no change or without ``obs``."""
         mon = self.monitor
         on = np.nonzero(firing)[0]
-        if self.cfg.spread_lead == "edge_drop":
+        if self.cfg.spread_lead == "ue_fit" and on.size > 1 and obs is not None:
+            gains = self.ue_fit_gains(on, obs)
+            if np.nanmax(gains, initial=-np.inf) > 0:
+                return int(on[np.nanargmax(gains)])
+        if self.cfg.spread_lead in ("edge_drop", "ue_fit"):
             return int(on[np.argmax(mon.drop_db[on])])
         widest = int(on[np.argmax(mon.site_spread_db[on])])
         site = np.nonzero(self.ctx.cell_site == self.ctx.cell_site[widest])[0]
         return int(site[np.argmax(np.maximum(mon.drop_db[site], mon.rise_db[site]))])
+
+    def ue_fit_gains(self, cells: np.ndarray, obs: Observation) -> np.ndarray:
+        """[len(cells)] float64 for each cell, the best fit of a change in what it radiates (``RSRP_CAUSES``, at
+        the UEs' positions of ``obs``) to the UEs' per-UE report changes of it, minus the fit of no change [nats]
+        (``change_fit_likelihood``'s gain); NaN where the reports or the twins cannot tell. The predictions are
+        cached per cell for the episode (``ue_cause_predictions``)."""
+        out = np.full(len(cells), np.nan)
+        for i, cell in enumerate(int(c) for c in cells):
+            changes = self.monitor.ue_changes(cell, obs.rop)
+            if changes is None or not np.isfinite(changes).any():
+                continue
+            if cell not in self.ue_cause_predictions:
+                self.ue_cause_predictions[cell] = self.verifier.predicted_ue_changes(cell, obs.ue_xy_m, RSRP_CAUSES)
+            if self.ue_cause_predictions[cell]:  # (none from twins that cannot predict an RSRP)
+                out[i] = change_fit_likelihood(changes, self.ue_cause_predictions[cell])[1]
+        return out
 
     def _alarm_elsewhere(self, dets) -> bool:
         """Whether a detected cell outside the open incident carries an equipment alarm."""
@@ -1044,7 +1068,7 @@ class AiranPolicy(Policy):
         if self._diag_memo is not None and self._diag_memo[0] == obs.rop:
             self.lead_signal = self._diag_memo[2]
             return self._diag_memo[1]
-        lead, lead_kind = self.lead_evidence()
+        lead, lead_kind = self.lead_evidence(obs)
         lik, cited, self.lead_signal, tie = None, None, None, False
         k = self.monitor.cfg.coverage_shift_rops
         shifted = lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k
