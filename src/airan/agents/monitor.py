@@ -932,10 +932,12 @@ class Monitor:
     def ue_changes(self, cell: int, rop: int) -> np.ndarray | None:
         """[num_ues] float64 each UE's change in the RSRP it reports of ``cell`` [dB] (``report_change`` over this
         ROP's baseline window; NaN where a UE did not report the cell in both windows), or None without reports or
-        baseline: the per-UE view behind ``report_shift``'s quantiles."""
+        baseline, or for a cell a radio action of the policy changed after the window's start (its reports then
+        compare two settings, not a fault, as ``report_shift`` says too): the per-UE view behind
+        ``report_shift``'s quantiles."""
         start, stop = self.baseline_window(rop)
         diff = report_change(self.reports, start, stop, rop)
-        if diff is None or not 0 <= int(cell) < diff.shape[1]:
+        if diff is None or not 0 <= int(cell) < diff.shape[1] or self.changed_rop[int(cell)] > start:
             return None
         return diff[:, int(cell)].copy()
 

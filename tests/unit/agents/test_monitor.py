@@ -405,6 +405,9 @@ def test_monitor_mr_feature_ignores_the_policys_own_changes():
     assert mon.features[4, j] < -4.0  # the PA lost 7 dB: every UE that hears cell 4 sees it
     assert np.abs(np.delete(mon.features[:, j], 4)).max() < 3.0
     assert own.features[4, j] == 0.0  # a change the policy made itself is not an anomaly
+    last = obs_list[-1].rop
+    assert mon.ue_changes(4, last) is not None and own.ue_changes(4, last) is None  # two settings, not a fault
+    assert own.ue_changes(3, last) is not None
     blind = Monitor(nb, MonitorConfig(threshold=0.9))
     for o in obs_list:
         blind.update(Observation(o.rop, o.kpis, o.history, o.events))
