@@ -424,6 +424,49 @@ def change_fit_likelihood(observed_db: np.ndarray, predicted: dict[str, np.ndarr
     return np.exp((ll - ll.max()) / temper), best - still
 
 
+def change_fit_gains(observed_db: np.ndarray, predicted: dict[str, np.ndarray], scale_db: float = UE_FIT_SCALE_DB,
+                     huber: float = UE_FIT_HUBER, min_ues: int = 3) -> np.ndarray:
+    """[C] float64 for every cell at once, how much better a change in what the cell radiates fits the UEs'
+    per-UE report changes of it than no change at all [nats]: the best ``ue_change_log_lik`` over the causes and
+    severities of ``predicted`` minus its value at no change (``change_fit_likelihood``'s gain, per cell).
+
+    observed_db : [U, C] float64 each UE's change in the RSRP it reports of each cell [dB] (``report_change``;
+                  NaN: not reported in both windows)
+    predicted   : cause -> [S, U, C] float64 the change [dB] the cause on each cell predicts at each UE at each of
+                  S severities (``Verifier.predicted_ue_changes_all``)
+    NaN for a cell fewer than ``min_ues`` UEs reported in both windows. A cell's reports move with its own tilt and
+    power alone, so each column is that cell's own test."""
+    obs = np.asarray(observed_db, float)
+    if obs.ndim != 2:
+        raise ShapeError(f"observed_db must be [U, C], got {obs.shape}")
+    if not predicted:
+        raise ConfigError("a change fit needs the predicted changes of at least one cause")
+    bad = {c: np.shape(p) for c, p in predicted.items() if np.ndim(p) != 3 or np.shape(p)[1:] != obs.shape}
+    if bad:
+        raise ShapeError(f"predicted changes must be [S, {obs.shape[0]}, {obs.shape[1]}], got {bad!r}")
+    if not (np.isfinite(scale_db) and scale_db > 0 and np.isfinite(huber) and huber > 0):
+        raise ConfigError(f"scale_db and huber must be finite and > 0, got {scale_db!r} / {huber!r}")
+
+    def log_lik(resid: np.ndarray) -> np.ndarray:  # [..., U, C] -> [..., C]
+        a = np.abs(resid) / scale_db
+        loss = np.where(a < huber, 0.5 * a**2, huber * a - 0.5 * huber**2)
+        return -np.sum(np.where(np.isfinite(loss), loss, 0.0), axis=-2)
+
+    with np.errstate(invalid="ignore"):
+        still = log_lik(obs)
+        best = np.max([np.max(log_lik(obs[None] - np.asarray(p, float)), axis=0) for p in predicted.values()], axis=0)
+    return np.where(np.sum(np.isfinite(obs), axis=0) >= min_ues, best - still, np.nan)
+
+
+def fit_scan_likelihood() -> np.ndarray:
+    """[len(CAUSES)] likelihood of the per-UE fit scan's signature (``MonitorConfig.fit_scan_nats``: the UEs'
+    report changes of a cell fit a change in what it radiates far better than no change) under each cause: 1 for
+    the causes that change it (a tilt either way, a PA degradation), ``SPREAD_OTHER_LIKELIHOOD`` for the rest,
+    which leave the RSRP a UE receives from a cell alone. Which of the three, the quantiles and the per-UE
+    direction tell."""
+    return np.array([1.0 if c in TILT_CAUSES + ("pa_degradation",) else SPREAD_OTHER_LIKELIHOOD for c in CAUSES])
+
+
 def tied_tilts(cause_p: np.ndarray) -> np.ndarray:
     """[len(CAUSES)] ``cause_p`` with both tilt causes at the larger of their two probabilities (not
     renormalised; ``Diagnoser.diagnose``'s ``tie_tilts``)."""

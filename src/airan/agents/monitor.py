@@ -79,6 +79,7 @@ diagnoser's fault probability in behind the same interface, and a foundation-mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -600,7 +601,15 @@ class MonitorConfig:
     never-used seed-7360 cold-start suite (``airan suite make --cold-start``, ``docs/healing_journal.md``, session
     50) it diagnosed 50 of the 57 detected faults right instead of 6, full recovery 6 -> 17 of 43, paired mean FKR
     +0.283. An incident that opens once the cells have their own baseline never uses it: dev's logs are
-    byte-identical."""
+    byte-identical.
+    fit_scan_nats: the per-UE fit scan (None: off). Each ROP with a baseline, every cell's UEs' per-UE report
+    changes (``report_change``) are fitted against the change a tilt either way or a PA degradation on that cell
+    would make where each UE is and against no change (``diagnoser.change_fit_gains``, through the policy's
+    ``change_fit``, which holds the twin); a cell whose best fit beats no change by at least this many nats for
+    ``fit_scan_rops`` consecutive ROPs detects on its own. A cell the policy's own radio action changed after the
+    baseline's start is not scanned (two settings, not a fault). It sees a tilt whose quantiles hide it: a
+    stadium downtilt brings the beam closer to the UEs under it while the far ones lose, so the median barely
+    moves, but each UE moved as the twin says it would."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -638,6 +647,8 @@ class MonitorConfig:
     rlf_rops: int = 3
     rlf_min: float = 2.0
     peer_baseline: bool = True
+    fit_scan_nats: float | None = None
+    fit_scan_rops: int = 2
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -691,6 +702,9 @@ class MonitorConfig:
         if (self.site_spread_db is not None and not self.site_spread_db > 0) or self.site_spread_rops < 1:
             raise ConfigError(f"site_spread_db must be > 0 (or None) and site_spread_rops >= 1, got "
                               f"{self.site_spread_db!r}/{self.site_spread_rops!r}")
+        if (self.fit_scan_nats is not None and not self.fit_scan_nats > 0) or self.fit_scan_rops < 1:
+            raise ConfigError(f"fit_scan_nats must be > 0 (or None) and fit_scan_rops >= 1, got "
+                              f"{self.fit_scan_nats!r}/{self.fit_scan_rops!r}")
         if not 2 <= self.min_baseline_rops <= self.baseline_rops:
             raise ConfigError(f"min_baseline_rops must be in [2, baseline_rops], got {self.min_baseline_rops!r}")
 
@@ -727,6 +741,12 @@ class Monitor:
         self._far_streaks = (np.zeros(n, np.int64), np.zeros(n, np.int64))  # (shift, site) over shift_window
         self.spread_streak = np.zeros(n, np.int64)
         self.surge_streak = np.zeros(n, np.int64)
+        # the per-UE fit scan (``MonitorConfig.fit_scan_nats``): ``change_fit(diff [num_ues, num_cells] dB, obs)``
+        # -> [num_cells] float64 nats (``diagnoser.change_fit_gains``; NaN: cannot tell), set by the policy that
+        # holds the twin; ``fit_gain`` this ROP's gains (NaN where not scanned), ``fit_streak`` ROPs at or above
+        self.change_fit: Callable[[np.ndarray, Observation], np.ndarray] | None = None
+        self.fit_gain = np.full(n, np.nan)
+        self.fit_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
         self.frozen_stop: int | None = None
         # the baseline was frozen (an incident opened) while the cell's own window was still too short: the anomaly
@@ -872,6 +892,11 @@ class Monitor:
         wide = self.site_spread_db >= self.cfg.site_spread_db if self.cfg.site_spread_db is not None else False
         self.spread_streak = np.where(wide, self.spread_streak + 1, 0)  # (0 everywhere without cell_site)
         sure = np.maximum(sure, self.spread_fire())
+        self.fit_gain = self.scan_fits(obs, start, stop)
+        with np.errstate(invalid="ignore"):
+            fits = self.fit_gain >= self.cfg.fit_scan_nats if self.cfg.fit_scan_nats is not None else False
+        self.fit_streak = np.where(fits, self.fit_streak + 1, 0)
+        sure = np.maximum(sure, self.fit_fire())
         self.late_count = self.late_handover(obs.rop)  # 0 when the signature is off; late_ho_min > 0
         need = self.cfg.late_ho_streak_rops if self.cfg.late_ho_streak_rops > 0 else self.cfg.late_ho_min
         self.late_fire = self.late_count >= need
@@ -924,6 +949,25 @@ class Monitor:
             if entry[1].kind in RADIO_ACTIONS:
                 c = int(entry[1].cell)
                 self.changed_rop[c] = max(self.changed_rop[c], int(entry[0]))
+
+    def fit_fire(self) -> np.ndarray:
+        """[num_cells] bool: the per-UE fit scan's signature holds this ROP (``MonitorConfig.fit_scan_nats``)."""
+        return (self.cfg.fit_scan_nats is not None) & (self.fit_streak >= self.cfg.fit_scan_rops)
+
+    def scan_fits(self, obs: Observation, start: int, stop: int) -> np.ndarray:
+        """[num_cells] float64 this ROP's per-UE fit gains [nats] over the baseline window [start, stop)
+        (``change_fit``), NaN where the scan is off, has no baseline or reports, or the policy changed the cell's
+        radio knobs after ``start``."""
+        n = self.neighbours.shape[0]
+        if self.cfg.fit_scan_nats is None or self.change_fit is None or stop - start < self.cfg.min_baseline_rops:
+            return np.full(n, np.nan)
+        diff = report_change(self.reports, start, stop, obs.rop)
+        if diff is None or diff.shape[1] != n:
+            return np.full(n, np.nan)
+        gains = np.asarray(self.change_fit(diff, obs), float)
+        if gains.shape != (n,):
+            raise ShapeError(f"change_fit must return [{n}] gains, got shape {gains.shape}")
+        return np.where(self.changed_rop > start, np.nan, gains)
 
     def spread_fire(self) -> np.ndarray:
         """[num_cells] bool: the site-relative spread signature holds this ROP (``MonitorConfig.site_spread_db``)."""

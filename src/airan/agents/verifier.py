@@ -681,6 +681,24 @@ class Verifier:
         changes = fault_rsrp_changes(t, [int(cell)], causes, sevs, t.predicted_rsrp_dbm())
         return {cause: ch[:, :, int(cell)] for cause, ch in changes.items()}
 
+    def predicted_ue_changes_all(self, ue_xy_m: np.ndarray | None, causes: tuple[str, ...] = RSRP_CAUSES,
+                                 severities: tuple[float, ...] = UE_FIT_SEVERITIES) -> dict[str, np.ndarray]:
+        """cause -> [len(severities), num_ues, num_cells] float64 ``predicted_ue_changes`` for every cell at once:
+        the change [dB] of the large-scale RSRP each UE gets from each cell if ``cause`` hit that cell, per the
+        first seed's imperfect twin with its UEs moved to ``ue_xy_m`` [num_ues, 2] float64 [m] (NaN rows keep the
+        twin's own UE, None keeps them all). One injection on all cells serves them all: the RSRP a UE receives
+        from a cell moves with that cell's own tilt and power alone. {} when the twins cannot predict an RSRP."""
+        sevs = self._sevs(severities)
+        bad = [c for c in causes if c not in RSRP_CAUSES]
+        if bad:
+            raise ConfigError(f"causes must be among {RSRP_CAUSES}, got {bad!r}")
+        t = self._twin(self.cfg.seeds[0]).clone()
+        if not hasattr(t, "predicted_rsrp_dbm"):
+            return {}
+        if ue_xy_m is not None:
+            t.adopt_positions(ue_xy_m)
+        return fault_rsrp_changes(t, range(t.cfg.num_cells), causes, sevs, t.predicted_rsrp_dbm())
+
     def audit_patterns(self, cell: int, causes: tuple[str, ...] = RSRP_CAUSES,
                        severities: tuple[float, ...] = AUDIT_SEVERITIES,
                        cfg: PatternTestConfig | None = None, skip_mates: Sequence[int] = ()) -> dict[str, np.ndarray]:

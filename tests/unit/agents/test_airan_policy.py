@@ -347,6 +347,25 @@ def test_a_spread_led_by_the_ue_fit_picks_the_firing_cell_whose_own_reports_move
     assert AiranConfig().spread_lead == "edge_drop"
 
 
+def test_the_per_ue_fit_scan_detects_and_leads_a_downtilt_the_kpis_miss():
+    """``fit_scan_nats``: a 0.5-severity downtilt of cell 4 on ci-tiny from ROP 6 raises no detection by ROP 12
+    without the scan; with it, the UEs' per-UE report changes of cell 4 fit a change of what it radiates far better
+    than no change from ROP 7, so cell 4 detects at ROP 8, leads the diagnosis ("fit") and is read as a downtilt,
+    citing the scan's gain."""
+    fault = [Fault("excessive_downtilt", (4,), severity=0.5, onset_rop=6)]
+    log, _, pol = _run(fault, rops=12, cfg=AiranConfig(), policy=True)
+    assert not any(d["detections"] for d in log) and pol.monitor.change_fit is None
+    log, _, pol = _run(fault, rops=12, cfg=AiranConfig(fit_scan_nats=8.0), policy=True)
+    assert pol.monitor.cfg.fit_scan_nats == 8.0 and pol.effective_config().monitor.fit_scan_nats == 8.0
+    first = next(r for r, d in enumerate(log) if d["detections"])
+    assert first == 8 and [x["cell"] for x in log[first]["detections"]] == [4]
+    diag = log[first]["diagnosis"]
+    assert diag["cells"][0] == 4 and max(diag["causes"], key=diag["causes"].get) == "excessive_downtilt"
+    assert diag["evidence"]["mr.ue_fit_scan_nats"] >= 8.0
+    with pytest.raises(ConfigError, match="fit_scan_nats"):
+        AiranConfig(fit_scan_nats=-1.0)
+
+
 @pytest.mark.parametrize("follow_up", [False, True])
 def test_a_kept_compensation_is_followed_up_without_waiting_for_a_detection(follow_up):
     """A compensation masks the signature that opened the incident, so with ``follow_up`` a kept compensation

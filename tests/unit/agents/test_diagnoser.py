@@ -283,3 +283,29 @@ def test_the_change_fit_weighs_the_causes_that_leave_the_rsrp_alone_by_the_fit_o
     assert lik[pa] == lik[down] == 1.0 and gain2 == pytest.approx(fell_gain) and lik[ho] < 1.0
     with pytest.raises(ConfigError, match="as_best"):
         change_fit_likelihood(fell, pred, as_best=("pa_degradation",))
+
+
+def test_change_fit_gains_score_every_cell_against_no_change():
+    """Cell 0's UEs lost what a 0.5-severity PA degradation predicts, cell 1's reports did not move, cell 2 has
+    too few reporting UEs: the first gains, the second loses, the third is NaN; each column equals
+    ``change_fit_likelihood``'s gain of that cell alone."""
+    from airan.agents.diagnoser import change_fit_gains, change_fit_likelihood, fit_scan_likelihood
+
+    rng = np.random.default_rng(0)
+    u = 30
+    pa = np.stack([np.full((u, 3), -6.0 * s) for s in (0.5, 1.0)])  # [S, U, C]
+    tilt = rng.normal(0.0, 4.0, (2, u, 3))
+    obs = rng.normal(0.0, 1.0, (u, 3))
+    obs[:, 0] += -3.0
+    obs[2:, 2] = np.nan
+    gains = change_fit_gains(obs, {"pa_degradation": pa, "excessive_downtilt": tilt})
+    assert gains.shape == (3,) and gains[0] > 10 and gains[1] < 0 and np.isnan(gains[2])
+    for c in (0, 1):
+        _, g = change_fit_likelihood(obs[:, c], {"pa_degradation": pa[:, :, c], "excessive_downtilt": tilt[:, :, c]})
+        assert gains[c] == pytest.approx(g)
+    lik = fit_scan_likelihood()
+    assert lik[CAUSES.index("pa_degradation")] == 1.0 and lik[CAUSES.index("ho_misconfig")] < 0.1
+    with pytest.raises(ShapeError, match=r"\[S, 30, 3\]"):
+        change_fit_gains(obs, {"pa_degradation": pa[:, :, :2]})
+    with pytest.raises(ShapeError, match="U, C"):
+        change_fit_gains(obs[:, 0], {"pa_degradation": pa})

@@ -812,3 +812,48 @@ def test_early_handovers_count_the_handovers_that_left_the_stronger_cell():
     np.testing.assert_array_equal(early_handovers(None, cur, mr, 3, 1.0), [0, 0, 0])
     with pytest.raises(ShapeError):
         early_handovers(prev[:-1], cur, mr, 3, 1.0)
+
+
+def test_the_per_ue_fit_scan_detects_a_cell_whose_gain_holds_for_its_rops():
+    """``fit_scan_nats``: the policy's ``change_fit`` scores every cell's per-UE report changes each ROP with a
+    baseline; a cell at or above the threshold for ``fit_scan_rops`` ROPs detects on its own. Off (None) it is
+    never asked; a cell the policy's own radio action changed is not scanned."""
+    from airan.agents.base import Observation
+    from airan.twin.actions import Action
+
+    obs_list = [o for _, o in observations([], 14)]
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    calls = []
+
+    def fit(diff, obs):
+        calls.append(obs.rop)
+        assert diff.shape == obs.mr_rsrp_dbm.shape  # [num_ues, num_cells]
+        gains = np.full(diff.shape[1], -5.0)
+        gains[4] = 12.0 if obs.rop >= 9 else 2.0
+        gains[6] = 12.0 if obs.rop == 9 else -1.0  # one ROP only: not enough
+        return gains
+
+    def run(cfg, applied=()):
+        mon = Monitor(nb, cfg, _Quiet())
+        mon.change_fit = fit
+        first = {}
+        for o in obs_list:
+            o = Observation(o.rop, o.kpis, o.history, o.events, applied=list(applied), mr_rsrp_dbm=o.mr_rsrp_dbm)
+            for det in mon.update(o):
+                first.setdefault(det.cell, o.rop)
+        return mon, first
+
+    cfg = MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0, fit_scan_nats=8.0)
+    mon, first = run(cfg)
+    assert first == {4: 10}  # at or above 8 nats at ROPs 9 and 10
+    assert calls and min(calls) == cfg.min_baseline_rops + cfg.gap_rops - 1  # from the first ROP with a baseline
+    assert mon.fit_gain[4] == 12.0 and mon.fit_streak[4] == 5 and mon.fit_fire()[4]
+    calls.clear()
+    off, first = run(MonitorConfig(threshold=0.9, dead_air_rops=0, pingpong_rops=0))
+    assert first == {} and calls == [] and np.isnan(off.fit_gain).all()
+    _, first = run(cfg, applied=[(8, Action("tilt", 4, 2.0), 6.0, 8.0)])  # the policy tilted cell 4 itself
+    assert 4 not in first
+    with pytest.raises(ConfigError, match="fit_scan_nats"):
+        MonitorConfig(fit_scan_nats=0.0)

@@ -502,3 +502,21 @@ def test_predicted_ue_changes_give_each_ue_what_a_hypothesis_does_to_its_rsrp_of
         v.predicted_ue_changes(4, None, causes=("cell_outage",))
     with pytest.raises(ConfigError, match="cell"):
         v.predicted_ue_changes(99, None)
+
+
+def test_predicted_ue_changes_of_every_cell_at_once_match_each_cell_alone():
+    """One injection on every cell gives each cell's own prediction: a UE's RSRP of a cell moves with that
+    cell's tilt and power alone."""
+    assert Verifier(_make, VerifierConfig(seeds=(0,))).predicted_ue_changes_all(None) == {}  # no RSRP model
+    v = Verifier(_imperfect, VerifierConfig(seeds=(0,)))
+    sevs = (0.4, 1.0)
+    every = v.predicted_ue_changes_all(None, severities=sevs)
+    u, n = _imperfect(0).predicted_rsrp_dbm().shape
+    assert set(every) == {"excessive_downtilt", "uptilt_overshoot", "pa_degradation"}
+    assert all(p.shape == (len(sevs), u, n) for p in every.values())
+    for cell in (0, 4, n - 1):
+        alone = v.predicted_ue_changes(cell, None, severities=sevs)
+        for cause, p in alone.items():
+            np.testing.assert_allclose(every[cause][:, :, cell], p, atol=1e-9)
+    with pytest.raises(ConfigError, match="causes"):
+        v.predicted_ue_changes_all(None, causes=("cell_outage",))

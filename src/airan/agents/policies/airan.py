@@ -21,8 +21,10 @@ from airan.agents.diagnoser import (
     ModelScorer,
     SoftmaxModel,
     audit_likelihood,
+    change_fit_gains,
     change_fit_likelihood,
     coverage_shift_likelihood,
+    fit_scan_likelihood,
     late_handover_likelihood,
     pattern_likelihood,
     shift_likelihood,
@@ -106,6 +108,9 @@ SHIFT_RISE_SIGMA_DB = 2.5  # the edge rise's std in the shift likelihood (``Aira
 UNDO_INCIDENT = "undo this incident's changes"
 UNDO_MODES = ("off", "moved", "all")
 LEAD_CHANGE_FIT_MODES = ("off", "tilts", "all")
+# the severities the per-UE fit scan tries for each cause (``AiranConfig.fit_scan_nats``): fewer than the lead's
+# fit (``UE_FIT_SEVERITIES``), since every ROP pays for them
+FIT_SCAN_SEVERITIES = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,13 @@ class AiranConfig:
     "tilts" lost on the never-used seed-7375 suite (S75b, ``HEAL_PREREG_S75b.md``: RCA top-1 491 -> 489, mean
     paired FKR -0.003 over four draws; an uptilt read as an overload hotspot on a neighbour whose own reports had
     not moved).
+    fit_scan_nats: the monitor's per-UE fit scan (``MonitorConfig.fit_scan_nats``, this threshold [nats]; None:
+    the monitor configuration's own, off by default): every cell's UEs' per-UE report changes fitted against a
+    tilt either way, a PA degradation (``Verifier.predicted_ue_changes_all``, the first seed's twin at the UEs'
+    reported positions, ``FIT_SCAN_SEVERITIES``) and no change; a cell that fits one far better detects on its own
+    and leads the diagnosis after a shift or a spread (lead "fit": ``fit_scan_likelihood`` in place of the
+    spread's, the quantiles and the per-UE direction as under a spread). Costs one twin evaluation per cause and
+    severity per ROP.
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
@@ -463,6 +475,7 @@ class AiranConfig:
     handover_waits: bool = True
     handover_ue_fit: bool = True
     lead_change_fit: str = "off"
+    fit_scan_nats: float | None = None
     shift_uses_rise: bool = True
     tilt_direction_per_ue: bool = True
     handover_modes: str = "storm"
@@ -505,6 +518,8 @@ class AiranConfig:
             raise ConfigError(f"handover_modes must be one of {HANDOVER_MODES}, got {self.handover_modes!r}")
         if self.undo_candidate not in UNDO_MODES:
             raise ConfigError(f"undo_candidate must be one of {UNDO_MODES}, got {self.undo_candidate!r}")
+        if self.fit_scan_nats is not None and not (np.isfinite(self.fit_scan_nats) and self.fit_scan_nats > 0):
+            raise ConfigError(f"fit_scan_nats must be None or finite and > 0, got {self.fit_scan_nats!r}")
         if self.lead_change_fit not in LEAD_CHANGE_FIT_MODES:
             raise ConfigError(f"lead_change_fit must be one of {LEAD_CHANGE_FIT_MODES}, got {self.lead_change_fit!r}")
         if self.compensation not in COMPENSATION_MODES:
@@ -589,7 +604,14 @@ class AiranPolicy(Policy):
         return dataclasses.replace(self.cfg, monitor=self.monitor_config())
 
     def monitor_config(self) -> MonitorConfig:
-        """The configured monitor settings, else the ones calibrated with the model, else the defaults."""
+        """The configured monitor settings, else the ones calibrated with the model, else the defaults; with
+        ``AiranConfig.fit_scan_nats`` set, that per-UE fit scan threshold."""
+        cfg = self._monitor_config()
+        if self.cfg.fit_scan_nats is not None:
+            cfg = dataclasses.replace(cfg, fit_scan_nats=self.cfg.fit_scan_nats)
+        return cfg
+
+    def _monitor_config(self) -> MonitorConfig:
         if self.cfg.monitor is not None:
             return self.cfg.monitor
         meta = self.model.meta or {}
@@ -608,6 +630,8 @@ class AiranPolicy(Policy):
         self.monitor = Monitor(ctx.neighbours, self.monitor_config(), ModelScorer(self.model),
                                cell_site=ctx.cell_site,
                                noise_re_dbm=thermal_noise_dbm(sc.subcarrier_spacing_hz, sc.ue_noise_figure_db))
+        if self.monitor.cfg.fit_scan_nats is not None:
+            self.monitor.change_fit = self.scan_change_fits
         self.diagnoser = Diagnoser(self.model, ctx.num_cells, ctx.cell_site)
         self.knobs = KnobView(ctx)
         self.planner = Planner(ctx, compensation=self.cfg.compensation, overload_power=self.cfg.overload_power,
@@ -903,10 +927,11 @@ class AiranPolicy(Policy):
     def lead_evidence(self, obs: Observation | None = None) -> tuple[int | None, str]:
         """The cell a monitor signature singles out this ROP, if any: physical evidence outranks the classifier's
         cell ranking. An equipment alarm first (the most likely faulty of the alarmed cells), then a coverage
-        shift, median or site-relative (the largest), then a site-relative spread (``spread_lead``), then a demand
+        shift, median or site-relative (the largest), then a site-relative spread (``spread_lead``), then the per-UE
+        fit scan (the largest gain, ``AiranConfig.fit_scan_nats``), then a demand
         surge (the largest), then a late-handover signature (the most UEs held), then dead air or a ping-pong
         storm (the most likely faulty); a configuration audit's finding comes before those two (``flag_audit``).
-        Returns (cell, the signature that chose it: "alarm", "shift", "spread", "surge", "late", "audit", "other"
+        Returns (cell, the signature that chose it: "alarm", "shift", "spread", "fit", "surge", "late", "audit", "other"
         or "" with no cell). ``obs``: this ROP's observation, which ``spread_lead="ue_fit"`` needs (the UEs'
         positions); without it that mode falls back to the edge drop."""
         mon = self.monitor
@@ -922,6 +947,10 @@ class AiranPolicy(Policy):
         spread = sure & mon.spread_fire()
         if spread.any() and not hard.any():
             return self.spread_lead(spread, obs), "spread"
+        fit = sure & mon.fit_fire()
+        if fit.any() and not hard.any():
+            on = np.nonzero(fit)[0]
+            return int(on[np.nanargmax(mon.fit_gain[on])]), "fit"
         k = mon.cfg.demand_surge_rops
         surge = sure & (mon.surge_streak >= k) if k > 0 else np.zeros_like(sure)
         if surge.any() and not hard.any():
@@ -960,6 +989,16 @@ class AiranPolicy(Policy):
         widest = int(on[np.argmax(mon.site_spread_db[on])])
         site = np.nonzero(self.ctx.cell_site == self.ctx.cell_site[widest])[0]
         return int(site[np.argmax(np.maximum(mon.drop_db[site], mon.rise_db[site]))])
+
+    def scan_change_fits(self, diff: np.ndarray, obs: Observation) -> np.ndarray:
+        """The monitor's per-UE fit scan (``Monitor.change_fit``): [num_cells] float64 ``change_fit_gains`` [nats]
+        of ``diff`` [num_ues, num_cells] dB (each UE's report change of each cell) against what a tilt either way
+        or a PA degradation on each cell would do at the UEs' positions of ``obs``; NaN everywhere when the twins
+        cannot predict an RSRP."""
+        preds = self.verifier.predicted_ue_changes_all(obs.ue_xy_m, RSRP_CAUSES, FIT_SCAN_SEVERITIES)
+        if not preds:
+            return np.full(diff.shape[1], np.nan)
+        return change_fit_gains(diff, preds)
 
     def ue_fit_gains(self, cells: np.ndarray, obs: Observation) -> np.ndarray:
         """[len(cells)] float64 for each cell, the best fit of a change in what it radiates (``RSRP_CAUSES``, at
@@ -1072,7 +1111,7 @@ class AiranPolicy(Policy):
         lik, cited, self.lead_signal, tie = None, None, None, False
         k = self.monitor.cfg.coverage_shift_rops
         shifted = lead is not None and k > 0 and self.monitor.shift_streak[lead] >= k
-        measured = shifted or lead_kind == "spread"
+        measured = shifted or lead_kind in ("spread", "fit")
         if measured:
             # which cause explains what the UEs report of the lead cell? ask the twin
             rise = self.cfg.shift_uses_rise
@@ -1084,9 +1123,13 @@ class AiranPolicy(Policy):
             lik = shift_likelihood(observed, self.shift_predictions[lead], sigma)
             if shifted and self.cfg.shift_excludes_handover:
                 lik = lik * coverage_shift_likelihood()
-            if not shifted:  # the spread alone singled the lead out: a tilt's signature
+            if not shifted and lead_kind == "fit":  # the scan singled it out: a change of what it radiates
+                lik = lik * fit_scan_likelihood()
+            elif not shifted:  # the spread alone singled the lead out: a tilt's signature
                 lik = lik * spread_likelihood()
             cited = {"mr.rsrp_edge_drop_db": float(self.monitor.drop_db[lead])}
+            if not shifted and lead_kind == "fit":
+                cited["mr.ue_fit_scan_nats"] = float(self.monitor.fit_gain[lead])
             changes = self.monitor.ue_changes(lead, obs.rop) if self.cfg.tilt_direction_per_ue else None
             if changes is not None and np.isfinite(changes).any():
                 # which way a tilt went, the UEs' reports tell: who lost, who gained, where they are
