@@ -609,7 +609,15 @@ class MonitorConfig:
     ``fit_scan_rops`` consecutive ROPs detects on its own. A cell the policy's own radio action changed after the
     baseline's start is not scanned (two settings, not a fault). It sees a tilt whose quantiles hide it: a
     stadium downtilt brings the beam closer to the UEs under it while the far ones lose, so the median barely
-    moves, but each UE moved as the twin says it would."""
+    moves, but each UE moved as the twin says it would.
+    freeze_keeps_baseline: an incident's frozen baseline (``freeze``) keeps at least ``min_baseline_rops`` ROPs
+    when the window at the detection held them. The policy freezes the baseline ``persistence`` ROPs before the
+    detection (the model score's streak); a detection within ``persistence + min_baseline_rops`` ROPs of the
+    episode's start, which a signature makes in 1-2 ROPs, left fewer, and the monitor went blind for the whole
+    incident (no features, no score, no baseline-relative signature: the incident closed after
+    ``AiranConfig.close_after_rops`` quiet ROPs and the next one started from a baseline holding the fault; 44
+    of dev's 300 first detections came at ROP 6 or 7). The kept ROPs may hold the anomaly's first ROP; blind is
+    worse."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
@@ -649,6 +657,7 @@ class MonitorConfig:
     peer_baseline: bool = True
     fit_scan_nats: float | None = None
     fit_scan_rops: int = 2
+    freeze_keeps_baseline: bool = False
 
     def __post_init__(self) -> None:
         if self.baseline_rops < 2:
@@ -749,6 +758,7 @@ class Monitor:
         self.fit_streak = np.zeros(n, np.int64)
         self.sure = np.zeros(n)  # [num_cells] > 0 where a signature (alarm, dead air, ping-pong, ...) holds
         self.frozen_stop: int | None = None
+        self.last_rop: int | None = None  # the ROP of the last ``update``
         # the baseline was frozen (an incident opened) while the cell's own window was still too short: the anomaly
         # is older than the history (``MonitorConfig.peer_baseline``)
         self.cold = False
@@ -778,9 +788,14 @@ class Monitor:
         self.held_streak: list[np.ndarray] = []  # per ROP (index = ROP): [num_cells] longest such run of its UEs
 
     def freeze(self, rop: int) -> None:
-        """Freeze the baseline to end before the anomaly that started around ``rop``."""
+        """Freeze the baseline to end before the anomaly that started around ``rop``; with
+        ``MonitorConfig.freeze_keeps_baseline``, never to fewer than ``min_baseline_rops`` ROPs (or than the whole
+        window of the last ``update``, when that held fewer)."""
         if self.frozen_stop is None:
-            self.frozen_stop = max(rop + 1 - self.cfg.gap_rops, 1)
+            stop = max(rop + 1 - self.cfg.gap_rops, 1)
+            if self.cfg.freeze_keeps_baseline and self.last_rop is not None:
+                stop = max(stop, min(self.last_rop + 1 - self.cfg.gap_rops, self.cfg.min_baseline_rops))
+            self.frozen_stop = stop
 
     def flag_audit(self, cell: int, power_db: float) -> None:
         """A configuration audit found ``cell``'s radiated power ``power_db`` [dB] off what the planning model
@@ -848,6 +863,7 @@ class Monitor:
 
     def update(self, obs: Observation) -> list[Detection]:
         """Ingest one ROP; return detections (most anomalous first)."""
+        self.last_rop = int(obs.rop)
         self._track_alarms(obs)
         n = self.neighbours.shape[0]
         self.derived = derived_kpis(obs.history)

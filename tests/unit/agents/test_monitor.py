@@ -857,3 +857,27 @@ def test_the_per_ue_fit_scan_detects_a_cell_whose_gain_holds_for_its_rops():
     assert 4 not in first
     with pytest.raises(ConfigError, match="fit_scan_nats"):
         MonitorConfig(fit_scan_nats=0.0)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_an_early_freeze_keeps_the_minimum_baseline_when_configured(keep):
+    """The policy freezes the baseline ``persistence`` ROPs before a detection. At ROP 7 with persistence 4 that
+    leaves ROPs 0-2, fewer than ``min_baseline_rops`` = 4: the monitor reads nothing for the whole incident.
+    ``freeze_keeps_baseline`` keeps ROPs 0-3; a freeze at ROP 4, whose own window held only 3, keeps those 3."""
+    obs_list = [o for _, o in observations([], 10)]
+    for twin, _ in observations([], 1):
+        d = twin.drop
+        nb = sector_neighbours(d.site_xy[d.cell_site], d.cell_yaw_deg)
+    cfg = MonitorConfig(threshold=0.9, persistence=4, min_baseline_rops=4, freeze_keeps_baseline=keep)
+    mon = Monitor(nb, cfg, _Quiet())
+    for o in obs_list[:8]:
+        mon.update(o)
+    mon.freeze(7 - cfg.persistence + 1)
+    assert mon.baseline_window(8) == ((0, 4) if keep else (0, 3))
+    mon.update(obs_list[8])
+    assert (mon.features is not None) is keep  # blind with 3 ROPs of baseline
+    early = Monitor(nb, cfg, _Quiet())
+    for o in obs_list[:5]:
+        early.update(o)
+    early.freeze(4 - cfg.persistence + 1)
+    assert early.frozen_stop == (3 if keep else 1)  # its window at ROP 4 held 3 ROPs
