@@ -141,7 +141,9 @@ class AiranConfig:
     the verifier's seeds on dev it recovered more in every draw (paired FKR +0.013) and harmed more in every
     draw (38 -> 93 by the scorer, 52 -> 66 against the counterfactual; docs/healing_journal.md, "Asking again
     under the synced twins" and "What the verifier's seeds alone move").
-    spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``).
+    spread_lead: how the monitor's site-relative spread picks its lead cell (``spread_lead``, ``SPREAD_LEADS``):
+    "edge_drop" by default; "site_quartiles" lost a localization on seed 7312 (S23); "ue_fit" changed
+    one first diagnosis in 462 replayed episodes (S76, session 59, stopped at the screen).
     follow_up: after the executor keeps an action set planned for a compensating cause (``COMPENSATING_CAUSES``),
     keep the incident open and plan the next round on the same diagnosis without waiting for a detection, until
     the rounds are spent, the verifier accepts nothing more or a rollback says the network disagrees. Off: on
@@ -278,7 +280,9 @@ class AiranConfig:
     reported positions, ``FIT_SCAN_SEVERITIES``) and no change; a cell that fits one far better detects on its own
     and leads the diagnosis after a shift or a spread (lead "fit": ``fit_scan_likelihood`` in place of the
     spread's, the quantiles and the per-UE direction as under a spread). Costs one twin evaluation per cause and
-    severity per ROP.
+    severity per ROP (25-50 % more run time). Off: at 8 nats on the never-used seed-7376 suite (S77,
+    ``HEAL_PREREG_S77.md``) it detected 588 faults against 584 over four draws (RCA top-1 580 against 576, no
+    control alarm added) but lost 0.004 of mean paired FKR and took 12 scorer-harmful actions against 11.
     shift_uses_rise: the coverage-shift likelihood also compares the edge rise (the upper quartile of the UEs'
     RSRP change, ``Monitor.rise_db``) with the twin's prediction, beside the median shift and the edge drop: an
     uptilt raises what the distant UEs hear, a downtilt or a weak PA does not. On by default since session 33
