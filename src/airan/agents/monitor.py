@@ -616,8 +616,9 @@ class MonitorConfig:
     episode's start, which a signature makes in 1-2 ROPs, left fewer, and the monitor went blind for the whole
     incident (no features, no score, no baseline-relative signature: the incident closed after
     ``AiranConfig.close_after_rops`` quiet ROPs and the next one started from a baseline holding the fault; 44
-    of dev's 300 first detections came at ROP 6 or 7). The kept ROPs may hold the anomaly's first ROP; blind is
-    worse."""
+    of dev's 300 first detections came at ROP 6 or 7). The kept ROPs may hold the anomaly's first ROP. Off: on
+    the never-used seed-7377 suite (S78, ``HEAL_PREREG_S78.md``), over four draws, mean paired FKR +0.007 and
+    scorer-harmful 39 -> 36, but full recovery 126 -> 123, one more than its rule allowed."""
 
     baseline_rops: int = 8
     gap_rops: int = 2
