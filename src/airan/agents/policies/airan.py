@@ -1011,14 +1011,27 @@ class AiranPolicy(Policy):
         cached per cell for the episode (``ue_cause_predictions``)."""
         out = np.full(len(cells), np.nan)
         for i, cell in enumerate(int(c) for c in cells):
-            changes = self.monitor.ue_changes(cell, obs.rop)
-            if changes is None or not np.isfinite(changes).any():
-                continue
-            if cell not in self.ue_cause_predictions:
-                self.ue_cause_predictions[cell] = self.verifier.predicted_ue_changes(cell, obs.ue_xy_m, RSRP_CAUSES)
-            if self.ue_cause_predictions[cell]:  # (none from twins that cannot predict an RSRP)
-                out[i] = change_fit_likelihood(changes, self.ue_cause_predictions[cell])[1]
+            fit = self._cell_change_fit(cell, obs)
+            if fit is not None:
+                out[i] = fit[1]
         return out
+
+    def _cause_predictions(self, cell: int, obs: Observation) -> dict[str, np.ndarray]:
+        """``Verifier.predicted_ue_changes`` of ``cell`` for every ``RSRP_CAUSES`` at the UEs' positions of
+        ``obs``, cached per cell for the episode (``ue_cause_predictions``); {} from twins that cannot predict
+        an RSRP."""
+        if cell not in self.ue_cause_predictions:
+            self.ue_cause_predictions[cell] = self.verifier.predicted_ue_changes(cell, obs.ue_xy_m, RSRP_CAUSES)
+        return self.ue_cause_predictions[cell]
+
+    def _cell_change_fit(self, cell: int, obs: Observation) -> tuple[np.ndarray, float] | None:
+        """``change_fit_likelihood`` of the UEs' per-UE report changes of ``cell`` against ``_cause_predictions``
+        (likelihood, gain over no change [nats]); None when the reports or the twins cannot tell."""
+        changes = self.monitor.ue_changes(cell, obs.rop)
+        if changes is None or not np.isfinite(changes).any():
+            return None
+        preds = self._cause_predictions(cell, obs)
+        return change_fit_likelihood(changes, preds) if preds else None
 
     def _alarm_elsewhere(self, dets) -> bool:
         """Whether a detected cell outside the open incident carries an equipment alarm."""
@@ -1138,10 +1151,7 @@ class AiranPolicy(Policy):
             if changes is not None and np.isfinite(changes).any():
                 # which way a tilt went, the UEs' reports tell: who lost, who gained, where they are
                 if self.cfg.lead_change_fit == "all":
-                    if lead not in self.ue_cause_predictions:
-                        self.ue_cause_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m,
-                                                                                            RSRP_CAUSES)
-                    preds = self.ue_cause_predictions[lead]
+                    preds = self._cause_predictions(lead, obs)
                 elif lead not in self.ue_predictions:
                     preds = self.ue_predictions[lead] = self.verifier.predicted_ue_changes(lead, obs.ue_xy_m)
                 else:
@@ -1199,14 +1209,10 @@ class AiranPolicy(Policy):
         make); ``diag`` itself when the reports or the twins cannot tell. Sets ``lead_signal`` to
         ("ue_fit", cell, best fit minus no change [nats]) when it weighs."""
         cell = int(diag.cells[0])
-        changes = self.monitor.ue_changes(cell, obs.rop)
-        if changes is None or not np.isfinite(changes).any():
+        fit = self._cell_change_fit(cell, obs)
+        if fit is None:
             return diag
-        if cell not in self.ue_cause_predictions:
-            self.ue_cause_predictions[cell] = self.verifier.predicted_ue_changes(cell, obs.ue_xy_m, RSRP_CAUSES)
-        if not self.ue_cause_predictions[cell]:  # (none from twins that cannot predict an RSRP)
-            return diag
-        lik, gain = change_fit_likelihood(changes, self.ue_cause_predictions[cell])
+        lik, gain = fit
         self.lead_signal = ("ue_fit", cell, gain)
         return self.diagnoser.diagnose(self.monitor.features, rop=obs.rop, lead=cell, lead_likelihood=lik,
                                        lead_evidence={"mr.ue_fit_rsrp_cause_vs_unchanged_nats": gain})
